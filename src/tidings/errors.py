@@ -1,0 +1,152 @@
+"""Errors Tidings raises.
+
+Everything derives from :class:`TidingsError`. Each error carries a message written for the
+person who will read it (an operator at the command line, a reader in the API) and, where
+there is one, the resource it is about. Third-party exceptions are converted where they enter
+our code (``raise FetchError(...) from e``), so callers never need to know which library failed.
+"""
+
+from __future__ import annotations
+
+
+class TidingsError(Exception):
+    """Root of every error Tidings raises on purpose."""
+
+    #: A stable key for the kind of error, for APIs and translations.
+    key: str = "error"
+
+    def __init__(self, message: str, *, resource: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.resource = resource
+
+    def __str__(self) -> str:
+        if self.resource and self.resource not in self.message:
+            return f"{self.resource}: {self.message}"
+        return self.message
+
+
+class ConfigError(TidingsError):
+    """The configuration is invalid or insecure."""
+
+    key = "config"
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+class StorageError(TidingsError):
+    """The database could not be reached or refused an operation."""
+
+    key = "storage"
+
+
+class NotFoundError(StorageError):
+    """A requested resource does not exist."""
+
+    key = "not_found"
+
+
+class SourceNotFoundError(NotFoundError):
+    key = "source_not_found"
+
+
+class ArticleNotFoundError(NotFoundError):
+    key = "article_not_found"
+
+
+class SourceExistsError(StorageError):
+    """A source with this URL is already subscribed."""
+
+    key = "source_exists"
+
+
+# --- ingestion ---------------------------------------------------------------------------
+
+
+class FetchError(TidingsError):
+    """A resource could not be fetched."""
+
+    key = "fetch"
+    #: Whether trying again later may succeed (timeouts, 5xx, 429); decides backoff.
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, resource=resource)
+        #: Seconds the server asked us to wait (Retry-After), if it did.
+        self.retry_after = retry_after
+
+
+class InvalidURLError(FetchError):
+    """The URL is malformed or uses a scheme Tidings does not fetch."""
+
+    key = "invalid_url"
+
+
+class BlockedAddressError(FetchError):
+    """The host resolves to an address the network guard refuses (loopback, private, …)."""
+
+    key = "blocked_address"
+
+
+class FetchTimeoutError(FetchError):
+    """The server did not connect or answer in time."""
+
+    key = "timeout"
+    transient = True
+
+
+class FetchConnectionError(FetchError):
+    """The connection failed (DNS, refused, reset, TLS)."""
+
+    key = "connection"
+    transient = True
+
+
+class ResponseTooLargeError(FetchError):
+    """The response body exceeded the configured maximum size."""
+
+    key = "too_large"
+
+
+class TooManyRedirectsError(FetchError):
+    """The redirect chain was longer than the configured limit."""
+
+    key = "too_many_redirects"
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    key = "http_status"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        resource: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, resource=resource, retry_after=retry_after)
+        self.status = status
+        # 408, 425, 429 and 5xx may go away; other 4xx will not without someone acting.
+        self.transient = status in (408, 425, 429) or status >= 500
+
+
+class FeedParseError(TidingsError):
+    """A document could not be read as a feed (not a feed, or unsafe XML)."""
+
+    key = "feed_parse"
+
+
+class OPMLError(TidingsError):
+    """An OPML document could not be read."""
+
+    key = "opml"

@@ -1,0 +1,252 @@
+"""Public data types of Tidings.
+
+Every type here is a frozen dataclass that imports nothing else of Tidings: the stages
+(ingest, extract, enrich, rank) and storage exchange these values and nothing else.
+Datetimes are always timezone-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    """Where a source's articles come from."""
+
+    #: An RSS, Atom or JSON Feed document fetched over HTTP(S).
+    FEED = "feed"
+    #: A feed file, or a folder of feed files, on the local disk (``file://`` URL).
+    LOCAL = "local"
+    #: Articles added one by one by hand (``tidings article add``); never polled.
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """A place Tidings reads news from, with its polling state."""
+
+    #: Storage identifier; stable for the life of the source.
+    id: int
+    #: The feed URL (``https://…``) or, for local sources, a ``file://`` URL. Unique.
+    url: str
+    #: What kind of source this is.
+    kind: SourceKind = SourceKind.FEED
+    #: The feed's own title, or one the operator gave.
+    title: str | None = None
+    #: The home page of the site the feed belongs to.
+    site: str | None = None
+    #: Operator tags (OPML folders become tags).
+    tags: tuple[str, ...] = ()
+    #: When the source was added.
+    added: datetime | None = None
+    #: ETag of the last successful response, sent back as ``If-None-Match``.
+    etag: str | None = None
+    #: Last-Modified of the last successful response, sent back as ``If-Modified-Since``.
+    last_modified: str | None = None
+    #: When the source was last read successfully (a 304 counts as success).
+    last_success: datetime | None = None
+    #: The last error, as one human-readable line; ``None`` once the source recovers.
+    last_error: str | None = None
+    #: When the last error happened.
+    last_error_at: datetime | None = None
+    #: Consecutive failures, which drive the retry backoff; 0 after a success.
+    failures: int = 0
+    #: A non-fatal problem seen on the last read (for example an ill-formed feed that
+    #: still yielded entries); ``None`` when the last read was clean.
+    warning: str | None = None
+    #: The current polling interval in seconds, adapted to how often the source publishes.
+    interval: int | None = None
+    #: When the source is next due; ``None`` means due now.
+    next_poll: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """An image attached to an article."""
+
+    #: Absolute URL of the image.
+    url: str
+    #: The caption shown with the image, without the credit.
+    caption: str | None = None
+    #: Who the image is credited to ("AP", "Reuters/John Smith").
+    credit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """A link to a related article."""
+
+    #: Absolute URL.
+    url: str | None = None
+    #: Headline or anchor text.
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleDraft:
+    """An article as a parser or extractor produced it, before storage gave it an id.
+
+    Text fields hold plain text unless the name says HTML; ``content_html`` is the
+    publisher's markup, kept raw and sanitised only where it is shown.
+    """
+
+    #: The link the source gave for the article (absolute).
+    url: str | None = None
+    #: The article's canonical URL (``<link rel=canonical>`` or the normalised link).
+    canonical_url: str | None = None
+    #: The source's own identifier for the entry (RSS guid, Atom id, JSON Feed id).
+    guid: str | None = None
+    #: Headline.
+    title: str | None = None
+    #: Author names, in the order given.
+    authors: tuple[str, ...] = ()
+    #: When the article was first published; the fetch time where the source gave none.
+    published: datetime | None = None
+    #: When the article was last updated, if the source says.
+    updated: datetime | None = None
+    #: The publisher's section label ("World", "China-Russia relations").
+    section: str | None = None
+    #: The teaser or description the source gave, as plain text.
+    summary: str | None = None
+    #: Summary bullet points shown above the body ("key points").
+    summary_points: tuple[str, ...] = ()
+    #: The article text as plain paragraphs separated by blank lines.
+    body: str | None = None
+    #: The publisher's HTML for the content, unsanitised; sanitise before showing it.
+    content_html: str | None = None
+    #: BCP 47 language tag ("en", "de-DE"), when known.
+    language: str | None = None
+    #: Images with their captions and credits.
+    images: tuple[Image, ...] = ()
+    #: Related articles linked from this one.
+    related: tuple[Link, ...] = ()
+    #: The source's categories or keywords for the entry.
+    tags: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        """A digest of everything a reader sees; it changes when the content changes."""
+        payload = {
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "title": self.title,
+            "authors": list(self.authors),
+            "published": self.published.isoformat() if self.published else None,
+            "updated": self.updated.isoformat() if self.updated else None,
+            "section": self.section,
+            "summary": self.summary,
+            "summary_points": list(self.summary_points),
+            "body": self.body,
+            "content_html": self.content_html,
+            "language": self.language,
+            "images": [[i.url, i.caption, i.credit] for i in self.images],
+            "related": [[r.url, r.title] for r in self.related],
+            "tags": list(self.tags),
+        }
+        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article(ArticleDraft):
+    """A stored article."""
+
+    #: Storage identifier.
+    id: int
+    #: The source the article first came from.
+    source_id: int
+    #: ``ArticleDraft.digest()`` of the stored content.
+    content_hash: str
+    #: When Tidings first stored the article.
+    fetched_at: datetime
+    #: When Tidings last changed the stored content (equal to ``fetched_at`` until then).
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpsertResult:
+    """What one batch of article writes did."""
+
+    #: Articles that were not known before.
+    new: int = 0
+    #: Known articles whose content changed and was updated in place.
+    updated: int = 0
+    #: Known articles whose content had not changed (nothing written).
+    unchanged: int = 0
+    #: Ids of the new and updated articles, in input order.
+    changed_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceUpdate:
+    """The outcome of reading one source once."""
+
+    #: The source as it is after the read (new poll state).
+    source: Source
+    #: Articles stored for the first time.
+    new: int = 0
+    #: Articles updated in place because their content changed.
+    updated: int = 0
+    #: Entries seen again unchanged.
+    unchanged: int = 0
+    #: True when the server said 304 Not Modified (or a local file had not changed).
+    not_modified: bool = False
+    #: The error that stopped this read, as one line; ``None`` on success.
+    error: str | None = None
+    #: A non-fatal problem (ill-formed feed that still yielded entries).
+    warning: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestReport:
+    """The outcome of one ingestion pass over the due sources."""
+
+    #: One entry per source read, in the order they finished.
+    updates: tuple[SourceUpdate, ...] = ()
+    #: When the pass started and finished.
+    started: datetime | None = None
+    finished: datetime | None = None
+
+    @property
+    def new(self) -> int:
+        return sum(u.new for u in self.updates)
+
+    @property
+    def updated(self) -> int:
+        return sum(u.updated for u in self.updates)
+
+    @property
+    def failed(self) -> tuple[SourceUpdate, ...]:
+        return tuple(u for u in self.updates if not u.ok)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceHealth:
+    """A source with what an operator wants to know about it."""
+
+    source: Source
+    #: Articles stored from this source.
+    articles: int = 0
+    #: When the newest of them was published.
+    latest_article: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineEntry:
+    """One feed in an OPML outline."""
+
+    #: The feed URL (``xmlUrl``).
+    url: str
+    #: The outline's title or text.
+    title: str | None = None
+    #: The site URL (``htmlUrl``).
+    site: str | None = None
+    #: Folder names from the outer outline down to this one.
+    tags: tuple[str, ...] = field(default_factory=tuple)
