@@ -9,7 +9,9 @@ import pytest
 
 #: The shared benchmark data, read in place (never copied into the repository).
 SHARED_DATA = Path(
-    os.environ.get("TIDINGS_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    os.environ.get(
+        "TIDINGS_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
 ).resolve()
 
 

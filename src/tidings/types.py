@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -134,8 +134,9 @@ class ArticleDraft:
             "canonical_url": self.canonical_url,
             "title": self.title,
             "authors": list(self.authors),
-            "published": self.published.isoformat() if self.published else None,
-            "updated": self.updated.isoformat() if self.updated else None,
+            # The same instant must hash the same whatever offset the parser gave it.
+            "published": self.published.astimezone(UTC).isoformat() if self.published else None,
+            "updated": self.updated.astimezone(UTC).isoformat() if self.updated else None,
             "section": self.section,
             "summary": self.summary,
             "summary_points": list(self.summary_points),

@@ -1,0 +1,181 @@
+"""The HTTP API. Until the reader's page exists, ``/`` lists the latest articles as JSON.
+
+Routes stay thin: they parse input, call the Engine and turn its types into response
+schemas. Errors become HTTP statuses in one place, :func:`status_for`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from tidings import __version__
+from tidings.engine import Engine
+from tidings.errors import (
+    FeedParseError,
+    FetchError,
+    InvalidURLError,
+    NotFoundError,
+    OPMLError,
+    SourceExistsError,
+    TidingsError,
+)
+from tidings.types import Article, SourceHealth
+
+
+class ArticleOut(BaseModel):
+    id: int
+    source_id: int
+    title: str | None
+    url: str | None
+    authors: list[str]
+    published: datetime | None
+    summary: str | None
+    tags: list[str]
+
+
+class ArticleDetailOut(ArticleOut):
+    canonical_url: str | None
+    guid: str | None
+    updated: datetime | None
+    section: str | None
+    summary_points: list[str]
+    body: str | None
+    language: str | None
+    fetched_at: datetime
+
+
+class SourceOut(BaseModel):
+    id: int
+    url: str
+    kind: str
+    title: str | None
+    site: str | None
+    tags: list[str]
+    articles: int
+    last_success: datetime | None
+    last_error: str | None
+    warning: str | None
+    next_poll: datetime | None
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+def article_out(a: Article) -> ArticleOut:
+    return ArticleOut(
+        id=a.id,
+        source_id=a.source_id,
+        title=a.title,
+        url=a.url,
+        authors=list(a.authors),
+        published=a.published,
+        summary=a.summary,
+        tags=list(a.tags),
+    )
+
+
+def article_detail_out(a: Article) -> ArticleDetailOut:
+    return ArticleDetailOut(
+        **article_out(a).model_dump(),
+        canonical_url=a.canonical_url,
+        guid=a.guid,
+        updated=a.updated,
+        section=a.section,
+        summary_points=list(a.summary_points),
+        body=a.body,
+        language=a.language,
+        fetched_at=a.fetched_at,
+    )
+
+
+def source_out(h: SourceHealth) -> SourceOut:
+    s = h.source
+    return SourceOut(
+        id=s.id,
+        url=s.url,
+        kind=s.kind.value,
+        title=s.title,
+        site=s.site,
+        tags=list(s.tags),
+        articles=h.articles,
+        last_success=s.last_success,
+        last_error=s.last_error,
+        warning=s.warning,
+        next_poll=s.next_poll,
+    )
+
+
+def status_for(error: TidingsError) -> int:
+    """The one place where an error becomes an HTTP status."""
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, SourceExistsError):
+        return 409
+    if isinstance(error, InvalidURLError | OPMLError | FeedParseError):
+        return 422
+    if isinstance(error, FetchError):
+        return 502
+    return 500
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(title="Tidings", version=__version__)
+
+    def get_engine() -> Engine:
+        return engine
+
+    EngineDep = Annotated[Engine, Depends(get_engine)]
+    Limit = Annotated[int, Query(ge=1, le=200)]
+    Offset = Annotated[int, Query(ge=0)]
+
+    @app.exception_handler(TidingsError)
+    async def tidings_error(_: Request, exc: TidingsError) -> JSONResponse:
+        body = ErrorOut(error=exc.key, message=str(exc))
+        return JSONResponse(body.model_dump(), status_code=status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"invalid {where}: {first.get('msg', 'invalid input')}"
+        return JSONResponse(ErrorOut(error="invalid", message=message).model_dump(), 422)
+
+    @app.get("/", summary="The latest articles, newest first")
+    def latest(engine: EngineDep, limit: Limit = 50, offset: Offset = 0) -> list[ArticleOut]:
+        return [article_out(a) for a in engine.list_articles(limit=limit, offset=offset)]
+
+    @app.get("/api/articles", summary="Articles, newest first")
+    def articles(
+        engine: EngineDep,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        source: Annotated[int | None, Query(ge=1)] = None,
+    ) -> list[ArticleOut]:
+        found = engine.list_articles(source=source, limit=limit, offset=offset)
+        return [article_out(a) for a in found]
+
+    @app.get(
+        "/api/articles/{article_id}",
+        responses={404: {"model": ErrorOut}},
+        summary="One article with its text",
+    )
+    def article(engine: EngineDep, article_id: int) -> ArticleDetailOut:
+        return article_detail_out(engine.get_article(article_id))
+
+    @app.get("/api/sources", summary="Sources with their health")
+    def sources(engine: EngineDep) -> list[SourceOut]:
+        return [source_out(h) for h in engine.list_sources()]
+
+    @app.get("/api/health", summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

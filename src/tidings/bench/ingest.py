@@ -1,0 +1,234 @@
+"""``tidings bench ingest``: full ingestion of real feeds served on loopback, beside a peer.
+
+The shared real feeds (rss-parser and feed-rs fixtures) are served by a real HTTP server on
+127.0.0.1, each multiplied into copies whose links and GUIDs are made distinct (every
+``://`` becomes ``://cN.``), until there are at least ``--entries`` entries. Each side then
+runs in its own fresh process with a fresh SQLite database, so peak memory (max RSS) is its
+own: Tidings, and the ``reader`` library (lemon24/reader, a well-kept Python feed reader
+with SQLite storage). Both get the same fetch concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+#: Folders of real feeds under the shared data folder.
+FEED_FOLDERS = ("feeds/rss-parser/test/input", "feeds/feed-rs/fixture")
+
+#: Fetch concurrency given to both sides: the loopback server is one host, and two
+#: requests in flight is Tidings' default per-host politeness limit.
+CONCURRENCY = 2
+
+
+@dataclass(frozen=True)
+class FeedFile:
+    name: str
+    content: bytes
+    entries: int
+    content_type: str
+
+
+def collect_feeds(data_dir: Path) -> list[FeedFile]:
+    """Real feed files that Tidings' parser reads with at least one entry."""
+    from tidings.errors import FeedParseError
+    from tidings.ingest.feeds import parse_feed
+
+    found: list[FeedFile] = []
+    for folder in FEED_FOLDERS:
+        root = data_dir / folder
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if not path.is_file() or path.name.endswith(".serde.json"):
+                continue
+            content = path.read_bytes()
+            try:
+                feed = parse_feed(content, url=f"http://bench.invalid/{path.name}")
+            except FeedParseError:
+                continue
+            if not feed.articles:
+                continue
+            kind = "application/feed+json" if path.suffix == ".json" else "application/xml"
+            rel = path.relative_to(data_dir).as_posix().replace("/", "_")
+            found.append(FeedFile(rel, content, len(feed.articles), kind))
+    return found
+
+
+def plan_copies(feeds: list[FeedFile], target: int) -> int:
+    per_round = sum(f.entries for f in feeds)
+    return max(1, -(-target // per_round))
+
+
+class FeedServer:
+    """Serves ``/<copy>/<name>``: feed ``name`` with every ``://`` turned into ``://c<copy>.``."""
+
+    def __init__(self, feeds: list[FeedFile]) -> None:
+        by_name = {f.name: f for f in feeds}
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                try:
+                    _, copy, name = self.path.split("/", 2)
+                    feed = by_name[name]
+                except (ValueError, KeyError):
+                    self.send_error(404)
+                    return
+                body = feed.content.replace(b"://", f"://c{copy}.".encode())
+                self.send_response(200)
+                self.send_header("Content-Type", feed.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @contextmanager
+    def running(self) -> Iterator[str]:
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self.base
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
+def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
+    import ipaddress
+    from dataclasses import replace
+
+    from tidings.config import load_settings
+    from tidings.engine import make_engine
+
+    settings = load_settings(env={})
+    fetch = replace(
+        settings.fetch,
+        allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+        per_host_concurrency=CONCURRENCY,
+    )
+    settings = replace(settings, database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent)
+    with make_engine(settings) as engine:
+        for url in urls:
+            engine.add_source(url)
+        start = time.perf_counter()
+        report = engine.ingest()
+        seconds = time.perf_counter() - start
+        entries = engine.storage.count_articles()
+        failed = len(report.failed)
+    return {"entries": entries, "seconds": seconds, "failed_sources": failed}
+
+
+def run_reader(urls: list[str], db: Path) -> dict[str, Any]:
+    from reader import make_reader
+
+    reader = make_reader(str(db))
+    for url in urls:
+        reader.add_feed(url)
+    start = time.perf_counter()
+    reader.update_feeds(workers=CONCURRENCY)
+    seconds = time.perf_counter() - start
+    entries = reader.get_entry_counts().total
+    failed = sum(1 for f in reader.get_feeds() if f.last_exception is not None)
+    reader.close()
+    return {"entries": entries, "seconds": seconds, "failed_sources": failed}
+
+
+def worker_main(argv: list[str]) -> None:
+    """Child process: ``python -m tidings.bench.ingest SIDE URLS_FILE DB``."""
+    side, urls_file, db = argv
+    urls = json.loads(Path(urls_file).read_text())
+    result = run_tidings(urls, Path(db)) if side == "tidings" else run_reader(urls, Path(db))
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["db_mib"] = Path(db).stat().st_size / 2**20
+    print(json.dumps(result))
+
+
+def run_side(side: str, urls: list[str], workdir: Path) -> dict[str, Any]:
+    urls_file = workdir / "urls.json"
+    urls_file.write_text(json.dumps(urls))
+    db = workdir / f"{side}.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tidings.bench.ingest", side, str(urls_file), str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} run failed:\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["entries_per_second"] = result["entries"] / result["seconds"]
+    return result
+
+
+def bench_ingest(data_dir: Path, target_entries: int = 50_000) -> dict[str, Any]:
+    feeds = collect_feeds(data_dir)
+    if not feeds:
+        raise FileNotFoundError(f"no feed files found under {data_dir}")
+    copies = plan_copies(feeds, target_entries)
+    server = FeedServer(feeds)
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
+        "feed_files": len(feeds),
+        "copies": copies,
+        "sources": copies * len(feeds),
+        "entries_served": copies * sum(f.entries for f in feeds),
+    }
+    with server.running() as base, tempfile.TemporaryDirectory() as tmp:
+        urls = [f"{base}/{k}/{f.name}" for k in range(copies) for f in feeds]
+        for side in ("tidings", "reader"):
+            side_dir = Path(tmp) / side
+            side_dir.mkdir()
+            results[side] = run_side(side, urls, side_dir)
+    results["ratio"] = (
+        results["tidings"]["entries_per_second"] / results["reader"]["entries_per_second"]
+    )
+    return results
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def format_report(r: dict[str, Any]) -> str:
+    lines = [
+        f"ingest benchmark, {r['date']}, {r['machine']}",
+        f"{r['sources']} feeds on loopback ({r['feed_files']} real feed files x {r['copies']} "
+        f"copies), {r['entries_served']} entries served",
+    ]
+    for side in ("tidings", "reader"):
+        s = r[side]
+        lines.append(
+            f"  {side:8} {s['entries']:>7} entries in {s['seconds']:7.1f} s = "
+            f"{s['entries_per_second']:8.0f} entries/s, peak RSS {s['peak_rss_mib']:6.0f} MiB, "
+            f"db {s['db_mib']:5.0f} MiB, failed sources {s['failed_sources']}"
+        )
+    lines.append(f"  ratio tidings/reader entries per second: {r['ratio']:.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1:])

@@ -1,0 +1,492 @@
+"""The ``tidings`` command line for operators.
+
+Every command talks to the Engine. Errors print as one line on stderr with a non-zero exit
+status, never as a traceback (``--debug`` shows the traceback for bug reports).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from tidings import __version__
+from tidings.config import Settings, load_settings, parse_networks
+from tidings.engine import Engine, classify_source_url, make_engine
+from tidings.errors import TidingsError
+from tidings.types import Article, IngestReport, SourceKind, SourceUpdate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit status for errors Tidings reports on purpose (bad input, unreachable database …).
+EXIT_ERROR = 1
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+class Context:
+    """What every command needs: settings and, lazily, an open Engine."""
+
+    def __init__(self, settings: Settings, debug: bool) -> None:
+        self.settings = settings
+        self.debug = debug
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def short(text: str | None, width: int) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tidings")
+@click.option(
+    "--database",
+    envvar="TIDINGS_DATABASE_URL",
+    help="Database URL (sqlite:///path or postgresql+psycopg://…). "
+    "Default: a SQLite file in the user data directory.",
+)
+@click.option(
+    "--allow-network",
+    "allow_networks",
+    multiple=True,
+    help="Let fetches reach this private network (CIDR), e.g. 127.0.0.0/8. Repeatable.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(
+    click_ctx: click.Context, database: str | None, allow_networks: tuple[str, ...], debug: bool
+) -> None:
+    """Tidings: your news, from many sources, in one personalised feed."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings()
+    if database:
+        settings = replace(settings, database_url=database)
+    if allow_networks:
+        extra = parse_networks(list(allow_networks))
+        fetch = replace(settings.fetch, allowed_networks=settings.fetch.allowed_networks + extra)
+        settings = replace(settings, fetch=fetch)
+    ctx = Context(settings, debug)
+    click_ctx.obj = ctx
+    click_ctx.call_on_close(ctx.close)
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+@cli.group()
+def source() -> None:
+    """Manage the sources Tidings reads."""
+
+
+@source.command("add")
+@click.argument("url")
+@click.option("--tag", "tags", multiple=True, help="Tag the source (repeatable).")
+@click.option("--title", help="A title to show instead of the feed's own.")
+@pass_ctx
+def source_add(ctx: Context, url: str, tags: tuple[str, ...], title: str | None) -> None:
+    """Subscribe to a feed URL, or a local feed file or folder."""
+    added = ctx.engine.add_source(url, tags=tags, title=title)
+    click.echo(f"added source {added.id}: {added.url} ({added.kind.value})")
+
+
+@source.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def source_list(ctx: Context, as_json: bool) -> None:
+    """List sources with their health."""
+    health = ctx.engine.list_sources()
+    if as_json:
+        rows = [
+            {
+                "id": h.source.id,
+                "url": h.source.url,
+                "kind": h.source.kind.value,
+                "title": h.source.title,
+                "tags": list(h.source.tags),
+                "articles": h.articles,
+                "last_success": h.source.last_success.isoformat()
+                if h.source.last_success
+                else None,
+                "last_error": h.source.last_error,
+                "warning": h.source.warning,
+                "next_poll": h.source.next_poll.isoformat() if h.source.next_poll else None,
+            }
+            for h in health
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not health:
+        click.echo("no sources yet: add one with `tidings source add URL`")
+        return
+    click.echo(
+        f"{'id':>4}  {'articles':>8}  {'last success':16}  {'next poll':16}  source / status"
+    )
+    for h in health:
+        s = h.source
+        status = "ok"
+        if s.last_error:
+            status = f"ERROR ({s.failures}x): {s.last_error}"
+        elif s.warning:
+            status = f"warning: {s.warning}"
+        elif s.last_success is None:
+            status = "not read yet"
+        name = s.title or s.url
+        click.echo(
+            f"{s.id:>4}  {h.articles:>8}  {when(s.last_success):16}  {when(s.next_poll):16}  "
+            f"{short(name, 60)}"
+        )
+        click.echo(f"{'':>52}{short(s.url, 70)}")
+        click.echo(f"{'':>52}{short(status, 120)}")
+
+
+@source.command("remove")
+@click.argument("key")
+@pass_ctx
+def source_remove(ctx: Context, key: str) -> None:
+    """Unsubscribe (by id or URL) and delete the articles that came only from it."""
+    ctx.engine.remove_source(int(key) if key.isdigit() else key)
+    click.echo(f"removed source {key}")
+
+
+# --- OPML ------------------------------------------------------------------------------
+
+
+@cli.group()
+def opml() -> None:
+    """Import and export subscriptions as OPML."""
+
+
+@opml.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def opml_import(ctx: Context, file: Path) -> None:
+    """Subscribe to every feed in an OPML file (folders become tags)."""
+    try:
+        content = file.read_bytes()
+    except OSError as e:
+        fail(f"cannot read {file}: {e.strerror}")
+    added, existing = ctx.engine.import_opml(content)
+    click.echo(f"imported {len(added)} source(s); {len(existing)} already present")
+
+
+@opml.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def opml_export(ctx: Context, output: Path | None) -> None:
+    """Write all subscriptions as OPML (to stdout, or a file)."""
+    text = ctx.engine.export_opml()
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+# --- ingestion -------------------------------------------------------------------------
+
+
+def describe(update: SourceUpdate) -> str:
+    name = short(update.source.title or update.source.url, 50)
+    if update.error:
+        return f"FAILED {name}: {update.error}"
+    if update.not_modified:
+        return f"unchanged {name}"
+    text = f"ok {name}: {update.new} new, {update.updated} updated"
+    if update.warning:
+        text += f" (warning: {short(update.warning, 100)})"
+    return text
+
+
+@contextmanager
+def progress_bar(total: int, quiet: bool) -> Iterator[Callable[[SourceUpdate], None]]:
+    if quiet or total == 0:
+        yield lambda update: None
+        return
+    with click.progressbar(length=total, label="ingesting", file=sys.stderr, show_pos=True) as bar:
+
+        def advance(update: SourceUpdate) -> None:
+            bar.update(1)
+            if update.error:
+                # Printed above the bar so every failing source is named.
+                click.echo(f"\n{describe(update)}", err=True)
+
+        yield advance
+
+
+def summarise(report: IngestReport) -> str:
+    failed = len(report.failed)
+    return (
+        f"{len(report.updates)} source(s) read: {report.new} new, {report.updated} updated "
+        f"article(s); {failed} failed"
+    )
+
+
+@cli.command()
+@click.option("--watch", is_flag=True, help="Keep polling sources as they fall due.")
+@click.option("--all", "every", is_flag=True, help="Read every source now, due or not.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per source.")
+@pass_ctx
+def ingest(ctx: Context, watch: bool, every: bool, quiet: bool, verbose: bool) -> None:
+    """Read the sources that are due and store their new articles."""
+    engine = ctx.engine
+
+    def one_pass(sources: list[Any] | None) -> IngestReport:
+        total = len(sources) if sources is not None else len(engine.due_sources())
+        with progress_bar(total, quiet) as advance:
+            report = engine.ingest(sources=sources, progress=advance)
+        if verbose:
+            for update in report.updates:
+                click.echo(describe(update))
+        click.echo(summarise(report))
+        return report
+
+    sources = None
+    if every:
+        sources = [
+            h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL
+        ]
+    one_pass(sources)
+    if watch:
+        click.echo("watching; press Ctrl-C to stop")
+
+        def after_pass(report: IngestReport) -> None:
+            for update in report.updates:
+                if verbose or update.error:
+                    click.echo(describe(update))
+            if report.updates:
+                click.echo(f"{when(report.finished)}  {summarise(report)}")
+
+        try:
+            engine.watch(on_pass=after_pass, skip_first_wait=False)
+        except KeyboardInterrupt:
+            click.echo("stopped")
+
+
+# --- articles --------------------------------------------------------------------------
+
+
+@cli.group()
+def article() -> None:
+    """Look at stored articles."""
+
+
+@article.command("list")
+@click.option("--source", "source_key", help="Only this source (id or URL).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@pass_ctx
+def article_list(ctx: Context, source_key: str | None, limit: int, offset: int) -> None:
+    """The latest articles, newest first."""
+    key: int | str | None = None
+    if source_key is not None:
+        key = int(source_key) if source_key.isdigit() else source_key
+    found = ctx.engine.list_articles(source=key, limit=limit, offset=offset)
+    if not found:
+        click.echo("no articles yet: run `tidings ingest`")
+    for a in found:
+        click.echo(f"{a.id:>6}  {when(a.published):16}  {short(a.title or a.url, 90)}")
+
+
+def article_as_dict(a: Article) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "source_id": a.source_id,
+        "title": a.title,
+        "url": a.url,
+        "canonical_url": a.canonical_url,
+        "guid": a.guid,
+        "authors": list(a.authors),
+        "published": a.published.isoformat() if a.published else None,
+        "updated": a.updated.isoformat() if a.updated else None,
+        "section": a.section,
+        "summary": a.summary,
+        "summary_points": list(a.summary_points),
+        "body": a.body,
+        "language": a.language,
+        "images": [{"url": i.url, "caption": i.caption, "credit": i.credit} for i in a.images],
+        "related": [{"url": r.url, "title": r.title} for r in a.related],
+        "tags": list(a.tags),
+        "content_hash": a.content_hash,
+        "fetched_at": a.fetched_at.isoformat(),
+    }
+
+
+@article.command("show")
+@click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def article_show(ctx: Context, article_id: int, as_json: bool) -> None:
+    """One article in full."""
+    a = ctx.engine.get_article(article_id)
+    if as_json:
+        click.echo(json.dumps(article_as_dict(a), indent=2, ensure_ascii=False))
+        return
+    src = ctx.engine.get_source(a.source_id)
+    click.echo(a.title or "(untitled)")
+    click.echo("=" * min(len(a.title or "(untitled)"), 100))
+    if a.authors:
+        click.echo(f"by {', '.join(a.authors)}")
+    click.echo(f"published {when(a.published)}   source: {src.title or src.url}")
+    if a.url:
+        click.echo(a.url)
+    if a.tags:
+        click.echo(f"tags: {', '.join(a.tags)}")
+    click.echo()
+    for point in a.summary_points:
+        click.echo(f"  • {point}")
+    text = a.body or a.summary or ""
+    if text:
+        click.echo(text)
+
+
+# --- serving and the demo --------------------------------------------------------------
+
+
+def serve_engine(engine: Engine, host: str, port: int) -> None:
+    import uvicorn
+
+    from tidings.api.app import create_app
+
+    click.echo(f"serving Tidings at http://{host}:{port}  (Ctrl-C to stop)")
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@pass_ctx
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Serve the HTTP API and pages."""
+    serve_engine(ctx.engine, host, port)
+
+
+@cli.command()
+@click.option(
+    "--feeds",
+    "feeds_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Ingest feed files from this local folder instead of the starter feeds online.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Ingest only; do not start the server.")
+@pass_ctx
+def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: bool) -> None:
+    """Subscribe to the starter feeds (or a local folder), ingest them, and serve them."""
+    engine = ctx.engine
+    if feeds_dir is not None:
+        url = str(feeds_dir.resolve())
+        known = {h.source.url for h in engine.list_sources()}
+        if classify_source_url(url)[0] not in known:
+            engine.add_source(url, tags=("demo",), title=f"Local feeds: {feeds_dir.name}")
+        click.echo(f"demo: reading feed files from {feeds_dir.resolve()}")
+    else:
+        starter = resources.files("tidings").joinpath("data/starter.opml").read_bytes()
+        added, existing = engine.import_opml(starter)
+        click.echo(
+            f"demo: {len(added) + len(existing)} starter news feeds "
+            "(offline? try `make demo DEMO_FEEDS=../shared/data/feeds`)"
+        )
+    sources = [h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL]
+    with progress_bar(len(sources), quiet=False) as advance:
+        report = engine.ingest(sources=sources, progress=advance)
+    for update in report.updates:
+        click.echo(describe(update))
+    click.echo(summarise(report))
+    total = sum(h.articles for h in engine.list_sources())
+    click.echo(f"{total} article(s) stored")
+    if not no_serve:
+        serve_engine(engine, host, port)
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks, run side by side with a peer (figures go to BENCHMARKS.md)."""
+
+
+def default_shared_data() -> Path:
+    return Path.cwd().parent / "shared" / "data"
+
+
+@bench.command("ingest")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The shared data folder holding feeds/.",
+)
+@click.option("--entries", default=50_000, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_ingest_command(data_dir: Path, entries: int, as_json: bool) -> None:
+    """Full ingest of the real feeds on loopback, against the `reader` library."""
+    from tidings.bench.ingest import bench_ingest, format_report
+
+    if not (data_dir / "feeds").is_dir():
+        fail(f"no feeds folder in {data_dir} (pass --data DIR)")
+    result = bench_ingest(data_dir, entries)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning Tidings errors into one line and exit status 1."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except TidingsError as e:
+        if debug:
+            raise
+        fail(str(e))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # the promise: one line, never a traceback
+        if debug:
+            raise
+        fail(f"unexpected {type(e).__name__}: {e} (run with --debug for details)")

@@ -1,0 +1,198 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+This module describes the schema as the newest migration leaves it; the migrations in
+``migrations/versions`` are what actually create and change it, and a test checks that the
+two agree on SQLite and PostgreSQL. Change both together, and only by adding a migration.
+
+Tuples (authors, tags, images, …) are JSON text: they are always read and written whole with
+their article, never queried inside, so a table per tuple would only cost joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL keeps an instant in ``timestamptz`` and hands it back in the session's time
+    zone; SQLite has no datetime type, so the value is stored as naive UTC text, whose
+    fixed-width format sorts and compares in time order. Either way it reads back as aware
+    UTC. A naive datetime is refused: guessing its zone would silently shift times.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.DateTime())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} (Tidings stores aware UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: Stable constraint names, so that later migrations can name what they alter or drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Something Tidings reads news from, with its polling state (``tidings.types.Source``).
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("site", sa.Text),
+    # JSON list of strings.
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("added", UTCDateTime),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("warning", sa.Text),
+    sa.Column("interval", sa.Integer),
+    sa.Column("next_poll", UTCDateTime),
+    sa.Index("ux_sources_url", "url", unique=True),
+    # "What is due" asks for next_poll IS NULL OR next_poll <= now on every pass.
+    sa.Index("ix_sources_next_poll", "next_poll"),
+    # Never reuse the id of a removed source or article: ids end up in indexes and logs.
+    sqlite_autoincrement=True,
+)
+
+#: One stored article (``tidings.types.Article``); ``source_id`` is the source it first
+#: came from (or, after that source is removed, another one it appeared in).
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "source_id",
+        sa.Integer,
+        sa.ForeignKey("sources.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("guid", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("canonical_url", sa.Text),
+    sa.Column("title", sa.Text),
+    # JSON list of strings.
+    sa.Column("authors", sa.Text, nullable=False),
+    sa.Column("published", UTCDateTime),
+    sa.Column("updated", UTCDateTime),
+    sa.Column("section", sa.Text),
+    sa.Column("summary", sa.Text),
+    # JSON list of strings.
+    sa.Column("summary_points", sa.Text, nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("content_html", sa.Text),
+    sa.Column("language", sa.String(35)),
+    # JSON list of {"url", "caption", "credit"}.
+    sa.Column("images", sa.Text, nullable=False),
+    # JSON list of {"url", "title"}.
+    sa.Column("related", sa.Text, nullable=False),
+    # JSON list of strings.
+    sa.Column("tags", sa.Text, nullable=False),
+    # ArticleDraft.digest(): hex SHA-256.
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Column("changed_at", UTCDateTime),
+    # Identity within a source; partial, because most sources give guids but not all.
+    sa.Index(
+        "ux_articles_source_guid",
+        "source_id",
+        "guid",
+        unique=True,
+        sqlite_where=sa.text("guid IS NOT NULL"),
+        postgresql_where=sa.text("guid IS NOT NULL"),
+    ),
+    # Identity across sources.
+    sa.Index("ix_articles_canonical_url", "canonical_url"),
+    # Identity of entries with neither guid nor canonical URL.
+    sa.Index("ix_articles_source_id_content_hash", "source_id", "content_hash"),
+    # Per-source counts, newest date and listing; also serves the foreign key on delete.
+    sa.Index("ix_articles_source_id_published", "source_id", "published"),
+    sqlite_autoincrement=True,
+)
+
+# Listing newest first with nulls last. SQLite sorts NULL lowest, so a plain DESC index
+# already puts them last (and SQLite refuses NULLS LAST in an index); PostgreSQL sorts NULL
+# highest, so its index must say NULLS LAST to match the query's ORDER BY. ``info`` tells
+# Alembic's comparison which is which (see ``objects_for``), as it ignores ``ddl_if``.
+sa.Index(
+    "ix_articles_published",
+    articles.c.published.desc(),
+    articles.c.id.desc(),
+    info={"dialect": "sqlite"},
+).ddl_if(dialect="sqlite")
+sa.Index(
+    "ix_articles_published",
+    articles.c.published.desc().nulls_last(),
+    articles.c.id.desc(),
+    info={"dialect": "postgresql"},
+).ddl_if(dialect="postgresql")
+
+#: The other sources an article also appeared in (matched by canonical URL); the source
+#: that owns it (``articles.source_id``) is never listed here.
+article_sources = sa.Table(
+    "article_sources",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "source_id",
+        sa.Integer,
+        sa.ForeignKey("sources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # When the article was first seen in this source; the earliest inherits the article
+    # when its owner is removed.
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Index("ix_article_sources_source_id", "source_id"),
+)
+
+
+def objects_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """An Alembic ``include_object`` hook that leaves out what is meant for another
+    database, so that comparing a database with this module shows only real drift."""
+
+    def include(obj: Any, _name: str | None, _type: str, reflected: bool, _compare_to: Any) -> bool:
+        info = getattr(obj, "info", None) or {}
+        return reflected or info.get("dialect", dialect) == dialect
+
+    return include

@@ -1,0 +1,901 @@
+"""Storage on SQLite or PostgreSQL through SQLAlchemy Core.
+
+:func:`open_storage` is the way in: it prepares the connections (SQLite pragmas, timeouts),
+brings the schema to the newest migration and returns a :class:`SQLStorage`. Every driver
+or SQLAlchemy exception is converted to :class:`~tidings.errors.StorageError` where it
+leaves this module, with a one-line message that never contains the database password.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tidings.errors import (
+    ArticleNotFoundError,
+    SourceExistsError,
+    SourceNotFoundError,
+    StorageError,
+    TidingsError,
+)
+from tidings.store.schema import article_sources, articles, sources
+from tidings.types import (
+    Article,
+    ArticleDraft,
+    Image,
+    Link,
+    Source,
+    SourceHealth,
+    SourceKind,
+    UpsertResult,
+)
+
+#: The Alembic environment shipped inside the package.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: Keys per ``IN (…)`` query. SQLite before 3.32 allowed 999 bound variables per statement;
+#: 500 stays under that with room for the query's other parameters, and still lets a batch
+#: of a few hundred entries look up each kind of key with one query.
+IN_CHUNK = 500
+
+#: How long a SQLite connection waits for another writer, in milliseconds. Our write
+#: transactions are short (a batch of a few hundred articles commits in tens of
+#: milliseconds), so 15 s runs out only when something is wedged, and a person should
+#: then see an error rather than a hang.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+#: Seconds to wait for a PostgreSQL server to accept a connection (unless the URL sets
+#: ``connect_timeout``): long enough for a busy server on a slow network, short enough that
+#: a wrong host name fails while the operator is still looking.
+PG_CONNECT_TIMEOUT_S = 10
+
+#: PostgreSQL advisory lock that serialises concurrent first opens while they migrate;
+#: an arbitrary constant ("tidings" in ASCII) so that it will not collide with another app.
+PG_MIGRATION_LOCK = 0x74696469_6E6773
+
+#: Execution option marking a connection whose transactions write; on SQLite they begin
+#: IMMEDIATE (see ``_configure_sqlite``).
+_WRITES = "tidings_writes"
+
+
+def alembic_config(url: str | None = None, *, connection: sa.Connection | None = None) -> Config:
+    """Alembic configuration for the packaged migrations, built in code (no alembic.ini).
+
+    ``open_storage`` passes ``connection``; a developer writing a new revision passes a
+    ``url``: ``command.revision(alembic_config(url), "message", rev_id="0002")``.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Split version locations on the OS path separator, not on spaces: the installed
+    # package may live under a folder whose name has a space.
+    config.set_main_option("path_separator", "os")
+    if url is not None:
+        # ConfigParser interpolates %, which URL-encoded passwords contain.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def open_storage(url: str) -> SQLStorage:
+    """Open (and, if needed, create or upgrade) the database at ``url``.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///path/to/file.sqlite`` or
+    ``postgresql+psycopg://user:password@host/dbname`` (plain ``postgresql://`` means
+    psycopg 3 too). Safe to call on an already-migrated database and from several processes
+    at once. Raises StorageError.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except (exc.ArgumentError, ValueError):
+        # Not "from e": SQLAlchemy's message repeats the URL, password included.
+        raise StorageError(
+            "not a database URL; expected sqlite:///path/to/file.sqlite "
+            "or postgresql+psycopg://user:password@host/dbname"
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    safe_url = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+
+    try:
+        if backend == "sqlite":
+            _create_sqlite_folder(parsed)
+            engine = sa.create_engine(parsed)
+            _configure_sqlite(engine)
+        elif backend == "postgresql":
+            connect_args = {}
+            if "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+            # pre_ping: a long-running server outlives database restarts and idle cut-offs.
+            engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        else:
+            raise StorageError(
+                f"unsupported database {backend!r}; Tidings stores its data in SQLite "
+                "(sqlite:///…) or PostgreSQL (postgresql+psycopg://…)",
+                resource=safe_url,
+            )
+    except ImportError as e:
+        raise StorageError(
+            f"the database driver for this URL is not installed ({_first_line(e)}); "
+            "Tidings uses psycopg 3 for PostgreSQL: postgresql+psycopg://…",
+            resource=safe_url,
+        ) from e
+    except exc.SQLAlchemyError as e:
+        raise StorageError(
+            f"cannot use this database URL: {_first_line(e)}", resource=safe_url
+        ) from e
+
+    storage = SQLStorage(engine, safe_url=safe_url, password=parsed.password)
+    try:
+        storage.migrate()
+    except BaseException:
+        storage.close()
+        raise
+    return storage
+
+
+def _create_sqlite_folder(url: sa.URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(
+            f"cannot create the database folder {folder}: {e.strerror}", resource=str(folder)
+        ) from e
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """Set up every new SQLite connection for several processes sharing one file.
+
+    WAL lets readers run while one process writes; the busy timeout makes a writer wait
+    for another instead of failing at once; foreign keys are off in SQLite unless asked.
+    Transactions are begun by us rather than the sqlite3 module so that writing ones can
+    be ``BEGIN IMMEDIATE``: they take the write lock before reading, so two writers queue
+    on the busy timeout instead of one failing when it tries to upgrade a read lock.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            _enable_wal(cursor)
+            # In WAL mode NORMAL is safe against corruption and against application
+            # crashes; only a power loss can lose the last commits. It saves an fsync per
+            # commit, which dominates the cost of a small ingest batch.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+#: Attempts (50 ms apart) to switch a new database file to WAL: the switch needs a moment
+#: alone with the file and, unlike ordinary statements, does not wait on the busy timeout,
+#: so processes opening a fresh database together retry it. 100 x 50 ms = 5 s at most.
+WAL_SWITCH_ATTEMPTS = 100
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """WAL is a property of the file: set it once, and only when it is not set yet."""
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+
+
+def _first_line(e: BaseException) -> str:
+    """The driver's own words about a failure, without SQL, parameters or SQLAlchemy's
+    links: those can be long (an article body) and say nothing to an operator."""
+    cause: BaseException = e
+    if isinstance(e, exc.StatementError) and e.orig is not None:
+        cause = e.orig
+    for line in str(cause).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(cause).__name__
+
+
+# --- row conversion --------------------------------------------------------------------
+
+
+#: One encoder for all tuples: ``json.dumps`` with options builds a new encoder per call,
+#: which showed up as a tenth of the ingest time in profiles.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _dump(values: Iterable[Any]) -> str:
+    items = list(values)
+    return _JSON.encode(items) if items else "[]"
+
+
+def _strings(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
+
+
+def _source(row: sa.Row[Any]) -> Source:
+    return Source(
+        id=row.id,
+        url=row.url,
+        kind=SourceKind(row.kind),
+        title=row.title,
+        site=row.site,
+        tags=_strings(row.tags),
+        added=row.added,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_success=row.last_success,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        failures=row.failures,
+        warning=row.warning,
+        interval=row.interval,
+        next_poll=row.next_poll,
+    )
+
+
+def _article(row: sa.Row[Any]) -> Article:
+    return Article(
+        id=row.id,
+        source_id=row.source_id,
+        guid=row.guid,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        authors=_strings(row.authors),
+        published=row.published,
+        updated=row.updated,
+        section=row.section,
+        summary=row.summary,
+        summary_points=_strings(row.summary_points),
+        body=row.body,
+        content_html=row.content_html,
+        language=row.language,
+        images=tuple(
+            Image(url=i["url"], caption=i.get("caption"), credit=i.get("credit"))
+            for i in json.loads(row.images or "[]")
+        ),
+        related=tuple(
+            Link(url=r.get("url"), title=r.get("title")) for r in json.loads(row.related or "[]")
+        ),
+        tags=_strings(row.tags),
+        content_hash=row.content_hash,
+        fetched_at=row.fetched_at,
+        changed_at=row.changed_at,
+    )
+
+
+def _content(draft: ArticleDraft, digest: str) -> dict[str, Any]:
+    """The columns an article's content fills (everything but identity and bookkeeping)."""
+    return {
+        "url": draft.url,
+        "canonical_url": draft.canonical_url,
+        "title": draft.title,
+        "authors": _dump(draft.authors),
+        "published": draft.published,
+        "updated": draft.updated,
+        "section": draft.section,
+        "summary": draft.summary,
+        "summary_points": _dump(draft.summary_points),
+        "body": draft.body,
+        "content_html": draft.content_html,
+        "language": draft.language,
+        "images": _dump(
+            {"url": i.url, "caption": i.caption, "credit": i.credit} for i in draft.images
+        ),
+        "related": _dump({"url": r.url, "title": r.title} for r in draft.related),
+        "tags": _dump(draft.tags),
+        "content_hash": digest,
+    }
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What an upsert needs to know about an article already in the database."""
+
+    id: int
+    source_id: int
+    content_hash: str
+    updated: datetime | None
+
+
+@dataclass(slots=True)
+class _Target:
+    """One article a batch resolves to: a stored one, or one to insert."""
+
+    #: The last draft in the batch for this article (the last one wins).
+    draft: ArticleDraft
+    digest: str
+    #: The guid to insert a new article with: the first one the batch gave it.
+    guid: str | None
+    stored: _Stored | None = None
+
+
+# --- storage ---------------------------------------------------------------------------
+
+
+class SQLStorage:
+    """:class:`tidings.store.base.Storage` on SQLAlchemy Core.
+
+    Build it with :func:`open_storage`, which configures the engine's connections and
+    migrates the schema; the constructor takes the engine as it is.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, *, safe_url: str | None = None, password: str | None = None
+    ) -> None:
+        self._engine = engine
+        self._safe_url = safe_url or engine.url.render_as_string(hide_password=True)
+        self._password = password if password is not None else engine.url.password
+
+    def __repr__(self) -> str:
+        return f"SQLStorage({self._safe_url!r})"
+
+    def __enter__(self) -> SQLStorage:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _error(self, doing: str, e: BaseException) -> StorageError:
+        message = f"cannot {doing}: {_first_line(e)}"
+        if self._password:
+            # Drivers do not print passwords today; this keeps it so if one ever does.
+            message = message.replace(self._password, "***")
+        return StorageError(message, resource=self._safe_url)
+
+    @contextmanager
+    def _transaction(self, doing: str, *, writes: bool = False) -> Iterator[sa.Connection]:
+        """A connection in a transaction that commits if the block ends without error.
+
+        Database errors become StorageError("cannot <doing>: <driver's first line>"), so
+        the operator reads what Tidings was doing rather than which library failed.
+        """
+        try:
+            conn = self._engine.connect()
+        except (exc.SQLAlchemyError, sqlite3.Error) as e:
+            raise self._error("connect to the database", e) from e
+        try:
+            with conn:
+                if writes:
+                    conn.execution_options(**{_WRITES: True})
+                with conn.begin():
+                    yield conn
+        except TidingsError:
+            raise
+        except (exc.SQLAlchemyError, sqlite3.Error) as e:
+            raise self._error(doing, e) from e
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; a no-op when it is there already.
+
+        Concurrent callers are serialised (an advisory lock on PostgreSQL, the write lock
+        on SQLite) and each re-reads the version under the lock, so the first one migrates
+        and the others find nothing to do. Raises StorageError.
+        """
+        try:
+            script = ScriptDirectory.from_config(alembic_config())
+            heads = set(script.get_heads())
+            known = {rev.revision for rev in script.walk_revisions()}
+        except (CommandError, RevisionError) as e:
+            raise StorageError(f"the packaged migrations are broken: {e}") from e
+        with self._transaction("read the schema version") as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == heads:
+            return
+        if unknown := current - known:
+            raise StorageError(
+                f"the database schema is at revision {', '.join(sorted(unknown))}, which this "
+                "version of Tidings does not know; it was written by a newer Tidings",
+                resource=self._safe_url,
+            )
+        with self._transaction("migrate the schema", writes=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_MIGRATION_LOCK)))
+            try:
+                command.upgrade(alembic_config(connection=conn), "head")
+            except (CommandError, RevisionError) as e:
+                raise StorageError(
+                    f"cannot migrate the schema: {e}", resource=self._safe_url
+                ) from e
+
+    def schema_revision(self) -> tuple[str, ...]:
+        """The Alembic revision(s) the database is at. Raises StorageError."""
+        with self._transaction("read the schema version") as conn:
+            return tuple(MigrationContext.configure(conn).get_current_heads())
+
+    # --- sources -----------------------------------------------------------------------
+
+    def add_source(
+        self,
+        url: str,
+        *,
+        kind: SourceKind = SourceKind.FEED,
+        title: str | None = None,
+        site: str | None = None,
+        tags: Sequence[str] = (),
+        added: datetime,
+    ) -> Source:
+        values = {
+            "url": url,
+            "kind": SourceKind(kind).value,
+            "title": title,
+            "site": site,
+            "tags": _dump(tags),
+            "added": added,
+            "failures": 0,
+        }
+        try:
+            with self._transaction("add the source", writes=True) as conn:
+                row = conn.execute(sa.insert(sources).values(values).returning(sources)).one()
+        except StorageError as e:
+            # The unique index on url is the only constraint an insert can break; relying
+            # on it (rather than looking first) is also right when two processes race.
+            if isinstance(e.__cause__, exc.IntegrityError):
+                raise SourceExistsError(
+                    f"source already exists: {url}", resource=url
+                ) from e.__cause__
+            raise
+        return _source(row)
+
+    def _source_row(self, conn: sa.Connection, key: int | str) -> sa.Row[Any]:
+        column = sources.c.url if isinstance(key, str) else sources.c.id
+        row = conn.execute(sa.select(sources).where(column == key)).one_or_none()
+        if row is None:
+            raise SourceNotFoundError(f"no such source: {key}", resource=str(key))
+        return row
+
+    def get_source(self, key: int | str) -> Source:
+        with self._transaction("read the source") as conn:
+            return _source(self._source_row(conn, key))
+
+    def list_sources(
+        self,
+        *,
+        due_at: datetime | None = None,
+        tag: str | None = None,
+        kinds: Sequence[SourceKind] | None = None,
+    ) -> list[Source]:
+        query = sa.select(sources).order_by(sources.c.id)
+        if due_at is not None:
+            query = query.where(
+                sa.or_(sources.c.next_poll.is_(None), sources.c.next_poll <= due_at)
+            )
+        if kinds is not None:
+            query = query.where(sources.c.kind.in_([SourceKind(k).value for k in kinds]))
+        if tag is not None:
+            # Narrow in SQL by the tag's JSON spelling; the exact test is below, because
+            # LIKE is case-insensitive on SQLite and a tag may contain another.
+            query = query.where(
+                sources.c.tags.contains(json.dumps(tag, ensure_ascii=False), autoescape=True)
+            )
+        with self._transaction("list sources") as conn:
+            found = [_source(row) for row in conn.execute(query)]
+        if tag is not None:
+            found = [s for s in found if tag in s.tags]
+        return found
+
+    def source_health(self) -> list[SourceHealth]:
+        stats = (
+            sa.select(
+                articles.c.source_id,
+                sa.func.count().label("article_count"),
+                sa.func.max(articles.c.published).label("latest_article"),
+            )
+            .group_by(articles.c.source_id)
+            .subquery()
+        )
+        query = (
+            sa.select(sources, stats.c.article_count, stats.c.latest_article)
+            .outerjoin(stats, stats.c.source_id == sources.c.id)
+            .order_by(sources.c.id)
+        )
+        with self._transaction("read source health") as conn:
+            return [
+                SourceHealth(
+                    source=_source(row),
+                    articles=row.article_count or 0,
+                    latest_article=row.latest_article,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def update_source(self, source: Source) -> Source:
+        values = {
+            "kind": SourceKind(source.kind).value,
+            "title": source.title,
+            "site": source.site,
+            "tags": _dump(source.tags),
+            "etag": source.etag,
+            "last_modified": source.last_modified,
+            "last_success": source.last_success,
+            "last_error": source.last_error,
+            "last_error_at": source.last_error_at,
+            "failures": source.failures,
+            "warning": source.warning,
+            "interval": source.interval,
+            "next_poll": source.next_poll,
+        }
+        with self._transaction("update the source", writes=True) as conn:
+            row = conn.execute(
+                sa.update(sources)
+                .where(sources.c.id == source.id)
+                .values(values)
+                .returning(sources)
+            ).one_or_none()
+            if row is None:
+                raise SourceNotFoundError(f"no such source: {source.id}", resource=str(source.id))
+            return _source(row)
+
+    def remove_source(self, key: int | str) -> None:
+        with self._transaction("remove the source", writes=True) as conn:
+            source_id = self._source_row(conn, key).id
+            # Articles that also appeared elsewhere move to the source that saw them
+            # first. Their guid belonged to the removed source and could clash with one
+            # of the new source's, so it goes; the canonical URL still identifies them.
+            heir = (
+                sa.select(article_sources.c.source_id)
+                .where(article_sources.c.article_id == articles.c.id)
+                .order_by(article_sources.c.first_seen, article_sources.c.source_id)
+                .limit(1)
+                .scalar_subquery()
+            )
+            seen_elsewhere = sa.exists().where(article_sources.c.article_id == articles.c.id)
+            conn.execute(
+                sa.update(articles)
+                .where(articles.c.source_id == source_id, seen_elsewhere)
+                .values(source_id=heir, guid=None)
+            )
+            # The heir now owns them, and owners are not listed as "also appeared in".
+            conn.execute(
+                sa.delete(article_sources).where(
+                    sa.exists().where(
+                        articles.c.id == article_sources.c.article_id,
+                        articles.c.source_id == article_sources.c.source_id,
+                    )
+                )
+            )
+            conn.execute(sa.delete(articles).where(articles.c.source_id == source_id))
+            conn.execute(sa.delete(article_sources).where(article_sources.c.source_id == source_id))
+            conn.execute(sa.delete(sources).where(sources.c.id == source_id))
+
+    # --- articles ----------------------------------------------------------------------
+
+    def upsert_articles(
+        self, source_id: int, drafts: Sequence[ArticleDraft], *, fetched_at: datetime
+    ) -> UpsertResult:
+        """Store a batch of articles in one transaction.
+
+        Identity, in order: the guid within the source; else the canonical URL across all
+        sources (an entry from another source matching that way is recorded in
+        ``article_sources``); else, for drafts with neither, the content digest within the
+        source. A new guid whose canonical URL is known is the known article.
+
+        A known article is rewritten only when its digest changed, and then only if the
+        draft is not older (by ``updated``) than what is stored, and, when it comes from a
+        source other than the article's own, only if it is newer: two feeds carrying the
+        same story with different teasers would otherwise overwrite each other every poll.
+
+        Cost: one query per kind of key per 500 keys, one multi-row INSERT, one
+        executemany UPDATE; no per-row SELECT.
+        """
+        digests = [draft.digest() for draft in drafts]
+        guids = list({d.guid for d in drafts if d.guid})
+        canonicals = list({d.canonical_url for d in drafts if d.canonical_url})
+        hashes = list(
+            {h for d, h in zip(drafts, digests, strict=True) if not d.guid and not d.canonical_url}
+        )
+        with self._transaction("store articles", writes=True) as conn:
+            # Locking the source row makes concurrent batches of one source take turns
+            # on PostgreSQL (SQLite's IMMEDIATE transaction already does); NO KEY leaves
+            # other transactions free to insert rows that reference the source.
+            found = conn.execute(
+                sa.select(sources.c.id)
+                .where(sources.c.id == source_id)
+                .with_for_update(key_share=True)
+            ).one_or_none()
+            if found is None:
+                raise SourceNotFoundError(f"no such source: {source_id}", resource=str(source_id))
+
+            by_guid, by_canonical, by_hash = self._stored_keys(
+                conn, source_id, guids, canonicals, hashes
+            )
+            targets = self._resolve(drafts, digests, by_guid, by_canonical, by_hash)
+            return self._write(conn, source_id, targets, fetched_at)
+
+    @staticmethod
+    def _stored_keys(
+        conn: sa.Connection,
+        source_id: int,
+        guids: Sequence[str],
+        canonicals: Sequence[str],
+        hashes: Sequence[str],
+    ) -> tuple[dict[str, _Stored], dict[str, _Stored], dict[str, _Stored]]:
+        columns = (articles.c.id, articles.c.source_id, articles.c.content_hash, articles.c.updated)
+        by_guid: dict[str, _Stored] = {}
+        for chunk in _chunks(guids):
+            query = sa.select(*columns, articles.c.guid).where(
+                articles.c.source_id == source_id,
+                articles.c.guid.is_not(None),
+                articles.c.guid.in_(chunk),
+            )
+            for row in conn.execute(query):
+                by_guid[row.guid] = _Stored(row.id, row.source_id, row.content_hash, row.updated)
+        by_canonical: dict[str, _Stored] = {}
+        for chunk in _chunks(canonicals):
+            # Lowest id first: if two articles ever share a canonical URL, the older wins.
+            query = (
+                sa.select(*columns, articles.c.canonical_url)
+                .where(articles.c.canonical_url.in_(chunk))
+                .order_by(articles.c.id)
+            )
+            for row in conn.execute(query):
+                by_canonical.setdefault(
+                    row.canonical_url,
+                    _Stored(row.id, row.source_id, row.content_hash, row.updated),
+                )
+        by_hash: dict[str, _Stored] = {}
+        for chunk in _chunks(hashes):
+            query = (
+                sa.select(*columns)
+                .where(
+                    articles.c.source_id == source_id,
+                    articles.c.guid.is_(None),
+                    articles.c.content_hash.in_(chunk),
+                )
+                .order_by(articles.c.id)
+            )
+            for hit in conn.execute(query):
+                by_hash.setdefault(
+                    hit.content_hash, _Stored(hit.id, hit.source_id, hit.content_hash, hit.updated)
+                )
+        return by_guid, by_canonical, by_hash
+
+    @staticmethod
+    def _resolve(
+        drafts: Sequence[ArticleDraft],
+        digests: Sequence[str],
+        stored_guid: dict[str, _Stored],
+        stored_canonical: dict[str, _Stored],
+        stored_hash: dict[str, _Stored],
+    ) -> list[_Target]:
+        """Group the batch's drafts by the article each one is, in first-seen order."""
+        targets: list[_Target] = []
+        of_stored: dict[int, _Target] = {}
+        batch_guid: dict[str, _Target] = {}
+        batch_canonical: dict[str, _Target] = {}
+        batch_hash: dict[str, _Target] = {}
+
+        def for_stored(stored: _Stored | None, draft: ArticleDraft, digest: str) -> _Target | None:
+            if stored is None:
+                return None
+            target = of_stored.get(stored.id)
+            if target is None:
+                target = of_stored[stored.id] = _Target(draft, digest, None, stored)
+                targets.append(target)
+            return target
+
+        for draft, digest in zip(drafts, digests, strict=True):
+            guid, canonical = draft.guid or None, draft.canonical_url or None
+            target: _Target | None = None
+            if guid:
+                stored = stored_guid.get(guid)
+                target = for_stored(stored, draft, digest) or batch_guid.get(guid)
+            if target is None and canonical:
+                stored = stored_canonical.get(canonical)
+                target = for_stored(stored, draft, digest) or batch_canonical.get(canonical)
+            if target is None and not guid and not canonical:
+                stored = stored_hash.get(digest)
+                target = for_stored(stored, draft, digest) or batch_hash.get(digest)
+            if target is None:
+                target = _Target(draft, digest, guid)
+                targets.append(target)
+            target.draft, target.digest = draft, digest
+            if target.stored is None and target.guid is None:
+                target.guid = guid
+            if guid:
+                batch_guid.setdefault(guid, target)
+            if canonical:
+                batch_canonical.setdefault(canonical, target)
+            if not guid and not canonical:
+                batch_hash.setdefault(digest, target)
+        return targets
+
+    @staticmethod
+    def _write(
+        conn: sa.Connection, source_id: int, targets: Sequence[_Target], fetched_at: datetime
+    ) -> UpsertResult:
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        elsewhere: set[int] = set()
+        unchanged = 0
+        # Per target: ("new", index in inserts) or ("id", article id), in batch order.
+        changed: list[tuple[str, int]] = []
+        for target in targets:
+            stored = target.stored
+            if stored is None:
+                row = _content(target.draft, target.digest)
+                row.update(
+                    source_id=source_id,
+                    guid=target.guid,
+                    # An entry without a date is dated when Tidings first saw it; the
+                    # draft keeps None so its digest stays the same on every fetch.
+                    published=target.draft.published or fetched_at,
+                    fetched_at=fetched_at,
+                    changed_at=fetched_at,
+                )
+                changed.append(("new", len(inserts)))
+                inserts.append(row)
+                continue
+            if stored.source_id != source_id:
+                elsewhere.add(stored.id)
+            if _should_rewrite(target.draft, target.digest, stored, source_id):
+                row = _content(target.draft, target.digest)
+                # A dateless revision keeps the date the article was first given.
+                row["b_published"] = row.pop("published")
+                row.update(b_id=stored.id, changed_at=fetched_at)
+                changed.append(("id", stored.id))
+                updates.append(row)
+            else:
+                unchanged += 1
+
+        new_ids: list[int] = []
+        if inserts:
+            new_ids = _insert_articles(conn, inserts)
+        if updates:
+            # In id order, so that two batches touching the same articles lock them in
+            # the same order on PostgreSQL and cannot deadlock.
+            updates.sort(key=lambda row: int(row["b_id"]))
+            statement = (
+                sa.update(articles)
+                .where(articles.c.id == sa.bindparam("b_id"))
+                .values(
+                    published=sa.func.coalesce(
+                        sa.bindparam("b_published", type_=articles.c.published.type),
+                        articles.c.published,
+                    )
+                )
+            )
+            conn.execute(statement, updates)
+        if elsewhere:
+            _record_elsewhere(conn, source_id, sorted(elsewhere), fetched_at)
+
+        return UpsertResult(
+            new=len(inserts),
+            updated=len(updates),
+            unchanged=unchanged,
+            changed_ids=tuple(new_ids[n] if kind == "new" else n for kind, n in changed),
+        )
+
+    def get_article(self, article_id: int) -> Article:
+        with self._transaction("read the article") as conn:
+            row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).one_or_none()
+        if row is None:
+            raise ArticleNotFoundError(f"no such article: {article_id}", resource=str(article_id))
+        return _article(row)
+
+    def list_articles(
+        self,
+        *,
+        source_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Article]:
+        """Articles newest first; with ``source_id``, those the source owns (see
+        ``articles.source_id``), not those it merely also carried."""
+        query = (
+            sa.select(articles)
+            .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if source_id is not None:
+            query = query.where(articles.c.source_id == source_id)
+        with self._transaction("list articles") as conn:
+            return [_article(row) for row in conn.execute(query)]
+
+    def count_articles(self, *, source_id: int | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(articles)
+        if source_id is not None:
+            query = query.where(articles.c.source_id == source_id)
+        with self._transaction("count articles") as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
+    if digest == stored.content_hash:
+        return False
+    if draft.updated is not None and stored.updated is not None:
+        if draft.updated < stored.updated:
+            # A stale copy (a lagging feed, a mirror): never go back in time.
+            return False
+        newer = draft.updated > stored.updated
+    else:
+        newer = draft.updated is not None
+    # Another source's copy may only bring a revision it dates later than ours.
+    return newer or stored.source_id == source_id
+
+
+def _insert_articles(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert in multi-row statements and return the new ids in the order of ``rows``.
+
+    ``sort_by_parameter_order`` would make SQLAlchemy insert one row per statement on
+    SQLite (three times slower on a batch of 500), so rows are matched to their ids by
+    (guid, canonical URL, digest) instead: unique within a batch, because drafts sharing
+    any of the keys that identify them were merged into one article before this.
+    """
+    key = (articles.c.guid, articles.c.canonical_url, articles.c.content_hash)
+    result = conn.execute(sa.insert(articles).returning(articles.c.id, *key), rows)
+    ids = {(r.guid, r.canonical_url, r.content_hash): r.id for r in result}
+    try:
+        return [ids[(row["guid"], row["canonical_url"], row["content_hash"])] for row in rows]
+    except KeyError as e:  # pragma: no cover - would mean the merge above is wrong
+        raise StorageError(f"inserted articles could not be matched to their ids: {e}") from e
+
+
+def _record_elsewhere(
+    conn: sa.Connection, source_id: int, article_ids: Sequence[int], seen: datetime
+) -> None:
+    """Note that these articles, owned by other sources, also appeared in this one."""
+    known: set[int] = set()
+    for chunk in _chunks(article_ids):
+        known.update(
+            conn.execute(
+                sa.select(article_sources.c.article_id).where(
+                    article_sources.c.source_id == source_id,
+                    article_sources.c.article_id.in_(chunk),
+                )
+            ).scalars()
+        )
+    rows = [
+        {"article_id": a, "source_id": source_id, "first_seen": seen}
+        for a in article_ids
+        if a not in known
+    ]
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(article_sources).on_conflict_do_nothing(), rows)
