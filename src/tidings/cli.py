@@ -420,16 +420,19 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
     else:
         starter = resources.files("tidings").joinpath("data/starter.opml").read_bytes()
         added, existing = engine.import_opml(starter)
-        click.echo(
-            f"demo: {len(added) + len(existing)} starter news feeds "
-            "(offline? try `make demo DEMO_FEEDS=../shared/data/feeds`)"
-        )
+        click.echo(f"demo: {len(added) + len(existing)} starter news feeds from the internet")
     sources = [h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL]
     with progress_bar(len(sources), quiet=False) as advance:
         report = engine.ingest(sources=sources, progress=advance)
     for update in report.updates:
-        click.echo(describe(update))
+        if update.ok:  # failures were named as they happened
+            click.echo(describe(update))
     click.echo(summarise(report))
+    if report.updates and len(report.failed) == len(report.updates) and feeds_dir is None:
+        click.echo(
+            "no starter feed could be reached: is the internet out of reach? "
+            "Try `make demo DEMO_FEEDS=../shared/data/feeds` to read local feed files."
+        )
     total = sum(h.articles for h in engine.list_sources())
     click.echo(f"{total} article(s) stored")
     if not no_serve:

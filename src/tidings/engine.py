@@ -184,10 +184,14 @@ class Engine:
         todo = list(self.due_sources() if sources is None else sources)
         updates: list[SourceUpdate] = []
         parse_slots = asyncio.Semaphore(PARSE_CONCURRENCY)
+        # Fetching outpaces parsing, so without a bound every fetched body would wait in
+        # memory for a parse slot; this keeps at most this many sources in flight.
+        source_slots = asyncio.Semaphore(self.settings.fetch.total_concurrency)
         async with Fetcher(self.settings.fetch, transport=self._transport) as fetcher:
 
             async def run(source: Source) -> None:
-                update = await self._ingest_source(source, fetcher, parse_slots)
+                async with source_slots:
+                    update = await self._ingest_source(source, fetcher, parse_slots)
                 updates.append(update)
                 if progress is not None:
                     progress(update)

@@ -244,3 +244,23 @@ def test_changed_entry_is_updated_in_place(engine: Engine, loopback: LoopbackSer
     assert after.title == "Corrected headline"
     assert after.content_hash != before.content_hash
     assert engine.storage.count_articles() == 2
+
+
+def test_watch_polls_only_what_is_due(engine: Engine, loopback: LoopbackServer) -> None:
+    loopback.serve(
+        "/w.rss",
+        b"<rss version='2.0'><channel><title>W</title><ttl>60</ttl><item><guid>1</guid>"
+        b"<title>One</title></item></channel></rss>",
+    )
+    engine.add_source(loopback.url("/w.rss"))
+    waits: list[float] = []
+    reports: list[int] = []
+    engine.watch(max_passes=3, sleep=waits.append, on_pass=lambda r: reports.append(len(r.updates)))
+    # The first pass reads the new source; it is then not due again for its ttl (an hour),
+    # so later passes read nothing and the waits stay within [1 s, min_interval].
+    assert reports == [1]
+    assert loopback.hits("/w.rss") == 1
+    assert len(waits) == 2
+    assert all(1.0 <= w <= engine.settings.schedule.min_interval for w in waits)
+    [health] = engine.list_sources()
+    assert health.source.interval is not None and health.source.interval >= 3600

@@ -42,6 +42,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'db' / 'tidings.sqlite'}"
         return
     if not PG_URL:
+        if os.environ.get("TIDINGS_REQUIRE_POSTGRES"):
+            pytest.fail("TIDINGS_REQUIRE_POSTGRES is set but TIDINGS_TEST_DATABASE_URL is not")
         pytest.skip("PostgreSQL tests need TIDINGS_TEST_DATABASE_URL (postgresql+psycopg://…)")
     schema = f"test_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(PG_URL, poolclass=sa.NullPool)

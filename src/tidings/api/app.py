@@ -126,15 +126,19 @@ def status_for(error: TidingsError) -> int:
     return 500
 
 
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+
 def create_app(engine: Engine) -> FastAPI:
     app = FastAPI(title="Tidings", version=__version__)
-
-    def get_engine() -> Engine:
-        return engine
-
-    EngineDep = Annotated[Engine, Depends(get_engine)]
-    Limit = Annotated[int, Query(ge=1, le=200)]
-    Offset = Annotated[int, Query(ge=0)]
+    app.state.engine = engine
 
     @app.exception_handler(TidingsError)
     async def tidings_error(_: Request, exc: TidingsError) -> JSONResponse:

@@ -126,34 +126,46 @@ def derive_title(text: str) -> str:
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
+def _drop_shared_links(articles: Sequence[ArticleDraft]) -> tuple[ArticleDraft, ...]:
+    """Clear the canonical URL of entries that share their link with other entries of
+    the same feed under different ids.
+
+    Storage takes one canonical URL to be one article. A link that several distinct
+    entries point at (a podcast's home page, a live blog's single URL) is not any one
+    entry's own page, so it must not merge them; the entries keep ``url`` to link to.
+    """
+    ids_by_link: dict[str, set[str]] = {}
+    for article in articles:
+        if article.canonical_url and article.guid:
+            ids_by_link.setdefault(article.canonical_url, set()).add(article.guid)
+    shared = {link for link, ids in ids_by_link.items() if len(ids) > 1}
+    if not shared:
+        return tuple(articles)
+    return tuple(
+        replace(a, canonical_url=None) if a.canonical_url in shared and a.guid else a
+        for a in articles
+    )
+
+
 def _presentable(feed: ParsedFeed) -> ParsedFeed:
-    """Give untitled entries a headline from their text, and drop entries that carry
-    nothing a reader could see or follow (no title, link, text or image: an empty Atom
-    entry, an entry with only an id)."""
+    """Give untitled entries a headline from their text, drop entries that carry nothing
+    a reader could see or follow (no title, link, text or image: an empty Atom entry, an
+    entry with only an id), and keep shared links from merging distinct entries."""
     kept: list[ArticleDraft] = []
-    empty = 0
     for article in feed.articles:
+        text = article.summary or article.body
         if article.title:
             kept.append(article)
-            continue
-        text = article.summary or article.body
-        if text:
+        elif text:
             kept.append(replace(article, title=derive_title(text)))
         elif article.url or article.images:
             kept.append(article)
-        else:
-            empty += 1
-    if (
-        not empty
-        and len(kept) == len(feed.articles)
-        and all(a is b for a, b in zip(kept, feed.articles, strict=True))
-    ):
-        return feed
     warning = feed.warning
+    empty = len(feed.articles) - len(kept)
     if empty:
         note = f"{empty} entr{'y' if empty == 1 else 'ies'} with no title, link or text skipped"
         warning = f"{warning}; {note}" if warning else note
-    return replace(feed, articles=tuple(kept), warning=warning)
+    return replace(feed, articles=_drop_shared_links(kept), warning=warning)
 
 
 # --- reading the bytes -------------------------------------------------------------------

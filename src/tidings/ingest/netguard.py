@@ -220,7 +220,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 addresses = await self._resolve(host, port)
             except OSError as e:
                 reason = e.strerror if isinstance(e, socket.gaierror) else network_error_reason(e)
-                raise FetchConnectionError(f"cannot resolve host {host}: {reason}") from e
+                error = FetchConnectionError(f"cannot resolve host {host}: {reason}")
+                # "No such name" will not change within seconds: leave it to the scheduler's
+                # backoff instead of retrying now. EAI_AGAIN is the resolver's own "try again".
+                if isinstance(e, socket.gaierror) and e.errno != socket.EAI_AGAIN:
+                    error.transient = False
+                raise error from e
             if not addresses:
                 raise FetchConnectionError(f"cannot resolve host {host}: no addresses")
         for address in addresses:
