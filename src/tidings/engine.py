@@ -263,22 +263,15 @@ class Engine:
         )
         now = response.fetched_at
         if response.not_modified:
-            interval, next_poll = schedule.plan_after_not_modified(
-                source, now=now, max_age=response.max_age, settings=self.settings.schedule
-            )
-            stored = self.storage.update_source(
+            return self._record_not_modified(
                 replace(
                     source,
-                    last_success=now,
-                    last_error=None,
-                    failures=0,
-                    interval=interval,
-                    next_poll=next_poll,
                     etag=response.etag or source.etag,
                     last_modified=response.last_modified or source.last_modified,
-                )
+                ),
+                now=now,
+                max_age=response.max_age,
             )
-            return SourceUpdate(source=stored, not_modified=True)
         async with parse_slots:
             feed = await asyncio.to_thread(
                 parse_feed,
@@ -303,20 +296,7 @@ class Engine:
                 local.read_local, source.url, previous_signature=source.etag
             )
         if read.not_modified:
-            interval, next_poll = schedule.plan_after_not_modified(
-                source, now=now, max_age=None, settings=self.settings.schedule
-            )
-            stored = self.storage.update_source(
-                replace(
-                    source,
-                    last_success=now,
-                    last_error=None,
-                    failures=0,
-                    interval=interval,
-                    next_poll=next_poll,
-                )
-            )
-            return SourceUpdate(source=stored, not_modified=True)
+            return self._record_not_modified(source, now=now, max_age=None)
         if not read.feeds and read.errors:
             raise FeedParseError(
                 f"no feed could be read ({len(read.errors)} file(s) failed; first: "
@@ -387,6 +367,25 @@ class Engine:
         return SourceUpdate(
             source=stored, new=new, updated=updated, unchanged=unchanged, warning=warning
         )
+
+    def _record_not_modified(
+        self, source: Source, *, now: datetime, max_age: float | None
+    ) -> SourceUpdate:
+        """Nothing changed since the last read (HTTP 304, or unchanged local files)."""
+        interval, next_poll = schedule.plan_after_not_modified(
+            source, now=now, max_age=max_age, settings=self.settings.schedule
+        )
+        stored = self.storage.update_source(
+            replace(
+                source,
+                last_success=now,
+                last_error=None,
+                failures=0,
+                interval=interval,
+                next_poll=next_poll,
+            )
+        )
+        return SourceUpdate(source=stored, not_modified=True)
 
     def _record_failure(
         self, source: Source, message: str, retry_after: float | None
