@@ -126,6 +126,11 @@ class ArticleDraft:
     related: tuple[Link, ...] = ()
     #: The source's categories or keywords for the entry.
     tags: tuple[str, ...] = ()
+    #: The publisher's name as the page gives it ("The Guardian", "South China Morning Post").
+    site_name: str | None = None
+    #: Why the article's text is incomplete, when it is (the page could not be fetched or
+    #: extracted); ``None`` when nothing went wrong. Not part of the digest.
+    extraction_note: str | None = None
 
     def digest(self) -> str:
         """A digest of everything a reader sees; it changes when the content changes."""
@@ -146,6 +151,7 @@ class ArticleDraft:
             "images": [[i.url, i.caption, i.credit] for i in self.images],
             "related": [[r.url, r.title] for r in self.related],
             "tags": list(self.tags),
+            "site_name": self.site_name,
         }
         encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(encoded).hexdigest()

@@ -112,6 +112,8 @@ articles = sa.Table(
     sa.Column("published", UTCDateTime),
     sa.Column("updated", UTCDateTime),
     sa.Column("section", sa.Text),
+    sa.Column("site_name", sa.Text),
+    sa.Column("extraction_note", sa.Text),
     sa.Column("summary", sa.Text),
     # JSON list of strings.
     sa.Column("summary_points", sa.Text, nullable=False),

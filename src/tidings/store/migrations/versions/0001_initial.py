@@ -65,6 +65,8 @@ def upgrade() -> None:
         sa.Column("published", _datetime()),
         sa.Column("updated", _datetime()),
         sa.Column("section", sa.Text),
+        sa.Column("site_name", sa.Text),
+        sa.Column("extraction_note", sa.Text),
         sa.Column("summary", sa.Text),
         sa.Column("summary_points", sa.Text, nullable=False),
         sa.Column("body", sa.Text),
