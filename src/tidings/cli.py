@@ -23,7 +23,7 @@ from tidings import __version__
 from tidings.config import Settings, load_settings, parse_networks
 from tidings.engine import Engine, classify_source_url, make_engine
 from tidings.errors import TidingsError
-from tidings.types import Article, IngestReport, SourceKind, SourceUpdate
+from tidings.types import Article, ArticleDraft, IngestReport, PagePolicy, SourceKind, SourceUpdate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,10 +118,19 @@ def source() -> None:
 @click.argument("url")
 @click.option("--tag", "tags", multiple=True, help="Tag the source (repeatable).")
 @click.option("--title", help="A title to show instead of the feed's own.")
+@click.option(
+    "--pages",
+    type=click.Choice([p.value for p in PagePolicy]),
+    default=PagePolicy.AUTO.value,
+    show_default=True,
+    help="When to fetch entries' article pages for the whole text (auto: teasers only).",
+)
 @pass_ctx
-def source_add(ctx: Context, url: str, tags: tuple[str, ...], title: str | None) -> None:
+def source_add(
+    ctx: Context, url: str, tags: tuple[str, ...], title: str | None, pages: str
+) -> None:
     """Subscribe to a feed URL, or a local feed file or folder."""
-    added = ctx.engine.add_source(url, tags=tags, title=title)
+    added = ctx.engine.add_source(url, tags=tags, title=title, pages=PagePolicy(pages))
     click.echo(f"added source {added.id}: {added.url} ({added.kind.value})")
 
 
@@ -324,28 +333,76 @@ def article_list(ctx: Context, source_key: str | None, limit: int, offset: int) 
         click.echo(f"{a.id:>6}  {when(a.published):16}  {short(a.title or a.url, 90)}")
 
 
-def article_as_dict(a: Article) -> dict[str, Any]:
+def draft_as_dict(a: ArticleDraft) -> dict[str, Any]:
     return {
-        "id": a.id,
-        "source_id": a.source_id,
         "title": a.title,
-        "url": a.url,
-        "canonical_url": a.canonical_url,
-        "guid": a.guid,
         "authors": list(a.authors),
         "published": a.published.isoformat() if a.published else None,
         "updated": a.updated.isoformat() if a.updated else None,
         "section": a.section,
+        "site_name": a.site_name,
+        "url": a.url,
+        "canonical_url": a.canonical_url,
+        "guid": a.guid,
+        "language": a.language,
         "summary": a.summary,
         "summary_points": list(a.summary_points),
         "body": a.body,
-        "language": a.language,
         "images": [{"url": i.url, "caption": i.caption, "credit": i.credit} for i in a.images],
         "related": [{"url": r.url, "title": r.title} for r in a.related],
         "tags": list(a.tags),
+        "extraction_note": a.extraction_note,
+    }
+
+
+def article_as_dict(a: Article) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "source_id": a.source_id,
+        **draft_as_dict(a),
         "content_hash": a.content_hash,
         "fetched_at": a.fetched_at.isoformat(),
     }
+
+
+def echo_article(a: ArticleDraft) -> None:
+    """An article as a person reads it in a terminal."""
+    title = a.title or "(untitled)"
+    if a.section:
+        click.echo(a.section.upper())
+    click.echo(title)
+    click.echo("=" * min(len(title), 100))
+    byline = [f"by {', '.join(a.authors)}"] if a.authors else []
+    if a.published:
+        byline.append(f"published {a.published.isoformat()}")
+    if a.site_name:
+        byline.append(a.site_name)
+    if byline:
+        click.echo(" · ".join(byline))
+    if a.canonical_url or a.url:
+        click.echo(a.canonical_url or a.url)
+    if a.language:
+        click.echo(f"language: {a.language}")
+    if a.tags:
+        click.echo(f"tags: {', '.join(a.tags)}")
+    click.echo()
+    for point in a.summary_points:
+        click.echo(f"  • {point}")
+    if a.summary_points:
+        click.echo()
+    text = a.body or a.summary or ""
+    if text:
+        click.echo(text)
+    for image in a.images:
+        caption = image.caption or ""
+        credit = f" (credit: {image.credit})" if image.credit else ""
+        click.echo(f"\n[image] {caption}{credit} {image.url}".rstrip())
+    if a.related:
+        click.echo("\nRelated:")
+        for link in a.related:
+            click.echo(f"  - {link.title or ''} {link.url or ''}".rstrip())
+    if a.extraction_note:
+        click.echo(f"\nnote: {a.extraction_note}")
 
 
 @article.command("show")
@@ -359,21 +416,33 @@ def article_show(ctx: Context, article_id: int, as_json: bool) -> None:
         click.echo(json.dumps(article_as_dict(a), indent=2, ensure_ascii=False))
         return
     src = ctx.engine.get_source(a.source_id)
-    click.echo(a.title or "(untitled)")
-    click.echo("=" * min(len(a.title or "(untitled)"), 100))
-    if a.authors:
-        click.echo(f"by {', '.join(a.authors)}")
-    click.echo(f"published {when(a.published)}   source: {src.title or src.url}")
-    if a.url:
-        click.echo(a.url)
-    if a.tags:
-        click.echo(f"tags: {', '.join(a.tags)}")
-    click.echo()
-    for point in a.summary_points:
-        click.echo(f"  • {point}")
-    text = a.body or a.summary or ""
-    if text:
-        click.echo(text)
+    click.echo(f"article {a.id} from {src.title or src.url}\n")
+    echo_article(a)
+
+
+@article.command("add")
+@click.argument("location")
+@click.option("--text", "as_text", is_flag=True, help="The file is copied page text, not HTML.")
+@click.option("--source", "source_name", help="File it under this hand-kept source.")
+@pass_ctx
+def article_add(ctx: Context, location: str, as_text: bool, source_name: str | None) -> None:
+    """Extract an article from a page URL or file and store it."""
+    stored = ctx.engine.add_article(location, text=as_text, source_name=source_name)
+    click.echo(f"stored article {stored.id}: {stored.title or '(untitled)'}")
+
+
+@cli.command()
+@click.argument("location")
+@click.option("--text", "as_text", is_flag=True, help="The file is copied page text, not HTML.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def extract(ctx: Context, location: str, as_text: bool, as_json: bool) -> None:
+    """Print the structured article of a web page (URL or file) or of copied page text."""
+    draft = ctx.engine.extract(location, text=as_text)
+    if as_json:
+        click.echo(json.dumps(draft_as_dict(draft), indent=2, ensure_ascii=False))
+    else:
+        echo_article(draft)
 
 
 # --- serving and the demo --------------------------------------------------------------
@@ -467,6 +536,61 @@ def bench_ingest_command(data_dir: Path, entries: int, as_json: bool) -> None:
         fail(f"no feeds folder in {data_dir} (pass --data DIR)")
     result = bench_ingest(data_dir, entries)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("extract")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: default_shared_data() / "aeb",
+    show_default="../shared/data/aeb",
+    help="A folder in the article-extraction-benchmark format (html/*.html.gz).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_extract_command(data_dir: Path, as_json: bool) -> None:
+    """HTML pages per second, against plain trafilatura in the same run."""
+    from tidings.bench.extract import bench_extract, format_report
+
+    if not (data_dir / "html").is_dir():
+        fail(f"no html/ folder in {data_dir} (pass --data DIR)")
+    result = bench_extract(data_dir)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@cli.group("eval")
+def evaluate() -> None:
+    """Quality evaluations on benchmark data, against the stored minimums."""
+
+
+@evaluate.command("extract")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder in the format of ../shared/data/aeb (HTML bodies and copied page text).",
+)
+@click.option(
+    "--metadata",
+    "metadata_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder in the format of ../shared/data/readability_pages (metadata).",
+)
+def eval_extract(data_dir: Path | None, metadata_dir: Path | None) -> None:
+    """Body F1 on HTML pages and on copied page text, and metadata accuracy.
+
+    Prints a JSON report, then one summary line; exits 1 when a score is below its
+    stored minimum."""
+    from tidings.eval.extract import evaluate_extraction, summary_line
+
+    if data_dir is None and metadata_dir is None:
+        fail("give --data DIR, --metadata DIR, or both")
+    report = evaluate_extraction(data_dir=data_dir, metadata_dir=metadata_dir)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    line, ok = summary_line(report)
+    click.echo(line)
+    if not ok:
+        sys.exit(EXIT_ERROR)
 
 
 def main() -> None:

@@ -25,6 +25,17 @@ class SourceKind(StrEnum):
     MANUAL = "manual"
 
 
+class PagePolicy(StrEnum):
+    """Whether ingestion fetches a feed entry's article page to get the whole text."""
+
+    #: Only when the entry carries no more than a teaser.
+    AUTO = "auto"
+    #: For every new entry (feeds whose partial text could pass for whole).
+    ALWAYS = "always"
+    #: Never; store what the feed gives.
+    NEVER = "never"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
     """A place Tidings reads news from, with its polling state."""
@@ -41,6 +52,8 @@ class Source:
     site: str | None = None
     #: Operator tags (OPML folders become tags).
     tags: tuple[str, ...] = ()
+    #: When to fetch entries' article pages for their whole text.
+    pages: PagePolicy = PagePolicy.AUTO
     #: When the source was added.
     added: datetime | None = None
     #: ETag of the last successful response, sent back as ``If-None-Match``.

@@ -16,7 +16,7 @@ from tests.loopback import LoopbackServer
 from tidings import engine as engine_module
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
-from tidings.types import Source, SourceUpdate
+from tidings.types import PagePolicy, Source, SourceUpdate
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,8 @@ def test_real_feeds_from_loopback(
         # Half the feeds carry an ETag, so the second pass exercises 304 and plain re-reads.
         loopback.serve_file(route, path, etag=f'"v{i}"' if i % 2 == 0 else None)
         url = loopback.url(route)
-        engine.add_source(url)
+        # These feeds link to the real web: fetching their pages is not what is tested here.
+        engine.add_source(url, pages=PagePolicy.NEVER)
         count = entry_count_feedparser_reads(path.read_bytes())
         if count is not None:
             expected[url] = count
@@ -165,7 +166,10 @@ def test_misbehaving_server_loses_nothing(
     )
     names = ["good", "flaky", "hang", "huge", "sneaky", "laughs", "page"]
     suffix = {"page": ".html"}
-    sources = {n: engine.add_source(loopback.url(f"/{n}{suffix.get(n, '.rss')}")) for n in names}
+    sources = {
+        n: engine.add_source(loopback.url(f"/{n}{suffix.get(n, '.rss')}"), pages=PagePolicy.NEVER)
+        for n in names
+    }
 
     before = datetime.now(UTC)
     first = {u.source.id: u for u in engine.ingest().updates}
@@ -232,7 +236,7 @@ def test_changed_entry_is_updated_in_place(engine: Engine, loopback: LoopbackSer
         ).encode()
 
     loopback.serve("/f.rss", feed("First headline"))
-    source = engine.add_source(loopback.url("/f.rss"))
+    source = engine.add_source(loopback.url("/f.rss"), pages=PagePolicy.NEVER)
     [first] = engine.ingest().updates
     assert (first.new, first.updated) == (2, 0)
     [before] = [a for a in engine.list_articles() if a.guid == "g1"]

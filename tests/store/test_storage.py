@@ -23,7 +23,7 @@ from tidings.errors import (
 from tidings.store import Storage
 from tidings.store.schema import article_sources, metadata, objects_for
 from tidings.store.sql import SQLStorage, alembic_config, open_storage
-from tidings.types import ArticleDraft, Image, Link, Source, SourceKind
+from tidings.types import ArticleDraft, Image, Link, PagePolicy, Source, SourceKind
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
@@ -610,3 +610,32 @@ def test_bad_urls_are_clear_errors_without_the_password(url: str, message: str) 
     with pytest.raises(StorageError, match=message) as caught:
         open_storage(url)
     assert "s3cr3t" not in str(caught.value)
+
+
+def test_find_articles_by_guid_and_canonical_url(storage: SQLStorage) -> None:
+    a = storage.add_source("https://a.example/feed", added=T0)
+    b = storage.add_source("https://b.example/feed", added=T0)
+    storage.upsert_articles(
+        a.id,
+        [
+            ArticleDraft(guid="g1", title="One", canonical_url="https://news.example/1"),
+            ArticleDraft(guid="g2", title="Two", canonical_url="https://news.example/2"),
+        ],
+        fetched_at=T0,
+    )
+    found = storage.find_articles(a.id, guids=["g1", "nope"])
+    assert [x.title for x in found] == ["One"]
+    # guids are per source; canonical URLs identify articles across sources.
+    assert storage.find_articles(b.id, guids=["g1"]) == []
+    across = storage.find_articles(b.id, canonical_urls=["https://news.example/2"])
+    assert [x.title for x in across] == ["Two"]
+    both = storage.find_articles(a.id, guids=["g1"], canonical_urls=["https://news.example/1"])
+    assert len(both) == 1
+    assert storage.find_articles(a.id) == []
+
+
+def test_source_page_policy_round_trips(storage: SQLStorage) -> None:
+    source = storage.add_source("https://a.example/feed", pages=PagePolicy.NEVER, added=T0)
+    assert storage.get_source(source.id).pages is PagePolicy.NEVER
+    changed = storage.update_source(replace(source, pages=PagePolicy.ALWAYS))
+    assert changed.pages is PagePolicy.ALWAYS

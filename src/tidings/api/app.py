@@ -39,14 +39,29 @@ class ArticleOut(BaseModel):
     tags: list[str]
 
 
+class ImageOut(BaseModel):
+    url: str
+    caption: str | None
+    credit: str | None
+
+
+class LinkOut(BaseModel):
+    url: str | None
+    title: str | None
+
+
 class ArticleDetailOut(ArticleOut):
     canonical_url: str | None
     guid: str | None
     updated: datetime | None
     section: str | None
+    site_name: str | None
     summary_points: list[str]
     body: str | None
     language: str | None
+    images: list[ImageOut]
+    related: list[LinkOut]
+    extraction_note: str | None
     fetched_at: datetime
 
 
@@ -89,9 +104,13 @@ def article_detail_out(a: Article) -> ArticleDetailOut:
         guid=a.guid,
         updated=a.updated,
         section=a.section,
+        site_name=a.site_name,
         summary_points=list(a.summary_points),
         body=a.body,
         language=a.language,
+        images=[ImageOut(url=i.url, caption=i.caption, credit=i.credit) for i in a.images],
+        related=[LinkOut(url=r.url, title=r.title) for r in a.related],
+        extraction_note=a.extraction_note,
         fetched_at=a.fetched_at,
     )
 

@@ -120,6 +120,7 @@ def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
 
     from tidings.config import load_settings
     from tidings.engine import make_engine
+    from tidings.types import PagePolicy
 
     settings = load_settings(env={})
     fetch = replace(
@@ -130,7 +131,8 @@ def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
     settings = replace(settings, database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent)
     with make_engine(settings) as engine:
         for url in urls:
-            engine.add_source(url)
+            # Feed ingestion only: the peer does not fetch article pages either.
+            engine.add_source(url, pages=PagePolicy.NEVER)
         start = time.perf_counter()
         report = engine.ingest()
         seconds = time.perf_counter() - start

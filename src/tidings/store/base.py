@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from tidings.types import Article, ArticleDraft, Source, SourceHealth, SourceKind, UpsertResult
+from tidings.types import (
+    Article,
+    ArticleDraft,
+    PagePolicy,
+    Source,
+    SourceHealth,
+    SourceKind,
+    UpsertResult,
+)
 
 
 class Storage(Protocol):
@@ -37,6 +45,7 @@ class Storage(Protocol):
         title: str | None = None,
         site: str | None = None,
         tags: Sequence[str] = (),
+        pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
     ) -> Source:
         """Store a new source, due for polling at once. Raises SourceExistsError."""
@@ -78,6 +87,17 @@ class Storage(Protocol):
         content hash changed; otherwise nothing is written. Drafts with neither guid nor
         canonical URL are identified by their content hash within the source.
         """
+
+    def find_articles(
+        self,
+        source_id: int,
+        *,
+        guids: Sequence[str] = (),
+        canonical_urls: Sequence[str] = (),
+    ) -> list[Article]:
+        """Stored articles that these keys identify, as ``upsert_articles`` would match
+        them: this source's articles with one of ``guids``, and any source's articles with
+        one of ``canonical_urls``. Each article at most once, in no particular order."""
 
     def get_article(self, article_id: int) -> Article:
         """Raises ArticleNotFoundError."""

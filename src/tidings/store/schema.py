@@ -74,6 +74,8 @@ sources = sa.Table(
     sa.Column("site", sa.Text),
     # JSON list of strings.
     sa.Column("tags", sa.Text, nullable=False),
+    # PagePolicy: when to fetch entries' article pages.
+    sa.Column("pages", sa.String(16), nullable=False, server_default="auto"),
     sa.Column("added", UTCDateTime),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),

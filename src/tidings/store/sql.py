@@ -41,6 +41,7 @@ from tidings.types import (
     ArticleDraft,
     Image,
     Link,
+    PagePolicy,
     Source,
     SourceHealth,
     SourceKind,
@@ -254,6 +255,7 @@ def _source(row: sa.Row[Any]) -> Source:
         title=row.title,
         site=row.site,
         tags=_strings(row.tags),
+        pages=PagePolicy(row.pages),
         added=row.added,
         etag=row.etag,
         last_modified=row.last_modified,
@@ -461,6 +463,7 @@ class SQLStorage:
         title: str | None = None,
         site: str | None = None,
         tags: Sequence[str] = (),
+        pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
     ) -> Source:
         values = {
@@ -469,6 +472,7 @@ class SQLStorage:
             "title": title,
             "site": site,
             "tags": _dump(tags),
+            "pages": PagePolicy(pages).value,
             "added": added,
             "failures": 0,
         }
@@ -553,6 +557,7 @@ class SQLStorage:
             "title": source.title,
             "site": source.site,
             "tags": _dump(source.tags),
+            "pages": PagePolicy(source.pages).value,
             "etag": source.etag,
             "last_modified": source.last_modified,
             "last_success": source.last_success,
@@ -813,6 +818,27 @@ class SQLStorage:
             unchanged=unchanged,
             changed_ids=tuple(new_ids[n] if kind == "new" else n for kind, n in changed),
         )
+
+    def find_articles(
+        self,
+        source_id: int,
+        *,
+        guids: Sequence[str] = (),
+        canonical_urls: Sequence[str] = (),
+    ) -> list[Article]:
+        found: dict[int, Article] = {}
+        with self._transaction("find articles") as conn:
+            for chunk in _chunks(list(dict.fromkeys(guids))):
+                query = sa.select(articles).where(
+                    articles.c.source_id == source_id, articles.c.guid.in_(chunk)
+                )
+                for row in conn.execute(query):
+                    found.setdefault(row.id, _article(row))
+            for chunk in _chunks(list(dict.fromkeys(canonical_urls))):
+                query = sa.select(articles).where(articles.c.canonical_url.in_(chunk))
+                for row in conn.execute(query):
+                    found.setdefault(row.id, _article(row))
+        return list(found.values())
 
     def get_article(self, article_id: int) -> Article:
         with self._transaction("read the article") as conn:

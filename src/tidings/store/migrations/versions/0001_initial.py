@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("title", sa.Text),
         sa.Column("site", sa.Text),
         sa.Column("tags", sa.Text, nullable=False),
+        sa.Column("pages", sa.String(16), nullable=False, server_default="auto"),
         sa.Column("added", _datetime()),
         sa.Column("etag", sa.Text),
         sa.Column("last_modified", sa.Text),

@@ -1,0 +1,144 @@
+"""Teaser entries completed with their article pages, served from a real loopback server."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.loopback import LoopbackServer
+from tidings.config import load_settings
+from tidings.engine import Engine, make_engine
+from tidings.extract.merge import TEASER_WORDS
+from tidings.types import PagePolicy
+
+pytestmark = pytest.mark.integration
+
+PARAGRAPHS = [
+    f"Paragraph {i} of the story reports what the minister said on Tuesday about the "
+    f"harbour project, the costs of the second phase and the objections raised by residents "
+    f"who live along the eastern shore of the bay, number {i}."
+    for i in range(1, 9)
+]
+
+
+def article_page(title: str) -> bytes:
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": title,
+        "author": {"@type": "Person", "name": "Jane Reporter"},
+        "datePublished": "2024-03-05T08:00:00Z",
+        "articleSection": "Politics",
+    }
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (
+        "<!doctype html><html lang='en'><head>"
+        f"<title>{title} | The Daily Example</title>"
+        "<meta property='og:site_name' content='The Daily Example'>"
+        f"<script type='application/ld+json'>{json.dumps(ld)}</script></head><body>"
+        "<header><nav><a href='/'>Home</a> <a href='/world'>World</a></nav></header>"
+        f"<main><article><h1>{title}</h1><p class='byline'>By Jane Reporter</p>{body}"
+        "</article></main><footer>Copyright The Daily Example</footer></body></html>"
+    ).encode()
+
+
+def feed(loopback: LoopbackServer) -> bytes:
+    items = [
+        ("a1", "/articles/harbour", "Harbour plan approved"),
+        ("a2", "/articles/missing", "A page that is gone"),
+        ("a3", "/articles/report.pdf", "A PDF, not a page"),
+    ]
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><link>{loopback.url(path)}</link>"
+        "<description>Short teaser of the story.</description>"
+        "<pubDate>Tue, 05 Mar 2024 09:00:00 GMT</pubDate></item>"
+        for guid, path, title in items
+    )
+    return f"<rss version='2.0'><channel><title>Example</title>{entries}</channel></rss>".encode()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    settings = load_settings(env={"TIDINGS_DATA_DIR": str(tmp_path)}, config_file=None)
+    fetch = replace(
+        settings.fetch,
+        allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
+        attempts=1,
+        total_timeout=5.0,
+    )
+    with make_engine(replace(settings, fetch=fetch)) as e:
+        yield e
+
+
+def serve_site(loopback: LoopbackServer) -> None:
+    loopback.serve("/feed.rss", feed(loopback), content_type="application/rss+xml")
+    loopback.serve(
+        "/articles/harbour", article_page("Harbour plan approved"), content_type="text/html"
+    )
+    loopback.status("/articles/missing", 404)
+    loopback.serve("/articles/report.pdf", b"%PDF-1.7\n%binary", content_type="application/pdf")
+
+
+def test_teasers_get_their_page_text(engine: Engine, loopback: LoopbackServer) -> None:
+    serve_site(loopback)
+    source = engine.add_source(loopback.url("/feed.rss"))
+    [update] = engine.ingest().updates
+    assert update.ok and update.new == 3
+    by_guid = {a.guid: a for a in engine.list_articles()}
+
+    harbour = by_guid["a1"]
+    assert harbour.title == "Harbour plan approved"  # the feed's own title wins
+    assert harbour.body is not None
+    assert all(p in harbour.body for p in PARAGRAPHS)
+    assert "Copyright" not in harbour.body and "Home" not in harbour.body
+    assert harbour.summary == "Short teaser of the story."
+    assert harbour.extraction_note is None
+    assert len(harbour.body.split()) >= TEASER_WORDS
+
+    gone, pdf = by_guid["a2"], by_guid["a3"]
+    assert gone.extraction_note is not None and "404" in gone.extraction_note
+    assert pdf.extraction_note is not None and "PDF" in pdf.extraction_note
+    assert gone.summary == "Short teaser of the story."  # what the feed gave is kept
+
+    # The next poll neither fetches the pages again nor changes anything.
+    [again] = engine.ingest(sources=[engine.get_source(source.id)]).updates
+    assert (again.new, again.updated) == (0, 0)
+    assert loopback.hits("/articles/harbour") == 1
+    assert loopback.hits("/articles/missing") == 1
+    assert engine.get_article(harbour.id).body == harbour.body
+
+
+def test_page_policy_never_stores_the_feed_as_it_is(
+    engine: Engine, loopback: LoopbackServer
+) -> None:
+    serve_site(loopback)
+    engine.add_source(loopback.url("/feed.rss"), pages=PagePolicy.NEVER)
+    [update] = engine.ingest().updates
+    assert update.new == 3
+    assert loopback.hits("/articles/harbour") == 0
+    assert all(a.extraction_note is None for a in engine.list_articles())
+
+
+def test_article_add_from_a_file_is_idempotent(engine: Engine, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(article_page("Harbour plan approved"))
+    first = engine.add_article(str(page), source_name="Clippings")
+    again = engine.add_article(str(page), source_name="Clippings")
+    assert first.id == again.id
+    assert first.title and first.title.startswith("Harbour plan approved")
+    assert first.authors == ("Jane Reporter",)
+    assert engine.get_source(first.source_id).title == "Clippings"
+
+
+def test_seed_text_enters_as_an_article(engine: Engine, shared_data: Path) -> None:
+    seed = shared_data.parent / "seed" / "xi-putin-belt-and-road.txt"
+    expected = json.loads((seed.parent / "expected.json").read_text("utf-8"))
+    stored = engine.add_article(str(seed), text=True)
+    assert stored.title == expected["title"]
+    assert stored.body is not None
+    assert stored.body.split("\n\n") == expected["body_paragraphs"]
