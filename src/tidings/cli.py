@@ -94,6 +94,11 @@ def cli(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not debug:
+        # trafilatura and htmldate warn about every page they find too short; the
+        # extraction note on the article already says what happened.
+        for name in ("trafilatura", "htmldate", "courlan"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     settings = load_settings()
     if database:
         settings = replace(settings, database_url=database)
