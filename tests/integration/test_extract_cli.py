@@ -74,7 +74,10 @@ def test_page_without_charset_in_latin1(tmp_path: Path) -> None:
         "qui suscite déjà des réactions très vives à l'Assemblée nationale.</p>"
         for i in range(8)
     )
-    html = f"<html><head><title>Réforme</title></head><body><article>{paragraphs}</article></body></html>"
+    html = (
+        "<html><head><title>Réforme</title></head>"
+        f"<body><article>{paragraphs}</article></body></html>"
+    )
     path = tmp_path / "latin1.html"
     path.write_bytes(html.encode("latin-1"))
     result = run("extract", str(path), "--json", tmp_path=tmp_path)
