@@ -28,9 +28,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.extract import merge
-from tidings.extract.html import extract_html
 from tidings.extract.page import ExtractionError
-from tidings.extract.text import extract_text
 from tidings.ingest import local, opml, schedule
 from tidings.ingest.feeds import ParsedFeed, canonicalize_url, parse_feed
 from tidings.ingest.fetch import Fetcher
@@ -205,6 +203,9 @@ class Engine:
         return asyncio.run(self._extract(location, text=text))
 
     async def _extract(self, location: str, *, text: bool) -> ArticleDraft:
+        from tidings.extract.html import extract_html
+        from tidings.extract.text import extract_text
+
         if location.startswith(("http://", "https://")):
             async with Fetcher(self.settings.fetch, transport=self._transport) as fetcher:
                 response = await fetcher.fetch(location, accept=HTML_ACCEPT)
@@ -437,6 +438,10 @@ class Engine:
         self, draft: ArticleDraft, fetcher: Fetcher, parse_slots: asyncio.Semaphore
     ) -> ArticleDraft:
         assert draft.url is not None  # wants_page only picks entries with a link
+        # Imported on first use: extraction pulls in lxml and trafilatura, which commands
+        # that never extract (source list, a feed-only ingest) should not pay for.
+        from tidings.extract.html import extract_html
+
         try:
             response = await fetcher.fetch(draft.url, accept=HTML_ACCEPT)
             async with parse_slots:
