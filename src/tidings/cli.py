@@ -598,6 +598,30 @@ def eval_extract(data_dir: Path | None, metadata_dir: Path | None) -> None:
         sys.exit(EXIT_ERROR)
 
 
+@evaluate.command("similarity")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A folder in the format of ../shared/data/sts_news.",
+)
+@click.option("--split", default="dev", show_default=True, help="Reads sts-SPLIT.csv.")
+def eval_similarity(data_dir: Path, split: str) -> None:
+    """Spearman correlation of embedding similarity with human scores on news pairs.
+
+    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    from tidings.eval.extract import baseline
+    from tidings.eval.similarity import evaluate_similarity, summary_line
+
+    report = evaluate_similarity(data_dir, split=split)
+    click.echo(json.dumps(report, indent=2))
+    line, ok = summary_line(report, baseline()["similarity_spearman"])
+    click.echo(line)
+    if not ok:
+        sys.exit(EXIT_ERROR)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning Tidings errors into one line and exit status 1."""
     debug = "--debug" in sys.argv[1:]
