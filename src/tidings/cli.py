@@ -611,12 +611,35 @@ def eval_similarity(data_dir: Path, split: str) -> None:
     """Spearman correlation of embedding similarity with human scores on news pairs.
 
     Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
-    from tidings.eval.extract import baseline
+    from tidings.eval import baseline
     from tidings.eval.similarity import evaluate_similarity, summary_line
 
     report = evaluate_similarity(data_dir, split=split)
     click.echo(json.dumps(report, indent=2))
     line, ok = summary_line(report, baseline()["similarity_spearman"])
+    click.echo(line)
+    if not ok:
+        sys.exit(EXIT_ERROR)
+
+
+@evaluate.command("entities")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A folder in the format of ../shared/data/entity_linking_news.",
+)
+def eval_entities(data_dir: Path) -> None:
+    """Entity mention F1 and, within documents, grouping of mentions of one entity.
+
+    Prints a JSON report, then one summary line; exits 1 below the stored minimums."""
+    from tidings.eval import baseline
+    from tidings.eval.entities import evaluate_entities, summary_line
+
+    report = evaluate_entities(data_dir)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    line, ok = summary_line(report, baseline())
     click.echo(line)
     if not ok:
         sys.exit(EXIT_ERROR)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tidings.eval.extract import baseline
+from tidings.eval import baseline
 from tidings.eval.similarity import evaluate_similarity
 
 pytestmark = pytest.mark.data

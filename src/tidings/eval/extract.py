@@ -6,15 +6,10 @@ compared with the stored minimum in ``baseline.json``.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-
-def baseline() -> dict[str, float]:
-    text = resources.files("tidings.eval").joinpath("baseline.json").read_text("utf-8")
-    return {k: float(v) for k, v in json.loads(text).items() if not k.startswith("_")}
+from tidings.eval import baseline
 
 
 def evaluate_extraction(

@@ -1,0 +1,430 @@
+"""Named entities: the pure grouping logic exhaustively, then the model on the seed article."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tidings.enrich.entities import (
+    EntityExtractor,
+    EntityModelError,
+    EntityRecord,
+    Mention,
+    canonicalise,
+    clean_mentions,
+    is_acronym,
+    name_key,
+    role_before,
+    split_role,
+)
+from tidings.eval.entities import match_mentions, pair_counts
+
+
+def mentions_of(text: str, *names: tuple[str, str]) -> list[Mention]:
+    """Mentions for each (name, label), at every place the name occurs as a whole word."""
+    found: list[Mention] = []
+    for name, label in names:
+        for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+            found.append(Mention(name, m.start(), m.end(), label))
+    # A shorter name inside a longer one ("Xi" in "Xi Jinping") is not a mention of its own.
+    return [
+        m for m in found if not any(o != m and o.start <= m.start and m.end <= o.end for o in found)
+    ]
+
+
+def by_name(records: list[EntityRecord]) -> dict[str, EntityRecord]:
+    return {r.name: r for r in records}
+
+
+# --- clean_mentions -----------------------------------------------------------------------
+
+
+def test_clean_mentions_keeps_entity_labels_only() -> None:
+    text = "On Monday 42 Chinese officials met Apple in Paris."
+    spans = [(3, 9, "DATE"), (10, 12, "CARDINAL"), (13, 20, "NORP"), (35, 40, "ORG")]
+    spans.append((44, 49, "GPE"))
+    assert clean_mentions(text, spans) == [
+        Mention("Apple", 35, 40, "ORG"),
+        Mention("Paris", 44, 49, "PLACE"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("the United Nations said", (0, 18), "United Nations"),
+        ("the Group of 20 (G20)", (0, 17), "Group of 20"),
+        ("Russia\u2019s war", (0, 8), "Russia"),
+        ("Britain's king", (0, 9), "Britain"),
+        ("“Kremlin” said", (0, 9), "Kremlin"),
+        ("the U.S. said", (0, 8), "U.S."),
+    ],
+)
+def test_clean_mentions_trims(text: str, span: tuple[int, int], expected: str) -> None:
+    (m,) = clean_mentions(text, [(*span, "ORG")])
+    assert m.text == expected
+    assert text[m.start : m.end] == expected
+
+
+def test_clean_mentions_drops_punctuation_only_spans() -> None:
+    assert clean_mentions("a ( b", [(2, 3, "ORG")]) == []
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("President Joe Biden", ("President", "Joe Biden")),
+        ("Foreign Minister Wang Yi", ("Foreign Minister", "Wang Yi")),
+        ("Joe Biden", (None, "Joe Biden")),
+        ("President", (None, "President")),
+        # A modifier alone is not a role.
+        ("Foreign Wang Yi", (None, "Foreign Wang Yi")),
+    ],
+)
+def test_split_role(name: str, expected: tuple[str | None, str]) -> None:
+    assert split_role(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Chinese Foreign Minister Wang Yi said", "Chinese Foreign Minister"),
+        ("and US President Joe Biden said", "US President"),
+        ("and his Russian counterpart Vladimir Putin", "Russian counterpart"),
+        ("said chairman Lawton Chiles", "chairman"),
+        ("The President Joe Biden", "President"),
+        ("Wang Yi said", None),
+        ("Chinese Wang Yi said", None),
+        # A role on the line above belongs to something else.
+        ("the President\nJoe Biden", None),
+        ("the President, Joe Biden", None),
+    ],
+)
+def test_role_before(text: str, expected: str | None) -> None:
+    name = next(n for n in ("Wang Yi", "Joe Biden", "Vladimir Putin", "Lawton Chiles") if n in text)
+    found = role_before(text, text.index(name))
+    assert (found[0] if found else None) == expected
+    if found:
+        assert text[found[1] :].startswith(found[0])
+
+
+# --- names and acronyms --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "expected"),
+    [
+        ("G20", "Group of 20", True),
+        ("UN", "United Nations", True),
+        ("SCO", "Shanghai Cooperation Organisation", True),
+        ("ATACMS", "Army Tactical Missile Systems", True),
+        ("EU", "European Union", True),
+        ("US", "United Nations", False),
+        ("UN", "United States", False),
+        ("UN", "Unions", False),
+        ("un", "United Nations", False),
+        ("Xi", "Xi Jinping", False),
+        ("U", "United", False),
+        ("NATO", "North Atlantic Treaty", False),
+        ("NATO", "North Atlantic Treaty Organization", True),
+    ],
+)
+def test_is_acronym(short: str, long: str, expected: bool) -> None:
+    assert is_acronym(short, long) is expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "label", "same"),
+    [
+        ("Paxar Corp", "Paxar", "ORG", True),
+        ("Key Tronic corp", "Key Tronic", "ORG", True),
+        ("Yankee Cos Inc", "Yankee", "ORG", True),
+        ("Israel-Hamas war", "Israel-Hamas conflict", "EVENT", True),
+        ("US", "United States", "PLACE", True),
+        ("U.S.", "United States", "PLACE", True),
+        ("Kremlin", "kremlin", "ORG", True),
+        ("Paxar Corp", "Paxar", "PERSON", False),
+        ("Israel-Hamas war", "Israel-Hamas conflict", "ORG", False),
+        ("US", "United States", "ORG", False),
+    ],
+)
+def test_name_key(a: str, b: str, label: str, same: bool) -> None:
+    assert (name_key(a, label) == name_key(b, label)) is same
+
+
+# --- canonicalise --------------------------------------------------------------------------
+
+
+def test_person_forms_become_one_entity_with_a_description() -> None:
+    text = (
+        "Chinese President Xi Jinping met Putin. Xi said it went well. "
+        "Chinese leader Xi Jinping later left, and Chinese President Xi Jinping spoke."
+    )
+    ms = mentions_of(text, ("Xi Jinping", "PERSON"), ("Xi", "PERSON"), ("Putin", "PERSON"))
+    records = by_name(canonicalise(text, ms))
+    xi = records["Xi Jinping"]
+    assert xi.type == "PERSON"
+    assert xi.description == "Chinese President"
+    assert set(xi.aliases) == {
+        "Chinese President Xi Jinping",
+        "Xi",
+        "Chinese leader Xi Jinping",
+    }
+    assert len(xi.mentions) == 4
+    assert [m.start for m in xi.mentions] == sorted(m.start for m in xi.mentions)
+    assert records["Putin"].aliases == ()
+
+
+def test_role_in_the_span_is_moved_to_the_description() -> None:
+    text = "President Joe Biden arrived."
+    records = canonicalise(text, [Mention("President Joe Biden", 0, 19, "PERSON")])
+    assert records[0].name == "Joe Biden"
+    assert records[0].description == "President"
+    assert records[0].aliases == ("President Joe Biden",)
+
+
+def test_surname_joins_the_nearest_full_name_before_it() -> None:
+    text = "George Bush spoke. Bush left. Jeb Bush arrived. Bush smiled."
+    ms = mentions_of(text, ("George Bush", "PERSON"), ("Jeb Bush", "PERSON"))
+    ms += [Mention("Bush", 19, 23, "PERSON"), Mention("Bush", 48, 52, "PERSON")]
+    records = canonicalise(text, ms)
+    # Both lone "Bush" share one name, so they end up together with whichever full names
+    # they joined: one entity, named after the first full name.
+    assert len(records) == 1
+    assert records[0].name == "George Bush"
+
+
+def test_surname_before_any_full_name_joins_the_first_full_name_after_it() -> None:
+    text = "Putin in China\nRussian President Vladimir Putin arrived."
+    ms = mentions_of(text, ("Putin", "PERSON"), ("Vladimir Putin", "PERSON"))
+    ms += mentions_of(text, ("China", "PLACE"))
+    records = by_name(canonicalise(text, ms))
+    assert records["Vladimir Putin"].aliases == ("Putin", "Russian President Vladimir Putin")
+    assert records["Vladimir Putin"].description == "Russian President"
+    assert records["China"].type == "PLACE"
+
+
+def test_family_name_written_first_joins() -> None:
+    text = "Xi Jinping spoke. Later Xi left."
+    ms = mentions_of(text, ("Xi Jinping", "PERSON"), ("Xi", "PERSON"))
+    (record,) = canonicalise(text, ms)
+    assert record.aliases == ("Xi",)
+
+
+def test_surname_mislabelled_as_place_or_org_still_joins() -> None:
+    text = "Vladimir Putin spoke. Putin left. Putin returned. Caldwell and William Caldwell."
+    ms = [
+        *mentions_of(text, ("Vladimir Putin", "PERSON"), ("William Caldwell", "PERSON")),
+        Mention("Putin", 22, 27, "PLACE"),
+        Mention("Putin", 34, 39, "PERSON"),
+        Mention("Caldwell", 50, 58, "ORG"),
+    ]
+    names = {r.name: len(r.mentions) for r in canonicalise(text, ms)}
+    assert names == {"Vladimir Putin": 3, "William Caldwell": 2}
+
+
+def test_a_place_never_joins_a_misread_person() -> None:
+    text = "Xi told Putin China would help. China agreed."
+    ms = [
+        Mention("Putin China", 8, 19, "PERSON"),
+        Mention("China", 32, 37, "PLACE"),
+        Mention("Xi", 0, 2, "PERSON"),
+    ]
+    names = {r.name for r in canonicalise(text, ms)}
+    assert names == {"Putin China", "China", "Xi"}
+
+
+def test_given_name_alone_does_not_join_when_called_an_organisation() -> None:
+    text = "Joy Bauer wrote. Joy Inc rose."
+    ms = [Mention("Joy Bauer", 0, 9, "PERSON"), Mention("Joy", 17, 20, "ORG")]
+    assert len(canonicalise(text, ms)) == 2
+
+
+def test_parenthesised_acronym_joins_and_is_an_alias() -> None:
+    text = "the Group of 20 (G20) met; the G20 said"
+    ms = [Mention("Group of 20", 4, 15, "ORG"), Mention("G20", 31, 34, "ORG")]
+    (record,) = canonicalise(text, ms)
+    assert record.name == "Group of 20"
+    assert record.aliases == ("G20",)
+
+
+def test_parenthesised_acronym_without_its_own_mention_is_still_an_alias() -> None:
+    text = "liquefied natural gas (LNG) and the European Union (EU)."
+    ms = [Mention("European Union", 36, 50, "ORG")]
+    (record,) = canonicalise(text, ms)
+    assert record.aliases == ("EU",)
+
+
+def test_parentheses_that_are_not_an_acronym_are_ignored() -> None:
+    text = "the European Union (Brussels) said"
+    (record,) = canonicalise(text, [Mention("European Union", 4, 18, "ORG")])
+    assert record.aliases == ()
+
+
+def test_acronym_joins_its_expansion_anywhere_in_the_text() -> None:
+    text = "ATACMS missiles, the Army Tactical Missile Systems. The UN and United Nations."
+    ms = [
+        Mention("ATACMS", 0, 6, "ORG"),
+        Mention("Army Tactical Missile Systems", 21, 50, "PRODUCT"),
+        Mention("UN", 56, 58, "ORG"),
+        Mention("United Nations", 63, 77, "ORG"),
+    ]
+    records = by_name(canonicalise(text, ms))
+    assert records["Army Tactical Missile Systems"].aliases == ("ATACMS",)
+    assert records["United Nations"].aliases == ("UN",)
+
+
+def test_a_persons_initials_are_not_an_acronym() -> None:
+    text = "JB spoke with Joe Biden."
+    ms = [Mention("JB", 0, 2, "ORG"), Mention("Joe Biden", 14, 23, "PERSON")]
+    assert len(canonicalise(text, ms)) == 2
+
+
+def test_same_name_different_labels_merge_with_the_majority_label() -> None:
+    text = "Brics met. Brics grew. Brics!"
+    ms = [
+        Mention("Brics", 0, 5, "PLACE"),
+        Mention("Brics", 11, 16, "ORG"),
+        Mention("Brics", 23, 28, "ORG"),
+    ]
+    (record,) = canonicalise(text, ms)
+    assert record.type == "ORG"
+    assert record.aliases == ()
+
+
+def test_short_place_names_get_their_full_name() -> None:
+    text = "the US said; the US agreed"
+    ms = mentions_of(text, ("US", "PLACE"))
+    (record,) = canonicalise(text, ms)
+    assert record.name == "United States"
+    assert record.aliases == ("US",)
+
+
+def test_conflict_variants_are_one_event() -> None:
+    text = "the Israel-Hamas war and the Israel-Hamas conflict"
+    ms = mentions_of(text, ("Israel-Hamas war", "EVENT"), ("Israel-Hamas conflict", "EVENT"))
+    (record,) = canonicalise(text, ms)
+    assert record.name == "Israel-Hamas war"
+    assert record.aliases == ("Israel-Hamas conflict",)
+
+
+def test_records_are_in_order_of_first_mention_and_empty_input_is_empty() -> None:
+    text = "Paris and Rome and Paris"
+    records = canonicalise(text, mentions_of(text, ("Rome", "PLACE"), ("Paris", "PLACE")))
+    assert [r.name for r in records] == ["Paris", "Rome"]
+    assert canonicalise("", []) == []
+
+
+# --- the evaluation's counting ------------------------------------------------------------
+
+
+def test_match_mentions_counts_each_mention_once() -> None:
+    predicted = [(0, 10), (2, 4), (20, 25)]
+    gold = [(0, 3), (3, 8), (30, 35)]
+    assert match_mentions(predicted, gold) == [(0, 0), (1, 1)]
+    assert match_mentions([], gold) == []
+
+
+def test_pair_counts() -> None:
+    # Entities 0,0,1 against gold ids Q1,Q1,Q1: one pair right, two missed.
+    assert pair_counts([(0, "Q1"), (0, "Q1"), (1, "Q1")]) == (1, 1, 3)
+    assert pair_counts([(0, "Q1"), (0, "Q2")]) == (0, 1, 0)
+    assert pair_counts([]) == (0, 0, 0)
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def extractor() -> EntityExtractor:
+    return EntityExtractor()
+
+
+def test_unknown_model_raises_a_clear_error() -> None:
+    with pytest.raises(EntityModelError, match="no_such_model"):
+        EntityExtractor("no_such_model").mentions(["text"])
+
+
+def test_only_entity_labels_and_one_list_per_text(extractor: EntityExtractor) -> None:
+    texts = ["On Monday 42 Chinese officials paid $5 million in Paris.", "", "BRICS met."]
+    found = extractor.mentions(texts)
+    assert len(found) == 3
+    assert [(m.text, m.label) for m in found[0]] == [("Paris", "PLACE")]
+    assert found[1] == []
+    assert [(m.text, m.label) for m in found[2]] == [("BRICS", "ORG")]
+
+
+def test_text_past_the_bound_is_not_read() -> None:
+    short = EntityExtractor(max_chars=20)
+    (found,) = short.mentions(["Angela Merkel met Emmanuel Macron in Paris yesterday."])
+    assert all(m.end <= 20 for m in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "label"),
+    [
+        ("Leaders of the BRICS nations met in Kazan.", "BRICS", "ORG"),
+        ("State broadcaster CGTN reported the talks.", "CGTN", "ORG"),
+        ("The G7 summit opened on Friday.", "G7", "ORG"),
+        ("He praised the Marshall Plan in a speech.", "Marshall Plan", "WORK"),
+        ("Talks on the Iran-Iraq war resumed.", "Iran-Iraq war", "EVENT"),
+    ],
+)
+def test_ruler_patterns(extractor: EntityExtractor, text: str, name: str, label: str) -> None:
+    (found,) = extractor.mentions([text])
+    assert (name, label) in [(m.text, m.label) for m in found]
+
+
+# The seed: what the reading in expected.json names, within what the model can see.
+#: Beijing, Moscow and Washington stand for the governments; the seed's notes allow keeping
+#: them as cities, which we do.
+METONYMS = {"Beijing", "Moscow", "Washington"}
+#: Known misses, each for a reason: "Middle East" only appears as the adjective "Middle
+#: Eastern"; "ATACMS" is a lone all-caps weapon name the model does not tag; "belt and road"
+#: is lower case in a headline.
+KNOWN_GAPS = {"Middle East", "ATACMS", "Army Tactical Missile Systems", "belt and road"}
+#: Our types for the seed's; "OTHER" there covers programmes, events, projects and forums.
+TYPES = {
+    "PERSON": {"PERSON"},
+    "ORG": {"ORG"},
+    "PLACE": {"PLACE"},
+    "OTHER": {"EVENT", "PRODUCT", "WORK", "ORG"},
+}
+
+
+def test_seed_entities(extractor: EntityExtractor, shared_data: Path) -> None:
+    seed = shared_data.parent / "seed"
+    if not (seed / "expected.json").is_file():
+        pytest.skip(f"seed article not found at {seed}")
+    expected = json.loads((seed / "expected.json").read_text("utf-8"))["entities"]
+    text = (seed / "xi-putin-belt-and-road.txt").read_text("utf-8")
+    (records,) = extractor.extract([text])
+    problems: list[str] = []
+    for kind, entities in expected.items():
+        for name, aliases in entities.items():
+            if name in KNOWN_GAPS:
+                continue
+            matches = [r for r in records if name == r.name or name in r.aliases]
+            if not matches:
+                problems.append(f"{kind} {name!r} not found")
+                continue
+            record = matches[0]
+            if record.type not in TYPES[kind]:
+                problems.append(f"{name!r} is {record.type}, expected {kind}")
+            forms = {record.name, *record.aliases}
+            problems += [
+                f"{name!r}: alias {alias!r} not merged (got {sorted(forms)})"
+                for alias in aliases
+                if alias not in forms and alias not in METONYMS | KNOWN_GAPS
+            ]
+    assert not problems, "\n".join(problems)
+    people = {r.name: r for r in records if r.type == "PERSON"}
+    assert people["Wang Yi"].description == "Chinese Foreign Minister"
+    assert people["Joe Biden"].description == "US President"
+    assert people["Xi Jinping"].description == "Chinese President"
