@@ -645,6 +645,29 @@ def eval_entities(data_dir: Path) -> None:
         sys.exit(EXIT_ERROR)
 
 
+@evaluate.command("topics")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A folder in the format of ../shared/data/ag_news.",
+)
+def eval_topics(data_dir: Path) -> None:
+    """Topic accuracy with the taxonomy mapped onto the four AG News classes, no training.
+
+    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    from tidings.eval import baseline
+    from tidings.eval.topics import evaluate_topics, summary_line
+
+    report = evaluate_topics(data_dir)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    line, ok = summary_line(report, baseline())
+    click.echo(line)
+    if not ok:
+        sys.exit(EXIT_ERROR)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning Tidings errors into one line and exit status 1."""
     debug = "--debug" in sys.argv[1:]
