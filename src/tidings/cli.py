@@ -668,6 +668,29 @@ def eval_topics(data_dir: Path) -> None:
         sys.exit(EXIT_ERROR)
 
 
+@evaluate.command("stories")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A folder in the format of ../shared/data/ecbplus.",
+)
+def eval_stories(data_dir: Path) -> None:
+    """B-cubed F1 of online story clustering, without being told the number of stories.
+
+    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    from tidings.eval import baseline
+    from tidings.eval.stories import evaluate_stories, summary_line
+
+    report = evaluate_stories(data_dir)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    line, ok = summary_line(report, baseline())
+    click.echo(line)
+    if not ok:
+        sys.exit(EXIT_ERROR)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning Tidings errors into one line and exit status 1."""
     debug = "--debug" in sys.argv[1:]
