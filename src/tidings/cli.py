@@ -565,7 +565,9 @@ def bench_extract_command(data_dir: Path, as_json: bool) -> None:
 
 @cli.group("eval")
 def evaluate() -> None:
-    """Quality evaluations on benchmark data, against the stored minimums."""
+    """Quality evaluations on benchmark data, against the stored minimums.
+
+    Each prints a JSON report, then one summary line, and exits 1 below a minimum."""
 
 
 @evaluate.command("extract")
@@ -591,104 +593,73 @@ def eval_extract(data_dir: Path | None, metadata_dir: Path | None) -> None:
     if data_dir is None and metadata_dir is None:
         fail("give --data DIR, --metadata DIR, or both")
     report = evaluate_extraction(data_dir=data_dir, metadata_dir=metadata_dir)
+    print_gate(report, summary_line(report))
+
+
+def data_option(folder: str) -> Callable[[F], F]:
+    """The ``--data DIR`` option of an evaluation on a folder shaped like a shared one."""
+    option: Callable[[F], F] = click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help=f"A folder in the format of ../shared/data/{folder}.",
+    )
+    return option
+
+
+def print_gate(report: dict[str, Any], summary: tuple[str, bool]) -> None:
+    """Every evaluation's output: the JSON report, one summary line, exit 1 if it fails."""
     click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    line, ok = summary_line(report)
+    line, ok = summary
     click.echo(line)
     if not ok:
         sys.exit(EXIT_ERROR)
 
 
 @evaluate.command("similarity")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A folder in the format of ../shared/data/sts_news.",
-)
+@data_option("sts_news")
 @click.option("--split", default="dev", show_default=True, help="Reads sts-SPLIT.csv.")
 def eval_similarity(data_dir: Path, split: str) -> None:
-    """Spearman correlation of embedding similarity with human scores on news pairs.
-
-    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    """Spearman correlation of embedding similarity with human scores on news pairs."""
     from tidings.eval import baseline
     from tidings.eval.similarity import evaluate_similarity, summary_line
 
     report = evaluate_similarity(data_dir, split=split)
-    click.echo(json.dumps(report, indent=2))
-    line, ok = summary_line(report, baseline()["similarity_spearman"])
-    click.echo(line)
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    print_gate(report, summary_line(report, baseline()["similarity_spearman"]))
 
 
 @evaluate.command("entities")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A folder in the format of ../shared/data/entity_linking_news.",
-)
+@data_option("entity_linking_news")
 def eval_entities(data_dir: Path) -> None:
-    """Entity mention F1 and, within documents, grouping of mentions of one entity.
-
-    Prints a JSON report, then one summary line; exits 1 below the stored minimums."""
+    """Entity mention F1 and, within documents, grouping of mentions of one entity."""
     from tidings.eval import baseline
     from tidings.eval.entities import evaluate_entities, summary_line
 
     report = evaluate_entities(data_dir)
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    line, ok = summary_line(report, baseline())
-    click.echo(line)
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    print_gate(report, summary_line(report, baseline()))
 
 
 @evaluate.command("topics")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A folder in the format of ../shared/data/ag_news.",
-)
+@data_option("ag_news")
 def eval_topics(data_dir: Path) -> None:
-    """Topic accuracy with the taxonomy mapped onto the four AG News classes, no training.
-
-    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    """Topic accuracy with the taxonomy mapped onto the four AG News classes, no training."""
     from tidings.eval import baseline
     from tidings.eval.topics import evaluate_topics, summary_line
 
     report = evaluate_topics(data_dir)
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    line, ok = summary_line(report, baseline())
-    click.echo(line)
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    print_gate(report, summary_line(report, baseline()))
 
 
 @evaluate.command("stories")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A folder in the format of ../shared/data/ecbplus.",
-)
+@data_option("ecbplus")
 def eval_stories(data_dir: Path) -> None:
-    """B-cubed F1 of online story clustering, without being told the number of stories.
-
-    Prints a JSON report, then one summary line; exits 1 below the stored minimum."""
+    """B-cubed F1 of online story clustering, without being told the number of stories."""
     from tidings.eval import baseline
     from tidings.eval.stories import evaluate_stories, summary_line
 
     report = evaluate_stories(data_dir)
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    line, ok = summary_line(report, baseline())
-    click.echo(line)
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    print_gate(report, summary_line(report, baseline()))
 
 
 def main() -> None:
