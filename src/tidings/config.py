@@ -84,6 +84,9 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    #: Analyse new articles (embeddings, entities, topics, stories, quotes) as part of each
+    #: ingestion pass. Off, they wait for ``tidings enrich``.
+    enrich: bool = True
 
 
 def parse_networks(
@@ -165,6 +168,11 @@ def load_settings(
         top["data_dir"] = env["TIDINGS_DATA_DIR"]
     if env.get("TIDINGS_DATABASE_URL"):
         top["database_url"] = env["TIDINGS_DATABASE_URL"]
+    if env.get("TIDINGS_ENRICH"):
+        flag = env["TIDINGS_ENRICH"].strip().lower()
+        if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"TIDINGS_ENRICH: expected 1 or 0, not {env['TIDINGS_ENRICH']!r}")
+        top["enrich"] = flag in ("1", "true", "yes", "on")
     for name, (key, conv) in _ENV_FETCH.items():
         if env.get(name):
             try:

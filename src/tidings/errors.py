@@ -55,6 +55,14 @@ class ArticleNotFoundError(NotFoundError):
     key = "article_not_found"
 
 
+class EntityNotFoundError(NotFoundError):
+    key = "entity_not_found"
+
+
+class StoryNotFoundError(NotFoundError):
+    key = "story_not_found"
+
+
 class SourceExistsError(StorageError):
     """A source with this URL is already subscribed."""
 

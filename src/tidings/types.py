@@ -233,6 +233,8 @@ class IngestReport:
     #: When the pass started and finished.
     started: datetime | None = None
     finished: datetime | None = None
+    #: What enrichment did after the pass (None when it did not run).
+    enrichment: EnrichReport | None = None
 
     @property
     def new(self) -> int:
@@ -270,3 +272,256 @@ class OutlineEntry:
     site: str | None = None
     #: Folder names from the outer outline down to this one.
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --- understanding: what enrichment finds in an article ------------------------------------
+
+
+class TopicKind(StrEnum):
+    """Where a topic comes from."""
+
+    #: The IPTC Media Topics taxonomy (top level and a second level), assigned by meaning.
+    TAXONOMY = "taxonomy"
+    #: The publisher's own section label ("World", "Business").
+    SECTION = "section"
+    #: Two countries an article is about together ("China–Russia relations").
+    RELATION = "relation"
+
+
+class EnrichmentStatus(StrEnum):
+    """Whether an article was analysed."""
+
+    #: Embedded, entities and topics found, filed under a story.
+    DONE = "done"
+    #: Not analysed, for the reason in ``Enrichment.note`` (empty text, not English, …).
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FoundEntity:
+    """An entity as one article names it, before it is matched to a stored entity."""
+
+    #: The fullest name the article uses ("Xi Jinping").
+    name: str
+    #: PERSON, ORG, PLACE, EVENT, PRODUCT or WORK.
+    type: str
+    #: Other names the article uses for it ("Xi", "Chinese President Xi Jinping").
+    aliases: tuple[str, ...] = ()
+    #: The role the article gives it ("Chinese President").
+    description: str | None = None
+    #: How many times the article names it.
+    mentions: int = 1
+    #: Character offset of its first mention in the article text (small = prominent).
+    first_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FoundQuote:
+    """A direct quote as found in one article."""
+
+    #: The quoted words, without quote marks.
+    text: str
+    #: Who said it, as the article writes it ("the minister"), if known.
+    speaker: str | None = None
+    #: Canonical name of the article's entity the quote is attributed to, if any
+    #: (one of the article's ``FoundEntity.name``).
+    entity_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicTag:
+    """A topic of an article, or a topic on its own (then ``confidence`` is 1)."""
+
+    #: ``medtop:…`` for the taxonomy, ``section:…`` and ``relation:…`` for the others.
+    id: str
+    #: Human-readable name ("politics", "China–Russia relations").
+    label: str
+    kind: TopicKind = TopicKind.TAXONOMY
+    #: The parent topic's id for a second-level taxonomy topic.
+    parent: str | None = None
+    #: How sure the assignment is, in [0, 1].
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enrichment:
+    """What enrichment found in one version of one article, ready to store."""
+
+    article_id: int
+    #: The ``Article.content_hash`` analysed; a changed article is analysed again.
+    content_hash: str
+    status: EnrichmentStatus = EnrichmentStatus.DONE
+    #: Why the article was skipped, or what went partly wrong.
+    note: str | None = None
+    #: BCP 47 language code detected (or declared by the feed), if known.
+    language: str | None = None
+    #: The embedding in :func:`tidings.enrich.embed.to_bytes` form.
+    vector: bytes | None = None
+    #: The MinHash signature for near-duplicate search.
+    signature: bytes | None = None
+    entities: tuple[FoundEntity, ...] = ()
+    topics: tuple[TopicTag, ...] = ()
+    quotes: tuple[FoundQuote, ...] = ()
+    #: The earliest stored article this one is a near-duplicate of (syndicated copy or
+    #: light rewrite), if any.
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entity:
+    """A person, organisation, place or other named thing, across all articles."""
+
+    id: int
+    #: The fullest name seen ("Xi Jinping").
+    name: str
+    #: PERSON, ORG, PLACE, EVENT, PRODUCT or WORK.
+    type: str
+    #: The role most recently given to it ("Chinese President").
+    description: str | None = None
+    #: Every other name it has been called, in order of first use.
+    aliases: tuple[str, ...] = ()
+    #: Articles that name it.
+    article_count: int = 0
+    #: Publication dates of the first and the latest of them.
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleEntity:
+    """An entity as it appears in one article."""
+
+    entity: Entity
+    #: How many times the article names it.
+    mentions: int = 1
+    #: Character offset of its first mention (small = prominent).
+    first_offset: int = 0
+    #: The role this article gives it.
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """A stored quote."""
+
+    text: str
+    speaker: str | None = None
+    #: The entity it is attributed to, if any.
+    entity_id: int | None = None
+    entity_name: str | None = None
+    #: The article it comes from.
+    article_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """Articles about one event, across sources."""
+
+    id: int
+    #: The headline of its most central article.
+    headline: str | None = None
+    #: The id of that article.
+    representative_id: int | None = None
+    #: Publication dates of its first and latest articles.
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    article_count: int = 0
+    #: Distinct sources among its articles.
+    source_count: int = 0
+    #: Articles published in the 24 hours before ``last_seen``: how fast it is growing.
+    recent_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryState:
+    """What online clustering needs to know of a stored, still open story."""
+
+    id: int
+    #: Sum of its members' unit vectors (float32 bytes, ``numpy.frombuffer``).
+    total: bytes
+    #: Canonical entity names of its members' leads, with counts.
+    names: tuple[tuple[str, int], ...]
+    article_count: int
+    first_seen: datetime
+    last_seen: datetime
+    headline: str | None = None
+    representative_id: int | None = None
+    #: The representative article's vector (:func:`tidings.enrich.embed.to_bytes` form).
+    representative_vector: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryChange:
+    """One story as a clustering pass leaves it, to be written back."""
+
+    #: The stored story's id; ``None`` for a story this pass started.
+    id: int | None
+    total: bytes
+    names: tuple[tuple[str, int], ...]
+    article_count: int
+    first_seen: datetime
+    last_seen: datetime
+    headline: str | None
+    representative_id: int | None
+    #: Articles this pass filed under the story.
+    new_members: tuple[int, ...] = ()
+    #: Stored stories merged into this one (their articles move here; they are deleted).
+    absorbed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleInsight:
+    """Everything enrichment knows about one article."""
+
+    article_id: int
+    status: EnrichmentStatus
+    note: str | None = None
+    language: str | None = None
+    enriched_at: datetime | None = None
+    entities: tuple[ArticleEntity, ...] = ()
+    topics: tuple[TopicTag, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    story: Story | None = None
+    #: Other articles that are near-duplicates of this one (same syndicated text).
+    duplicates: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrichReport:
+    """What one enrichment run did."""
+
+    #: Articles analysed in full.
+    analysed: int = 0
+    #: Articles skipped, with the reason stored on each (no text, not English).
+    skipped: int = 0
+    #: Stories started, and stories that gained articles or merged.
+    new_stories: int = 0
+    changed_stories: int = 0
+    #: Articles found to be near-duplicates of earlier ones.
+    duplicates: int = 0
+    seconds: float = 0.0
+    #: Set when enrichment could not run at all (a model missing); nothing was lost:
+    #: the articles wait for the next run.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityPage:
+    """An entity with what is written about it."""
+
+    entity: Entity
+    #: The latest articles naming it, newest first.
+    articles: tuple[Article, ...] = ()
+    #: The latest quotes attributed to it.
+    quotes: tuple[Quote, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryPage:
+    """A story with its full coverage."""
+
+    story: Story
+    #: Its articles, newest first.
+    articles: tuple[Article, ...] = ()
+    #: Names of the sources that covered it, in the order of ``articles``.
+    sources: tuple[str, ...] = ()

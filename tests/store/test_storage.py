@@ -484,7 +484,7 @@ def test_opening_again_keeps_the_data(database_url: str, storage: SQLStorage) ->
 
 def test_database_is_at_the_head_revision(storage: SQLStorage) -> None:
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
-    assert heads == ["0001"]
+    assert heads == ["0002"]
     assert storage.schema_revision() == tuple(heads)
 
 
@@ -516,7 +516,8 @@ def test_concurrent_first_opens_migrate_once(database_url: str) -> None:
         thread.join()
     try:
         assert failures == []
-        assert [s.schema_revision() for s in opened] == [("0001",)] * 4
+        heads = tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+        assert [s.schema_revision() for s in opened] == [heads] * 4
     finally:
         for s in opened:
             s.close()
@@ -528,7 +529,26 @@ def test_alembic_runs_from_a_url_for_developers(database_url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")
     with open_storage(database_url) as storage:
-        assert storage.schema_revision() == ("0001",)
+        assert storage.schema_revision() == tuple(
+            ScriptDirectory.from_config(alembic_config()).get_heads()
+        )
+
+
+def test_a_database_at_the_first_revision_is_upgraded_with_its_data(database_url: str) -> None:
+    database = sa.make_url(database_url).database
+    if database_url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), "0001")
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO sources (url, kind, tags, failures) "
+            "VALUES ('https://example.com/feed', 'feed', '[]', 0)"
+        )
+    engine.dispose()
+    with open_storage(database_url) as storage:
+        assert storage.schema_revision() == ("0002",)
+        assert storage.get_source("https://example.com/feed").kind is SourceKind.FEED
 
 
 def test_a_schema_from_a_newer_tidings_is_refused(database_url: str, storage: SQLStorage) -> None:

@@ -14,10 +14,19 @@ from typing import Protocol
 from tidings.types import (
     Article,
     ArticleDraft,
+    ArticleInsight,
+    Enrichment,
+    Entity,
     PagePolicy,
+    Quote,
     Source,
     SourceHealth,
     SourceKind,
+    Story,
+    StoryChange,
+    StoryState,
+    TopicKind,
+    TopicTag,
     UpsertResult,
 )
 
@@ -28,6 +37,7 @@ class Storage(Protocol):
     Raises:
         SourceNotFoundError: a source id or URL does not exist.
         ArticleNotFoundError: an article id does not exist.
+        EntityNotFoundError, StoryNotFoundError: likewise for entities and stories.
         SourceExistsError: adding a source whose URL is already stored.
         StorageError: any other database failure.
     """
@@ -113,3 +123,87 @@ class Storage(Protocol):
 
     def count_articles(self, *, source_id: int | None = None) -> int:
         """How many articles are stored (from one source, if given)."""
+
+    # --- enrichment --------------------------------------------------------------------
+
+    def articles_to_enrich(
+        self, *, limit: int, after_id: int = 0, everything: bool = False
+    ) -> list[Article]:
+        """Up to ``limit`` articles with id above ``after_id``, by id, whose current
+        version has not been analysed (with ``everything``, all articles)."""
+
+    def count_to_enrich(self, *, everything: bool = False) -> int:
+        """How many articles :meth:`articles_to_enrich` would go through."""
+
+    def save_enrichments(
+        self, items: Sequence[Enrichment], *, enriched_at: datetime
+    ) -> dict[int, dict[str, int]]:
+        """Store analyses, replacing any earlier one of the same article (its story is
+        kept). Each found entity is matched to a stored one or stored as new (rules in
+        :mod:`tidings.store.entities`); entity article counts and dates are kept up to
+        date. Returns, per article id, the stored entity id of each found entity name.
+        Articles deleted meanwhile are skipped."""
+
+    def open_stories(self, since: datetime) -> list[StoryState]:
+        """Clustering state of the stories last seen at or after ``since``."""
+
+    def entity_frequencies(self, entity_ids: Sequence[int]) -> tuple[dict[int, int], int]:
+        """Article counts of these entities, and the number of analysed articles."""
+
+    def recent_signatures(
+        self, since: datetime
+    ) -> list[tuple[int, bytes, bytes | None, int | None]]:
+        """``(article_id, signature, vector, duplicate_of)`` of analysed articles published
+        since, by id."""
+
+    def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """The story id of each of these articles that has one."""
+
+    def article_vector(self, article_id: int) -> bytes | None:
+        """The stored embedding of an analysed article."""
+
+    def article_vectors(self, *, after_id: int = 0, limit: int = 10_000) -> list[tuple[int, bytes]]:
+        """``(article_id, vector)`` by id, for rebuilding a vector index."""
+
+    def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
+        """Write stories back after clustering: update or create each, move the articles
+        of absorbed stories, file new members. Returns each change's story id by its
+        position in ``changes``."""
+
+    def article_insight(self, article_id: int) -> ArticleInsight | None:
+        """What enrichment found in an article; None when it has not been analysed.
+        Raises ArticleNotFoundError."""
+
+    def list_entities(
+        self,
+        *,
+        type: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Entity]:
+        """Entities named in at least one article, most often named first; ``query``
+        matches any of their names in part."""
+
+    def get_entity(self, key: int | str) -> Entity:
+        """By id, or by any of its names. Raises EntityNotFoundError."""
+
+    def entity_articles(self, entity_id: int, *, limit: int = 50) -> list[Article]:
+        """Articles naming the entity, newest first."""
+
+    def entity_quotes(self, entity_id: int, *, limit: int = 20) -> list[Quote]:
+        """Quotes attributed to the entity, newest articles first."""
+
+    def list_stories(
+        self, *, since: datetime | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Story]:
+        """Stories, most recently active first."""
+
+    def get_story(self, story_id: int) -> Story:
+        """Raises StoryNotFoundError."""
+
+    def story_articles(self, story_id: int) -> list[Article]:
+        """The story's articles, newest first."""
+
+    def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
+        """Every topic used, with its article count, most used first."""

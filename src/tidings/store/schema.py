@@ -191,6 +191,156 @@ article_sources = sa.Table(
 )
 
 
+# --- enrichment (migration 0002) -------------------------------------------------------------
+
+#: Stories: articles about one event across sources (``tidings.types.Story``). Clustering
+#: state lives here too: the sum of member vectors and the counts of their lead names.
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("headline", sa.Text),
+    sa.Column("representative_id", sa.Integer, sa.ForeignKey("articles.id", ondelete="SET NULL")),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("article_count", sa.Integer, nullable=False),
+    sa.Column("source_count", sa.Integer, nullable=False),
+    # float32 sum of member unit vectors.
+    sa.Column("total", sa.LargeBinary, nullable=False),
+    # JSON list of [name, count].
+    sa.Column("names", sa.Text, nullable=False),
+    # "Open stories" are those last seen within the clustering window.
+    sa.Index("ix_stories_last_seen", "last_seen"),
+    sqlite_autoincrement=True,
+)
+
+#: One row per analysed article version (``tidings.types.Enrichment``).
+enrichments = sa.Table(
+    "enrichments",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("language", sa.String(35)),
+    sa.Column("enriched_at", UTCDateTime, nullable=False),
+    sa.Column("vector", sa.LargeBinary),
+    sa.Column("signature", sa.LargeBinary),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="SET NULL")),
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("articles.id", ondelete="SET NULL")),
+    sa.Index("ix_enrichments_story_id", "story_id"),
+    sa.Index("ix_enrichments_duplicate_of", "duplicate_of"),
+)
+
+#: Entities across articles (``tidings.types.Entity``).
+entities = sa.Table(
+    "entities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text),
+    # JSON list of strings.
+    sa.Column("aliases", sa.Text, nullable=False),
+    sa.Column("article_count", sa.Integer, nullable=False),
+    sa.Column("first_seen", UTCDateTime),
+    sa.Column("last_seen", UTCDateTime),
+    sa.Index("ix_entities_article_count", "article_count"),
+    sqlite_autoincrement=True,
+)
+
+#: Normalised names (and short forms) that identify an entity when an article uses them.
+entity_keys = sa.Table(
+    "entity_keys",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column(
+        "entity_id",
+        sa.Integer,
+        sa.ForeignKey("entities.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Index("ix_entity_keys_entity_id", "entity_id"),
+)
+
+#: Which entities an article names.
+article_entities = sa.Table(
+    "article_entities",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "entity_id",
+        sa.Integer,
+        sa.ForeignKey("entities.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("mentions", sa.Integer, nullable=False),
+    sa.Column("first_offset", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Index("ix_article_entities_entity_id", "entity_id"),
+)
+
+#: Topics of every kind (``tidings.types.TopicTag`` without a confidence).
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("parent", sa.String(200)),
+)
+
+#: Which topics an article has, with confidence.
+article_topics = sa.Table(
+    "article_topics",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "topic_id",
+        sa.String(200),
+        sa.ForeignKey("topics.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Index("ix_article_topics_topic_id", "topic_id"),
+)
+
+#: Direct quotes (``tidings.types.Quote``).
+quotes = sa.Table(
+    "quotes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("speaker", sa.Text),
+    sa.Column("entity_id", sa.Integer, sa.ForeignKey("entities.id", ondelete="SET NULL")),
+    sa.Index("ix_quotes_article_id", "article_id"),
+    sa.Index("ix_quotes_entity_id", "entity_id"),
+    sqlite_autoincrement=True,
+)
+
+
 def objects_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """An Alembic ``include_object`` hook that leaves out what is meant for another
     database, so that comparing a database with this module shows only real drift."""

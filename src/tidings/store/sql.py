@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +30,52 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.errors import (
     ArticleNotFoundError,
+    EntityNotFoundError,
     SourceExistsError,
     SourceNotFoundError,
     StorageError,
+    StoryNotFoundError,
     TidingsError,
 )
-from tidings.store.schema import article_sources, articles, sources
+from tidings.store import entities as linking
+from tidings.store.schema import (
+    article_entities,
+    article_sources,
+    article_topics,
+    articles,
+    enrichments,
+    entities,
+    entity_keys,
+    quotes,
+    sources,
+    stories,
+    topics,
+)
 from tidings.types import (
     Article,
     ArticleDraft,
+    ArticleEntity,
+    ArticleInsight,
+    Enrichment,
+    EnrichmentStatus,
+    Entity,
     Image,
     Link,
     PagePolicy,
+    Quote,
     Source,
     SourceHealth,
     SourceKind,
+    Story,
+    StoryChange,
+    StoryState,
+    TopicKind,
+    TopicTag,
     UpsertResult,
 )
+
+#: A story's "recent" articles, for how fast it grows: those of the last day.
+RECENT = timedelta(hours=24)
 
 #: The Alembic environment shipped inside the package.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -874,6 +903,483 @@ class SQLStorage:
         with self._transaction("count articles") as conn:
             return int(conn.execute(query).scalar_one())
 
+    # --- enrichment --------------------------------------------------------------------
+
+    def _to_enrich(self, everything: bool) -> sa.Select[Any]:
+        query = sa.select(articles).outerjoin(
+            enrichments, enrichments.c.article_id == articles.c.id
+        )
+        if not everything:
+            query = query.where(
+                sa.or_(
+                    enrichments.c.article_id.is_(None),
+                    enrichments.c.content_hash != articles.c.content_hash,
+                )
+            )
+        return query
+
+    def articles_to_enrich(
+        self, *, limit: int, after_id: int = 0, everything: bool = False
+    ) -> list[Article]:
+        query = (
+            self._to_enrich(everything)
+            .where(articles.c.id > after_id)
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        with self._transaction("list articles to analyse") as conn:
+            return [_article(row) for row in conn.execute(query)]
+
+    def count_to_enrich(self, *, everything: bool = False) -> int:
+        query = sa.select(sa.func.count()).select_from(self._to_enrich(everything).subquery())
+        with self._transaction("count articles to analyse") as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def save_enrichments(
+        self, items: Sequence[Enrichment], *, enriched_at: datetime
+    ) -> dict[int, dict[str, int]]:
+        result: dict[int, dict[str, int]] = {}
+        if not items:
+            return result
+        with self._transaction("store article analyses", writes=True) as conn:
+            ids = [e.article_id for e in items]
+            published: dict[int, datetime | None] = {}
+            for chunk in _chunks(ids):
+                query = sa.select(
+                    articles.c.id, sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+                ).where(articles.c.id.in_(chunk))
+                published.update((row[0], row[1]) for row in conn.execute(query))
+            touched: set[int] = set()
+            for chunk in _chunks(ids):
+                touched.update(
+                    conn.execute(
+                        sa.select(article_entities.c.entity_id).where(
+                            article_entities.c.article_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+                for table in (article_entities, article_topics, quotes):
+                    conn.execute(sa.delete(table).where(table.c.article_id.in_(chunk)))
+            for item in items:
+                if item.article_id not in published:
+                    continue  # deleted meanwhile (its source was removed)
+                names = self._save_one(conn, item, published[item.article_id], enriched_at)
+                touched.update(names.values())
+                result[item.article_id] = names
+            _recount_entities(conn, sorted(touched))
+        return result
+
+    def _save_one(
+        self, conn: sa.Connection, item: Enrichment, when: datetime | None, enriched_at: datetime
+    ) -> dict[str, int]:
+        row = {
+            "content_hash": item.content_hash,
+            "status": item.status.value,
+            "note": item.note,
+            "language": item.language,
+            "enriched_at": enriched_at,
+            "vector": item.vector,
+            "signature": item.signature,
+            "duplicate_of": item.duplicate_of,
+        }
+        updated = conn.execute(
+            sa.update(enrichments).where(enrichments.c.article_id == item.article_id).values(row)
+        )
+        if not updated.rowcount:
+            conn.execute(sa.insert(enrichments).values(article_id=item.article_id, **row))
+        names: dict[str, int] = {}
+        for found in item.entities:
+            if found.name in names:
+                continue
+            entity_id = _link_entity(
+                conn, found.name, found.type, found.aliases, found.description, when
+            )
+            if entity_id in names.values():
+                # Two records of the article resolved to one stored entity.
+                names[found.name] = entity_id
+                continue
+            names[found.name] = entity_id
+            conn.execute(
+                sa.insert(article_entities).values(
+                    article_id=item.article_id,
+                    entity_id=entity_id,
+                    mentions=found.mentions,
+                    first_offset=found.first_offset,
+                    description=found.description,
+                )
+            )
+        for tag in item.topics:
+            _ensure_topic(conn, tag)
+        seen_topics: set[str] = set()
+        topic_rows = []
+        for tag in item.topics:
+            if tag.id not in seen_topics:
+                seen_topics.add(tag.id)
+                topic_rows.append(
+                    {
+                        "article_id": item.article_id,
+                        "topic_id": tag.id,
+                        "confidence": tag.confidence,
+                    }
+                )
+        if topic_rows:
+            conn.execute(sa.insert(article_topics), topic_rows)
+        quote_rows = [
+            {
+                "article_id": item.article_id,
+                "position": i,
+                "text": q.text,
+                "speaker": q.speaker,
+                "entity_id": names.get(q.entity_name) if q.entity_name else None,
+            }
+            for i, q in enumerate(item.quotes)
+        ]
+        if quote_rows:
+            conn.execute(sa.insert(quotes), quote_rows)
+        return names
+
+    def open_stories(self, since: datetime) -> list[StoryState]:
+        query = (
+            sa.select(stories, enrichments.c.vector.label("rep_vector"))
+            .outerjoin(enrichments, enrichments.c.article_id == stories.c.representative_id)
+            .where(stories.c.last_seen >= since)
+            .order_by(stories.c.id)
+        )
+        with self._transaction("read open stories") as conn:
+            return [
+                StoryState(
+                    id=row.id,
+                    total=row.total,
+                    names=tuple((str(n), int(c)) for n, c in json.loads(row.names)),
+                    article_count=row.article_count,
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                    headline=row.headline,
+                    representative_id=row.representative_id,
+                    representative_vector=row.rep_vector,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def entity_frequencies(self, entity_ids: Sequence[int]) -> tuple[dict[int, int], int]:
+        counts: dict[int, int] = {}
+        with self._transaction("count entity articles") as conn:
+            for chunk in _chunks(list(dict.fromkeys(entity_ids))):
+                query = sa.select(entities.c.id, entities.c.article_count).where(
+                    entities.c.id.in_(chunk)
+                )
+                counts.update((row[0], row[1]) for row in conn.execute(query))
+            total = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(enrichments)
+                .where(enrichments.c.status == EnrichmentStatus.DONE.value)
+            ).scalar_one()
+        return counts, int(total)
+
+    def recent_signatures(
+        self, since: datetime
+    ) -> list[tuple[int, bytes, bytes | None, int | None]]:
+        query = (
+            sa.select(
+                enrichments.c.article_id,
+                enrichments.c.signature,
+                enrichments.c.vector,
+                enrichments.c.duplicate_of,
+            )
+            .join(articles, articles.c.id == enrichments.c.article_id)
+            .where(
+                enrichments.c.signature.is_not(None),
+                sa.func.coalesce(articles.c.published, articles.c.fetched_at) >= since,
+            )
+            .order_by(enrichments.c.article_id)
+        )
+        with self._transaction("read duplicate signatures") as conn:
+            return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+
+    def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        with self._transaction("read articles' stories") as conn:
+            for chunk in _chunks(list(dict.fromkeys(article_ids))):
+                query = sa.select(enrichments.c.article_id, enrichments.c.story_id).where(
+                    enrichments.c.article_id.in_(chunk), enrichments.c.story_id.is_not(None)
+                )
+                found.update((row[0], row[1]) for row in conn.execute(query))
+        return found
+
+    def article_vector(self, article_id: int) -> bytes | None:
+        query = sa.select(enrichments.c.vector).where(enrichments.c.article_id == article_id)
+        with self._transaction("read the article's vector") as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return bytes(value) if value is not None else None
+
+    def article_vectors(self, *, after_id: int = 0, limit: int = 10_000) -> list[tuple[int, bytes]]:
+        query = (
+            sa.select(enrichments.c.article_id, enrichments.c.vector)
+            .where(enrichments.c.article_id > after_id, enrichments.c.vector.is_not(None))
+            .order_by(enrichments.c.article_id)
+            .limit(limit)
+        )
+        with self._transaction("read article vectors") as conn:
+            return [(row[0], row[1]) for row in conn.execute(query)]
+
+    def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
+        """Returns, for each change, its story id (new stories get theirs here), keyed by
+        the change's position in ``changes``."""
+        ids: dict[int | None, int] = {}
+        if not changes:
+            return ids
+        with self._transaction("store stories", writes=True) as conn:
+            touched: list[int] = []
+            for position, change in enumerate(changes):
+                values = {
+                    "headline": change.headline,
+                    "representative_id": change.representative_id,
+                    "first_seen": change.first_seen,
+                    "last_seen": change.last_seen,
+                    "article_count": change.article_count,
+                    "source_count": 0,
+                    "total": change.total,
+                    "names": _dump([n, c] for n, c in change.names),
+                }
+                story_id = change.id
+                if story_id is not None:
+                    done = conn.execute(
+                        sa.update(stories).where(stories.c.id == story_id).values(values)
+                    )
+                    if not done.rowcount:
+                        story_id = None
+                if story_id is None:
+                    story_id = int(
+                        conn.execute(
+                            sa.insert(stories).values(values).returning(stories.c.id)
+                        ).scalar_one()
+                    )
+                ids[position] = story_id
+                touched.append(story_id)
+                for gone in change.absorbed:
+                    if gone == story_id:
+                        continue
+                    conn.execute(
+                        sa.update(enrichments)
+                        .where(enrichments.c.story_id == gone)
+                        .values(story_id=story_id)
+                    )
+                    conn.execute(sa.delete(stories).where(stories.c.id == gone))
+                for chunk in _chunks(list(change.new_members)):
+                    conn.execute(
+                        sa.update(enrichments)
+                        .where(enrichments.c.article_id.in_(chunk))
+                        .values(story_id=story_id)
+                    )
+            _recount_stories(conn, touched)
+        return ids
+
+    def article_insight(self, article_id: int) -> ArticleInsight | None:
+        with self._transaction("read the article's analysis") as conn:
+            row = conn.execute(
+                sa.select(enrichments).where(enrichments.c.article_id == article_id)
+            ).one_or_none()
+            if row is None:
+                if (
+                    conn.execute(
+                        sa.select(articles.c.id).where(articles.c.id == article_id)
+                    ).one_or_none()
+                    is None
+                ):
+                    raise ArticleNotFoundError(
+                        f"no such article: {article_id}", resource=str(article_id)
+                    )
+                return None
+            found = conn.execute(
+                sa.select(
+                    entities,
+                    article_entities.c.mentions,
+                    article_entities.c.first_offset,
+                    article_entities.c.description.label("role"),
+                )
+                .join(article_entities, article_entities.c.entity_id == entities.c.id)
+                .where(article_entities.c.article_id == article_id)
+                .order_by(article_entities.c.first_offset)
+            ).all()
+            tags = conn.execute(
+                sa.select(topics, article_topics.c.confidence)
+                .join(article_topics, article_topics.c.topic_id == topics.c.id)
+                .where(article_topics.c.article_id == article_id)
+                .order_by(article_topics.c.confidence.desc())
+            ).all()
+            said = conn.execute(
+                sa.select(quotes, entities.c.name.label("entity_name"))
+                .outerjoin(entities, entities.c.id == quotes.c.entity_id)
+                .where(quotes.c.article_id == article_id)
+                .order_by(quotes.c.position)
+            ).all()
+            story = _stories_by_id(conn, [row.story_id]).get(row.story_id) if row.story_id else None
+            root = row.duplicate_of or article_id
+            duplicates = [
+                a
+                for a in conn.execute(
+                    sa.select(enrichments.c.article_id)
+                    .where(
+                        sa.or_(
+                            enrichments.c.duplicate_of == root,
+                            enrichments.c.article_id == root,
+                        )
+                    )
+                    .order_by(enrichments.c.article_id)
+                ).scalars()
+                if a != article_id
+            ]
+        return ArticleInsight(
+            article_id=article_id,
+            status=EnrichmentStatus(row.status),
+            note=row.note,
+            language=row.language,
+            enriched_at=row.enriched_at,
+            entities=tuple(
+                ArticleEntity(
+                    entity=_entity(e),
+                    mentions=e.mentions,
+                    first_offset=e.first_offset,
+                    description=e.role,
+                )
+                for e in found
+            ),
+            topics=tuple(_topic(t, t.confidence) for t in tags),
+            quotes=tuple(
+                Quote(
+                    text=q.text,
+                    speaker=q.speaker,
+                    entity_id=q.entity_id,
+                    entity_name=q.entity_name,
+                    article_id=article_id,
+                )
+                for q in said
+            ),
+            story=story,
+            duplicates=tuple(duplicates),
+        )
+
+    def list_entities(
+        self,
+        *,
+        type: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Entity]:
+        select = (
+            sa.select(entities)
+            .where(entities.c.article_count > 0)
+            .order_by(entities.c.article_count.desc(), entities.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if type is not None:
+            select = select.where(entities.c.type == type.upper())
+        if query:
+            select = select.where(
+                entities.c.id.in_(
+                    sa.select(entity_keys.c.entity_id).where(
+                        entity_keys.c.key.like(f"%{linking.entity_key(query)}%")
+                    )
+                )
+            )
+        with self._transaction("list entities") as conn:
+            return [_entity(row) for row in conn.execute(select)]
+
+    def get_entity(self, key: int | str) -> Entity:
+        with self._transaction("read the entity") as conn:
+            if isinstance(key, int):
+                row = conn.execute(sa.select(entities).where(entities.c.id == key)).one_or_none()
+            else:
+                row = conn.execute(
+                    sa.select(entities)
+                    .join(entity_keys, entity_keys.c.entity_id == entities.c.id)
+                    .where(entity_keys.c.key == linking.entity_key(key))
+                    .order_by(entities.c.article_count.desc(), entities.c.id)
+                    .limit(1)
+                ).one_or_none()
+        if row is None:
+            raise EntityNotFoundError(f"no such entity: {key}", resource=str(key))
+        return _entity(row)
+
+    def entity_articles(self, entity_id: int, *, limit: int = 50) -> list[Article]:
+        query = (
+            sa.select(articles)
+            .join(article_entities, article_entities.c.article_id == articles.c.id)
+            .where(article_entities.c.entity_id == entity_id)
+            .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+            .limit(limit)
+        )
+        with self._transaction("list the entity's articles") as conn:
+            return [_article(row) for row in conn.execute(query)]
+
+    def entity_quotes(self, entity_id: int, *, limit: int = 20) -> list[Quote]:
+        query = (
+            sa.select(quotes, entities.c.name.label("entity_name"))
+            .join(entities, entities.c.id == quotes.c.entity_id)
+            .where(quotes.c.entity_id == entity_id)
+            .order_by(quotes.c.article_id.desc(), quotes.c.position)
+            .limit(limit)
+        )
+        with self._transaction("list the entity's quotes") as conn:
+            return [
+                Quote(
+                    text=q.text,
+                    speaker=q.speaker,
+                    entity_id=q.entity_id,
+                    entity_name=q.entity_name,
+                    article_id=q.article_id,
+                )
+                for q in conn.execute(query)
+            ]
+
+    def list_stories(
+        self, *, since: datetime | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Story]:
+        query = (
+            sa.select(stories.c.id)
+            .order_by(stories.c.last_seen.desc(), stories.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if since is not None:
+            query = query.where(stories.c.last_seen >= since)
+        with self._transaction("list stories") as conn:
+            ids = list(conn.execute(query).scalars())
+            found = _stories_by_id(conn, ids)
+        return [found[i] for i in ids if i in found]
+
+    def get_story(self, story_id: int) -> Story:
+        with self._transaction("read the story") as conn:
+            found = _stories_by_id(conn, [story_id])
+        if story_id not in found:
+            raise StoryNotFoundError(f"no such story: {story_id}", resource=str(story_id))
+        return found[story_id]
+
+    def story_articles(self, story_id: int) -> list[Article]:
+        query = (
+            sa.select(articles)
+            .join(enrichments, enrichments.c.article_id == articles.c.id)
+            .where(enrichments.c.story_id == story_id)
+            .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+        )
+        with self._transaction("list the story's articles") as conn:
+            return [_article(row) for row in conn.execute(query)]
+
+    def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
+        count = sa.func.count(article_topics.c.article_id)
+        query = (
+            sa.select(topics, count.label("n"))
+            .outerjoin(article_topics, article_topics.c.topic_id == topics.c.id)
+            .group_by(topics.c.id, topics.c.label, topics.c.kind, topics.c.parent)
+            .order_by(count.desc(), topics.c.id)
+        )
+        if kind is not None:
+            query = query.where(topics.c.kind == kind.value)
+        with self._transaction("list topics") as conn:
+            return [(_topic(row, 1.0), int(row.n)) for row in conn.execute(query)]
+
 
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
     if digest == stored.content_hash:
@@ -929,3 +1435,182 @@ def _record_elsewhere(
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(insert(article_sources).on_conflict_do_nothing(), rows)
+
+
+# --- enrichment rows -----------------------------------------------------------------------
+
+
+def _entity(row: Any) -> Entity:
+    return Entity(
+        id=row.id,
+        name=row.name,
+        type=row.type,
+        description=row.description,
+        aliases=_strings(row.aliases),
+        article_count=row.article_count,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+    )
+
+
+def _topic(row: Any, confidence: float) -> TopicTag:
+    return TopicTag(
+        id=row.id,
+        label=row.label,
+        kind=TopicKind(row.kind),
+        parent=row.parent,
+        confidence=float(confidence),
+    )
+
+
+def _candidates(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[linking.Candidate]:
+    query = sa.select(
+        entities.c.id, entities.c.name, entities.c.type, entities.c.article_count
+    ).where(where)
+    return [linking.Candidate(r.id, r.name, r.type, r.article_count) for r in conn.execute(query)]
+
+
+def _link_entity(
+    conn: sa.Connection,
+    name: str,
+    type_: str,
+    aliases: Sequence[str],
+    description: str | None,
+    when: datetime | None,
+) -> int:
+    """The id of the stored entity this article's record is (made if new); see
+    :mod:`tidings.store.entities` for the rules."""
+    key = linking.entity_key(name) or name.casefold()
+    by_name = _candidates(
+        conn, entities.c.id.in_(sa.select(entity_keys.c.entity_id).where(entity_keys.c.key == key))
+    )
+    by_alias: list[linking.Candidate] = []
+    alias_keys = [k for k in {linking.entity_key(a) for a in aliases} if k and k != key]
+    if not [c for c in by_name if c.type == type_] and alias_keys:
+        by_alias = _candidates(
+            conn,
+            entities.c.id.in_(
+                sa.select(entity_keys.c.entity_id).where(entity_keys.c.key.in_(alias_keys))
+            ),
+        )
+    chosen, rename = linking.choose(name, type_, aliases, by_name, by_alias)
+    if chosen is None:
+        entity_id = int(
+            conn.execute(
+                sa.insert(entities)
+                .values(
+                    name=name,
+                    type=type_,
+                    description=description,
+                    aliases=_dump(linking.merged_aliases(name, (), aliases)),
+                    article_count=0,
+                    first_seen=when,
+                    last_seen=when,
+                )
+                .returning(entities.c.id)
+            ).scalar_one()
+        )
+        current_name = name
+    else:
+        entity_id = chosen.id
+        row = conn.execute(sa.select(entities).where(entities.c.id == entity_id)).one()
+        current_name = name if rename else row.name
+        known = _strings(row.aliases)
+        extra = (row.name,) if rename else ()
+        values: dict[str, Any] = {
+            "name": current_name,
+            "aliases": _dump(linking.merged_aliases(current_name, known, (*extra, *aliases, name))),
+        }
+        if description:
+            values["description"] = description
+        if when is not None:
+            values["first_seen"] = min(row.first_seen, when) if row.first_seen else when
+            values["last_seen"] = max(row.last_seen, when) if row.last_seen else when
+        conn.execute(sa.update(entities).where(entities.c.id == entity_id).values(values))
+    keys = {linking.entity_key(n) for n in (current_name, name, *aliases)} - {""}
+    known_keys = set(
+        conn.execute(
+            sa.select(entity_keys.c.key).where(
+                entity_keys.c.entity_id == entity_id, entity_keys.c.key.in_(keys)
+            )
+        ).scalars()
+    )
+    fresh = [{"key": k, "entity_id": entity_id} for k in sorted(keys - known_keys)]
+    if fresh:
+        conn.execute(sa.insert(entity_keys), fresh)
+    return entity_id
+
+
+def _recount_entities(conn: sa.Connection, entity_ids: Sequence[int]) -> None:
+    for chunk in _chunks(list(entity_ids)):
+        count = (
+            sa.select(sa.func.count())
+            .select_from(article_entities)
+            .where(article_entities.c.entity_id == entities.c.id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            sa.update(entities).where(entities.c.id.in_(chunk)).values(article_count=count)
+        )
+
+
+def _ensure_topic(conn: sa.Connection, tag: TopicTag) -> None:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert(topics)
+        .values(id=tag.id, label=tag.label, kind=tag.kind.value, parent=tag.parent)
+        .on_conflict_do_nothing()
+    )
+
+
+def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:
+    for chunk in _chunks(list(dict.fromkeys(story_ids))):
+        members = (
+            sa.select(sa.func.count())
+            .select_from(enrichments)
+            .where(enrichments.c.story_id == stories.c.id)
+            .scalar_subquery()
+        )
+        sources_n = (
+            sa.select(sa.func.count(sa.distinct(articles.c.source_id)))
+            .select_from(articles.join(enrichments, enrichments.c.article_id == articles.c.id))
+            .where(enrichments.c.story_id == stories.c.id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            sa.update(stories)
+            .where(stories.c.id.in_(chunk))
+            .values(article_count=members, source_count=sources_n)
+        )
+
+
+def _stories_by_id(conn: sa.Connection, story_ids: Sequence[int]) -> dict[int, Story]:
+    found: dict[int, Story] = {}
+    for chunk in _chunks(list(dict.fromkeys(story_ids))):
+        rows = conn.execute(sa.select(stories).where(stories.c.id.in_(chunk))).all()
+        if not rows:
+            continue
+        dates = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+        recent: dict[int, int] = {}
+        for row in rows:
+            recent[row.id] = int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(
+                        articles.join(enrichments, enrichments.c.article_id == articles.c.id)
+                    )
+                    .where(enrichments.c.story_id == row.id, dates >= row.last_seen - RECENT)
+                ).scalar_one()
+            )
+        for row in rows:
+            found[row.id] = Story(
+                id=row.id,
+                headline=row.headline,
+                representative_id=row.representative_id,
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                article_count=row.article_count,
+                source_count=row.source_count,
+                recent_count=recent[row.id],
+            )
+    return found

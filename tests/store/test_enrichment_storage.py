@@ -1,0 +1,294 @@
+"""Storage of analyses: entities across articles, topics, quotes, stories, duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tidings.errors import ArticleNotFoundError, EntityNotFoundError, StoryNotFoundError
+from tidings.store.sql import SQLStorage
+from tidings.types import (
+    ArticleDraft,
+    Enrichment,
+    EnrichmentStatus,
+    FoundEntity,
+    FoundQuote,
+    StoryChange,
+    TopicKind,
+    TopicTag,
+)
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+XI = FoundEntity(
+    name="Xi Jinping",
+    type="PERSON",
+    aliases=("Xi", "Chinese President Xi Jinping"),
+    description="Chinese President",
+    mentions=3,
+    first_offset=10,
+)
+POLITICS = TopicTag(id="medtop:11000000", label="politics", confidence=0.8)
+RELATION = TopicTag(
+    id="relation:china-russia", label="China–Russia relations", kind=TopicKind.RELATION
+)
+
+
+def stored_articles(
+    storage: SQLStorage, n: int, *, source_url: str = "https://a.example/feed"
+) -> list[int]:
+    source = storage.add_source(source_url, added=T0)
+    drafts = [
+        ArticleDraft(
+            guid=f"{source_url}-{i}",
+            title=f"Headline {i}",
+            body=f"Body of article {i}.",
+            published=T0 + timedelta(hours=i),
+        )
+        for i in range(n)
+    ]
+    storage.upsert_articles(source.id, drafts, fetched_at=T0)
+    found = storage.find_articles(source.id, guids=[d.guid for d in drafts if d.guid])
+    return sorted(a.id for a in found)
+
+
+def enrichment(storage: SQLStorage, article_id: int, **changes: object) -> Enrichment:
+    article = storage.get_article(article_id)
+    base = Enrichment(article_id=article_id, content_hash=article.content_hash, language="en")
+    return replace(base, **changes)
+
+
+def test_pending_articles_are_those_without_a_current_analysis(storage: SQLStorage) -> None:
+    a, b, c = stored_articles(storage, 3)
+    assert [x.id for x in storage.articles_to_enrich(limit=10)] == [a, b, c]
+    assert storage.count_to_enrich() == 3
+    storage.save_enrichments([enrichment(storage, a)], enriched_at=T0)
+    assert [x.id for x in storage.articles_to_enrich(limit=10)] == [b, c]
+    assert [x.id for x in storage.articles_to_enrich(limit=10, after_id=b)] == [c]
+    assert storage.count_to_enrich(everything=True) == 3
+    # A changed article is pending again.
+    source_id = storage.get_article(a).source_id
+    changed = ArticleDraft(guid="https://a.example/feed-0", title="Headline 0", body="New text.")
+    storage.upsert_articles(source_id, [changed], fetched_at=T0 + timedelta(days=1))
+    assert a in [x.id for x in storage.articles_to_enrich(limit=10)]
+
+
+def test_short_forms_in_later_articles_join_the_entity(storage: SQLStorage) -> None:
+    a, b, c = stored_articles(storage, 3)
+    names = storage.save_enrichments(
+        [
+            enrichment(storage, a, entities=(XI,)),
+            enrichment(storage, b, entities=(FoundEntity(name="Xi", type="PERSON"),)),
+        ],
+        enriched_at=T0,
+    )
+    assert names[a]["Xi Jinping"] == names[b]["Xi"]
+    xi = storage.get_entity("chinese president xi jinping")
+    assert xi.name == "Xi Jinping"
+    assert xi.article_count == 2
+    assert xi.description == "Chinese President"
+    assert xi.first_seen == T0 and xi.last_seen == T0 + timedelta(hours=1)
+    # The same name as an organisation is another entity.
+    storage.save_enrichments(
+        [enrichment(storage, c, entities=(FoundEntity(name="Xi", type="ORG"),))], enriched_at=T0
+    )
+    assert storage.get_entity(xi.id).article_count == 2
+    assert {e.type for e in storage.list_entities(query="xi")} == {"PERSON", "ORG"}
+
+
+def test_a_short_form_seen_first_is_renamed_to_the_full_name(storage: SQLStorage) -> None:
+    a, b = stored_articles(storage, 2)
+    first = storage.save_enrichments(
+        [enrichment(storage, a, entities=(FoundEntity(name="Xi", type="PERSON"),))], enriched_at=T0
+    )
+    second = storage.save_enrichments([enrichment(storage, b, entities=(XI,))], enriched_at=T0)
+    assert first[a]["Xi"] == second[b]["Xi Jinping"]
+    entity = storage.get_entity(first[a]["Xi"])
+    assert entity.name == "Xi Jinping"
+    assert entity.article_count == 2
+
+
+def test_a_shared_surname_does_not_join_two_people(storage: SQLStorage) -> None:
+    a, b = stored_articles(storage, 2)
+    john = FoundEntity(name="John Smith", type="PERSON", aliases=("Smith",))
+    jane = FoundEntity(name="Jane Smith", type="PERSON", aliases=("Smith",))
+    ids = storage.save_enrichments(
+        [enrichment(storage, a, entities=(john,)), enrichment(storage, b, entities=(jane,))],
+        enriched_at=T0,
+    )
+    assert ids[a]["John Smith"] != ids[b]["Jane Smith"]
+
+
+def test_analysing_again_replaces_the_old_analysis(storage: SQLStorage) -> None:
+    (a,) = stored_articles(storage, 1)
+    storage.save_enrichments(
+        [
+            enrichment(
+                storage,
+                a,
+                entities=(XI,),
+                topics=(POLITICS, RELATION),
+                quotes=(
+                    FoundQuote(text="We are friends.", speaker="Xi", entity_name="Xi Jinping"),
+                ),
+            )
+        ],
+        enriched_at=T0,
+    )
+    insight = storage.article_insight(a)
+    assert insight is not None
+    assert [e.entity.name for e in insight.entities] == ["Xi Jinping"]
+    assert insight.entities[0].mentions == 3
+    assert {t.id for t in insight.topics} == {POLITICS.id, RELATION.id}
+    assert insight.topics[0].confidence >= insight.topics[-1].confidence
+    [quote] = insight.quotes
+    assert quote.entity_name == "Xi Jinping" and quote.speaker == "Xi"
+
+    putin = FoundEntity(name="Vladimir Putin", type="PERSON")
+    storage.save_enrichments([enrichment(storage, a, entities=(putin,))], enriched_at=T0)
+    insight = storage.article_insight(a)
+    assert insight is not None
+    assert [e.entity.name for e in insight.entities] == ["Vladimir Putin"]
+    assert insight.topics == () and insight.quotes == ()
+    # Xi is named in no article any more: gone from listings, still readable by id.
+    assert [e.name for e in storage.list_entities()] == ["Vladimir Putin"]
+    assert storage.get_entity("Xi Jinping").article_count == 0
+
+
+def test_skipped_articles_keep_their_reason(storage: SQLStorage) -> None:
+    (a,) = stored_articles(storage, 1)
+    assert storage.article_insight(a) is None
+    skipped = enrichment(storage, a, status=EnrichmentStatus.SKIPPED, note="not English (de)")
+    storage.save_enrichments([skipped], enriched_at=T0)
+    insight = storage.article_insight(a)
+    assert insight is not None
+    assert insight.status is EnrichmentStatus.SKIPPED and insight.note == "not English (de)"
+    assert storage.count_to_enrich() == 0
+    with pytest.raises(ArticleNotFoundError):
+        storage.article_insight(a + 100)
+
+
+def vector_bytes(seed: int) -> bytes:
+    return np.random.default_rng(seed).standard_normal(384).astype(np.float32).tobytes()
+
+
+def test_stories_are_created_grown_and_merged(storage: SQLStorage) -> None:
+    a, b, c = stored_articles(storage, 3)
+    (d,) = stored_articles(storage, 1, source_url="https://b.example/feed")
+    storage.save_enrichments([enrichment(storage, x) for x in (a, b, c, d)], enriched_at=T0)
+    ids = storage.save_stories(
+        [
+            StoryChange(
+                id=None,
+                total=vector_bytes(1),
+                names=(("7", 2),),
+                article_count=2,
+                first_seen=T0,
+                last_seen=T0 + timedelta(hours=1),
+                headline="Headline 0",
+                representative_id=a,
+                new_members=(a, b),
+            ),
+            StoryChange(
+                id=None,
+                total=vector_bytes(2),
+                names=(),
+                article_count=1,
+                first_seen=T0 + timedelta(hours=2),
+                last_seen=T0 + timedelta(hours=2),
+                headline="Headline 2",
+                representative_id=c,
+                new_members=(c,),
+            ),
+        ]
+    )
+    first, second = ids[0], ids[1]
+    assert storage.stories_of([a, b, c, d]) == {a: first, b: first, c: second}
+    story = storage.get_story(first)
+    assert (story.article_count, story.source_count, story.headline) == (2, 1, "Headline 0")
+    [state] = [s for s in storage.open_stories(T0) if s.id == first]
+    assert state.names == (("7", 2),)
+    assert np.frombuffer(state.total, dtype=np.float32).shape == (384,)
+    assert state.representative_id == a
+
+    # The second story and a new article from another source join the first.
+    storage.save_stories(
+        [
+            StoryChange(
+                id=first,
+                total=vector_bytes(3),
+                names=(("7", 3),),
+                article_count=4,
+                first_seen=T0,
+                last_seen=T0 + timedelta(hours=3),
+                headline="Headline 0",
+                representative_id=a,
+                new_members=(d,),
+                absorbed=(second,),
+            )
+        ]
+    )
+    story = storage.get_story(first)
+    assert (story.article_count, story.source_count) == (4, 2)
+    assert story.recent_count == 4
+    assert sorted(x.id for x in storage.story_articles(first)) == [a, b, c, d]
+    with pytest.raises(StoryNotFoundError):
+        storage.get_story(second)
+    assert [s.id for s in storage.list_stories()] == [first]
+    insight = storage.article_insight(d)
+    assert insight is not None and insight.story is not None and insight.story.id == first
+
+
+def test_duplicates_are_linked_both_ways(storage: SQLStorage) -> None:
+    a, b, c = stored_articles(storage, 3)
+    storage.save_enrichments(
+        [
+            enrichment(storage, a, signature=b"sig-a", vector=b"v"),
+            enrichment(storage, b, signature=b"sig-b", duplicate_of=a),
+            enrichment(storage, c, signature=b"sig-c", duplicate_of=a),
+        ],
+        enriched_at=T0,
+    )
+    for article_id, others in ((a, (b, c)), (b, (a, c)), (c, (a, b))):
+        insight = storage.article_insight(article_id)
+        assert insight is not None and insight.duplicates == others
+    recent = storage.recent_signatures(T0 - timedelta(days=1))
+    assert [(r[0], r[3]) for r in recent] == [(a, None), (b, a), (c, a)]
+    assert storage.article_vector(a) == b"v"
+
+
+def test_entity_pages_and_topics(storage: SQLStorage) -> None:
+    a, b = stored_articles(storage, 2)
+    storage.save_enrichments(
+        [
+            enrichment(storage, a, entities=(XI,), topics=(POLITICS,)),
+            enrichment(
+                storage,
+                b,
+                entities=(XI,),
+                topics=(POLITICS, RELATION),
+                quotes=(FoundQuote(text="Friends.", entity_name="Xi Jinping"),),
+            ),
+        ],
+        enriched_at=T0,
+    )
+    xi = storage.get_entity("Xi")
+    assert [x.id for x in storage.entity_articles(xi.id)] == [b, a]
+    assert [q.text for q in storage.entity_quotes(xi.id)] == ["Friends."]
+    counts = {t.id: n for t, n in storage.list_topics()}
+    assert counts == {POLITICS.id: 2, RELATION.id: 1}
+    assert [t.id for t, _ in storage.list_topics(kind=TopicKind.RELATION)] == [RELATION.id]
+    with pytest.raises(EntityNotFoundError):
+        storage.get_entity("Nobody Atall")
+    assert storage.list_entities(type="place") == []
+
+
+def test_removing_a_source_removes_its_analyses(storage: SQLStorage) -> None:
+    (a,) = stored_articles(storage, 1)
+    storage.save_enrichments([enrichment(storage, a, entities=(XI,))], enriched_at=T0)
+    storage.remove_source(storage.get_article(a).source_id)
+    assert storage.count_to_enrich(everything=True) == 0
+    assert storage.recent_signatures(T0 - timedelta(days=1)) == []
+    assert storage.article_vectors() == []
