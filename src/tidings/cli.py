@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
 from importlib import resources
@@ -23,7 +23,21 @@ from tidings import __version__
 from tidings.config import Settings, load_settings, parse_networks
 from tidings.engine import Engine, classify_source_url, make_engine
 from tidings.errors import TidingsError
-from tidings.types import Article, ArticleDraft, IngestReport, PagePolicy, SourceKind, SourceUpdate
+from tidings.types import (
+    Article,
+    ArticleDraft,
+    ArticleInsight,
+    EnrichmentStatus,
+    EnrichReport,
+    Entity,
+    IngestReport,
+    PagePolicy,
+    Quote,
+    SourceKind,
+    SourceUpdate,
+    Story,
+    TopicKind,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -280,15 +294,18 @@ def summarise(report: IngestReport) -> str:
 def ingest(ctx: Context, watch: bool, every: bool, quiet: bool, verbose: bool) -> None:
     """Read the sources that are due and store their new articles."""
     engine = ctx.engine
+    engine.check_enrichment()
 
     def one_pass(sources: list[Any] | None) -> IngestReport:
         total = len(sources) if sources is not None else len(engine.due_sources())
         with progress_bar(total, quiet) as advance:
-            report = engine.ingest(sources=sources, progress=advance)
+            report = engine.ingest(sources=sources, progress=advance, enrich=False)
         if verbose:
             for update in report.updates:
                 click.echo(describe(update))
         click.echo(summarise(report))
+        if engine.settings.enrich:
+            run_enrichment(engine, everything=False, limit=None, quiet=quiet)
         return report
 
     sources = None
@@ -311,6 +328,251 @@ def ingest(ctx: Context, watch: bool, every: bool, quiet: bool, verbose: bool) -
             engine.watch(on_pass=after_pass, skip_first_wait=False)
         except KeyboardInterrupt:
             click.echo("stopped")
+
+
+# --- understanding ---------------------------------------------------------------------
+
+
+def describe_enrichment(report: EnrichReport) -> str:
+    if report.error:
+        return f"enrichment did not run: {report.error}"
+    rate = (report.analysed + report.skipped) / report.seconds if report.seconds else 0.0
+    return (
+        f"{report.analysed} article(s) analysed, {report.skipped} skipped; "
+        f"{report.new_stories} new and {report.changed_stories} grown stories; "
+        f"{report.duplicates} near-duplicate(s) linked ({rate:.1f} articles/s)"
+    )
+
+
+def run_enrichment(
+    engine: Engine, *, everything: bool, limit: int | None, quiet: bool
+) -> EnrichReport:
+    """Run enrichment with a progress bar on stderr. A failure (a model that cannot load)
+    is printed, not raised: ingestion has stored its articles, which wait for the next run."""
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(done: int, total: int) -> None:
+            if quiet or total == 0:
+                return
+            if not bars:
+                bar = click.progressbar(
+                    length=total, label="analysing", file=sys.stderr, show_pos=True
+                )
+                bars.append(stack.enter_context(bar))
+            bars[0].update(done - bars[0].pos)
+
+        try:
+            report = engine.enrich(everything=everything, limit=limit, progress=advance)
+        except TidingsError as e:
+            report = EnrichReport(error=str(e))
+    click.echo(describe_enrichment(report), err=report.error is not None)
+    return report
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True, help="Analyse every article again.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many articles.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@pass_ctx
+def enrich(ctx: Context, everything: bool, limit: int | None, quiet: bool) -> None:
+    """Analyse articles: embeddings, entities, topics, quotes, near-duplicates, stories."""
+    from tidings.enrich.pipeline import check_models
+
+    check_models()
+    report = run_enrichment(ctx.engine, everything=everything, limit=limit, quiet=quiet)
+    if report.error:
+        sys.exit(EXIT_ERROR)
+
+
+def entity_as_dict(e: Entity) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "name": e.name,
+        "type": e.type,
+        "description": e.description,
+        "aliases": list(e.aliases),
+        "article_count": e.article_count,
+        "first_seen": e.first_seen.isoformat() if e.first_seen else None,
+        "last_seen": e.last_seen.isoformat() if e.last_seen else None,
+    }
+
+
+def story_as_dict(s: Story) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "headline": s.headline,
+        "representative_id": s.representative_id,
+        "article_count": s.article_count,
+        "source_count": s.source_count,
+        "recent_count": s.recent_count,
+        "first_seen": s.first_seen.isoformat() if s.first_seen else None,
+        "last_seen": s.last_seen.isoformat() if s.last_seen else None,
+    }
+
+
+def quote_as_dict(q: Quote) -> dict[str, Any]:
+    return {
+        "text": q.text,
+        "speaker": q.speaker,
+        "entity_id": q.entity_id,
+        "entity": q.entity_name,
+        "article_id": q.article_id,
+    }
+
+
+def insight_as_dict(i: ArticleInsight) -> dict[str, Any]:
+    return {
+        "status": i.status.value,
+        "note": i.note,
+        "language": i.language,
+        "entities": [
+            {
+                **entity_as_dict(e.entity),
+                "mentions": e.mentions,
+                "role": e.description,
+            }
+            for e in i.entities
+        ],
+        "topics": [
+            {"id": t.id, "label": t.label, "kind": t.kind.value, "confidence": t.confidence}
+            for t in i.topics
+        ],
+        "story": story_as_dict(i.story) if i.story else None,
+        "quotes": [quote_as_dict(q) for q in i.quotes],
+        "duplicates": list(i.duplicates),
+    }
+
+
+def growth(s: Story) -> str:
+    return f"{s.article_count} article(s), {s.source_count} source(s), {s.recent_count} in 24 h"
+
+
+@cli.group()
+def entity() -> None:
+    """People, organisations, places and other named things in the news."""
+
+
+@entity.command("list")
+@click.option("--type", "type_", help="PERSON, ORG, PLACE, EVENT, PRODUCT or WORK.")
+@click.option("--query", "-s", help="Only entities one of whose names contains this.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def entity_list(
+    ctx: Context, type_: str | None, query: str | None, limit: int, as_json: bool
+) -> None:
+    """Entities, most often named first."""
+    found = ctx.engine.list_entities(type=type_, query=query, limit=limit)
+    if as_json:
+        click.echo(json.dumps([entity_as_dict(e) for e in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no entities yet (run `tidings enrich` after ingesting)")
+    for e in found:
+        desc = f" ({short(e.description, 40)})" if e.description else ""
+        click.echo(f"{e.id:>6}  {e.type:<7} {e.article_count:>5}  {short(e.name, 50)}{desc}")
+
+
+@entity.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def entity_show(ctx: Context, key: str, as_json: bool) -> None:
+    """One entity (by id or any of its names), with its articles and quotes."""
+    page = ctx.engine.entity_page(int(key) if key.isdigit() else key)
+    if as_json:
+        data = entity_as_dict(page.entity)
+        data["articles"] = [{"id": a.id, "title": a.title} for a in page.articles]
+        data["quotes"] = [quote_as_dict(q) for q in page.quotes]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    e = page.entity
+    click.echo(f"{e.name}  [{e.type}, entity {e.id}]")
+    if e.description:
+        click.echo(f"  {e.description}")
+    if e.aliases:
+        click.echo(f"  also: {', '.join(e.aliases)}")
+    click.echo(
+        f"  {e.article_count} article(s), first {when(e.first_seen)}, last {when(e.last_seen)}"
+    )
+    if page.articles:
+        click.echo("\narticles:")
+        for a in page.articles:
+            click.echo(f"  {a.id:>6}  {when(a.published)}  {short(a.title, 70)}")
+    if page.quotes:
+        click.echo("\nquotes:")
+        for q in page.quotes:
+            click.echo(f"  \u201c{short(q.text, 100)}\u201d (article {q.article_id})")
+
+
+@cli.group()
+def story() -> None:
+    """Stories: the articles about one event, across sources."""
+
+
+@story.command("list")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def story_list(ctx: Context, limit: int, as_json: bool) -> None:
+    """Stories, most recently active first."""
+    found = ctx.engine.list_stories(limit=limit)
+    if as_json:
+        click.echo(json.dumps([story_as_dict(s) for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no stories yet (run `tidings enrich` after ingesting)")
+    for s in found:
+        click.echo(
+            f"{s.id:>6}  {when(s.last_seen)}  {s.article_count:>3} art {s.source_count:>2} src"
+            f"  {short(s.headline, 70)}"
+        )
+
+
+@story.command("show")
+@click.argument("story_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def story_show(ctx: Context, story_id: int, as_json: bool) -> None:
+    """One story with all its articles and sources."""
+    page = ctx.engine.story_page(story_id)
+    if as_json:
+        data = story_as_dict(page.story)
+        data["articles"] = [
+            {"id": a.id, "title": a.title, "source_id": a.source_id, "url": a.url}
+            for a in page.articles
+        ]
+        data["sources"] = list(page.sources)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    s = page.story
+    click.echo(f"story {s.id}: {s.headline or '(no headline)'}")
+    click.echo(f"  {growth(s)}; first {when(s.first_seen)}, last {when(s.last_seen)}")
+    click.echo(f"  sources: {', '.join(page.sources)}")
+    for a in page.articles:
+        click.echo(f"  {a.id:>6}  {when(a.published)}  {short(a.title, 70)}")
+
+
+@cli.group()
+def topic() -> None:
+    """Topics: the IPTC taxonomy, publishers' sections and relations between countries."""
+
+
+@topic.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def topic_list(ctx: Context, as_json: bool) -> None:
+    """Every topic in use, with its article count."""
+    found = ctx.engine.list_topics()
+    if as_json:
+        data = [
+            {"id": t.id, "label": t.label, "kind": t.kind.value, "articles": n} for t, n in found
+        ]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for t, n in found:
+        click.echo(f"{n:>6}  {t.kind.value:<8}  {t.label}  ({t.id})")
 
 
 # --- articles --------------------------------------------------------------------------
@@ -418,11 +680,49 @@ def article_show(ctx: Context, article_id: int, as_json: bool) -> None:
     """One article in full."""
     a = ctx.engine.get_article(article_id)
     if as_json:
-        click.echo(json.dumps(article_as_dict(a), indent=2, ensure_ascii=False))
+        data = article_as_dict(a)
+        insight = ctx.engine.article_insight(a.id)
+        data["analysis"] = insight_as_dict(insight) if insight else None
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     src = ctx.engine.get_source(a.source_id)
     click.echo(f"article {a.id} from {src.title or src.url}\n")
     echo_article(a)
+    echo_insight(ctx.engine.article_insight(a.id))
+
+
+def echo_insight(i: ArticleInsight | None) -> None:
+    click.echo("")
+    if i is None:
+        click.echo("not analysed yet (run `tidings enrich`)")
+        return
+    if i.status is EnrichmentStatus.SKIPPED:
+        click.echo(f"not analysed: {i.note}")
+        return
+    if i.language:
+        click.echo(f"language: {i.language}")
+    if i.topics:
+        click.echo(
+            "topics: "
+            + "; ".join(
+                f"{t.label} ({t.confidence:.2f})" if t.kind is TopicKind.TAXONOMY else t.label
+                for t in i.topics
+            )
+        )
+    if i.story:
+        click.echo(f"story {i.story.id}: {i.story.headline} ({growth(i.story)})")
+    if i.duplicates:
+        click.echo(f"near-duplicates: {', '.join(str(d) for d in i.duplicates)}")
+    if i.entities:
+        click.echo("entities:")
+        for e in i.entities:
+            role = f", {e.description}" if e.description else ""
+            click.echo(f"  {e.entity.name} [{e.entity.type}{role}] x{e.mentions}")
+    if i.quotes:
+        click.echo("quotes:")
+        for q in i.quotes:
+            who = q.entity_name or q.speaker or "unattributed"
+            click.echo(f"  {who}: \u201c{short(q.text, 110)}\u201d")
 
 
 @article.command("add")
@@ -485,6 +785,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
 def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: bool) -> None:
     """Subscribe to the starter feeds (or a local folder), ingest them, and serve them."""
     engine = ctx.engine
+    engine.check_enrichment()
     if feeds_dir is not None:
         url = str(feeds_dir.resolve())
         known = {h.source.url for h in engine.list_sources()}
@@ -497,7 +798,7 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
         click.echo(f"demo: {len(added) + len(existing)} starter news feeds from the internet")
     sources = [h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL]
     with progress_bar(len(sources), quiet=False) as advance:
-        report = engine.ingest(sources=sources, progress=advance)
+        report = engine.ingest(sources=sources, progress=advance, enrich=False)
     for update in report.updates:
         if update.ok:  # failures were named as they happened
             click.echo(describe(update))
@@ -509,6 +810,8 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
         )
     total = sum(h.articles for h in engine.list_sources())
     click.echo(f"{total} article(s) stored")
+    if engine.settings.enrich:
+        run_enrichment(engine, everything=False, limit=None, quiet=False)
     if not no_serve:
         serve_engine(engine, host, port)
 
@@ -560,6 +863,26 @@ def bench_extract_command(data_dir: Path, as_json: bool) -> None:
     if not (data_dir / "html").is_dir():
         fail(f"no html/ folder in {data_dir} (pass --data DIR)")
     result = bench_extract(data_dir)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("enrich")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: default_shared_data() / "ecbplus",
+    show_default="../shared/data/ecbplus",
+    help="A folder with docs.jsonl in the ECB+ format.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_enrich_command(data_dir: Path, as_json: bool) -> None:
+    """Articles analysed per second end to end, against stock spaCy NER in the same run."""
+    from tidings.bench.enrich import bench_enrich, format_report
+
+    if not (data_dir / "docs.jsonl").is_file():
+        fail(f"no docs.jsonl in {data_dir} (pass --data DIR)")
+    result = bench_enrich(data_dir)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
@@ -617,11 +940,23 @@ def print_gate(report: dict[str, Any], summary: tuple[str, bool]) -> None:
         sys.exit(EXIT_ERROR)
 
 
+@evaluate.command("duplicates")
+@data_option("ecbplus")
+def eval_duplicates(data_dir: Path) -> None:
+    """Pair F1 of near-duplicate detection on ECB+ articles and generated copies of them."""
+    from tidings.eval import baseline
+    from tidings.eval.duplicates import evaluate, summary_line
+
+    report = evaluate(data_dir)
+    print_gate(report, summary_line(report, baseline()))
+
+
 @evaluate.command("similarity")
 @data_option("sts_news")
 @click.option("--split", default="dev", show_default=True, help="Reads sts-SPLIT.csv.")
 def eval_similarity(data_dir: Path, split: str) -> None:
-    """Spearman correlation of embedding similarity with human scores on news pairs."""
+    """Spearman correlation of the engine's pair similarity (embedding cosine plus word
+    features) with human scores on news pairs."""
     from tidings.eval import baseline
     from tidings.eval.similarity import evaluate_similarity, summary_line
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,6 +38,10 @@ from tidings.store.sql import open_storage
 from tidings.types import (
     Article,
     ArticleDraft,
+    ArticleInsight,
+    EnrichReport,
+    Entity,
+    EntityPage,
     IngestReport,
     OutlineEntry,
     PagePolicy,
@@ -44,7 +49,13 @@ from tidings.types import (
     SourceHealth,
     SourceKind,
     SourceUpdate,
+    Story,
+    StoryPage,
+    TopicTag,
 )
+
+if TYPE_CHECKING:
+    from tidings.enrich.stage import EnrichmentStage
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +132,11 @@ class Engine:
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()
+        self._enrichment: EnrichmentStage | None = None
 
     def close(self) -> None:
+        if self._enrichment is not None:
+            self._enrichment.close()
         self.storage.close()
 
     def __enter__(self) -> Engine:
@@ -254,7 +268,102 @@ class Engine:
             )
         self.storage.upsert_articles(source.id, [draft], fetched_at=self._clock())
         [article] = self.storage.find_articles(source.id, guids=[guid])[:1]
+        if self.settings.enrich:
+            self.enrich_safely()
         return article
+
+    # --- understanding -----------------------------------------------------------------
+
+    @property
+    def enrichment(self) -> EnrichmentStage:
+        """The enrichment stage (models load on first analysis, not here)."""
+        if self._enrichment is None:
+            # Imported here: the models' libraries cost a second of start-up that commands
+            # which never analyse anything should not pay.
+            from tidings.enrich.stage import EnrichmentStage, index_path
+
+            self._enrichment = EnrichmentStage(
+                self.storage,
+                vector_path=index_path(self.settings.data_dir, self.settings.database_url),
+                clock=self._clock,
+            )
+        return self._enrichment
+
+    def enrich(
+        self,
+        *,
+        everything: bool = False,
+        limit: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> EnrichReport:
+        """Analyse the articles not analysed yet (with ``everything``, all of them again).
+        Raises TidingsError when a model cannot be loaded."""
+        return self.enrichment.run(everything=everything, limit=limit, progress=progress)
+
+    def check_enrichment(self) -> None:
+        """When enrichment is on, make sure its models are installed: raises ModelLoadError
+        naming the package to install, so that start-up stops with a clear message rather
+        than every ingestion pass failing later."""
+        if self.settings.enrich:
+            from tidings.enrich.pipeline import check_models
+
+            check_models()
+
+    def enrich_safely(self) -> EnrichReport:
+        """:meth:`enrich`, with a failure reported rather than raised: ingestion must
+        store what it fetched even when analysis cannot run; the articles wait."""
+        try:
+            return self.enrich()
+        except TidingsError as e:
+            log.warning("enrichment did not run: %s", e)
+            return EnrichReport(error=str(e))
+
+    def article_insight(self, article_id: int) -> ArticleInsight | None:
+        """What enrichment found in an article (None if not analysed yet)."""
+        return self.storage.article_insight(article_id)
+
+    def similar_articles(self, article_id: int, *, limit: int = 10) -> list[tuple[Article, float]]:
+        """Articles most like this one by meaning, best first."""
+        self.storage.get_article(article_id)
+        found = self.enrichment.similar(article_id, limit)
+        out: list[tuple[Article, float]] = []
+        for other, score in found:
+            try:
+                out.append((self.storage.get_article(other), score))
+            except NotFoundError:
+                continue  # removed since it was indexed
+        return out
+
+    def list_entities(
+        self, *, type: str | None = None, query: str | None = None, limit: int = 50
+    ) -> list[Entity]:
+        return self.storage.list_entities(type=type, query=query, limit=limit)
+
+    def entity_page(self, key: int | str, *, limit: int = 20) -> EntityPage:
+        """An entity with its latest articles and quotes. Raises EntityNotFoundError."""
+        entity = self.storage.get_entity(key)
+        return EntityPage(
+            entity=entity,
+            articles=tuple(self.storage.entity_articles(entity.id, limit=limit)),
+            quotes=tuple(self.storage.entity_quotes(entity.id, limit=limit)),
+        )
+
+    def list_stories(self, *, limit: int = 50) -> list[Story]:
+        return self.storage.list_stories(limit=limit)
+
+    def story_page(self, story_id: int) -> StoryPage:
+        """A story with all its articles and their sources. Raises StoryNotFoundError."""
+        story = self.storage.get_story(story_id)
+        found = self.storage.story_articles(story_id)
+        names = {h.source.id: h.source.title or h.source.url for h in self.storage.source_health()}
+        return StoryPage(
+            story=story,
+            articles=tuple(found),
+            sources=tuple(dict.fromkeys(names.get(a.source_id, str(a.source_id)) for a in found)),
+        )
+
+    def list_topics(self) -> list[tuple[TopicTag, int]]:
+        return self.storage.list_topics()
 
     # --- ingestion ---------------------------------------------------------------------
 
@@ -268,16 +377,19 @@ class Engine:
         *,
         sources: Sequence[Source] | None = None,
         progress: Progress | None = None,
+        enrich: bool | None = None,
     ) -> IngestReport:
-        """One pass over ``sources`` (default: those due now). Never raises for a source's
+        """One pass over ``sources`` (default: those due now), then enrichment of what it
+        brought (``enrich``; default: the ``enrich`` setting). Never raises for a source's
         failure: it is recorded on the source and in the report."""
-        return asyncio.run(self.ingest_async(sources=sources, progress=progress))
+        return asyncio.run(self.ingest_async(sources=sources, progress=progress, enrich=enrich))
 
     async def ingest_async(
         self,
         *,
         sources: Sequence[Source] | None = None,
         progress: Progress | None = None,
+        enrich: bool | None = None,
     ) -> IngestReport:
         started = self._clock()
         todo = list(self.due_sources() if sources is None else sources)
@@ -296,7 +408,17 @@ class Engine:
                     progress(update)
 
             await asyncio.gather(*(run(s) for s in todo))
-        return IngestReport(updates=tuple(updates), started=started, finished=self._clock())
+        enrichment = None
+        if enrich is None:
+            enrich = self.settings.enrich
+        if enrich and any(u.new or u.updated for u in updates):
+            enrichment = await asyncio.to_thread(self.enrich_safely)
+        return IngestReport(
+            updates=tuple(updates),
+            started=started,
+            finished=self._clock(),
+            enrichment=enrichment,
+        )
 
     def watch(
         self,

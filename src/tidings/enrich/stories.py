@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import log, sqrt
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -117,6 +118,14 @@ class StoryAssignment:
     representative: str
     first_seen: datetime
     last_seen: datetime
+    #: All its articles, including those it had before a :meth:`StoryClusterer.restore`.
+    article_count: int = 0
+    #: Ids of restored stories merged into this one.
+    absorbed: tuple[str, ...] = ()
+    #: Sum of all members' unit vectors (what :meth:`StoryClusterer.restore` takes back).
+    total: npt.NDArray[np.float64] | None = None
+    #: Name counts over all members.
+    names: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -127,6 +136,14 @@ class _Story:
     names: Counter[str] = field(default_factory=Counter)
     first_seen: datetime = datetime.min
     last_seen: datetime = datetime.min
+    #: Members before this clusterer saw the story (restored from storage).
+    earlier: int = 0
+    #: The restored story's representative, a candidate for the headline.
+    representative: StoryItem | None = None
+    #: Restored stories merged into this one.
+    absorbed: list[str] = field(default_factory=list)
+    #: Whether anything changed since it was restored (or it is new).
+    changed: bool = True
 
     @classmethod
     def start(cls, item: StoryItem) -> _Story:
@@ -139,7 +156,9 @@ class _Story:
         self.items.append(item)
         self.total += item.vector
         self.names.update(item.entities)
+        self.first_seen = min(self.first_seen, item.published)
         self.last_seen = max(self.last_seen, item.published)
+        self.changed = True
 
     def absorb(self, other: _Story) -> None:
         self.items.extend(other.items)
@@ -148,6 +167,13 @@ class _Story:
         self.names.update(other.names)
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
+        self.earlier += other.earlier
+        if self.representative is None:
+            self.representative = other.representative
+        if other.earlier:
+            self.absorbed.append(other.story_id)
+        self.absorbed.extend(other.absorbed)
+        self.changed = True
 
     def centroid(self) -> npt.NDArray[np.float64]:
         norm = float(np.linalg.norm(self.total))
@@ -181,6 +207,35 @@ class StoryClusterer:
         # Articles seen so far that name each name: rare names are stronger evidence.
         self._df: Counter[str] = Counter()
         self._seen = 0
+
+    def restore(
+        self,
+        story_id: str,
+        *,
+        total: npt.NDArray[np.floating[Any]],
+        names: Counter[str],
+        article_count: int,
+        first_seen: datetime,
+        last_seen: datetime,
+        representative: StoryItem | None = None,
+    ) -> None:
+        """Take back a story clustered earlier (kept in storage), so that new articles can
+        join it. ``total`` is the sum of its members' unit vectors; ``representative``, if
+        given, competes with new members for the headline."""
+        if story_id in self._stories:
+            raise ValueError(f"story {story_id!r} is already known")
+        story = _Story(story_id, [], np.asarray(total, dtype=np.float64).copy(), Counter(names))
+        story.first_seen, story.last_seen = first_seen, last_seen
+        story.earlier = article_count
+        story.representative = representative
+        story.changed = False
+        self._stories[story_id] = story
+
+    def set_frequencies(self, frequencies: Counter[str], articles: int) -> None:
+        """Start the name statistics from what storage knows: how many articles name each
+        name, out of how many."""
+        self._df = Counter(frequencies)
+        self._seen = articles
 
     def _idf(self, name: str) -> float:
         return log((1 + self._seen) / (1 + self._df[name])) + 1.0 if self.params.idf else 1.0
@@ -264,6 +319,10 @@ class StoryClusterer:
         """Every story so far, oldest first."""
         return [_assignment(s) for s in sorted(self._stories.values(), key=_order)]
 
+    def changed(self) -> list[StoryAssignment]:
+        """The stories that gained members or merged since they were restored or made."""
+        return [_assignment(s) for s in sorted(self._stories.values(), key=_order) if s.changed]
+
 
 def _order(story: _Story) -> tuple[datetime, str]:
     return story.first_seen, story.story_id
@@ -271,14 +330,21 @@ def _order(story: _Story) -> tuple[datetime, str]:
 
 def _assignment(story: _Story) -> StoryAssignment:
     centroid = story.centroid()
-    closest = max(story.items, key=lambda i: float(np.dot(centroid, i.vector)))
+    candidates = list(story.items)
+    if story.representative is not None:
+        candidates.append(story.representative)
+    closest = max(candidates, key=lambda i: float(np.dot(centroid, i.vector)), default=None)
     return StoryAssignment(
         story_id=story.story_id,
         members=tuple(i.id for i in story.items),
-        headline=closest.title,
-        representative=closest.id,
+        headline=closest.title if closest else None,
+        representative=closest.id if closest else "",
         first_seen=story.first_seen,
         last_seen=story.last_seen,
+        article_count=story.earlier + len(story.items),
+        absorbed=tuple(story.absorbed),
+        total=story.total.copy(),
+        names=tuple(sorted(story.names.items())),
     )
 
 

