@@ -886,6 +886,40 @@ def bench_enrich_command(data_dir: Path, as_json: bool) -> None:
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
+@bench.command("vectors")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The shared data folder (ecbplus, ag_news and sts_news texts are embedded).",
+)
+@click.option(
+    "--copies",
+    default=9,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Noisy copies per real vector for the scaled set (0: real vectors only).",
+)
+@click.option("--quick", is_flag=True, help="int8 and float16 only (about half the time).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: bool) -> None:
+    """Vector index recall@10 and queries per second, against exact numpy search."""
+    from tidings.bench.vectors import format_report, run
+
+    dtypes: tuple[Any, ...] = ("i8", "f16") if quick else ("i8", "f16", "f32")
+    only = ("real", "scaled") if copies else ("real",)
+    result = run(
+        data_dir,
+        copies=max(copies, 1),
+        dtypes=dtypes,
+        only=only,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
 @cli.group("eval")
 def evaluate() -> None:
     """Quality evaluations on benchmark data, against the stored minimums.

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def engine(tmp_path: Path, shared_data: Path) -> Iterator[Engine]:
-    settings = load_settings(env={"TIDINGS_DATA_DIR": str(tmp_path)}, config_file=None)
+    settings = load_settings(
+        env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
+    )
     with make_engine(settings) as engine:
         feed = shared_data / "feeds" / "rss-parser" / "test" / "input" / "guardian.rss"
         engine.add_source(str(feed))

@@ -7,16 +7,20 @@ article and an empty teaser.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
 from pathlib import Path
 
 import pytest
 
+from tests.loopback import LoopbackServer
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
-from tidings.types import ArticleDraft, EnrichmentStatus, TopicKind
+from tidings.types import ArticleDraft, EnrichmentStatus, PagePolicy, TopicKind
 
 T0 = datetime(2024, 10, 18, 9, 0, tzinfo=UTC)
 
@@ -227,3 +231,45 @@ def test_articles_added_by_hand_are_analysed_unless_switched_off(tmp_path: Path)
         page.write_text(page.read_text().replace("Wednesday", "Thursday"), encoding="utf-8")
         article = engine.add_article(str(page))
         assert engine.storage.count_to_enrich() == 1
+
+
+def rss(items: list[tuple[str, str, str, int]]) -> str:
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{escape(title)}</title>"
+        f"<link>https://news.example/{guid}</link>"
+        f"<pubDate>{format_datetime(T0 + timedelta(hours=hours))}</pubDate>"
+        f"<description>{escape(escape(body))}</description></item>"
+        for guid, title, body, hours in items
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://news.example/</link><language>en</language>{entries}</channel></rss>"
+    )
+
+
+def test_an_ingestion_pass_analyses_what_it_brought(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    loopback.serve(
+        "/feed.xml",
+        rss([("m1", *MEETING, 0), ("m2", *MEETING_OTHER, 1), ("q", *QUAKE, 2)]),
+        content_type="application/rss+xml",
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
+    settings = replace(
+        settings,
+        fetch=replace(settings.fetch, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),)),
+    )
+    with make_engine(settings) as engine:
+        engine.add_source(loopback.url("/feed.xml"), pages=PagePolicy.NEVER)
+        report = engine.ingest()
+        assert report.new == 3
+        assert report.enrichment is not None and report.enrichment.error is None
+        assert report.enrichment.analysed == 3
+        assert report.enrichment.new_stories == 2
+        # A pass that brings nothing new analyses nothing.
+        engine.storage.update_source(
+            replace(engine.storage.get_source(loopback.url("/feed.xml")), next_poll=None)
+        )
+        again = engine.ingest()
+        assert again.new == 0 and again.enrichment is None

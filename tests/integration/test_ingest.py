@@ -37,7 +37,10 @@ def real_feed_files(shared_data: Path) -> list[Path]:
 
 
 def make_test_engine(tmp_path: Path, **fetch_changes: Any) -> Engine:
-    settings = load_settings(env={"TIDINGS_DATA_DIR": str(tmp_path)}, config_file=None)
+    # Ingestion mechanics only; enrichment after ingestion is tested in test_enrich.py.
+    settings = load_settings(
+        env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
+    )
     fetch = replace(
         settings.fetch,
         allowed_networks=LOOPBACK_ONLY,

@@ -64,7 +64,10 @@ def feed(loopback: LoopbackServer) -> bytes:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = load_settings(env={"TIDINGS_DATA_DIR": str(tmp_path)}, config_file=None)
+    # Ingestion mechanics only; enrichment after ingestion is tested in test_enrich.py.
+    settings = load_settings(
+        env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
+    )
     fetch = replace(
         settings.fetch,
         allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),

@@ -21,19 +21,19 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from tidings.enrich.duplicates import DuplicateIndex
-from tidings.enrich.embed import from_bytes
+from tidings.enrich.embed import Vector, from_bytes
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryClusterer, StoryItem, StoryParams
 from tidings.errors import TidingsError
 from tidings.store.base import Storage
-from tidings.store.vectors import VectorIndex, VectorIndexError
+from tidings.store.vectors import VectorIndex
 from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport, StoryChange
 
 log = logging.getLogger(__name__)
@@ -282,26 +282,28 @@ class EnrichmentStage:
     # --- vectors -----------------------------------------------------------------------
 
     def vectors(self) -> VectorIndex | None:
-        """The vector index, opened (and rebuilt from storage if missing) on first use."""
+        """The vector index, opened on first use; a missing or damaged file is rebuilt
+        from the vectors in storage (storage is the truth, the index a cache of it)."""
         if self._vector_path is None:
             return None
         if self._vectors is None:
-            fresh = not self._vector_path.exists()
-            try:
-                index = VectorIndex(self._vector_path)
-            except VectorIndexError as e:
-                log.warning("rebuilding the vector index: %s", e)
-                self._vector_path.unlink(missing_ok=True)
-                index = VectorIndex(self._vector_path)
-                fresh = True
-            if fresh:
-                after = 0
-                while rows := self.storage.article_vectors(after_id=after):
-                    index.add([r[0] for r in rows], np.stack([from_bytes(r[1]) for r in rows]))
-                    after = rows[-1][0]
-                index.save()
+            index = VectorIndex(self._vector_path, rows=self._stored_vectors)
+            if index.rebuilt:
+                log.warning(
+                    "vector index %s was %s; rebuilt from storage (%d vectors)",
+                    self._vector_path,
+                    index.rebuilt,
+                    len(index),
+                )
             self._vectors = index
         return self._vectors
+
+    def _stored_vectors(self) -> Iterator[tuple[int, Vector]]:
+        after = 0
+        while rows := self.storage.article_vectors(after_id=after):
+            for article_id, data in rows:
+                yield article_id, from_bytes(data)
+            after = rows[-1][0]
 
     def _index_vectors(self, analyses: Sequence[Analysis]) -> None:
         index = self.vectors()
