@@ -49,6 +49,14 @@ def test_the_seed_article_is_understood(tmp_path: Path, seed_file: Path) -> None
     assert {"Xi Jinping", "Vladimir Putin", "Wang Yi", "Belt and Road Initiative"} <= names
     speakers = {q["entity"] for q in analysis["quotes"]}
     assert {"Xi Jinping", "Vladimir Putin", "Wang Yi"} <= speakers
+    expected = json.loads((seed_file.parent / "expected.json").read_text("utf-8"))
+    for quote in expected["quotes"]:
+        found = [q for q in analysis["quotes"] if q["text"].startswith(quote["starts"])]
+        assert [q["entity"] for q in found] == [quote["speaker"]], quote
+    # The stored entities carry what the article called them.
+    stored = {e["name"]: e for e in analysis["entities"]}
+    for name, aliases in expected["entities"]["PERSON"].items():
+        assert set(aliases) <= {*stored[name]["aliases"], name}, name
 
     entities = run(db, "entity", "list", "--type", "PERSON", env=env)
     assert entities.returncode == 0, entities.stderr

@@ -84,3 +84,14 @@ def test_a_missing_model_package_is_named(monkeypatch: pytest.MonkeyPatch) -> No
     )
     with pytest.raises(ModelLoadError, match=r"no-such-model==1\.0.*TIDINGS_ENRICH=0"):
         pipeline.check_models()
+
+
+def test_captions_come_after_the_body() -> None:
+    from tidings.types import Image
+
+    a = article(
+        title="Headline",
+        body="Body.",
+        images=(Image(url="https://x.example/p.jpg", caption="Leader Xi Jinping. Photo: AP"),),
+    )
+    assert pipeline.article_text(a) == "Headline\n\nBody.\n\nLeader Xi Jinping. Photo: AP"

@@ -52,10 +52,12 @@ _SLUG = re.compile(r"[\W_]+")
 
 
 def article_text(article: Article) -> str:
-    """Title, summary (unless the body opens with it) and body, as one text.
+    """Title, summary (unless the body opens with it), body and then photo captions, as one
+    text.
 
     Entity offsets, lead names and quotes all refer to this text, so its first few hundred
-    characters are the headline and the lead.
+    characters are the headline and the lead. Captions come last: they name the people in
+    the pictures ("Chinese leader Xi Jinping (left)"), but are not part of the story's lead.
     """
     parts = [article.title or ""]
     body = article.body or ""
@@ -63,6 +65,7 @@ def article_text(article: Article) -> str:
     if summary and summary[:80] not in body:
         parts.append(summary)
     parts.append(body)
+    parts.extend(image.caption or "" for image in article.images)
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
 
 
