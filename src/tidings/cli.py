@@ -875,14 +875,24 @@ def bench_extract_command(data_dir: Path, as_json: bool) -> None:
     show_default="../shared/data/ecbplus",
     help="A folder with docs.jsonl in the ECB+ format.",
 )
+@click.option(
+    "--feeds",
+    "feeds_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: default_shared_data() / "feeds",
+    show_default="../shared/data/feeds",
+    help="Feed files for the ingestion rate reported beside (a smaller `bench ingest`).",
+)
+@click.option("--no-ingest", is_flag=True, help="Skip the ingestion rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_enrich_command(data_dir: Path, as_json: bool) -> None:
-    """Articles analysed per second end to end, against stock spaCy NER in the same run."""
+def bench_enrich_command(data_dir: Path, feeds_dir: Path, no_ingest: bool, as_json: bool) -> None:
+    """Articles analysed per second end to end, against stock spaCy NER in the same run,
+    with the ingestion rate beside it."""
     from tidings.bench.enrich import bench_enrich, format_report
 
     if not (data_dir / "docs.jsonl").is_file():
         fail(f"no docs.jsonl in {data_dir} (pass --data DIR)")
-    result = bench_enrich(data_dir)
+    result = bench_enrich(data_dir, feeds_dir=None if no_ingest else feeds_dir)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 

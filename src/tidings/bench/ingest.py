@@ -128,7 +128,10 @@ def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
         allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
         per_host_concurrency=CONCURRENCY,
     )
-    settings = replace(settings, database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent)
+    # Ingestion alone, as the peer does; analysis is measured by `tidings bench enrich`.
+    settings = replace(
+        settings, database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent, enrich=False
+    )
     with make_engine(settings) as engine:
         for url in urls:
             # Feed ingestion only: the peer does not fetch article pages either.

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,12 @@ MIN_WORDS = 5
 #: articles with no clear top-level topic; a second-level topic is kept only when it is
 #: clearly the best of its siblings.
 MIN_SUBTOPIC_CONFIDENCE = 0.35
+
+#: Leads embedded per model call. Article leads run to 256 word pieces, and ONNX Runtime's
+#: memory arena keeps the peak of the largest batch: on 128 ECB+ leads, batches of 32 peaked
+#: at 1,035 MB RSS and batches of 8 at 546 MB, at the same speed (7.0 and 7.2 leads/s on a
+#: loaded machine).
+EMBED_BATCH = 8
 
 _SLUG = re.compile(r"[\W_]+")
 
@@ -141,6 +148,7 @@ class Enricher:
         self.embedder = embedder or shared_embedder()
         self.entities = entities or shared_entity_extractor()
         self.topics = topics or shared_topic_classifier(self.embedder)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tidings-embed")
         #: Seconds spent in each step so far (for ``tidings bench enrich``).
         self.timings: defaultdict[str, float] = defaultdict(float)
 
@@ -172,12 +180,15 @@ class Enricher:
         if todo:
             batch = [articles[i] for i in todo]
             batch_texts = [texts[i] for i in todo]
-            vectors = self.embedder.embed(
-                [text_for_embedding(a.title, a.summary, a.body) for a in batch]
-            )
-            clock = self._tick("embedding", clock)
+            # The two expensive steps overlap: ONNX Runtime releases the GIL while spaCy's
+            # NER (single-threaded) runs, so the second core is not left idle. Measured on
+            # 256 ECB+ articles: 11.3 articles/s one after the other, 13.6 overlapped.
+            leads = [text_for_embedding(a.title, a.summary, a.body) for a in batch]
+            embedding = self._pool.submit(self.embedder.embed, leads, batch_size=EMBED_BATCH)
             records = self.entities.extract(batch_texts)
-            clock = self._tick("entities", clock)
+            clock = self._tick("entities (embedding alongside)", clock)
+            vectors = embedding.result()
+            clock = self._tick("embedding (after entities)", clock)
             matches = self.topics.classify_vectors(vectors)
             clock = self._tick("topics", clock)
             for row, i in enumerate(todo):

@@ -122,6 +122,8 @@ class EnrichmentStage:
         done = 0
         if progress is not None:
             progress(0, total)
+        if total:
+            self.vectors()  # opened (or rebuilt) before this run adds to storage
         while done < total:
             size = min(BATCH, total - done)
             batch = self.storage.articles_to_enrich(
@@ -288,7 +290,7 @@ class EnrichmentStage:
             return None
         if self._vectors is None:
             index = VectorIndex(self._vector_path, rows=self._stored_vectors)
-            if index.rebuilt:
+            if index.rebuilt == "corrupt" or (index.rebuilt and len(index)):
                 log.warning(
                     "vector index %s was %s; rebuilt from storage (%d vectors)",
                     self._vector_path,

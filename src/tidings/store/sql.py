@@ -59,6 +59,7 @@ from tidings.types import (
     Enrichment,
     EnrichmentStatus,
     Entity,
+    FoundEntity,
     Image,
     Link,
     PagePolicy,
@@ -960,17 +961,24 @@ class SQLStorage:
                 )
                 for table in (article_entities, article_topics, quotes):
                     conn.execute(sa.delete(table).where(table.c.article_id.in_(chunk)))
+            linker = _EntityLinker(conn, [f for item in items for f in item.entities])
             for item in items:
                 if item.article_id not in published:
                     continue  # deleted meanwhile (its source was removed)
-                names = self._save_one(conn, item, published[item.article_id], enriched_at)
+                names = self._save_one(conn, linker, item, published[item.article_id], enriched_at)
                 touched.update(names.values())
                 result[item.article_id] = names
+            linker.flush()
             _recount_entities(conn, sorted(touched))
         return result
 
     def _save_one(
-        self, conn: sa.Connection, item: Enrichment, when: datetime | None, enriched_at: datetime
+        self,
+        conn: sa.Connection,
+        linker: _EntityLinker,
+        item: Enrichment,
+        when: datetime | None,
+        enriched_at: datetime,
     ) -> dict[str, int]:
         row = {
             "content_hash": item.content_hash,
@@ -988,28 +996,29 @@ class SQLStorage:
         if not updated.rowcount:
             conn.execute(sa.insert(enrichments).values(article_id=item.article_id, **row))
         names: dict[str, int] = {}
+        named_rows: list[dict[str, Any]] = []
         for found in item.entities:
             if found.name in names:
                 continue
-            entity_id = _link_entity(
-                conn, found.name, found.type, found.aliases, found.description, when
-            )
+            entity_id = linker.link(found, when)
             if entity_id in names.values():
                 # Two records of the article resolved to one stored entity.
                 names[found.name] = entity_id
                 continue
             names[found.name] = entity_id
-            conn.execute(
-                sa.insert(article_entities).values(
-                    article_id=item.article_id,
-                    entity_id=entity_id,
-                    mentions=found.mentions,
-                    first_offset=found.first_offset,
-                    description=found.description,
-                )
+            named_rows.append(
+                {
+                    "article_id": item.article_id,
+                    "entity_id": entity_id,
+                    "mentions": found.mentions,
+                    "first_offset": found.first_offset,
+                    "description": found.description,
+                }
             )
+        if named_rows:
+            conn.execute(sa.insert(article_entities), named_rows)
         for tag in item.topics:
-            _ensure_topic(conn, tag)
+            linker.ensure_topic(tag)
         seen_topics: set[str] = set()
         topic_rows = []
         for tag in item.topics:
@@ -1463,82 +1472,147 @@ def _topic(row: Any, confidence: float) -> TopicTag:
     )
 
 
-def _candidates(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[linking.Candidate]:
-    query = sa.select(
-        entities.c.id, entities.c.name, entities.c.type, entities.c.article_count
-    ).where(where)
-    return [linking.Candidate(r.id, r.name, r.type, r.article_count) for r in conn.execute(query)]
+class _EntityLinker:
+    """Matches an analysis batch's found entities to stored ones inside one transaction.
 
+    The keys and entity rows the batch can touch are read in two queries up front, the
+    decisions (:func:`tidings.store.entities.choose`) are made in memory, and changed entities
+    and new keys are written in bulk by :meth:`flush`. One query per entity instead cost
+    1.5 ms each, a fifth of the whole enrichment time on ECB+ articles.
+    """
 
-def _link_entity(
-    conn: sa.Connection,
-    name: str,
-    type_: str,
-    aliases: Sequence[str],
-    description: str | None,
-    when: datetime | None,
-) -> int:
-    """The id of the stored entity this article's record is (made if new); see
-    :mod:`tidings.store.entities` for the rules."""
-    key = linking.entity_key(name) or name.casefold()
-    by_name = _candidates(
-        conn, entities.c.id.in_(sa.select(entity_keys.c.entity_id).where(entity_keys.c.key == key))
-    )
-    by_alias: list[linking.Candidate] = []
-    alias_keys = [k for k in {linking.entity_key(a) for a in aliases} if k and k != key]
-    if not [c for c in by_name if c.type == type_] and alias_keys:
-        by_alias = _candidates(
-            conn,
-            entities.c.id.in_(
-                sa.select(entity_keys.c.entity_id).where(entity_keys.c.key.in_(alias_keys))
-            ),
-        )
-    chosen, rename = linking.choose(name, type_, aliases, by_name, by_alias)
-    if chosen is None:
-        entity_id = int(
-            conn.execute(
-                sa.insert(entities)
-                .values(
-                    name=name,
-                    type=type_,
-                    description=description,
-                    aliases=_dump(linking.merged_aliases(name, (), aliases)),
-                    article_count=0,
-                    first_seen=when,
-                    last_seen=when,
-                )
-                .returning(entities.c.id)
-            ).scalar_one()
-        )
-        current_name = name
-    else:
-        entity_id = chosen.id
-        row = conn.execute(sa.select(entities).where(entities.c.id == entity_id)).one()
-        current_name = name if rename else row.name
-        known = _strings(row.aliases)
-        extra = (row.name,) if rename else ()
-        values: dict[str, Any] = {
-            "name": current_name,
-            "aliases": _dump(linking.merged_aliases(current_name, known, (*extra, *aliases, name))),
+    def __init__(self, conn: sa.Connection, found: Sequence[FoundEntity]) -> None:
+        self.conn = conn
+        keys = {
+            k
+            for f in found
+            for k in (linking.entity_key(f.name), *(linking.entity_key(a) for a in f.aliases))
+            if k
         }
-        if description:
-            values["description"] = description
-        if when is not None:
-            values["first_seen"] = min(row.first_seen, when) if row.first_seen else when
-            values["last_seen"] = max(row.last_seen, when) if row.last_seen else when
-        conn.execute(sa.update(entities).where(entities.c.id == entity_id).values(values))
-    keys = {linking.entity_key(n) for n in (current_name, name, *aliases)} - {""}
-    known_keys = set(
-        conn.execute(
-            sa.select(entity_keys.c.key).where(
-                entity_keys.c.entity_id == entity_id, entity_keys.c.key.in_(keys)
+        self.owners: dict[str, set[int]] = {}
+        for chunk in _chunks(sorted(keys)):
+            query = sa.select(entity_keys.c.key, entity_keys.c.entity_id).where(
+                entity_keys.c.key.in_(chunk)
             )
-        ).scalars()
-    )
-    fresh = [{"key": k, "entity_id": entity_id} for k in sorted(keys - known_keys)]
-    if fresh:
-        conn.execute(sa.insert(entity_keys), fresh)
-    return entity_id
+            for key, entity_id in conn.execute(query):
+                self.owners.setdefault(key, set()).add(entity_id)
+        self.rows: dict[int, dict[str, Any]] = {}
+        ids = sorted({i for owners in self.owners.values() for i in owners})
+        for chunk in _chunks(ids):
+            for row in conn.execute(sa.select(entities).where(entities.c.id.in_(chunk))):
+                self.rows[row.id] = {
+                    "name": row.name,
+                    "type": row.type,
+                    "description": row.description,
+                    "aliases": _strings(row.aliases),
+                    "article_count": row.article_count,
+                    "first_seen": row.first_seen,
+                    "last_seen": row.last_seen,
+                }
+        self.dirty: set[int] = set()
+        self.new_keys: set[tuple[str, int]] = set()
+        self.topics: set[str] = set()
+
+    def ensure_topic(self, tag: TopicTag) -> None:
+        """Store the topic itself if this batch has not already."""
+        if tag.id not in self.topics:
+            self.topics.add(tag.id)
+            _ensure_topic(self.conn, tag)
+
+    def _candidates(self, keys: Iterable[str]) -> list[linking.Candidate]:
+        ids = sorted({i for k in keys for i in self.owners.get(k, ())})
+        return [
+            linking.Candidate(
+                i, self.rows[i]["name"], self.rows[i]["type"], self.rows[i]["article_count"]
+            )
+            for i in ids
+        ]
+
+    def link(self, found: FoundEntity, when: datetime | None) -> int:
+        """The id of the stored entity ``found`` is (made now if new)."""
+        key = linking.entity_key(found.name) or found.name.casefold()
+        by_name = self._candidates([key])
+        by_alias: list[linking.Candidate] = []
+        if not [c for c in by_name if c.type == found.type]:
+            by_alias = self._candidates(
+                k for k in (linking.entity_key(a) for a in found.aliases) if k and k != key
+            )
+        chosen, rename = linking.choose(found.name, found.type, found.aliases, by_name, by_alias)
+        row: dict[str, Any]
+        if chosen is None:
+            row = {
+                "name": found.name,
+                "type": found.type,
+                "description": found.description,
+                "aliases": linking.merged_aliases(found.name, (), found.aliases),
+                "article_count": 0,
+                "first_seen": when,
+                "last_seen": when,
+            }
+            entity_id = int(
+                self.conn.execute(
+                    sa.insert(entities)
+                    .values({**row, "aliases": _dump(row["aliases"])})
+                    .returning(entities.c.id)
+                ).scalar_one()
+            )
+            self.rows[entity_id] = row
+        else:
+            entity_id = chosen.id
+            row = self.rows[entity_id]
+            extra = (row["name"],) if rename else ()
+            if rename:
+                row["name"] = found.name
+            row["aliases"] = linking.merged_aliases(
+                row["name"], row["aliases"], (*extra, *found.aliases, found.name)
+            )
+            if found.description:
+                row["description"] = found.description
+            if when is not None:
+                row["first_seen"] = min(row["first_seen"], when) if row["first_seen"] else when
+                row["last_seen"] = max(row["last_seen"], when) if row["last_seen"] else when
+            self.dirty.add(entity_id)
+        for k in {linking.entity_key(n) for n in (row["name"], found.name, *found.aliases)}:
+            if k and entity_id not in self.owners.setdefault(k, set()):
+                self.owners[k].add(entity_id)
+                self.new_keys.add((k, entity_id))
+        return entity_id
+
+    def flush(self) -> None:
+        """Write the changed entities and the new keys."""
+        if self.dirty:
+            update = (
+                sa.update(entities)
+                .where(entities.c.id == sa.bindparam("entity_id"))
+                .values(
+                    name=sa.bindparam("name"),
+                    description=sa.bindparam("description"),
+                    aliases=sa.bindparam("aliases"),
+                    first_seen=sa.bindparam("first_seen"),
+                    last_seen=sa.bindparam("last_seen"),
+                )
+            )
+            self.conn.execute(
+                update,
+                [
+                    {
+                        "entity_id": i,
+                        "name": self.rows[i]["name"],
+                        "description": self.rows[i]["description"],
+                        "aliases": _dump(self.rows[i]["aliases"]),
+                        "first_seen": self.rows[i]["first_seen"],
+                        "last_seen": self.rows[i]["last_seen"],
+                    }
+                    for i in sorted(self.dirty)
+                ],
+            )
+        if self.new_keys:
+            # A key of the entity's own stored name may be new to this batch yet stored.
+            insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+            self.conn.execute(
+                insert(entity_keys).on_conflict_do_nothing(),
+                [{"key": k, "entity_id": i} for k, i in sorted(self.new_keys)],
+            )
 
 
 def _recount_entities(conn: sa.Connection, entity_ids: Sequence[int]) -> None:
