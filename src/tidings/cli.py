@@ -879,9 +879,9 @@ def bench_extract_command(data_dir: Path, as_json: bool) -> None:
     "--feeds",
     "feeds_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: default_shared_data() / "feeds",
-    show_default="../shared/data/feeds",
-    help="Feed files for the ingestion rate reported beside (a smaller `bench ingest`).",
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The data folder `bench ingest` reads, for the ingestion rate reported beside.",
 )
 @click.option("--no-ingest", is_flag=True, help="Skip the ingestion rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
