@@ -1,1 +1,1 @@
-"""rank stage."""
+"""The ranking stage: features and scores (pure), page assembly, explanations, learning."""
