@@ -273,3 +273,27 @@ def test_an_ingestion_pass_analyses_what_it_brought(
         )
         again = engine.ingest()
         assert again.new == 0 and again.enrichment is None
+
+
+def test_huge_and_mixed_language_articles_get_a_clear_result(engine: Engine) -> None:
+    from tidings.enrich.entities import MAX_CHARS
+
+    # 20 times the NER bound: read up to the bound, stored whole, never a crash.
+    huge_body = " ".join([MEETING[1]] * (20 * MAX_CHARS // len(MEETING[1])))
+    # Mostly English with a German paragraph: English, so analysed.
+    mixed_body = QUAKE[1] + "\n\n" + GERMAN[1] + "\n\n" + QUAKE[1]
+    ids = store(
+        engine,
+        "https://wire.example/feed",
+        [draft("huge", MEETING[0], huge_body, 0), draft("mixed", QUAKE[0], mixed_body, 1)],
+    )
+    report = engine.enrich()
+    assert report.error is None and report.analysed == 2
+    huge = engine.article_insight(ids["huge"])
+    assert huge is not None and huge.status is EnrichmentStatus.DONE
+    xi = next(e for e in huge.entities if e.entity.name == "Xi Jinping")
+    # Mentions are counted within the bound only (about 4 per copy of the text).
+    assert 0 < xi.mentions <= 4 * (MAX_CHARS // len(MEETING[1]) + 1)
+    mixed = engine.article_insight(ids["mixed"])
+    assert mixed is not None and mixed.status is EnrichmentStatus.DONE
+    assert mixed.language == "en"
