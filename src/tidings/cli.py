@@ -31,10 +31,12 @@ from tidings.types import (
     EnrichReport,
     Entity,
     IngestReport,
+    InterestKind,
     PagePolicy,
     Quote,
     SourceKind,
     SourceUpdate,
+    Stance,
     Story,
     TopicKind,
 )
@@ -573,6 +575,125 @@ def topic_list(ctx: Context, as_json: bool) -> None:
         return
     for t, n in found:
         click.echo(f"{n:>6}  {t.kind.value:<8}  {t.label}  ({t.id})")
+
+
+# --- readers ---------------------------------------------------------------------------
+
+INTEREST_KINDS = click.Choice([k.value for k in InterestKind], case_sensitive=False)
+
+
+@cli.group()
+def reader() -> None:
+    """Readers: who the feed is for (the web page adds sign-up)."""
+
+
+@reader.command("add")
+@click.argument("name")
+@pass_ctx
+def reader_add(ctx: Context, name: str) -> None:
+    """Add a reader."""
+    added = ctx.engine.add_reader(name)
+    click.echo(f"added reader {added.id}: {added.name}")
+
+
+@reader.command("list")
+@pass_ctx
+def reader_list(ctx: Context) -> None:
+    """Every reader."""
+    found = ctx.engine.list_readers()
+    if not found:
+        click.echo("no readers yet (tidings reader add NAME)")
+    for r in found:
+        click.echo(
+            f"{r.id:>5}  {r.name}  (exploration {r.exploration:.2f}, diversity {r.diversity:.2f})"
+        )
+
+
+@reader.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def reader_show(ctx: Context, name: str, as_json: bool) -> None:
+    """A reader's settings, follows and mutes."""
+    r = ctx.engine.get_reader(name)
+    found = ctx.engine.interests(r.id)
+    if as_json:
+        data = {
+            "id": r.id,
+            "name": r.name,
+            "exploration": r.exploration,
+            "diversity": r.diversity,
+            "interests": [
+                {"kind": i.kind.value, "value": i.value, "label": i.label, "stance": i.stance.value}
+                for i in found
+            ],
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(
+        f"reader {r.id}: {r.name}  (exploration {r.exploration:.2f}, diversity {r.diversity:.2f})"
+    )
+    for stance in (Stance.FOLLOW, Stance.MUTE):
+        mine = [i for i in found if i.stance is stance]
+        click.echo(
+            f"{'follows' if stance is Stance.FOLLOW else 'mutes'}: "
+            + ("; ".join(f"{i.kind.value} {i.label or i.value}" for i in mine) or "nothing")
+        )
+
+
+@reader.command("set")
+@click.argument("name")
+@click.option("--exploration", type=float, help="Share of the page exploring, 0 to 0.5.")
+@click.option("--diversity", type=float, help="How mixed the page is, 0 to 1.")
+@pass_ctx
+def reader_set(ctx: Context, name: str, exploration: float | None, diversity: float | None) -> None:
+    """Change a reader's page settings."""
+    r = ctx.engine.set_reader_settings(name, exploration=exploration, diversity=diversity)
+    click.echo(f"{r.name}: exploration {r.exploration:.2f}, diversity {r.diversity:.2f}")
+
+
+@reader.command("remove")
+@click.argument("name")
+@pass_ctx
+def reader_remove(ctx: Context, name: str) -> None:
+    """Delete a reader with everything they said and did."""
+    ctx.engine.remove_reader(name)
+    click.echo(f"removed reader {name}")
+
+
+@cli.command()
+@click.argument("reader_name", metavar="READER")
+@click.argument("kind", type=INTEREST_KINDS)
+@click.argument("value")
+@pass_ctx
+def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
+    """Follow a topic, entity, source, author, story or keyword (by id or name)."""
+    got = ctx.engine.follow(reader_name, kind, value)
+    click.echo(f"{reader_name} follows {got.kind.value} {got.label or got.value}")
+
+
+@cli.command()
+@click.argument("reader_name", metavar="READER")
+@click.argument("kind", type=INTEREST_KINDS)
+@click.argument("value")
+@pass_ctx
+def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
+    """Never show READER what matches (a topic, entity, source, author, story, keyword)."""
+    got = ctx.engine.mute(reader_name, kind, value)
+    click.echo(f"{reader_name} mutes {got.kind.value} {got.label or got.value}")
+
+
+@cli.command()
+@click.argument("reader_name", metavar="READER")
+@click.argument("kind", type=INTEREST_KINDS)
+@click.argument("value")
+@pass_ctx
+def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
+    """Forget a follow or a mute."""
+    if ctx.engine.unfollow(reader_name, kind, value):
+        click.echo(f"{reader_name} no longer follows or mutes {kind} {value}")
+    else:
+        fail(f"{reader_name} neither follows nor mutes {kind} {value}")
 
 
 # --- articles --------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -24,9 +25,11 @@ from tidings.config import Settings, load_settings
 from tidings.errors import (
     FeedParseError,
     FetchError,
+    InvalidInputError,
     InvalidURLError,
     NotFoundError,
     TidingsError,
+    TopicNotFoundError,
 )
 from tidings.extract import merge
 from tidings.extract.page import ExtractionError
@@ -42,13 +45,19 @@ from tidings.types import (
     EnrichReport,
     Entity,
     EntityPage,
+    EventKind,
     IngestReport,
+    Interest,
+    InterestKind,
     OutlineEntry,
     PagePolicy,
+    Reader,
+    ReaderEvent,
     Source,
     SourceHealth,
     SourceKind,
     SourceUpdate,
+    Stance,
     Story,
     StoryPage,
     TopicTag,
@@ -84,6 +93,45 @@ MANUAL_SOURCE = "Added by hand"
 
 Clock = Callable[[], datetime]
 Progress = Callable[[SourceUpdate], None]
+
+
+#: What a reader may be called: safe in URLs, feeds and file names.
+READER_NAME = re.compile(r"[\w.@+-]{1,64}")
+#: The largest share of a page given to exploring beyond known interests.
+MAX_EXPLORATION = 0.5
+#: Longest name or keyword a reader can follow.
+MAX_INTEREST_CHARS = 200
+#: Longest read time taken as real (seconds): a tab left open overnight is not reading.
+MAX_READ_SECONDS = 4 * 60 * 60
+#: Events dated further ahead than this are clock errors.
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def _interest_kind(kind: InterestKind | str) -> InterestKind:
+    try:
+        return InterestKind(str(kind).lower())
+    except ValueError:
+        names = ", ".join(k.value for k in InterestKind)
+        raise InvalidInputError(f"cannot follow a {kind!r}: choose one of {names}") from None
+
+
+def event_problem(event: ReaderEvent, now: datetime) -> str | None:
+    """What is wrong with an event, or None. Pure."""
+    if event.at.tzinfo is None:
+        return "its time has no time zone"
+    if event.at > now + FUTURE_SLACK:
+        return "it is dated in the future"
+    if event.article_id < 1:
+        return "no article"
+    if event.kind is EventKind.READ:
+        if event.value is None or not 0 <= event.value <= MAX_READ_SECONDS:
+            return f"a read needs its seconds, 0 to {MAX_READ_SECONDS}"
+    elif event.kind is EventKind.IMPRESSION:
+        if event.value is not None and (event.value < 0 or event.value != int(event.value)):
+            return "an impression's position is a whole number from 0"
+    elif event.value is not None:
+        return "this kind of event carries no value"
+    return None
 
 
 def utc_now() -> datetime:
@@ -364,6 +412,138 @@ class Engine:
 
     def list_topics(self) -> list[tuple[TopicTag, int]]:
         return self.storage.list_topics()
+
+    # --- readers -----------------------------------------------------------------------
+
+    def add_reader(self, name: str) -> Reader:
+        """A new reader. Raises InvalidInputError for a bad name, ReaderExistsError."""
+        clean = name.strip()
+        if not READER_NAME.fullmatch(clean):
+            raise InvalidInputError(
+                "a reader name is 1 to 64 letters, digits or . _ @ + - (no spaces)",
+                resource=name,
+            )
+        return self.storage.add_reader(clean, created=self._clock())
+
+    def get_reader(self, key: int | str) -> Reader:
+        return self.storage.get_reader(key)
+
+    def list_readers(self) -> list[Reader]:
+        return self.storage.list_readers()
+
+    def remove_reader(self, key: int | str) -> None:
+        """Delete a reader with everything they said and did."""
+        self.storage.remove_reader(key)
+
+    def set_reader_settings(
+        self,
+        key: int | str,
+        *,
+        exploration: float | None = None,
+        diversity: float | None = None,
+    ) -> Reader:
+        """Change how adventurous (exploration, 0 to 0.5) and how mixed (diversity, 0 to 1)
+        a reader's page is. Raises InvalidInputError for values out of range."""
+        reader = self.storage.get_reader(key)
+        if exploration is not None:
+            if not 0.0 <= exploration <= MAX_EXPLORATION:
+                raise InvalidInputError(f"exploration must be between 0 and {MAX_EXPLORATION}")
+            reader = replace(reader, exploration=exploration)
+        if diversity is not None:
+            if not 0.0 <= diversity <= 1.0:
+                raise InvalidInputError("diversity must be between 0 and 1")
+            reader = replace(reader, diversity=diversity)
+        return self.storage.update_reader(reader)
+
+    def follow(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
+        """Follow a topic, entity, source, author, story or keyword (replacing a mute of it).
+        Raises NotFoundError when the thing does not exist, InvalidInputError when the
+        value cannot name one."""
+        return self._set_interest(reader, kind, value, Stance.FOLLOW)
+
+    def mute(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
+        """Never show what matches (replacing a follow of it)."""
+        return self._set_interest(reader, kind, value, Stance.MUTE)
+
+    def unfollow(self, reader: int | str, kind: InterestKind | str, value: str) -> bool:
+        """Forget a follow or a mute; whether there was one."""
+        who = self.storage.get_reader(reader)
+        resolved, _ = self._resolve_interest(_interest_kind(kind), value)
+        return self.storage.remove_interest(who.id, _interest_kind(kind), resolved)
+
+    def interests(self, reader: int | str) -> list[Interest]:
+        return self.storage.list_interests(self.storage.get_reader(reader).id)
+
+    def _set_interest(
+        self, reader: int | str, kind: InterestKind | str, value: str, stance: Stance
+    ) -> Interest:
+        who = self.storage.get_reader(reader)
+        kind = _interest_kind(kind)
+        resolved, label = self._resolve_interest(kind, value)
+        interest = Interest(kind=kind, value=resolved, stance=stance, label=label)
+        return self.storage.set_interest(who.id, interest, created=self._clock())
+
+    def _resolve_interest(self, kind: InterestKind, value: str) -> tuple[str, str]:
+        """The stored value and label of what a reader names (by id or by name)."""
+        text = " ".join(value.split())
+        if not text or len(text) > MAX_INTEREST_CHARS:
+            raise InvalidInputError(
+                f"a {kind.value} to follow is 1 to {MAX_INTEREST_CHARS} characters", resource=value
+            )
+        if kind is InterestKind.ENTITY:
+            entity = self.storage.get_entity(int(text) if text.isdigit() else text)
+            return str(entity.id), entity.name
+        if kind is InterestKind.SOURCE:
+            source = self.storage.get_source(int(text) if text.isdigit() else text)
+            return str(source.id), source.title or source.url
+        if kind is InterestKind.STORY:
+            if not text.isdigit():
+                raise InvalidInputError("a story is named by its id", resource=value)
+            story = self.storage.get_story(int(text))
+            return str(story.id), story.headline or f"story {story.id}"
+        if kind is InterestKind.TOPIC:
+            return self._resolve_topic(text)
+        # Authors and keywords are matched case-insensitively, as bylines and text vary.
+        return text.casefold(), text
+
+    def _resolve_topic(self, text: str) -> tuple[str, str]:
+        from tidings.enrich.relations import relation_named
+        from tidings.enrich.topics import load_taxonomy
+
+        folded = text.casefold()
+        for tag, _ in self.storage.list_topics():
+            if folded in (tag.id.casefold(), tag.label.casefold()):
+                return tag.id, tag.label
+        for topic in load_taxonomy():
+            if folded in (topic.id.casefold(), topic.label.casefold()):
+                return topic.id, topic.label
+        if (relation := relation_named(text)) is not None:
+            return relation
+        raise TopicNotFoundError(
+            f"no such topic: {text} (see `tidings topic list`; relations are named like "
+            '"China–Russia relations")',
+            resource=text,
+        )
+
+    def record_events(self, reader: int | str, items: Sequence[ReaderEvent]) -> int:
+        """Store what a reader saw and did. Raises InvalidInputError for a malformed event
+        (nothing is stored then), ArticleNotFoundError for an unknown article."""
+        who = self.storage.get_reader(reader)
+        now = self._clock()
+        for event in items:
+            problem = event_problem(event, now)
+            if problem is not None:
+                raise InvalidInputError(f"malformed {event.kind.value} event: {problem}")
+        return self.storage.record_events(who.id, items)
+
+    def save_article(self, reader: int | str, article_id: int) -> None:
+        self.storage.save_article(self.storage.get_reader(reader).id, article_id, at=self._clock())
+
+    def unsave_article(self, reader: int | str, article_id: int) -> bool:
+        return self.storage.unsave_article(self.storage.get_reader(reader).id, article_id)
+
+    def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
+        return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)
 
     # --- ingestion ---------------------------------------------------------------------
 

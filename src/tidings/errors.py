@@ -63,6 +63,26 @@ class StoryNotFoundError(NotFoundError):
     key = "story_not_found"
 
 
+class TopicNotFoundError(NotFoundError):
+    key = "topic_not_found"
+
+
+class ReaderNotFoundError(NotFoundError):
+    key = "reader_not_found"
+
+
+class ReaderExistsError(StorageError):
+    """Adding a reader whose name is taken."""
+
+    key = "reader_exists"
+
+
+class InvalidInputError(TidingsError):
+    """A request that cannot be carried out as asked (a malformed event, a bad setting)."""
+
+    key = "invalid_input"
+
+
 class SourceExistsError(StorageError):
     """A source with this URL is already subscribed."""
 

@@ -525,3 +525,86 @@ class StoryPage:
     articles: tuple[Article, ...] = ()
     #: Names of the sources that covered it, in the order of ``articles``.
     sources: tuple[str, ...] = ()
+
+
+# --- readers: who the feed is for, and what they told us ------------------------------------
+
+
+class InterestKind(StrEnum):
+    """What a reader can follow or mute."""
+
+    #: A taxonomy, section or relation topic (its id: ``medtop:…``, ``relation:…``).
+    TOPIC = "topic"
+    #: An entity (its id).
+    ENTITY = "entity"
+    #: A source (its id).
+    SOURCE = "source"
+    #: An author, by name as bylines write it (compared case-insensitively).
+    AUTHOR = "author"
+    #: A story (its id).
+    STORY = "story"
+    #: A word or phrase in headlines and text (lower case).
+    KEYWORD = "keyword"
+
+
+class Stance(StrEnum):
+    """Whether a reader wants more of something or none of it."""
+
+    FOLLOW = "follow"
+    #: Absolute: a muted thing never reaches the reader's page.
+    MUTE = "mute"
+
+
+class EventKind(StrEnum):
+    """What a reader did, or what was shown to them."""
+
+    #: An article was shown (value: its position on the page).
+    IMPRESSION = "impression"
+    #: The reader opened it.
+    OPEN = "open"
+    #: Seconds spent reading it (value).
+    READ = "read"
+    SAVE = "save"
+    SHARE = "share"
+    #: "More like this" / "less like this" / "hide".
+    MORE = "more"
+    LESS = "less"
+    HIDE = "hide"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reader:
+    """Someone Tidings makes a feed for."""
+
+    id: int
+    #: Unique, chosen by the reader or the operator ("ana").
+    name: str
+    created: datetime | None = None
+    #: How much of the page explores beyond known interests, in [0, 0.5].
+    exploration: float = 0.1
+    #: How strongly the page mixes topics (0 = by score alone, 1 = as mixed as possible).
+    diversity: float = 0.3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interest:
+    """One thing a reader follows or mutes."""
+
+    kind: InterestKind
+    #: The topic / entity / source / story id as text, the author's name or the keyword.
+    value: str
+    stance: Stance = Stance.FOLLOW
+    #: A human-readable name for it ("Xi Jinping", "China–Russia relations").
+    label: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaderEvent:
+    """One thing that happened between a reader and an article."""
+
+    kind: EventKind
+    article_id: int
+    at: datetime
+    #: The position for an impression, the seconds for a read; otherwise unused.
+    value: float | None = None

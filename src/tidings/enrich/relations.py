@@ -402,3 +402,44 @@ def recurring_relations(
     """
     recurring = [(n, rid) for rid, n in counts.items() if n >= min_articles]
     return [rid for n, rid in sorted(recurring, key=lambda x: (-x[0], x[1]))]
+
+
+_NAMED_PAIR = re.compile(
+    r"^\s*(?P<a>.+?)\s*(?:[\u2013\u2014-]|\band\b|/)\s*(?P<b>.+?)(?:\s+relations?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def relation_named(text: str, *, table: CountryTable | None = None) -> tuple[str, str] | None:
+    """The ``(id, label)`` of the relation topic a reader names: "China–Russia relations",
+    "china-russia", "Russia and China", "relation:china-russia". None when the text does
+    not name two different countries. A reader may follow a relation before any article
+    about it has arrived, so this does not need one."""
+    table = table or load_countries()
+    body = text.strip()
+
+    def country(part: str) -> Country | None:
+        return table.places.get(key(part)) or table.qualifiers.get(key(part))
+
+    pair: tuple[Country, Country] | None = None
+    if body.casefold().startswith("relation:"):
+        # An id: slugs joined by "-", which names may contain too ("united-states").
+        words = body[len("relation:") :].split("-")
+        for cut in range(1, len(words)):
+            a, b = country(" ".join(words[:cut])), country(" ".join(words[cut:]))
+            if a is not None and b is not None:
+                pair = (a, b)
+                break
+    elif (match := _NAMED_PAIR.match(body)) is not None:
+        a, b = country(match["a"]), country(match["b"])
+        if a is not None and b is not None:
+            pair = (a, b)
+    if pair is None:
+        return None
+    first, second = sorted(pair, key=lambda c: c.name)
+    if first.code == second.code:
+        return None
+    return (
+        f"relation:{_slug(first.name)}-{_slug(second.name)}",
+        f"{first.name}\u2013{second.name} relations",
+    )

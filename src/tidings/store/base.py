@@ -17,11 +17,17 @@ from tidings.types import (
     ArticleInsight,
     Enrichment,
     Entity,
+    EventKind,
+    Interest,
+    InterestKind,
     PagePolicy,
     Quote,
+    Reader,
+    ReaderEvent,
     Source,
     SourceHealth,
     SourceKind,
+    Stance,
     Story,
     StoryChange,
     StoryState,
@@ -37,7 +43,9 @@ class Storage(Protocol):
     Raises:
         SourceNotFoundError: a source id or URL does not exist.
         ArticleNotFoundError: an article id does not exist.
-        EntityNotFoundError, StoryNotFoundError: likewise for entities and stories.
+        EntityNotFoundError, StoryNotFoundError, ReaderNotFoundError: likewise for
+            entities, stories and readers.
+        ReaderExistsError: adding a reader whose name is taken.
         SourceExistsError: adding a source whose URL is already stored.
         StorageError: any other database failure.
     """
@@ -207,3 +215,55 @@ class Storage(Protocol):
 
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         """Every topic used, with its article count, most used first."""
+
+    # --- readers -----------------------------------------------------------------------
+    # Every method taking a reader_id raises ReaderNotFoundError for an unknown reader and
+    # reads or writes that reader's rows only.
+
+    def add_reader(
+        self, name: str, *, created: datetime, exploration: float = 0.1, diversity: float = 0.3
+    ) -> Reader:
+        """Raises ReaderExistsError."""
+
+    def get_reader(self, key: int | str) -> Reader:
+        """By id or name."""
+
+    def list_readers(self) -> list[Reader]:
+        """By id."""
+
+    def update_reader(self, reader: Reader) -> Reader:
+        """Write the reader's settings (exploration, diversity)."""
+
+    def remove_reader(self, key: int | str) -> None:
+        """Delete a reader with everything they said and did."""
+
+    def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
+        """Follow or mute something, replacing an earlier stance on the same thing."""
+
+    def remove_interest(self, reader_id: int, kind: InterestKind, value: str) -> bool:
+        """Forget a follow or mute; whether there was one."""
+
+    def list_interests(self, reader_id: int, *, stance: Stance | None = None) -> list[Interest]:
+        """The reader's follows and mutes, by kind then age."""
+
+    def record_events(self, reader_id: int, items: Sequence[ReaderEvent]) -> int:
+        """Store events; all or none (ArticleNotFoundError names an unknown article)."""
+
+    def reader_events(
+        self,
+        reader_id: int,
+        *,
+        since: datetime | None = None,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int = 1000,
+    ) -> list[ReaderEvent]:
+        """The reader's events, newest first."""
+
+    def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        """Idempotent. Raises ArticleNotFoundError."""
+
+    def unsave_article(self, reader_id: int, article_id: int) -> bool:
+        """Whether it was saved."""
+
+    def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
+        """Most recently saved first."""

@@ -341,6 +341,86 @@ quotes = sa.Table(
 )
 
 
+# --- readers (migration 0003) ----------------------------------------------------------------
+
+#: Someone Tidings makes a feed for (``tidings.types.Reader``).
+readers = sa.Table(
+    "readers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("exploration", sa.Float, nullable=False),
+    sa.Column("diversity", sa.Float, nullable=False),
+    sa.Index("ux_readers_name", "name", unique=True),
+    sqlite_autoincrement=True,
+)
+
+#: What a reader follows or mutes; one stance per thing.
+interests = sa.Table(
+    "interests",
+    metadata,
+    sa.Column(
+        "reader_id",
+        sa.Integer,
+        sa.ForeignKey("readers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("stance", sa.String(16), nullable=False),
+    sa.Column("label", sa.Text),
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+#: What was shown to a reader and what they did (``tidings.types.ReaderEvent``).
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "reader_id",
+        sa.Integer,
+        sa.ForeignKey("readers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # A reader's history, newest first; and "has this reader seen / read this article".
+    sa.Index("ix_events_reader_id_at", "reader_id", "at"),
+    sa.Index("ix_events_reader_id_article_id", "reader_id", "article_id"),
+    sa.Index("ix_events_article_id", "article_id"),
+    sqlite_autoincrement=True,
+)
+
+#: Articles a reader saved for later.
+saved = sa.Table(
+    "saved",
+    metadata,
+    sa.Column(
+        "reader_id",
+        sa.Integer,
+        sa.ForeignKey("readers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_saved_article_id", "article_id"),
+)
+
+
 def objects_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """An Alembic ``include_object`` hook that leaves out what is meant for another
     database, so that comparing a database with this module shows only real drift."""

@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from tidings.errors import (
     ArticleNotFoundError,
     EntityNotFoundError,
+    ReaderExistsError,
+    ReaderNotFoundError,
     SourceExistsError,
     SourceNotFoundError,
     StorageError,
@@ -46,7 +48,11 @@ from tidings.store.schema import (
     enrichments,
     entities,
     entity_keys,
+    events,
+    interests,
     quotes,
+    readers,
+    saved,
     sources,
     stories,
     topics,
@@ -59,14 +65,20 @@ from tidings.types import (
     Enrichment,
     EnrichmentStatus,
     Entity,
+    EventKind,
     FoundEntity,
     Image,
+    Interest,
+    InterestKind,
     Link,
     PagePolicy,
     Quote,
+    Reader,
+    ReaderEvent,
     Source,
     SourceHealth,
     SourceKind,
+    Stance,
     Story,
     StoryChange,
     StoryState,
@@ -1389,6 +1401,219 @@ class SQLStorage:
         with self._transaction("list topics") as conn:
             return [(_topic(row, 1.0), int(row.n)) for row in conn.execute(query)]
 
+    # --- readers -----------------------------------------------------------------------
+
+    def add_reader(
+        self, name: str, *, created: datetime, exploration: float = 0.1, diversity: float = 0.3
+    ) -> Reader:
+        values = {
+            "name": name,
+            "created": created,
+            "exploration": exploration,
+            "diversity": diversity,
+        }
+        try:
+            with self._transaction("add the reader", writes=True) as conn:
+                row = conn.execute(sa.insert(readers).values(values).returning(readers)).one()
+        except StorageError as e:
+            if isinstance(e.__cause__, exc.IntegrityError):
+                raise ReaderExistsError(
+                    f"reader already exists: {name}", resource=name
+                ) from e.__cause__
+            raise
+        return _reader(row)
+
+    def _reader_row(self, conn: sa.Connection, key: int | str) -> sa.Row[Any]:
+        column = readers.c.name if isinstance(key, str) else readers.c.id
+        row = conn.execute(sa.select(readers).where(column == key)).one_or_none()
+        if row is None:
+            raise ReaderNotFoundError(f"no such reader: {key}", resource=str(key))
+        return row
+
+    def get_reader(self, key: int | str) -> Reader:
+        with self._transaction("read the reader") as conn:
+            return _reader(self._reader_row(conn, key))
+
+    def list_readers(self) -> list[Reader]:
+        with self._transaction("list readers") as conn:
+            return [_reader(r) for r in conn.execute(sa.select(readers).order_by(readers.c.id))]
+
+    def update_reader(self, reader: Reader) -> Reader:
+        with self._transaction("update the reader", writes=True) as conn:
+            self._reader_row(conn, reader.id)
+            conn.execute(
+                sa.update(readers)
+                .where(readers.c.id == reader.id)
+                .values(exploration=reader.exploration, diversity=reader.diversity)
+            )
+            return _reader(self._reader_row(conn, reader.id))
+
+    def remove_reader(self, key: int | str) -> None:
+        with self._transaction("remove the reader", writes=True) as conn:
+            row = self._reader_row(conn, key)
+            conn.execute(sa.delete(readers).where(readers.c.id == row.id))
+
+    def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
+        values = {
+            "stance": interest.stance.value,
+            "label": interest.label,
+            "created": created,
+        }
+        key = (
+            interests.c.reader_id == reader_id,
+            interests.c.kind == interest.kind.value,
+            interests.c.value == interest.value,
+        )
+        with self._transaction("store the reader's interest", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            done = conn.execute(sa.update(interests).where(*key).values(values))
+            if not done.rowcount:
+                conn.execute(
+                    sa.insert(interests).values(
+                        reader_id=reader_id,
+                        kind=interest.kind.value,
+                        value=interest.value,
+                        **values,
+                    )
+                )
+        return Interest(
+            kind=interest.kind,
+            value=interest.value,
+            stance=interest.stance,
+            label=interest.label,
+            created=created,
+        )
+
+    def remove_interest(self, reader_id: int, kind: InterestKind, value: str) -> bool:
+        with self._transaction("remove the reader's interest", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(interests).where(
+                    interests.c.reader_id == reader_id,
+                    interests.c.kind == kind.value,
+                    interests.c.value == value,
+                )
+            )
+            return bool(done.rowcount)
+
+    def list_interests(self, reader_id: int, *, stance: Stance | None = None) -> list[Interest]:
+        query = (
+            sa.select(interests)
+            .where(interests.c.reader_id == reader_id)
+            .order_by(interests.c.kind, interests.c.created, interests.c.value)
+        )
+        if stance is not None:
+            query = query.where(interests.c.stance == stance.value)
+        with self._transaction("list the reader's interests") as conn:
+            self._reader_row(conn, reader_id)
+            return [
+                Interest(
+                    kind=InterestKind(r.kind),
+                    value=r.value,
+                    stance=Stance(r.stance),
+                    label=r.label,
+                    created=r.created,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def record_events(self, reader_id: int, items: Sequence[ReaderEvent]) -> int:
+        if not items:
+            return 0
+        wanted = sorted({e.article_id for e in items})
+        with self._transaction("record the reader's events", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            known: set[int] = set()
+            for chunk in _chunks(wanted):
+                known.update(
+                    conn.execute(sa.select(articles.c.id).where(articles.c.id.in_(chunk))).scalars()
+                )
+            if missing := [a for a in wanted if a not in known]:
+                raise ArticleNotFoundError(
+                    f"no such article: {missing[0]}", resource=str(missing[0])
+                )
+            conn.execute(
+                sa.insert(events),
+                [
+                    {
+                        "reader_id": reader_id,
+                        "article_id": e.article_id,
+                        "kind": e.kind.value,
+                        "value": e.value,
+                        "at": e.at,
+                    }
+                    for e in items
+                ],
+            )
+        return len(items)
+
+    def reader_events(
+        self,
+        reader_id: int,
+        *,
+        since: datetime | None = None,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int = 1000,
+    ) -> list[ReaderEvent]:
+        query = (
+            sa.select(events)
+            .where(events.c.reader_id == reader_id)
+            .order_by(events.c.at.desc(), events.c.id.desc())
+            .limit(limit)
+        )
+        if since is not None:
+            query = query.where(events.c.at >= since)
+        if kinds is not None:
+            query = query.where(events.c.kind.in_([k.value for k in kinds]))
+        with self._transaction("read the reader's events") as conn:
+            self._reader_row(conn, reader_id)
+            return [
+                ReaderEvent(kind=EventKind(r.kind), article_id=r.article_id, at=r.at, value=r.value)
+                for r in conn.execute(query)
+            ]
+
+    def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        with self._transaction("save the article", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            if (
+                conn.execute(
+                    sa.select(articles.c.id).where(articles.c.id == article_id)
+                ).one_or_none()
+                is None
+            ):
+                raise ArticleNotFoundError(
+                    f"no such article: {article_id}", resource=str(article_id)
+                )
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            conn.execute(
+                insert(saved)
+                .values(reader_id=reader_id, article_id=article_id, at=at)
+                .on_conflict_do_nothing()
+            )
+
+    def unsave_article(self, reader_id: int, article_id: int) -> bool:
+        with self._transaction("unsave the article", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(saved).where(
+                    saved.c.reader_id == reader_id, saved.c.article_id == article_id
+                )
+            )
+            return bool(done.rowcount)
+
+    def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
+        query = (
+            sa.select(articles)
+            .join(saved, saved.c.article_id == articles.c.id)
+            .where(saved.c.reader_id == reader_id)
+            .order_by(saved.c.at.desc(), articles.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("list saved articles") as conn:
+            self._reader_row(conn, reader_id)
+            return [_article(r) for r in conn.execute(query)]
+
 
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
     if digest == stored.content_hash:
@@ -1447,6 +1672,16 @@ def _record_elsewhere(
 
 
 # --- enrichment rows -----------------------------------------------------------------------
+
+
+def _reader(row: Any) -> Reader:
+    return Reader(
+        id=row.id,
+        name=row.name,
+        created=row.created,
+        exploration=row.exploration,
+        diversity=row.diversity,
+    )
 
 
 def _entity(row: Any) -> Entity:

@@ -1,0 +1,139 @@
+"""Readers, their follows and mutes, events and saved articles; one reader never sees
+another's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tidings.errors import ArticleNotFoundError, ReaderExistsError, ReaderNotFoundError
+from tidings.store.sql import SQLStorage
+from tidings.types import (
+    ArticleDraft,
+    EventKind,
+    Interest,
+    InterestKind,
+    Reader,
+    ReaderEvent,
+    Stance,
+)
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def two_articles(storage: SQLStorage) -> tuple[int, int]:
+    source = storage.add_source("https://a.example/feed", added=T0)
+    drafts = [ArticleDraft(guid=f"g{i}", title=f"Headline {i}", body="Text.") for i in (1, 2)]
+    storage.upsert_articles(source.id, drafts, fetched_at=T0)
+    a, b = sorted(x.id for x in storage.find_articles(source.id, guids=["g1", "g2"]))
+    return a, b
+
+
+def test_readers_are_added_found_and_changed(storage: SQLStorage) -> None:
+    ana = storage.add_reader("ana", created=T0)
+    assert ana == Reader(id=ana.id, name="ana", created=T0, exploration=0.1, diversity=0.3)
+    assert storage.get_reader("ana") == storage.get_reader(ana.id) == ana
+    with pytest.raises(ReaderExistsError):
+        storage.add_reader("ana", created=T0)
+    with pytest.raises(ReaderNotFoundError):
+        storage.get_reader("bo")
+    changed = storage.update_reader(
+        Reader(id=ana.id, name="ignored", exploration=0.3, diversity=0.9)
+    )
+    assert (changed.name, changed.exploration, changed.diversity) == ("ana", 0.3, 0.9)
+    assert [r.name for r in storage.list_readers()] == ["ana"]
+
+
+def test_a_stance_replaces_the_earlier_one(storage: SQLStorage) -> None:
+    ana = storage.add_reader("ana", created=T0)
+    xi = Interest(kind=InterestKind.ENTITY, value="7", label="Xi Jinping")
+    storage.set_interest(ana.id, xi, created=T0)
+    storage.set_interest(
+        ana.id,
+        Interest(kind=InterestKind.KEYWORD, value="football", stance=Stance.MUTE),
+        created=T0,
+    )
+    assert [(i.kind, i.value, i.stance) for i in storage.list_interests(ana.id)] == [
+        (InterestKind.ENTITY, "7", Stance.FOLLOW),
+        (InterestKind.KEYWORD, "football", Stance.MUTE),
+    ]
+    storage.set_interest(
+        ana.id, Interest(kind=InterestKind.ENTITY, value="7", stance=Stance.MUTE), created=T0
+    )
+    assert [i.value for i in storage.list_interests(ana.id, stance=Stance.MUTE)] == [
+        "7",
+        "football",
+    ]
+    assert storage.list_interests(ana.id, stance=Stance.FOLLOW) == []
+    assert storage.remove_interest(ana.id, InterestKind.ENTITY, "7")
+    assert not storage.remove_interest(ana.id, InterestKind.ENTITY, "7")
+
+
+def test_events_are_all_or_nothing(storage: SQLStorage) -> None:
+    a, b = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    shown = [
+        ReaderEvent(kind=EventKind.IMPRESSION, article_id=a, at=T0, value=0),
+        ReaderEvent(kind=EventKind.IMPRESSION, article_id=b, at=T0, value=1),
+        ReaderEvent(kind=EventKind.READ, article_id=b, at=T0 + timedelta(minutes=1), value=95),
+    ]
+    assert storage.record_events(ana.id, shown) == 3
+    with pytest.raises(ArticleNotFoundError, match="99999"):
+        storage.record_events(
+            ana.id,
+            [
+                ReaderEvent(kind=EventKind.OPEN, article_id=a, at=T0),
+                ReaderEvent(kind=EventKind.OPEN, article_id=99999, at=T0),
+            ],
+        )
+    history = storage.reader_events(ana.id)
+    assert [e.kind for e in history] == [EventKind.READ, EventKind.IMPRESSION, EventKind.IMPRESSION]
+    assert history[0].value == 95
+    reads = storage.reader_events(ana.id, kinds=[EventKind.READ])
+    assert [e.article_id for e in reads] == [b]
+    assert storage.reader_events(ana.id, since=T0 + timedelta(seconds=30)) == reads
+
+
+def test_saving_is_idempotent(storage: SQLStorage) -> None:
+    a, b = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    storage.save_article(ana.id, a, at=T0)
+    storage.save_article(ana.id, a, at=T0 + timedelta(hours=1))
+    storage.save_article(ana.id, b, at=T0 + timedelta(hours=2))
+    assert [x.id for x in storage.saved_articles(ana.id)] == [b, a]
+    assert storage.unsave_article(ana.id, b) and not storage.unsave_article(ana.id, b)
+    with pytest.raises(ArticleNotFoundError):
+        storage.save_article(ana.id, 99999, at=T0)
+
+
+def test_one_reader_never_sees_anothers_data(storage: SQLStorage) -> None:
+    a, _ = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    bo = storage.add_reader("bo", created=T0)
+    storage.set_interest(
+        ana.id, Interest(kind=InterestKind.TOPIC, value="medtop:15000000"), created=T0
+    )
+    storage.record_events(ana.id, [ReaderEvent(kind=EventKind.OPEN, article_id=a, at=T0)])
+    storage.save_article(ana.id, a, at=T0)
+    assert storage.list_interests(bo.id) == []
+    assert storage.reader_events(bo.id) == []
+    assert storage.saved_articles(bo.id) == []
+    assert not storage.remove_interest(bo.id, InterestKind.TOPIC, "medtop:15000000")
+    assert not storage.unsave_article(bo.id, a)
+    assert len(storage.list_interests(ana.id)) == 1
+    # Removing a reader removes everything of theirs, and nothing of anyone else's.
+    storage.set_interest(bo.id, Interest(kind=InterestKind.KEYWORD, value="chess"), created=T0)
+    storage.remove_reader("ana")
+    with pytest.raises(ReaderNotFoundError):
+        storage.list_interests(ana.id)
+    assert [i.value for i in storage.list_interests(bo.id)] == ["chess"]
+
+
+def test_removing_an_article_removes_its_events(storage: SQLStorage) -> None:
+    a, _ = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    storage.record_events(ana.id, [ReaderEvent(kind=EventKind.OPEN, article_id=a, at=T0)])
+    storage.save_article(ana.id, a, at=T0)
+    storage.remove_source(storage.get_article(a).source_id)
+    assert storage.reader_events(ana.id) == [] and storage.saved_articles(ana.id) == []
