@@ -19,13 +19,15 @@ from tidings.engine import Engine
 from tidings.errors import (
     FeedParseError,
     FetchError,
+    InvalidInputError,
     InvalidURLError,
     NotFoundError,
     OPMLError,
+    ReaderExistsError,
     SourceExistsError,
     TidingsError,
 )
-from tidings.types import Article, SourceHealth
+from tidings.types import Article, ArticleInsight, Entity, Quote, SourceHealth, Story
 
 
 class ArticleOut(BaseModel):
@@ -79,6 +81,73 @@ class SourceOut(BaseModel):
     next_poll: datetime | None
 
 
+class EntityOut(BaseModel):
+    id: int
+    name: str
+    type: str
+    description: str | None
+    aliases: list[str]
+    article_count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class TopicOut(BaseModel):
+    id: str
+    label: str
+    kind: str
+    confidence: float
+
+
+class QuoteOut(BaseModel):
+    text: str
+    speaker: str | None
+    entity_id: int | None
+    entity: str | None
+    article_id: int
+
+
+class StoryOut(BaseModel):
+    id: int
+    headline: str | None
+    representative_id: int | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    article_count: int
+    source_count: int
+    recent_count: int
+
+
+class ArticleEntityOut(EntityOut):
+    mentions: int
+    role: str | None
+
+
+class AnalysisOut(BaseModel):
+    status: str
+    note: str | None
+    language: str | None
+    entities: list[ArticleEntityOut]
+    topics: list[TopicOut]
+    quotes: list[QuoteOut]
+    story: StoryOut | None
+    duplicates: list[int]
+
+
+class EntityPageOut(EntityOut):
+    articles: list[ArticleOut]
+    quotes: list[QuoteOut]
+
+
+class StoryPageOut(StoryOut):
+    articles: list[ArticleOut]
+    sources: list[str]
+
+
+class SimilarOut(ArticleOut):
+    similarity: float
+
+
 class ErrorOut(BaseModel):
     error: str
     message: str
@@ -115,6 +184,63 @@ def article_detail_out(a: Article) -> ArticleDetailOut:
     )
 
 
+def entity_out(e: Entity) -> EntityOut:
+    return EntityOut(
+        id=e.id,
+        name=e.name,
+        type=e.type,
+        description=e.description,
+        aliases=list(e.aliases),
+        article_count=e.article_count,
+        first_seen=e.first_seen,
+        last_seen=e.last_seen,
+    )
+
+
+def story_out(s: Story) -> StoryOut:
+    return StoryOut(
+        id=s.id,
+        headline=s.headline,
+        representative_id=s.representative_id,
+        first_seen=s.first_seen,
+        last_seen=s.last_seen,
+        article_count=s.article_count,
+        source_count=s.source_count,
+        recent_count=s.recent_count,
+    )
+
+
+def quote_out(q: Quote) -> QuoteOut:
+    return QuoteOut(
+        text=q.text,
+        speaker=q.speaker,
+        entity_id=q.entity_id,
+        entity=q.entity_name,
+        article_id=q.article_id,
+    )
+
+
+def analysis_out(i: ArticleInsight) -> AnalysisOut:
+    return AnalysisOut(
+        status=i.status.value,
+        note=i.note,
+        language=i.language,
+        entities=[
+            ArticleEntityOut(
+                **entity_out(e.entity).model_dump(), mentions=e.mentions, role=e.description
+            )
+            for e in i.entities
+        ],
+        topics=[
+            TopicOut(id=t.id, label=t.label, kind=t.kind.value, confidence=t.confidence)
+            for t in i.topics
+        ],
+        quotes=[quote_out(q) for q in i.quotes],
+        story=story_out(i.story) if i.story else None,
+        duplicates=list(i.duplicates),
+    )
+
+
 def source_out(h: SourceHealth) -> SourceOut:
     s = h.source
     return SourceOut(
@@ -136,9 +262,9 @@ def status_for(error: TidingsError) -> int:
     """The one place where an error becomes an HTTP status."""
     if isinstance(error, NotFoundError):
         return 404
-    if isinstance(error, SourceExistsError):
+    if isinstance(error, SourceExistsError | ReaderExistsError):
         return 409
-    if isinstance(error, InvalidURLError | OPMLError | FeedParseError):
+    if isinstance(error, InvalidURLError | OPMLError | FeedParseError | InvalidInputError):
         return 422
     if isinstance(error, FetchError):
         return 502
@@ -192,6 +318,74 @@ def create_app(engine: Engine) -> FastAPI:
     )
     def article(engine: EngineDep, article_id: int) -> ArticleDetailOut:
         return article_detail_out(engine.get_article(article_id))
+
+    @app.get(
+        "/api/articles/{article_id}/analysis",
+        responses={404: {"model": ErrorOut}},
+        summary="What enrichment found in an article (null until it is analysed)",
+    )
+    def analysis(engine: EngineDep, article_id: int) -> AnalysisOut | None:
+        found = engine.article_insight(article_id)
+        return analysis_out(found) if found else None
+
+    @app.get(
+        "/api/articles/{article_id}/similar",
+        responses={404: {"model": ErrorOut}},
+        summary="Articles most like this one, by meaning",
+    )
+    def similar(
+        engine: EngineDep, article_id: int, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    ) -> list[SimilarOut]:
+        return [
+            SimilarOut(**article_out(a).model_dump(), similarity=score)
+            for a, score in engine.similar_articles(article_id, limit=limit)
+        ]
+
+    @app.get("/api/entities", summary="Entities, most often named first")
+    def entities(
+        engine: EngineDep,
+        limit: Limit = 50,
+        type: Annotated[str | None, Query(max_length=16)] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> list[EntityOut]:
+        return [entity_out(e) for e in engine.list_entities(type=type, query=q, limit=limit)]
+
+    @app.get(
+        "/api/entities/{key}",
+        responses={404: {"model": ErrorOut}},
+        summary="An entity (by id or any of its names) with its articles and quotes",
+    )
+    def entity(engine: EngineDep, key: str, limit: Limit = 20) -> EntityPageOut:
+        page = engine.entity_page(int(key) if key.isdigit() else key, limit=limit)
+        return EntityPageOut(
+            **entity_out(page.entity).model_dump(),
+            articles=[article_out(a) for a in page.articles],
+            quotes=[quote_out(q) for q in page.quotes],
+        )
+
+    @app.get("/api/stories", summary="Stories, most recently active first")
+    def stories(engine: EngineDep, limit: Limit = 50) -> list[StoryOut]:
+        return [story_out(s) for s in engine.list_stories(limit=limit)]
+
+    @app.get(
+        "/api/stories/{story_id}",
+        responses={404: {"model": ErrorOut}},
+        summary="A story with all its articles and sources",
+    )
+    def story(engine: EngineDep, story_id: int) -> StoryPageOut:
+        page = engine.story_page(story_id)
+        return StoryPageOut(
+            **story_out(page.story).model_dump(),
+            articles=[article_out(a) for a in page.articles],
+            sources=list(page.sources),
+        )
+
+    @app.get("/api/topics", summary="Topics in use, with their article counts")
+    def topics(engine: EngineDep) -> list[dict[str, str | int]]:
+        return [
+            {"id": t.id, "label": t.label, "kind": t.kind.value, "articles": n}
+            for t, n in engine.list_topics()
+        ]
 
     @app.get("/api/sources", summary="Sources with their health")
     def sources(engine: EngineDep) -> list[SourceOut]:
