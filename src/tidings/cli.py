@@ -696,6 +696,71 @@ def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
         fail(f"{reader_name} neither follows nor mutes {kind} {value}")
 
 
+@cli.command()
+@click.argument("reader_name", metavar="READER")
+@click.option("--explain", is_flag=True, help="Show each item's reasons and what changes them.")
+@click.option("--size", default=30, show_default=True, type=click.IntRange(1, 100))
+@click.option("--cursor", help="The cursor printed under the previous page.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def feed(
+    ctx: Context, reader_name: str, explain: bool, size: int, cursor: str | None, as_json: bool
+) -> None:
+    """Print READER's page: one item per story, best first."""
+    page = ctx.engine.feed(reader_name, cursor=cursor, size=size)
+    if as_json:
+        data = {
+            "reader": page.reader.name,
+            "items": [
+                {
+                    "rank": item.rank,
+                    "article_id": item.article_id,
+                    "title": page.articles[item.article_id].title,
+                    "source": page.articles[item.article_id].source_name,
+                    "story_id": item.story_id,
+                    "score": round(item.score, 4),
+                    "also_covered_by": [c.article_id for c in item.also_covered_by],
+                    "exploration": item.exploration,
+                    "reasons": [
+                        {
+                            "kind": r.kind.value,
+                            "text": r.text,
+                            "weight": round(r.weight, 4),
+                            "action": {
+                                "verb": r.action.verb.value,
+                                "target_kind": r.action.target_kind.value,
+                                "target_id": r.action.target_id,
+                                "label": r.action.label,
+                            },
+                        }
+                        for r in item.reasons
+                    ],
+                }
+                for item in page.items
+            ],
+            "next_cursor": page.next_cursor,
+            "hint": page.hint,
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if page.hint:
+        click.echo(page.hint)
+    for item in page.items:
+        facts = page.articles[item.article_id]
+        also = f"  (+{len(item.also_covered_by)} more sources)" if item.also_covered_by else ""
+        click.echo(
+            f"{item.rank:>3}. {short(facts.title, 80)}\n     {facts.source_name}, "
+            f"{when(facts.published)}, article {item.article_id}{also}"
+        )
+        if explain:
+            for r in item.reasons:
+                click.echo(f"       {r.text} (+{r.weight:.2f}) [{r.action.label}]")
+            if not item.reasons:
+                click.echo("       Recent news")
+    if page.next_cursor:
+        click.echo(f"\nnext page: tidings feed {page.reader.name} --cursor {page.next_cursor}")
+
+
 # --- articles --------------------------------------------------------------------------
 
 
@@ -1111,6 +1176,18 @@ def eval_duplicates(data_dir: Path) -> None:
     """Pair F1 of near-duplicate detection on ECB+ articles and generated copies of them."""
     from tidings.eval import baseline
     from tidings.eval.duplicates import evaluate, summary_line
+
+    report = evaluate(data_dir)
+    print_gate(report, summary_line(report, baseline()))
+
+
+@evaluate.command("rank")
+@data_option("mind_subset")
+def eval_rank(data_dir: Path) -> None:
+    """AUC, MRR, nDCG@5 and nDCG@10 of news ranking on MIND impressions replayed in time
+    order, for a random, a click-rate and the hybrid scorer."""
+    from tidings.eval import baseline
+    from tidings.eval.rank import evaluate, summary_line
 
     report = evaluate(data_dir)
     print_gate(report, summary_line(report, baseline()))

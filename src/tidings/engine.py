@@ -46,6 +46,7 @@ from tidings.types import (
     Entity,
     EntityPage,
     EventKind,
+    FeedPage,
     IngestReport,
     Interest,
     InterestKind,
@@ -105,6 +106,28 @@ MAX_INTEREST_CHARS = 200
 MAX_READ_SECONDS = 4 * 60 * 60
 #: Events dated further ahead than this are clock errors.
 FUTURE_SLACK = timedelta(minutes=5)
+
+
+#: Largest page a reader can ask for.
+MAX_PAGE_SIZE = 100
+#: How old an article may be to be a candidate: news older than a week is rarely news.
+CANDIDATE_AGE = timedelta(days=7)
+#: Newest analysed articles considered per page. Enough for a few days of a few hundred
+#: feeds; the scale benchmark (issue 5) replaces this with index-driven candidates.
+CANDIDATES = 3000
+#: How far back, and how many of, a reader's events shape their page.
+HISTORY = timedelta(days=60)
+HISTORY_EVENTS = 2000
+#: Events that reject an article.
+REJECTIONS = frozenset({EventKind.LESS, EventKind.HIDE})
+#: Seconds of reading that count as engagement (a glance is not).
+ENGAGED_READ_SECONDS = 15.0
+
+
+def _engaged(event: ReaderEvent) -> bool:
+    if event.kind is EventKind.READ:
+        return (event.value or 0.0) >= ENGAGED_READ_SECONDS
+    return event.kind in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE, EventKind.MORE)
 
 
 def _interest_kind(kind: InterestKind | str) -> InterestKind:
@@ -544,6 +567,119 @@ class Engine:
 
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)
+
+    # --- the reader's feed -------------------------------------------------------------
+
+    def feed(self, reader: int | str, *, cursor: str | None = None, size: int = 30) -> FeedPage:
+        """A page of the reader's feed: one item per story, each with its reasons; pass the
+        previous page's ``next_cursor`` for the next. Raises InvalidCursorError."""
+        from tidings.enrich.embed import from_bytes
+        from tidings.rank.assemble import (
+            Candidate,
+            Mutes,
+            PageCursor,
+            PageSettings,
+            assemble_page,
+        )
+        from tidings.rank.score import ReaderState, score_article, source_affinities, stack
+
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
+        who = self.storage.get_reader(reader)
+        now = self._clock()
+        previous = PageCursor.decode(cursor) if cursor else None
+        found = self.storage.list_interests(who.id)
+        follows: dict[InterestKind, dict[str, str]] = {}
+        muted: dict[InterestKind, set[str]] = {}
+        for i in found:
+            if i.stance is Stance.FOLLOW:
+                follows.setdefault(i.kind, {})[i.value] = i.label or i.value
+            else:
+                muted.setdefault(i.kind, set()).add(i.value)
+        history = self.storage.reader_events(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
+        engaged = [e.article_id for e in history if _engaged(e)]
+        rejected = {e.article_id for e in history if e.kind in REJECTIONS}
+        hidden = {e.article_id for e in history if e.kind is EventKind.HIDE}
+        opened = {e.article_id for e in history if e.kind in (EventKind.OPEN, EventKind.READ)}
+        facts = self.storage.rank_facts(
+            since=now - CANDIDATE_AGE,
+            limit=CANDIDATES,
+            article_ids=[*dict.fromkeys(engaged), *rejected],
+        )
+        by_id = {f.article_id: f for f in facts}
+        liked = [by_id[a] for a in dict.fromkeys(engaged) if a in by_id and by_id[a].vector]
+        disliked = [by_id[a] for a in rejected if a in by_id and by_id[a].vector]
+        shown: dict[int, int] = {}
+        clicked: dict[int, int] = {}
+        for e in history:
+            if e.article_id in by_id:
+                source = by_id[e.article_id].source_id
+                if e.kind is EventKind.IMPRESSION:
+                    shown[source] = shown.get(source, 0) + 1
+                elif _engaged(e):
+                    clicked[source] = clicked.get(source, 0) + 1
+        known = {t for f in liked for t, _, _ in f.topics} | set(
+            follows.get(InterestKind.TOPIC, {})
+        )
+        state = ReaderState(
+            follows=follows,
+            liked=stack([from_bytes(f.vector) for f in liked if f.vector]),
+            liked_titles=tuple(f.title or "an article" for f in liked),
+            liked_ids=tuple(f.article_id for f in liked),
+            disliked=stack([from_bytes(f.vector) for f in disliked if f.vector]),
+            read=frozenset(opened),
+            source_affinity=source_affinities(clicked, shown),
+            known_topics=frozenset(known),
+        )
+        candidates = []
+        for f in facts:
+            if f.article_id in hidden or f.published < now - CANDIDATE_AGE:
+                continue
+            vector = from_bytes(f.vector) if f.vector else None
+            score, reasons, exploring = score_article(state, f, vector, now)
+            candidates.append(
+                Candidate(
+                    article_id=f.article_id,
+                    story_id=f.story_id,
+                    source_id=f.source_id,
+                    published=f.published,
+                    title=f.title or "",
+                    score=score,
+                    vector=vector,
+                    topic_ids=tuple(t for t, _, _ in f.topics),
+                    entity_ids=tuple(e for e, _, _ in f.entities),
+                    authors=tuple(a.casefold() for a in f.authors),
+                    reasons=reasons,
+                    read=f.article_id in opened,
+                    is_exploration=exploring,
+                )
+            )
+        mutes = Mutes(
+            topic_ids=frozenset(muted.get(InterestKind.TOPIC, ())),
+            entity_ids=frozenset(int(v) for v in muted.get(InterestKind.ENTITY, ()) if v.isdigit()),
+            source_ids=frozenset(int(v) for v in muted.get(InterestKind.SOURCE, ()) if v.isdigit()),
+            authors=frozenset(muted.get(InterestKind.AUTHOR, ())),
+            story_ids=frozenset(int(v) for v in muted.get(InterestKind.STORY, ()) if v.isdigit()),
+            keywords=frozenset(muted.get(InterestKind.KEYWORD, ())),
+        )
+        settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
+        page = assemble_page(candidates, settings, mutes, cursor=previous, now=now)
+        hint = None
+        if not page.items:
+            if not facts:
+                hint = (
+                    "nothing to show yet: add sources (tidings source add URL) and ingest them "
+                    "(tidings ingest)"
+                )
+            else:
+                hint = "nothing more to show: everything recent is on earlier pages or muted"
+        return FeedPage(
+            reader=who,
+            items=page.items,
+            articles={f.article_id: f for f in facts},
+            next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+            hint=hint,
+        )
 
     # --- ingestion ---------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class SourceKind(StrEnum):
@@ -608,3 +609,46 @@ class ReaderEvent:
     at: datetime
     #: The position for an impression, the seconds for a read; otherwise unused.
     value: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleFacts:
+    """What ranking knows of one analysed article (storage reads it in bulk)."""
+
+    article_id: int
+    source_id: int
+    source_name: str
+    title: str | None = None
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    #: Publication time, or when it was fetched for undated entries.
+    published: datetime
+    #: Length of its body in characters (0 for a bare teaser).
+    body_chars: int = 0
+    story_id: int | None = None
+    #: Distinct sources covering its story, and the story's articles in its last 24 hours.
+    story_sources: int = 1
+    story_recent: int = 1
+    #: The embedding (:func:`tidings.enrich.embed.to_bytes` form).
+    vector: bytes | None = None
+    #: ``(topic id, label, confidence)`` of its topics.
+    topics: tuple[tuple[str, str, float], ...] = ()
+    #: ``(entity id, name, first offset)`` of its entities, most prominent first.
+    entities: tuple[tuple[int, str, int], ...] = ()
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedPage:
+    """A page of a reader's feed."""
+
+    reader: Reader
+    #: The items, best first (``tidings.rank.assemble.FeedItem``: article, story, score,
+    #: reasons with actions, other sources of the story).
+    items: tuple[Any, ...] = ()
+    #: What ranking knew of the articles involved, by id (for titles, sources, dates).
+    articles: dict[int, ArticleFacts] = field(default_factory=dict)
+    #: Pass back for the next page; None at the end.
+    next_cursor: str | None = None
+    #: Why the page is empty, and what to do about it.
+    hint: str | None = None

@@ -14,6 +14,7 @@ from typing import Protocol
 from tidings.types import (
     Article,
     ArticleDraft,
+    ArticleFacts,
     ArticleInsight,
     Enrichment,
     Entity,
@@ -267,3 +268,15 @@ class Storage(Protocol):
 
     def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
         """Most recently saved first."""
+
+    # --- ranking -----------------------------------------------------------------------
+
+    def rank_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 2000,
+        article_ids: Sequence[int] = (),
+    ) -> list[ArticleFacts]:
+        """What ranking needs of analysed articles: the ``limit`` newest (published since
+        ``since``), plus those of ``article_ids``. Skipped articles are left out."""

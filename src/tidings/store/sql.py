@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ from tidings.types import (
     Article,
     ArticleDraft,
     ArticleEntity,
+    ArticleFacts,
     ArticleInsight,
     Enrichment,
     EnrichmentStatus,
@@ -1614,6 +1615,105 @@ class SQLStorage:
             self._reader_row(conn, reader_id)
             return [_article(r) for r in conn.execute(query)]
 
+    # --- ranking ------------------------------------------------------------------------
+
+    def rank_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 2000,
+        article_ids: Sequence[int] = (),
+    ) -> list[ArticleFacts]:
+        dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+        body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
+        columns = (
+            articles.c.id,
+            articles.c.source_id,
+            sa.func.coalesce(sources.c.title, sources.c.url).label("source_name"),
+            articles.c.title,
+            articles.c.summary,
+            articles.c.authors,
+            dated.label("dated"),
+            body_chars.label("body_chars"),
+            enrichments.c.story_id,
+            enrichments.c.vector,
+            enrichments.c.duplicate_of,
+            stories.c.source_count,
+            stories.c.article_count,
+        )
+        base = (
+            sa.select(*columns)
+            .select_from(
+                articles.join(enrichments, enrichments.c.article_id == articles.c.id)
+                .join(sources, sources.c.id == articles.c.source_id)
+                .outerjoin(stories, stories.c.id == enrichments.c.story_id)
+            )
+            .where(enrichments.c.status == EnrichmentStatus.DONE.value)
+        )
+        rows: dict[int, Any] = {}
+        with self._transaction("read articles to rank") as conn:
+            recent = base.order_by(dated.desc(), articles.c.id.desc()).limit(limit)
+            if since is not None:
+                recent = recent.where(dated >= since)
+            for row in conn.execute(recent):
+                rows[row.id] = row
+            extra = [i for i in dict.fromkeys(article_ids) if i not in rows]
+            for chunk in _chunks(extra):
+                for row in conn.execute(base.where(articles.c.id.in_(chunk))):
+                    rows[row.id] = row
+            ids = list(rows)
+            tags: dict[int, list[tuple[str, str, float]]] = {}
+            named: dict[int, list[tuple[int, str, int]]] = {}
+            for chunk in _chunks(ids):
+                query = (
+                    sa.select(
+                        article_topics.c.article_id,
+                        topics.c.id,
+                        topics.c.label,
+                        article_topics.c.confidence,
+                    )
+                    .join(topics, topics.c.id == article_topics.c.topic_id)
+                    .where(article_topics.c.article_id.in_(chunk))
+                )
+                for a, t, label, conf in conn.execute(query):
+                    tags.setdefault(a, []).append((t, label, float(conf)))
+                query = (
+                    sa.select(
+                        article_entities.c.article_id,
+                        entities.c.id,
+                        entities.c.name,
+                        article_entities.c.first_offset,
+                    )
+                    .join(entities, entities.c.id == article_entities.c.entity_id)
+                    .where(article_entities.c.article_id.in_(chunk))
+                    .order_by(article_entities.c.article_id, article_entities.c.first_offset)
+                )
+                for a, e, name, offset in conn.execute(query):
+                    named.setdefault(a, []).append((e, name, int(offset)))
+            recent_by_story = _recent_counts(
+                conn, {r.story_id for r in rows.values() if r.story_id}
+            )
+        return [
+            ArticleFacts(
+                article_id=r.id,
+                source_id=r.source_id,
+                source_name=r.source_name,
+                title=r.title,
+                summary=r.summary,
+                authors=_strings(r.authors),
+                published=r.dated,
+                body_chars=int(r.body_chars or 0),
+                story_id=r.story_id,
+                story_sources=int(r.source_count or 1),
+                story_recent=recent_by_story.get(r.story_id, 1) if r.story_id else 1,
+                vector=bytes(r.vector) if r.vector is not None else None,
+                topics=tuple(tags.get(r.id, ())),
+                entities=tuple(named.get(r.id, ())),
+                duplicate_of=r.duplicate_of,
+            )
+            for r in rows.values()
+        ]
+
 
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
     if digest == stored.content_hash:
@@ -1923,3 +2023,26 @@ def _stories_by_id(conn: sa.Connection, story_ids: Sequence[int]) -> dict[int, S
                 recent_count=recent[row.id],
             )
     return found
+
+
+def _recent_counts(conn: sa.Connection, story_ids: Iterable[int]) -> dict[int, int]:
+    """Articles of each story published in the 24 hours before the story's last one."""
+    dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+    counts: dict[int, int] = {}
+    for chunk in _chunks(sorted(story_ids)):
+        query = (
+            sa.select(enrichments.c.story_id, dated.label("dated"), stories.c.last_seen)
+            .select_from(
+                enrichments.join(articles, articles.c.id == enrichments.c.article_id).join(
+                    stories, stories.c.id == enrichments.c.story_id
+                )
+            )
+            .where(enrichments.c.story_id.in_(chunk))
+        )
+        for story_id, when, last_seen in conn.execute(query):
+            # Date arithmetic differs between the databases; a story's members are few.
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            last = last_seen if last_seen.tzinfo else last_seen.replace(tzinfo=UTC)
+            if when >= last - RECENT:
+                counts[int(story_id)] = counts.get(int(story_id), 0) + 1
+    return counts

@@ -1,0 +1,346 @@
+"""Scoring one article for one reader, with the reasons behind the score. Pure.
+
+A score is a weighted sum of features (:class:`Weights`), so every term is a reason the
+reader can read and act on: "You follow Xi Jinping" carries the follow's weight and the
+action that removes it. The features:
+
+- follows: the article names a followed entity (more when early in the text), carries a
+  followed topic (times the topic's confidence), comes from a followed source, is by a
+  followed author, belongs to a followed story, or contains a followed keyword;
+- taste: its embedding's cosine to the closest article the reader engaged with (opened for
+  long, saved, shared, "more like this") minus that to the closest one they rejected ("less
+  like this", "hide"), counted above a floor where cosines start to mean "same subject";
+- source affinity: how the reader's engagement with this source compares with their average;
+- importance: how many sources cover its story, and how fast the story grows;
+- freshness: exponential decay with a half-life that suits the topic (sport and breaking
+  news go stale in hours, analysis and culture in days);
+- quality: a bare teaser and clickbait headlines cost a little.
+
+The default weights are a judgement (follows dominate, taste next, importance and freshness
+order the rest); learning from a reader's events adjusts them per reader (issue 5 goes on).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from tidings.rank.assemble import Action, ActionVerb, Reason, ReasonKind, TargetKind
+from tidings.types import ArticleFacts, InterestKind
+
+Vector = npt.NDArray[np.float32]
+
+#: Cosines of MiniLM embeddings below this say little: unrelated news leads sit around
+#: 0.0-0.2 (an earthquake and a stock-market report: 0.04), leads on one kind of event
+#: around 0.3-0.5 (an earthquake and a flood: 0.34), one story 0.6 and up.
+TASTE_FLOOR = 0.3
+#: Entities first named within this many characters are what the article is about.
+LEAD_CHARS = 300
+#: Freshness half-lives by topic, in hours; the rest use :data:`DEFAULT_HALF_LIFE`.
+HALF_LIVES = {
+    "medtop:15000000": 12.0,  # sport
+    "medtop:03000000": 12.0,  # disaster, accident and emergency incident
+    "medtop:01000000": 72.0,  # arts, culture, entertainment and media
+    "medtop:13000000": 72.0,  # science and technology
+    "medtop:10000000": 72.0,  # lifestyle and leisure
+}
+DEFAULT_HALF_LIFE = 24.0
+_CLICKBAIT = re.compile(
+    r"you won'?t believe|will blow your mind|what happened next|this one trick|"
+    r"^\d+ (?:things|reasons|ways)|shocking|!!",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each feature counts. Follows dominate: a followed entity outranks a top story
+    on a subject the reader never asked for."""
+
+    follow_entity: float = 3.0
+    follow_topic: float = 2.5
+    follow_source: float = 1.5
+    follow_author: float = 2.0
+    follow_story: float = 3.0
+    follow_keyword: float = 2.0
+    taste: float = 4.0
+    distaste: float = 4.0
+    source_affinity: float = 0.5
+    importance: float = 0.8
+    velocity: float = 0.4
+    freshness: float = 1.0
+    teaser: float = 0.3
+    clickbait: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderState:
+    """What the scorer knows of a reader. Values of follows are stored interest values."""
+
+    #: kind -> {value: label} of what the reader follows.
+    follows: Mapping[InterestKind, Mapping[str, str]] = field(default_factory=dict)
+    #: Unit vectors of articles the reader engaged with, and their titles (row-aligned).
+    liked: Vector | None = None
+    liked_titles: tuple[str, ...] = ()
+    #: The ids of those articles (row-aligned): an article is not "like" itself.
+    liked_ids: tuple[int, ...] = ()
+    #: Unit vectors of articles the reader rejected.
+    disliked: Vector | None = None
+    #: Articles the reader opened.
+    read: frozenset[int] = frozenset()
+    #: Source id -> engagement relative to the reader's average (log scale, 0 = average).
+    source_affinity: Mapping[int, float] = field(default_factory=dict)
+    #: Topics of articles the reader engaged with or follows: what is not new to them.
+    known_topics: frozenset[str] = frozenset()
+
+    @property
+    def is_new(self) -> bool:
+        """No follows and no engagement yet."""
+        return not any(self.follows.values()) and self.liked is None
+
+
+def half_life(facts: ArticleFacts) -> float:
+    """Hours for the article's freshness to halve, by its most confident topic."""
+    for topic_id, _, _ in sorted(facts.topics, key=lambda t: -t[2]):
+        if topic_id in HALF_LIVES:
+            return HALF_LIVES[topic_id]
+    return DEFAULT_HALF_LIFE
+
+
+def _action(verb: ActionVerb, kind: TargetKind, target: int | str, label: str) -> Action:
+    return Action(verb=verb, target_kind=kind, target_id=target, label=label)
+
+
+def score_article(
+    state: ReaderState,
+    facts: ArticleFacts,
+    vector: Vector | None,
+    now: datetime,
+    weights: Weights | None = None,
+) -> tuple[float, tuple[Reason, ...], bool]:
+    """The article's score for the reader, its reasons (largest first), and whether it is
+    outside the reader's known interests (an exploration candidate)."""
+    w = weights or Weights()
+    reasons: list[Reason] = []
+    score = 0.0
+    follows = state.follows
+
+    def add(value: float, reason: Reason | None = None) -> None:
+        nonlocal score
+        score += value
+        if reason is not None and value:
+            reasons.append(reason)
+
+    followed_entities = follows.get(InterestKind.ENTITY, {})
+    for entity_id, name, offset in facts.entities:
+        if str(entity_id) in followed_entities:
+            value = w.follow_entity * (1.0 if offset < LEAD_CHARS else 0.5)
+            add(
+                value,
+                Reason(
+                    kind=ReasonKind.FOLLOW_ENTITY,
+                    text=f"You follow {name}",
+                    weight=value,
+                    action=_action(
+                        ActionVerb.UNFOLLOW, TargetKind.ENTITY, entity_id, f"Unfollow {name}"
+                    ),
+                ),
+            )
+            break
+    followed_topics = follows.get(InterestKind.TOPIC, {})
+    best_topic = max(
+        ((conf, tid, label) for tid, label, conf in facts.topics if tid in followed_topics),
+        default=None,
+    )
+    if best_topic is not None:
+        conf, tid, label = best_topic
+        value = w.follow_topic * conf
+        add(
+            value,
+            Reason(
+                kind=ReasonKind.FOLLOW_TOPIC,
+                text=f"You follow {label}",
+                weight=value,
+                action=_action(ActionVerb.UNFOLLOW, TargetKind.TOPIC, tid, f"Unfollow {label}"),
+            ),
+        )
+    if str(facts.source_id) in follows.get(InterestKind.SOURCE, {}):
+        add(
+            w.follow_source,
+            Reason(
+                kind=ReasonKind.FOLLOW_SOURCE,
+                text=f"You follow {facts.source_name}",
+                weight=w.follow_source,
+                action=_action(
+                    ActionVerb.UNFOLLOW,
+                    TargetKind.SOURCE,
+                    facts.source_id,
+                    f"Unfollow {facts.source_name}",
+                ),
+            ),
+        )
+    followed_authors = follows.get(InterestKind.AUTHOR, {})
+    for author in facts.authors:
+        if author.casefold() in followed_authors:
+            add(
+                w.follow_author,
+                Reason(
+                    kind=ReasonKind.FOLLOW_AUTHOR,
+                    text=f"You follow {author}",
+                    weight=w.follow_author,
+                    action=_action(
+                        ActionVerb.UNFOLLOW,
+                        TargetKind.AUTHOR,
+                        author.casefold(),
+                        f"Unfollow {author}",
+                    ),
+                ),
+            )
+            break
+    if facts.story_id is not None and str(facts.story_id) in follows.get(InterestKind.STORY, {}):
+        add(
+            w.follow_story,
+            Reason(
+                kind=ReasonKind.FOLLOW_STORY,
+                text="You follow this story",
+                weight=w.follow_story,
+                action=_action(
+                    ActionVerb.UNFOLLOW, TargetKind.STORY, facts.story_id, "Unfollow this story"
+                ),
+            ),
+        )
+    keywords = follows.get(InterestKind.KEYWORD, {})
+    if keywords:
+        text = f"{facts.title or ''} {facts.summary or ''}".casefold()
+        for keyword, label in keywords.items():
+            if re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", text):
+                add(
+                    w.follow_keyword,
+                    Reason(
+                        kind=ReasonKind.FOLLOW_TOPIC,
+                        text=f"Mentions {label}, which you follow",
+                        weight=w.follow_keyword,
+                        action=_action(
+                            ActionVerb.UNFOLLOW, TargetKind.TOPIC, keyword, f"Unfollow {label}"
+                        ),
+                    ),
+                )
+                break
+
+    if vector is not None and state.liked is not None and len(state.liked):
+        sims = state.liked @ vector
+        for row, liked_id in enumerate(state.liked_ids):
+            if liked_id == facts.article_id:
+                sims[row] = -1.0
+        best = int(np.argmax(sims))
+        value = w.taste * max(0.0, float(sims[best]) - TASTE_FLOOR)
+        if value > 0:
+            title = state.liked_titles[best] if best < len(state.liked_titles) else "one"
+            add(
+                value,
+                Reason(
+                    kind=ReasonKind.SIMILAR_TO_READ,
+                    text=f"Like the article on \u201c{title}\u201d you read",
+                    weight=value,
+                    action=_action(
+                        ActionVerb.FEWER_LIKE_THIS,
+                        TargetKind.ARTICLE,
+                        facts.article_id,
+                        "Fewer like this",
+                    ),
+                ),
+            )
+    if vector is not None and state.disliked is not None and len(state.disliked):
+        worst = float(np.max(state.disliked @ vector))
+        add(-w.distaste * max(0.0, worst - TASTE_FLOOR))
+
+    affinity = state.source_affinity.get(facts.source_id, 0.0)
+    add(w.source_affinity * affinity)
+
+    importance = w.importance * math.log1p(max(facts.story_sources - 1, 0))
+    if facts.story_sources >= 3:
+        add(
+            importance,
+            Reason(
+                kind=ReasonKind.TOP_STORY,
+                text=f"Top story: {facts.story_sources} sources",
+                weight=importance,
+                action=_action(
+                    ActionVerb.MUTE_STORY, TargetKind.STORY, facts.story_id or 0, "Mute this story"
+                ),
+            ),
+        )
+    else:
+        add(importance)
+    velocity = w.velocity * math.log1p(max(facts.story_recent - 1, 0))
+    if facts.story_recent >= 4:
+        add(
+            velocity,
+            Reason(
+                kind=ReasonKind.TRENDING,
+                text=f"Growing fast: {facts.story_recent} articles in a day",
+                weight=velocity,
+                action=_action(
+                    ActionVerb.MUTE_STORY, TargetKind.STORY, facts.story_id or 0, "Mute this story"
+                ),
+            ),
+        )
+    else:
+        add(velocity)
+
+    age_hours = max((now - facts.published).total_seconds() / 3600.0, 0.0)
+    add(w.freshness * 0.5 ** (age_hours / half_life(facts)))
+    if facts.body_chars < 300:
+        add(-w.teaser)
+    if facts.title and _CLICKBAIT.search(facts.title):
+        add(-w.clickbait)
+
+    topic_ids = {t for t, _, _ in facts.topics}
+    exploring = bool(
+        not state.is_new and topic_ids and not topic_ids & state.known_topics and not reasons
+    )
+    if exploring:
+        main = max(facts.topics, key=lambda t: t[2])
+        reasons.append(
+            Reason(
+                kind=ReasonKind.EXPLORING,
+                text=f"Exploring: {main[1]} is new for you",
+                weight=0.0,
+                action=_action(
+                    ActionVerb.LESS_EXPLORATION,
+                    TargetKind.SETTING,
+                    "exploration",
+                    "Explore less",
+                ),
+            )
+        )
+    reasons.sort(key=lambda r: -r.weight)
+    return score, tuple(reasons), exploring
+
+
+def source_affinities(
+    engaged: Mapping[int, int], shown: Mapping[int, int], prior: float = 5.0
+) -> dict[int, float]:
+    """Per source, the log ratio of its engagement rate to the reader's overall rate, with a
+    prior of ``prior`` impressions at the overall rate (a source shown twice and opened once
+    is not yet a favourite)."""
+    total_shown = sum(shown.values())
+    if not total_shown:
+        return {}
+    overall = (sum(engaged.values()) + 1.0) / (total_shown + 2.0)
+    out: dict[int, float] = {}
+    for source, n in shown.items():
+        rate = (engaged.get(source, 0) + prior * overall) / (n + prior)
+        out[source] = math.log(rate / overall)
+    return out
+
+
+def stack(vectors: Sequence[Vector]) -> Vector | None:
+    """Rows as one matrix, or None for none."""
+    return np.stack(vectors).astype(np.float32) if vectors else None

@@ -1,0 +1,29 @@
+"""Quality gate: offline news ranking on the MIND format (``mind_subset``).
+
+The scores come from :func:`tidings.eval.rank.evaluate` (its docstring says how impressions
+are replayed in time order without look-ahead; :mod:`tidings.rank.metrics` says how AUC, MRR
+and nDCG are counted). The hybrid scorer's AUC must stay at or above the stored minimum in
+``eval/baseline.json``, and a random ranking must land near 0.5 (else the harness is broken).
+The first run embeds ~840 articles (~25 s on 2 cores); later runs read them from the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tidings.eval import baseline
+from tidings.eval.rank import DEFAULT_MINIMUM, KEY, evaluate, summary_line
+
+pytestmark = pytest.mark.data
+
+
+def test_rank_auc_meets_baseline(shared_data: Path) -> None:
+    folder = shared_data / "mind_subset"
+    if not folder.is_dir():
+        pytest.skip(f"MIND subset not found at {folder}")
+    report = evaluate(folder)
+    minimum = baseline().get(KEY, DEFAULT_MINIMUM)
+    line, ok = summary_line(report, {KEY: minimum})
+    assert ok, line

@@ -1,0 +1,147 @@
+"""Scoring one article for one reader: each term a reason with an action. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tidings.rank.assemble import ActionVerb, ReasonKind
+from tidings.rank.score import (
+    DEFAULT_HALF_LIFE,
+    ReaderState,
+    half_life,
+    score_article,
+    source_affinities,
+)
+from tidings.types import ArticleFacts, InterestKind
+
+NOW = datetime(2024, 10, 18, 12, tzinfo=UTC)
+
+
+def facts(**changes: object) -> ArticleFacts:
+    base = {
+        "article_id": 1,
+        "source_id": 7,
+        "source_name": "Wire",
+        "title": "Xi and Putin meet in Beijing",
+        "published": NOW - timedelta(hours=2),
+        "body_chars": 2000,
+        "story_id": 3,
+        "topics": (
+            ("medtop:11000000", "politics", 0.8),
+            ("relation:china-russia", "China–Russia relations", 1.0),
+        ),
+        "entities": ((10, "Xi Jinping", 0), (11, "Vladimir Putin", 500)),
+    }
+    base.update(changes)
+    return ArticleFacts(**base)  # type: ignore[arg-type]
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_follows_are_reasons_with_unfollow_actions() -> None:
+    state = ReaderState(
+        follows={
+            InterestKind.ENTITY: {"10": "Xi Jinping"},
+            InterestKind.TOPIC: {"relation:china-russia": "China–Russia relations"},
+            InterestKind.SOURCE: {"7": "Wire"},
+        }
+    )
+    score, reasons, exploring = score_article(state, facts(), None, NOW)
+    assert [r.kind for r in reasons] == [
+        ReasonKind.FOLLOW_ENTITY,
+        ReasonKind.FOLLOW_TOPIC,
+        ReasonKind.FOLLOW_SOURCE,
+    ]
+    assert reasons[0].text == "You follow Xi Jinping"
+    assert all(r.action.verb is ActionVerb.UNFOLLOW for r in reasons)
+    assert score > sum(r.weight for r in reasons)  # plus freshness
+    assert not exploring
+    # An entity named only deep in the text counts half.
+    deep = ReaderState(follows={InterestKind.ENTITY: {"11": "Vladimir Putin"}})
+    _, [putin], _ = score_article(deep, facts(), None, NOW)
+    assert putin.weight == pytest.approx(reasons[0].weight / 2)
+
+
+def test_keywords_and_authors_match_whole_words_in_any_case() -> None:
+    state = ReaderState(
+        follows={
+            InterestKind.KEYWORD: {"beijing": "Beijing"},
+            InterestKind.AUTHOR: {"ann lee": "Ann Lee"},
+        }
+    )
+    _, reasons, _ = score_article(state, facts(authors=("Ann LEE",)), None, NOW)
+    assert {r.text for r in reasons} == {"You follow Ann LEE", "Mentions Beijing, which you follow"}
+    _, other, _ = score_article(state, facts(title="Beijingers celebrate"), None, NOW)
+    assert all(r.kind is not ReasonKind.FOLLOW_TOPIC for r in other)
+
+
+def test_taste_counts_above_the_floor_and_never_an_article_itself() -> None:
+    liked = unit(1)
+    close = liked * 0.9 + unit(2) * 0.1
+    close /= np.linalg.norm(close)
+    state = ReaderState(
+        follows={InterestKind.TOPIC: {"x": "x"}},
+        liked=np.stack([liked]),
+        liked_titles=("Quake in Turkey",),
+        liked_ids=(99,),
+    )
+    _, reasons, _ = score_article(state, facts(), close, NOW)
+    assert reasons[0].kind is ReasonKind.SIMILAR_TO_READ
+    assert "Quake in Turkey" in reasons[0].text
+    assert reasons[0].action.verb is ActionVerb.FEWER_LIKE_THIS
+    _, unrelated, _ = score_article(state, facts(), unit(3), NOW)
+    assert all(r.kind is not ReasonKind.SIMILAR_TO_READ for r in unrelated)
+    _, itself, _ = score_article(state, facts(article_id=99), liked, NOW)
+    assert all(r.kind is not ReasonKind.SIMILAR_TO_READ for r in itself)
+    rejected = ReaderState(disliked=np.stack([liked]))
+    plain, _, _ = score_article(ReaderState(), facts(), close, NOW)
+    lower, _, _ = score_article(rejected, facts(), close, NOW)
+    assert lower < plain
+
+
+def test_top_stories_fresh_news_and_quality() -> None:
+    base, _, _ = score_article(ReaderState(), facts(), None, NOW)
+    top, reasons, _ = score_article(
+        ReaderState(), facts(story_sources=14, story_recent=9), None, NOW
+    )
+    assert top > base
+    assert [r.text for r in reasons] == [
+        "Top story: 14 sources",
+        "Growing fast: 9 articles in a day",
+    ]
+    stale, _, _ = score_article(ReaderState(), facts(published=NOW - timedelta(days=3)), None, NOW)
+    assert stale < base
+    teaser, _, _ = score_article(ReaderState(), facts(body_chars=80), None, NOW)
+    bait, _, _ = score_article(
+        ReaderState(), facts(title="You won't believe what Xi said"), None, NOW
+    )
+    assert teaser < base and bait < base
+    sport = facts(topics=(("medtop:15000000", "sport", 0.9),))
+    assert half_life(sport) < DEFAULT_HALF_LIFE == half_life(facts())
+
+
+def test_exploration_is_what_is_new_to_a_reader_with_interests() -> None:
+    state = ReaderState(
+        follows={InterestKind.ENTITY: {"999": "Somebody"}},
+        known_topics=frozenset({"medtop:15000000"}),
+    )
+    _, reasons, exploring = score_article(state, facts(), None, NOW)
+    assert exploring and reasons[0].kind is ReasonKind.EXPLORING
+    assert reasons[0].action.verb is ActionVerb.LESS_EXPLORATION
+    # A new reader is not "exploring": everything is new to them.
+    assert not score_article(ReaderState(), facts(), None, NOW)[2]
+
+
+def test_source_affinity_needs_evidence() -> None:
+    shown = {1: 40, 2: 40, 3: 2}
+    engaged = {1: 20, 2: 2, 3: 1}
+    aff = source_affinities(engaged, shown)
+    assert aff[1] > 0 > aff[2]
+    assert abs(aff[3]) < abs(aff[1])
+    assert source_affinities({}, {}) == {}
