@@ -112,9 +112,10 @@ FUTURE_SLACK = timedelta(minutes=5)
 MAX_PAGE_SIZE = 100
 #: How old an article may be to be a candidate: news older than a week is rarely news.
 CANDIDATE_AGE = timedelta(days=7)
-#: Newest analysed articles considered per page. Enough for a few days of a few hundred
-#: feeds; the scale benchmark (issue 5) replaces this with index-driven candidates.
-CANDIDATES = 3000
+#: Engaged articles whose mean vector probes the vector index for "more like what you
+#: read", and how many neighbours it brings.
+TASTE_PROBES = 20
+SIMILAR_CANDIDATES = 100
 #: How far back, and how many of, a reader's events shape their page.
 HISTORY = timedelta(days=60)
 HISTORY_EVENTS = 2000
@@ -573,7 +574,9 @@ class Engine:
     def feed(self, reader: int | str, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed: one item per story, each with its reasons; pass the
         previous page's ``next_cursor`` for the next. Raises InvalidCursorError."""
-        from tidings.enrich.embed import from_bytes
+        import numpy as np
+
+        from tidings.enrich.embed import from_bytes, to_bytes
         from tidings.rank.assemble import (
             Candidate,
             Mutes,
@@ -601,14 +604,40 @@ class Engine:
         rejected = {e.article_id for e in history if e.kind in REJECTIONS}
         hidden = {e.article_id for e in history if e.kind is EventKind.HIDE}
         opened = {e.article_id for e in history if e.kind in (EventKind.OPEN, EventKind.READ)}
-        facts = self.storage.rank_facts(
-            since=now - CANDIDATE_AGE,
-            limit=CANDIDATES,
-            article_ids=[*dict.fromkeys(engaged), *rejected],
+        since = now - CANDIDATE_AGE
+        # What the reader engaged with or rejected, for their taste (any age).
+        history_facts = self.storage.rank_facts(
+            limit=0, article_ids=[*dict.fromkeys(engaged), *rejected]
         )
-        by_id = {f.article_id: f for f in facts}
+        by_id = {f.article_id: f for f in history_facts}
         liked = [by_id[a] for a in dict.fromkeys(engaged) if a in by_id and by_id[a].vector]
         disliked = [by_id[a] for a in rejected if a in by_id and by_id[a].vector]
+        # Candidates: what the reader follows, what is like what they read, top stories and
+        # the newest news; each through an index, so the cost does not grow with the archive.
+        ids = self.storage.candidate_ids(
+            since=since,
+            entity_ids=[int(v) for v in follows.get(InterestKind.ENTITY, {}) if v.isdigit()],
+            topic_ids=list(follows.get(InterestKind.TOPIC, {})),
+            source_ids=[int(v) for v in follows.get(InterestKind.SOURCE, {}) if v.isdigit()],
+            story_ids=[int(v) for v in follows.get(InterestKind.STORY, {}) if v.isdigit()],
+        )
+        if liked:
+            index = self.enrichment.vectors()
+            if index is not None and len(index):
+                taste = from_bytes(
+                    to_bytes(
+                        np.mean(
+                            [from_bytes(f.vector) for f in liked[:TASTE_PROBES] if f.vector], axis=0
+                        )
+                    )
+                )
+                ids += [i for i, _ in index.search(taste, SIMILAR_CANDIDATES)]
+        wanted = [i for i in dict.fromkeys(ids) if i not in by_id]
+        facts = [
+            *(f for f in history_facts if f.published >= since),
+            *self.storage.rank_facts(limit=0, article_ids=wanted),
+        ]
+        by_id.update((f.article_id, f) for f in facts)
         shown: dict[int, int] = {}
         clicked: dict[int, int] = {}
         for e in history:

@@ -292,3 +292,49 @@ def test_removing_a_source_removes_its_analyses(storage: SQLStorage) -> None:
     assert storage.count_to_enrich(everything=True) == 0
     assert storage.recent_signatures(T0 - timedelta(days=1)) == []
     assert storage.article_vectors() == []
+
+
+def test_candidates_come_from_follows_top_stories_and_the_newest(storage: SQLStorage) -> None:
+    ids = stored_articles(storage, 6)
+    (other,) = stored_articles(storage, 1, source_url="https://b.example/feed")
+    names = storage.save_enrichments(
+        [enrichment(storage, a, entities=(XI,) if a == ids[0] else ()) for a in ids]
+        + [enrichment(storage, other, topics=(RELATION,))],
+        enriched_at=T0,
+    )
+    xi = names[ids[0]]["Xi Jinping"]
+    [story] = storage.save_stories(
+        [
+            StoryChange(
+                id=None,
+                total=vector_bytes(1),
+                names=(),
+                article_count=1,
+                first_seen=T0,
+                last_seen=T0 + timedelta(hours=1),
+                headline="Headline 1",
+                representative_id=ids[1],
+                new_members=(ids[1],),
+            )
+        ]
+    ).values()
+    since = T0 - timedelta(days=1)
+    assert storage.candidate_ids(since=since, top_stories=0, newest=0) == []
+    assert storage.candidate_ids(since=since, entity_ids=[xi], top_stories=0, newest=0) == [ids[0]]
+    assert storage.candidate_ids(since=since, topic_ids=[RELATION.id], top_stories=0, newest=0) == [
+        other
+    ]
+    source_b = storage.get_article(other).source_id
+    assert storage.candidate_ids(since=since, source_ids=[source_b], top_stories=0, newest=0) == [
+        other
+    ]
+    assert storage.candidate_ids(since=since, story_ids=[story], top_stories=0, newest=0) == [
+        ids[1]
+    ]
+    assert storage.candidate_ids(since=since, newest=0) == [ids[1]]  # the top story
+    newest = storage.candidate_ids(since=since, top_stories=0, newest=2)
+    assert newest == [ids[5], ids[4]]
+    assert storage.candidate_ids(since=T0 + timedelta(days=30), top_stories=0, newest=5) == []
+    facts = {f.article_id: f for f in storage.rank_facts(limit=0, article_ids=[ids[0], ids[1]])}
+    assert [e[1] for e in facts[ids[0]].entities] == ["Xi Jinping"]
+    assert facts[ids[1]].story_id == story and facts[ids[1]].story_recent == 1

@@ -280,3 +280,21 @@ class Storage(Protocol):
     ) -> list[ArticleFacts]:
         """What ranking needs of analysed articles: the ``limit`` newest (published since
         ``since``), plus those of ``article_ids``. Skipped articles are left out."""
+
+    def candidate_ids(
+        self,
+        *,
+        since: datetime,
+        entity_ids: Sequence[int] = (),
+        topic_ids: Sequence[str] = (),
+        source_ids: Sequence[int] = (),
+        story_ids: Sequence[int] = (),
+        per_key: int = 50,
+        top_stories: int = 100,
+        newest: int = 200,
+    ) -> list[int]:
+        """Ids of articles worth ranking for a reader: the newest ``per_key`` naming each
+        entity, carrying each topic, from each source, or in each story; the representatives
+        of the ``top_stories`` most covered stories seen since ``since``; and the ``newest``
+        articles since then. Each id once, in no particular order; older articles may be
+        among them (the caller filters by date)."""

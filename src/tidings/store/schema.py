@@ -211,6 +211,8 @@ stories = sa.Table(
     sa.Column("names", sa.Text, nullable=False),
     # "Open stories" are those last seen within the clustering window.
     sa.Index("ix_stories_last_seen", "last_seen"),
+    # "Top stories": the most covered first, recent ones picked from the index alone.
+    sa.Index("ix_stories_source_count_last_seen", "source_count", "last_seen"),
     sqlite_autoincrement=True,
 )
 
@@ -287,7 +289,8 @@ article_entities = sa.Table(
     sa.Column("mentions", sa.Integer, nullable=False),
     sa.Column("first_offset", sa.Integer, nullable=False),
     sa.Column("description", sa.Text),
-    sa.Index("ix_article_entities_entity_id", "entity_id"),
+    # Recent articles naming an entity (ids grow with arrival): a reader's candidates.
+    sa.Index("ix_article_entities_entity_id_article_id", "entity_id", "article_id"),
 )
 
 #: Topics of every kind (``tidings.types.TopicTag`` without a confidence).
@@ -317,7 +320,7 @@ article_topics = sa.Table(
         primary_key=True,
     ),
     sa.Column("confidence", sa.Float, nullable=False),
-    sa.Index("ix_article_topics_topic_id", "topic_id"),
+    sa.Index("ix_article_topics_topic_id_article_id", "topic_id", "article_id"),
 )
 
 #: Direct quotes (``tidings.types.Quote``).

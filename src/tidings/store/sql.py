@@ -1652,11 +1652,12 @@ class SQLStorage:
         )
         rows: dict[int, Any] = {}
         with self._transaction("read articles to rank") as conn:
-            recent = base.order_by(dated.desc(), articles.c.id.desc()).limit(limit)
-            if since is not None:
-                recent = recent.where(dated >= since)
-            for row in conn.execute(recent):
-                rows[row.id] = row
+            if limit > 0:
+                recent = base.order_by(dated.desc(), articles.c.id.desc()).limit(limit)
+                if since is not None:
+                    recent = recent.where(dated >= since)
+                for row in conn.execute(recent):
+                    rows[row.id] = row
             extra = [i for i in dict.fromkeys(article_ids) if i not in rows]
             for chunk in _chunks(extra):
                 for row in conn.execute(base.where(articles.c.id.in_(chunk))):
@@ -1713,6 +1714,73 @@ class SQLStorage:
             )
             for r in rows.values()
         ]
+
+    def candidate_ids(
+        self,
+        *,
+        since: datetime,
+        entity_ids: Sequence[int] = (),
+        topic_ids: Sequence[str] = (),
+        source_ids: Sequence[int] = (),
+        story_ids: Sequence[int] = (),
+        per_key: int = 50,
+        top_stories: int = 100,
+        newest: int = 200,
+    ) -> list[int]:
+        dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+        found: dict[int, None] = {}
+        with self._transaction("find candidate articles") as conn:
+            # One small indexed query per followed thing: "the newest N naming it" reads N
+            # index entries, where one IN query would sort every match.
+            for entity_id in dict.fromkeys(entity_ids):
+                query = (
+                    sa.select(article_entities.c.article_id)
+                    .where(article_entities.c.entity_id == entity_id)
+                    .order_by(article_entities.c.article_id.desc())
+                    .limit(per_key)
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            for topic_id in dict.fromkeys(topic_ids):
+                query = (
+                    sa.select(article_topics.c.article_id)
+                    .where(article_topics.c.topic_id == topic_id)
+                    .order_by(article_topics.c.article_id.desc())
+                    .limit(per_key)
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            for source_id in dict.fromkeys(source_ids):
+                query = (
+                    sa.select(articles.c.id)
+                    .where(articles.c.source_id == source_id)
+                    .order_by(articles.c.published.desc())
+                    .limit(per_key)
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            for chunk in _chunks(list(dict.fromkeys(story_ids))):
+                query = (
+                    sa.select(enrichments.c.article_id)
+                    .where(enrichments.c.story_id.in_(chunk))
+                    .order_by(enrichments.c.article_id.desc())
+                    .limit(per_key * len(chunk))
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            if top_stories:
+                query = (
+                    sa.select(stories.c.representative_id)
+                    .where(stories.c.last_seen >= since, stories.c.representative_id.is_not(None))
+                    .order_by(stories.c.source_count.desc(), stories.c.last_seen.desc())
+                    .limit(top_stories)
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            if newest:
+                query = (
+                    sa.select(articles.c.id)
+                    .where(dated >= since)
+                    .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+                    .limit(newest)
+                )
+                found.update(dict.fromkeys(conn.execute(query).scalars()))
+        return [i for i in found if i is not None]
 
 
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:

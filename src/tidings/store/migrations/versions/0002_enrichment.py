@@ -48,6 +48,8 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_stories_last_seen", "stories", ["last_seen"])
+    # "Top stories": the most covered first, recent ones picked from the index alone.
+    op.create_index("ix_stories_source_count_last_seen", "stories", ["source_count", "last_seen"])
 
     op.create_table(
         "enrichments",
@@ -104,7 +106,10 @@ def upgrade() -> None:
         _fk("article_entities", "article_id", "articles", "CASCADE"),
         _fk("article_entities", "entity_id", "entities", "CASCADE"),
     )
-    op.create_index("ix_article_entities_entity_id", "article_entities", ["entity_id"])
+    # Recent articles naming an entity: newest ids first within the entity.
+    op.create_index(
+        "ix_article_entities_entity_id_article_id", "article_entities", ["entity_id", "article_id"]
+    )
 
     op.create_table(
         "topics",
@@ -129,7 +134,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
-    op.create_index("ix_article_topics_topic_id", "article_topics", ["topic_id"])
+    op.create_index(
+        "ix_article_topics_topic_id_article_id", "article_topics", ["topic_id", "article_id"]
+    )
 
     op.create_table(
         "quotes",
