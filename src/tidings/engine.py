@@ -112,6 +112,10 @@ FUTURE_SLACK = timedelta(minutes=5)
 MAX_PAGE_SIZE = 100
 #: How old an article may be to be a candidate: news older than a week is rarely news.
 CANDIDATE_AGE = timedelta(days=7)
+#: Impressions a reader's own weights are learned from (the newest), and how many it takes
+#: before they are: with fewer, the global weights serve them.
+LEARN_FROM = 500
+LEARN_AFTER = 20
 #: Engaged articles whose mean vector probes the vector index for "more like what you
 #: read", and how many neighbours it brings.
 TASTE_PROBES = 20
@@ -584,7 +588,14 @@ class Engine:
             PageSettings,
             assemble_page,
         )
-        from tidings.rank.score import ReaderState, score_article, source_affinities, stack
+        from tidings.rank.score import (
+            ReaderState,
+            featurize,
+            fit_weights,
+            source_affinities,
+            stack,
+            weight_vector,
+        )
 
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
@@ -660,12 +671,38 @@ class Engine:
             source_affinity=source_affinities(clicked, shown),
             known_topics=frozenset(known),
         )
+        # The reader's own weights, learned from what they were shown and what they engaged
+        # with, pulled toward the global weights (which alone serve a new reader).
+        weights = weight_vector()
+        impressions = [e for e in history if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
+        engaged_set = set(engaged)
+        if len(impressions) >= LEARN_AFTER and engaged_set:
+            shown_ids = [e.article_id for e in impressions if e.article_id not in by_id]
+            for f in self.storage.rank_facts(limit=0, article_ids=shown_ids):
+                by_id.setdefault(f.article_id, f)
+            rows = [
+                featurize(
+                    state,
+                    by_id[e.article_id],
+                    from_bytes(v) if (v := by_id[e.article_id].vector) else None,
+                    e.at,
+                ).features
+                for e in impressions
+                if e.article_id in by_id
+            ]
+            labels = [
+                float(e.article_id in engaged_set) for e in impressions if e.article_id in by_id
+            ]
+            if rows:
+                weights = fit_weights(np.array(rows), np.array(labels), weights)
         candidates = []
         for f in facts:
             if f.article_id in hidden or f.published < now - CANDIDATE_AGE:
                 continue
             vector = from_bytes(f.vector) if f.vector else None
-            score, reasons, exploring = score_article(state, f, vector, now)
+            scored = featurize(state, f, vector, now)
+            score, reasons = scored.weigh(weights)
+            exploring = scored.exploring
             candidates.append(
                 Candidate(
                     article_id=f.article_id,

@@ -145,3 +145,36 @@ def test_source_affinity_needs_evidence() -> None:
     assert aff[1] > 0 > aff[2]
     assert abs(aff[3]) < abs(aff[1])
     assert source_affinities({}, {}) == {}
+
+
+def test_featurize_and_weigh_agree_with_the_direct_score() -> None:
+    from tidings.rank.score import featurize, weight_vector
+
+    state = ReaderState(follows={InterestKind.ENTITY: {"10": "Xi Jinping"}})
+    direct, reasons, _ = score_article(state, facts(story_sources=5), None, NOW)
+    scored = featurize(state, facts(story_sources=5), None, NOW)
+    weighed, weighed_reasons = scored.weigh(weight_vector())
+    assert weighed == pytest.approx(direct)
+    assert [(r.text, round(r.weight, 6)) for r in weighed_reasons] == [
+        (r.text, round(r.weight, 6)) for r in reasons
+    ]
+
+
+def test_weights_learn_from_a_readers_clicks_and_start_from_the_prior() -> None:
+    from tidings.rank.score import FEATURE_INDEX, fit_weights, weight_vector
+
+    prior = weight_vector()
+    rng = np.random.default_rng(0)
+    n = 400
+    x = np.zeros((n, len(prior)))
+    taste, fresh = FEATURE_INDEX["taste"], FEATURE_INDEX["freshness"]
+    x[:, taste] = rng.uniform(0, 0.7, n)
+    x[:, fresh] = rng.uniform(0, 1, n)
+    # This reader clicks on what resembles their reading and ignores freshness.
+    clicked = (rng.uniform(0, 1, n) < 1 / (1 + np.exp(-(12 * x[:, taste] - 4)))).astype(float)
+    learned = fit_weights(x, clicked, prior)
+    assert learned[taste] > prior[taste]
+    assert learned[fresh] < prior[fresh]
+    assert np.allclose(fit_weights(x[:0], clicked[:0], prior), prior)
+    stubborn = fit_weights(x[:20], clicked[:20], prior, strength=1e6)
+    assert np.allclose(stubborn, prior, atol=1e-3)

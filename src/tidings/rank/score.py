@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 import numpy as np
@@ -51,6 +51,10 @@ HALF_LIVES = {
     "medtop:10000000": 72.0,  # lifestyle and leisure
 }
 DEFAULT_HALF_LIFE = 24.0
+#: How strongly a reader's own weights are pulled toward the global ones (L2, in units of
+#: impressions' log-likelihood): about this many impressions of evidence move a weight by
+#: its own size.
+PRIOR_STRENGTH = 20.0
 _CLICKBAIT = re.compile(
     r"you won'?t believe|will blow your mind|what happened next|this one trick|"
     r"^\d+ (?:things|reasons|ways)|shocking|!!",
@@ -117,6 +121,50 @@ def _action(verb: ActionVerb, kind: TargetKind, target: int | str, label: str) -
     return Action(verb=verb, target_kind=kind, target_id=target, label=label)
 
 
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One article's features for one reader, ready to be weighed."""
+
+    #: Feature values in :data:`FEATURES` order (each term at weight 1).
+    features: npt.NDArray[np.float64]
+    #: The reasons at weight 1, and the feature each belongs to.
+    reasons: tuple[tuple[str, Reason], ...]
+    exploring: bool
+
+    def weigh(self, weights: npt.NDArray[np.float64]) -> tuple[float, tuple[Reason, ...]]:
+        """The score under ``weights`` (in :data:`FEATURES` order) and the reasons with
+        their weighed contributions, largest first."""
+        score = float(self.features @ weights)
+        reasons = [
+            replace(r, weight=r.weight * float(weights[FEATURE_INDEX[name]]))
+            for name, r in self.reasons
+        ]
+        reasons = [r for r in reasons if r.weight > 0 or r.kind is ReasonKind.EXPLORING]
+        reasons.sort(key=lambda r: -r.weight)
+        return score, tuple(reasons)
+
+
+#: The features, in the order of feature vectors and weight vectors.
+FEATURES: tuple[str, ...] = tuple(f.name for f in fields(Weights))
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
+
+
+def weight_vector(weights: Weights | None = None) -> npt.NDArray[np.float64]:
+    w = weights or Weights()
+    return np.array([getattr(w, name) for name in FEATURES], dtype=np.float64)
+
+
+def featurize(
+    state: ReaderState, facts: ArticleFacts, vector: Vector | None, now: datetime
+) -> Scored:
+    """The article's features for the reader (see :class:`Scored`)."""
+    _, reasons, exploring, terms, names = _evaluate(state, facts, vector, now, UNIT)
+    values = np.zeros(len(FEATURES), dtype=np.float64)
+    for name, value in terms.items():
+        values[FEATURE_INDEX[name]] = value
+    return Scored(values, tuple(zip(names, reasons, strict=True)), exploring)
+
+
 def score_article(
     state: ReaderState,
     facts: ArticleFacts,
@@ -126,22 +174,37 @@ def score_article(
 ) -> tuple[float, tuple[Reason, ...], bool]:
     """The article's score for the reader, its reasons (largest first), and whether it is
     outside the reader's known interests (an exploration candidate)."""
-    w = weights or Weights()
+    score, reasons, exploring, _, _ = _evaluate(state, facts, vector, now, weights or Weights())
+    return score, tuple(sorted(reasons, key=lambda r: -r.weight)), exploring
+
+
+def _evaluate(
+    state: ReaderState,
+    facts: ArticleFacts,
+    vector: Vector | None,
+    now: datetime,
+    w: Weights,
+) -> tuple[float, list[Reason], bool, dict[str, float], list[str]]:
     reasons: list[Reason] = []
+    reason_terms: list[str] = []
+    terms: dict[str, float] = {}
     score = 0.0
     follows = state.follows
 
-    def add(value: float, reason: Reason | None = None) -> None:
+    def add(name: str, value: float, reason: Reason | None = None) -> None:
         nonlocal score
         score += value
+        terms[name] = terms.get(name, 0.0) + value
         if reason is not None and value:
             reasons.append(reason)
+            reason_terms.append(name)
 
     followed_entities = follows.get(InterestKind.ENTITY, {})
     for entity_id, name, offset in facts.entities:
         if str(entity_id) in followed_entities:
             value = w.follow_entity * (1.0 if offset < LEAD_CHARS else 0.5)
             add(
+                "follow_entity",
                 value,
                 Reason(
                     kind=ReasonKind.FOLLOW_ENTITY,
@@ -162,6 +225,7 @@ def score_article(
         conf, tid, label = best_topic
         value = w.follow_topic * conf
         add(
+            "follow_topic",
             value,
             Reason(
                 kind=ReasonKind.FOLLOW_TOPIC,
@@ -172,6 +236,7 @@ def score_article(
         )
     if str(facts.source_id) in follows.get(InterestKind.SOURCE, {}):
         add(
+            "follow_source",
             w.follow_source,
             Reason(
                 kind=ReasonKind.FOLLOW_SOURCE,
@@ -189,6 +254,7 @@ def score_article(
     for author in facts.authors:
         if author.casefold() in followed_authors:
             add(
+                "follow_author",
                 w.follow_author,
                 Reason(
                     kind=ReasonKind.FOLLOW_AUTHOR,
@@ -205,6 +271,7 @@ def score_article(
             break
     if facts.story_id is not None and str(facts.story_id) in follows.get(InterestKind.STORY, {}):
         add(
+            "follow_story",
             w.follow_story,
             Reason(
                 kind=ReasonKind.FOLLOW_STORY,
@@ -221,6 +288,7 @@ def score_article(
         for keyword, label in keywords.items():
             if re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", text):
                 add(
+                    "follow_keyword",
                     w.follow_keyword,
                     Reason(
                         kind=ReasonKind.FOLLOW_TOPIC,
@@ -243,6 +311,7 @@ def score_article(
         if value > 0:
             title = state.liked_titles[best] if best < len(state.liked_titles) else "one"
             add(
+                "taste",
                 value,
                 Reason(
                     kind=ReasonKind.SIMILAR_TO_READ,
@@ -258,14 +327,15 @@ def score_article(
             )
     if vector is not None and state.disliked is not None and len(state.disliked):
         worst = float(np.max(state.disliked @ vector))
-        add(-w.distaste * max(0.0, worst - TASTE_FLOOR))
+        add("distaste", -w.distaste * max(0.0, worst - TASTE_FLOOR))
 
     affinity = state.source_affinity.get(facts.source_id, 0.0)
-    add(w.source_affinity * affinity)
+    add("source_affinity", w.source_affinity * affinity)
 
     importance = w.importance * math.log1p(max(facts.story_sources - 1, 0))
     if facts.story_sources >= 3:
         add(
+            "importance",
             importance,
             Reason(
                 kind=ReasonKind.TOP_STORY,
@@ -277,10 +347,11 @@ def score_article(
             ),
         )
     else:
-        add(importance)
+        add("importance", importance)
     velocity = w.velocity * math.log1p(max(facts.story_recent - 1, 0))
     if facts.story_recent >= 4:
         add(
+            "velocity",
             velocity,
             Reason(
                 kind=ReasonKind.TRENDING,
@@ -292,14 +363,14 @@ def score_article(
             ),
         )
     else:
-        add(velocity)
+        add("velocity", velocity)
 
     age_hours = max((now - facts.published).total_seconds() / 3600.0, 0.0)
-    add(w.freshness * 0.5 ** (age_hours / half_life(facts)))
+    add("freshness", w.freshness * 0.5 ** (age_hours / half_life(facts)))
     if facts.body_chars < 300:
-        add(-w.teaser)
+        add("teaser", -w.teaser)
     if facts.title and _CLICKBAIT.search(facts.title):
-        add(-w.clickbait)
+        add("clickbait", -w.clickbait)
 
     topic_ids = {t for t, _, _ in facts.topics}
     exploring = bool(
@@ -307,6 +378,7 @@ def score_article(
     )
     if exploring:
         main = max(facts.topics, key=lambda t: t[2])
+        reason_terms.append("freshness")
         reasons.append(
             Reason(
                 kind=ReasonKind.EXPLORING,
@@ -320,8 +392,44 @@ def score_article(
                 ),
             )
         )
-    reasons.sort(key=lambda r: -r.weight)
-    return score, tuple(reasons), exploring
+    return score, reasons, exploring, terms, reason_terms
+
+
+#: Every feature at weight 1: what :func:`featurize` measures with.
+UNIT = Weights(**{f.name: 1.0 for f in fields(Weights)})
+
+
+def fit_weights(
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    prior: npt.NDArray[np.float64],
+    *,
+    strength: float = PRIOR_STRENGTH,
+    iterations: int = 25,
+) -> npt.NDArray[np.float64]:
+    """Weights for one reader: logistic regression of engagement on the features of what
+    they were shown, pulled toward ``prior`` (the global weights) with an L2 penalty of
+    ``strength``. With few events the prior dominates, so a new reader's page is the global
+    model's; with hundreds, their own habits take over. Newton steps on the penalised
+    log-likelihood; an intercept absorbs the reader's overall click rate."""
+    n, k = features.shape
+    if n == 0:
+        return prior.copy()
+    x = np.hstack([features, np.ones((n, 1))])
+    target = np.append(prior, 0.0)
+    w = target.copy()
+    w[-1] = np.log((labels.mean() + 1e-3) / (1 - labels.mean() + 1e-3))
+    penalty = np.full(k + 1, strength)
+    penalty[-1] = 1e-6  # the intercept is free
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        gradient = x.T @ (p - labels) + penalty * (w - target)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-6:
+            break
+    return w[:-1]
 
 
 def source_affinities(
