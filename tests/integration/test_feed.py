@@ -166,3 +166,26 @@ def test_new_readers_get_important_stories_and_empty_databases_a_hint(
     assert "1. " in printed.stdout and "more sources" in printed.stdout
     bad = run(db, "feed", "new", "--cursor", "garbage", env=env)
     assert bad.returncode == 1 and "cursor" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_seed_story_leads_for_a_reader_of_xi_and_china_russia(
+    engine: Engine, shared_data: Path
+) -> None:
+    seed = shared_data.parent / "seed" / "xi-putin-belt-and-road.txt"
+    if not seed.is_file():
+        pytest.skip(f"seed page not found at {seed}")
+    newsroom(engine)
+    engine.add_reader("ana")
+    engine.follow("ana", "entity", "Xi Jinping")
+    engine.follow("ana", "topic", "China–Russia relations")
+    # The seed arrives after the reader set up their follows, as copied page text.
+    article = engine.add_article(str(seed), text=True, source_name="SCMP")
+    page = engine.feed("ana", size=10)
+    lead = page.items[0]
+    story = engine.article_insight(article.id)
+    assert story is not None and story.story is not None
+    assert lead.story_id == story.story.id
+    assert {r.text for r in lead.reasons} >= {
+        "You follow Xi Jinping",
+        "You follow China–Russia relations",
+    }
