@@ -271,9 +271,7 @@ class Reaction:
     less: bool = False
 
 
-def react(
-    page: Sequence[tuple[int, float]], rng: random.Random
-) -> list[Reaction]:
+def react(page: Sequence[tuple[int, float]], rng: random.Random) -> list[Reaction]:
     """A reader's pass over a page of ``(article id, hidden relevance)``, top first."""
     out = []
     for position, (article_id, rel) in enumerate(page):
@@ -330,9 +328,7 @@ def ranked_gains(
     return out
 
 
-def ideal_dcg(
-    views: Mapping[int, ArticleView], gains: Mapping[int, float], k: int = K
-) -> float:
+def ideal_dcg(views: Mapping[int, ArticleView], gains: Mapping[int, float], k: int = K) -> float:
     """DCG of the pool's ``k`` best story gains (each story by its best article)."""
     best: dict[int, float] = {}
     for article_id, g in gains.items():
@@ -452,7 +448,9 @@ def schedule(
         for n, i in enumerate(batch):
             ag_class, title, description = rows[i]
             home = SOURCES.get(ag_class)
-            source = rng.choice(home) if home and rng.random() < HOME_SHARE else rng.choice(everyone)
+            source = (
+                rng.choice(home) if home and rng.random() < HOME_SHARE else rng.choice(everyone)
+            )
             out.append(
                 Arrival(
                     guid=f"ag-{i}",
@@ -525,14 +523,25 @@ def draw_reader(name: str, choices: Offer, rng: random.Random) -> SimReader:
 # --- the run -------------------------------------------------------------------------------
 
 
+class _Clock:
+    """The simulated time: the engine asks it, the run moves it a day at a time."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @dataclass
 class _World:
     engine: Engine
-    now: datetime
+    clock: _Clock
     sources: dict[str, int] = field(default_factory=dict)
 
-    def clock(self) -> datetime:
-        return self.now
+    @property
+    def now(self) -> datetime:
+        return self.clock.now
 
     def arrive(self, batch: Sequence[Arrival]) -> float:
         """Store a day's articles and enrich them; the seconds enrichment took."""
@@ -596,9 +605,10 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="tidings-simulate-") as tmp:
         folder = Path(tmp)
         settings = Settings(database_url=f"sqlite:///{folder / 'sim.sqlite'}", data_dir=folder)
-        world = _World(engine=None, now=START)  # type: ignore[arg-type]
-        world.engine = Engine(settings, open_storage(settings.database_url), clock=world.clock)
-        with world.engine as engine:
+        clock = _Clock(START)
+        engine = Engine(settings, open_storage(settings.database_url), clock=clock)
+        world = _World(engine, clock)
+        with engine:
             enrich_seconds += world.arrive([a for a in arrivals if a.day == 0])
             choices = offer(world.pool())
             people = [draw_reader(f"sim-{n:03d}", choices, rng) for n in range(readers)]
@@ -613,8 +623,11 @@ def evaluate(
             # Each reader's clicks and the random ranking draw from their own stream, so
             # one reader's luck does not shift another's.
             streams = {p.name: random.Random(f"{seed}:{p.name}") for p in people}
+            # Views of shown articles from their insight, for the mute check (docstring);
+            # kept, since an analysed article's tags and source do not change.
+            checked: dict[int, ArticleView] = {}
             for day in range(1, rounds + 1):
-                world.now = START + (day - 1) * DAY
+                clock.now = START + (day - 1) * DAY
                 enrich_seconds += world.arrive([a for a in arrivals if a.day == day])
                 facts = world.pool()
                 views = {f.article_id: view_of(f) for f in facts}
@@ -629,9 +642,9 @@ def evaluate(
                     feed_seconds += time.perf_counter() - t
                     for item in page.items:
                         for a in (item.article_id, *(c.article_id for c in item.also_covered_by)):
-                            if a not in views:
-                                views[a] = _insight_view(engine, a, page)
-                    muted, over = page_violations(person, page, _checked(engine, views), cap)
+                            if a not in checked:
+                                checked[a] = _insight_view(engine, a)
+                    muted, over = page_violations(person, page, checked, cap)
                     mute_violations += muted
                     cap_violations += over
                     rels = {a: relevance(person, v) for a, v in views.items()}
@@ -696,39 +709,20 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _insight_view(engine: Engine, article_id: int, page: FeedPage) -> ArticleView:
-    """A view of an article outside the pool (an older one the engine still showed)."""
-    facts = page.articles.get(article_id)
-    if facts is not None:
-        return view_of(facts)
-    found = engine.storage.rank_facts(article_ids=[article_id], limit=1)
-    return view_of(found[0])
-
-
-class _checked(dict[int, ArticleView]):
-    """Views rebuilt from ``Engine.article_insight`` (not the facts the engine ranked with),
-    fetched on first use and kept: an analysed article's tags do not change."""
-
-    _cache: dict[int, ArticleView] = {}
-
-    def __init__(self, engine: Engine, views: Mapping[int, ArticleView]) -> None:
-        super().__init__()
-        self._engine = engine
-        self._views = views
-
-    def __missing__(self, article_id: int) -> ArticleView:
-        base = self._views[article_id]
-        insight = self._engine.article_insight(article_id)
-        if insight is None:
-            return base
-        return ArticleView(
-            article_id=article_id,
-            source_id=self._engine.get_article(article_id).source_id,
-            story_id=base.story_id,
-            published=base.published,
-            topic_ids=frozenset(t.id for t in insight.topics),
-            entity_ids=frozenset(str(e.entity.id) for e in insight.entities),
-        )
+def _insight_view(engine: Engine, article_id: int) -> ArticleView:
+    """An article as ``Engine.article_insight`` and ``Engine.get_article`` describe it."""
+    article = engine.get_article(article_id)
+    insight = engine.article_insight(article_id)
+    return ArticleView(
+        article_id=article_id,
+        source_id=article.source_id,
+        story_id=insight.story.id if insight and insight.story else None,
+        published=article.published or START,
+        topic_ids=frozenset(t.id for t in insight.topics) if insight else frozenset(),
+        entity_ids=(
+            frozenset(str(e.entity.id) for e in insight.entities) if insight else frozenset()
+        ),
+    )
 
 
 def summary_line(report: dict[str, Any], minimums: dict[str, float]) -> tuple[str, bool]:
