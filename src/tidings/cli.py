@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -30,10 +30,12 @@ from tidings.types import (
     EnrichmentStatus,
     EnrichReport,
     Entity,
+    EventKind,
     IngestReport,
     InterestKind,
     PagePolicy,
     Quote,
+    ReaderEvent,
     SourceKind,
     SourceUpdate,
     Stance,
@@ -694,6 +696,31 @@ def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
         click.echo(f"{reader_name} no longer follows or mutes {kind} {value}")
     else:
         fail(f"{reader_name} neither follows nor mutes {kind} {value}")
+
+
+@cli.command()
+@click.argument("reader_name", metavar="READER")
+@click.argument("kind", type=click.Choice([k.value for k in EventKind], case_sensitive=False))
+@click.argument("article_id", type=int)
+@click.argument("value", type=float, required=False)
+@pass_ctx
+def event(ctx: Context, reader_name: str, kind: str, article_id: int, value: float | None) -> None:
+    """Record what READER did with an article: open, read SECONDS, save, share, more, less,
+    hide (or an impression at a POSITION). The feed learns from these."""
+    ctx.engine.record_events(
+        reader_name,
+        [
+            ReaderEvent(
+                kind=EventKind(kind.lower()),
+                article_id=article_id,
+                at=datetime.now(UTC),
+                value=value,
+            )
+        ],
+    )
+    if kind.lower() == EventKind.SAVE.value:
+        ctx.engine.save_article(reader_name, article_id)
+    click.echo(f"recorded {kind.lower()} of article {article_id} for {reader_name}")
 
 
 @cli.command()

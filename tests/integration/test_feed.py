@@ -166,6 +166,12 @@ def test_new_readers_get_important_stories_and_empty_databases_a_hint(
     assert "1. " in printed.stdout and "more sources" in printed.stdout
     bad = run(db, "feed", "new", "--cursor", "garbage", env=env)
     assert bad.returncode == 1 and "cursor" in bad.stderr and "Traceback" not in bad.stderr
+    read = run(db, "event", "new", "read", str(ids["quake"]), "75", env=env)
+    assert read.returncode == 0, read.stderr
+    malformed = run(db, "event", "new", "read", str(ids["quake"]), env=env)
+    assert malformed.returncode == 1 and "malformed read event" in malformed.stderr
+    unknown = run(db, "event", "new", "open", "999999", env=env)
+    assert unknown.returncode == 1 and "no such article" in unknown.stderr
 
 
 def test_the_seed_story_leads_for_a_reader_of_xi_and_china_russia(
