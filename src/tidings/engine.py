@@ -112,6 +112,8 @@ FUTURE_SLACK = timedelta(minutes=5)
 MAX_PAGE_SIZE = 100
 #: How old an article may be to be a candidate: news older than a week is rarely news.
 CANDIDATE_AGE = timedelta(days=7)
+#: How far back all readers' engagement counts toward an article's popularity.
+POPULARITY_WINDOW = timedelta(days=2)
 #: Impressions a reader's own weights are learned from (the newest), and how many it takes
 #: before they are: with fewer, the global weights serve them.
 LEARN_FROM = 500
@@ -648,6 +650,18 @@ class Engine:
             *(f for f in history_facts if f.published >= since),
             *self.storage.rank_facts(limit=0, article_ids=wanted),
         ]
+        # How the articles fare with all readers lately (counts only).
+        counts = self.storage.article_engagement(
+            [f.article_id for f in facts], since=now - POPULARITY_WINDOW
+        )
+        facts = [
+            replace(f, shown=counts[f.article_id][0], engaged=counts[f.article_id][1])
+            if f.article_id in counts
+            else f
+            for f in facts
+        ]
+        total_shown = sum(n for n, _ in counts.values())
+        rate = (sum(e for _, e in counts.values()) + 1.0) / (total_shown + 10.0)
         by_id.update((f.article_id, f) for f in facts)
         shown: dict[int, int] = {}
         clicked: dict[int, int] = {}
@@ -670,6 +684,7 @@ class Engine:
             read=frozenset(opened),
             source_affinity=source_affinities(clicked, shown),
             known_topics=frozenset(known),
+            engagement_rate=rate,
         )
         # The reader's own weights, learned from what they were shown and what they engaged
         # with, pulled toward the global weights (which alone serve a new reader).

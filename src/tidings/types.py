@@ -636,6 +636,9 @@ class ArticleFacts:
     #: ``(entity id, name, first offset)`` of its entities, most prominent first.
     entities: tuple[tuple[int, str, int], ...] = ()
     duplicate_of: int | None = None
+    #: Across all readers lately: times shown, and times opened, saved or shared.
+    shown: int = 0
+    engaged: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

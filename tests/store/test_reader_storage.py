@@ -137,3 +137,19 @@ def test_removing_an_article_removes_its_events(storage: SQLStorage) -> None:
     storage.save_article(ana.id, a, at=T0)
     storage.remove_source(storage.get_article(a).source_id)
     assert storage.reader_events(ana.id) == [] and storage.saved_articles(ana.id) == []
+
+
+def test_engagement_is_counted_across_readers(storage: SQLStorage) -> None:
+    a, b = two_articles(storage)
+    for name in ("ana", "bo"):
+        reader = storage.add_reader(name, created=T0)
+        storage.record_events(
+            reader.id,
+            [
+                ReaderEvent(kind=EventKind.IMPRESSION, article_id=a, at=T0, value=0),
+                ReaderEvent(kind=EventKind.OPEN, article_id=a, at=T0),
+                ReaderEvent(kind=EventKind.IMPRESSION, article_id=b, at=T0, value=1),
+            ],
+        )
+    assert storage.article_engagement([a, b], since=T0) == {a: (2, 2), b: (2, 0)}
+    assert storage.article_engagement([a], since=T0 + timedelta(days=1)) == {}

@@ -178,3 +178,13 @@ def test_weights_learn_from_a_readers_clicks_and_start_from_the_prior() -> None:
     assert np.allclose(fit_weights(x[:0], clicked[:0], prior), prior)
     stubborn = fit_weights(x[:20], clicked[:20], prior, strength=1e6)
     assert np.allclose(stubborn, prior, atol=1e-3)
+
+
+def test_popularity_is_smoothed_toward_the_overall_rate() -> None:
+    state = ReaderState(engagement_rate=0.1)
+    base, _, _ = score_article(state, facts(), None, NOW)
+    hit, reasons, _ = score_article(state, facts(shown=100, engaged=40), None, NOW)
+    flop, _, _ = score_article(state, facts(shown=100, engaged=0), None, NOW)
+    lucky, _, _ = score_article(state, facts(shown=2, engaged=1), None, NOW)
+    assert flop < base < lucky < hit
+    assert reasons[0].text == "Popular: opened by 40 readers"

@@ -298,3 +298,9 @@ class Storage(Protocol):
         of the ``top_stories`` most covered stories seen since ``since``; and the ``newest``
         articles since then. Each id once, in no particular order; older articles may be
         among them (the caller filters by date)."""
+
+    def article_engagement(
+        self, article_ids: Sequence[int], *, since: datetime
+    ) -> dict[int, tuple[int, int]]:
+        """Across all readers, per article: (impressions, opens + saves + shares) since then.
+        Counts only, never who: what is popular, not what one reader did."""

@@ -1782,6 +1782,26 @@ class SQLStorage:
                 found.update(dict.fromkeys(conn.execute(query).scalars()))
         return [i for i in found if i is not None]
 
+    def article_engagement(
+        self, article_ids: Sequence[int], *, since: datetime
+    ) -> dict[int, tuple[int, int]]:
+        engaging = [k.value for k in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE)]
+        found: dict[int, tuple[int, int]] = {}
+        with self._transaction("count readers' engagement") as conn:
+            for chunk in _chunks(list(dict.fromkeys(article_ids))):
+                shown = sa.func.sum(
+                    sa.case((events.c.kind == EventKind.IMPRESSION.value, 1), else_=0)
+                )
+                engaged = sa.func.sum(sa.case((events.c.kind.in_(engaging), 1), else_=0))
+                query = (
+                    sa.select(events.c.article_id, shown, engaged)
+                    .where(events.c.article_id.in_(chunk), events.c.at >= since)
+                    .group_by(events.c.article_id)
+                )
+                for article_id, n_shown, n_engaged in conn.execute(query):
+                    found[int(article_id)] = (int(n_shown or 0), int(n_engaged or 0))
+        return found
+
 
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
     if digest == stored.content_hash:
