@@ -1220,6 +1220,22 @@ def eval_rank(data_dir: Path) -> None:
     print_gate(report, summary_line(report, baseline()))
 
 
+@evaluate.command("simulate")
+@data_option("ag_news")
+@click.option("--rounds", default=20, show_default=True, type=click.IntRange(1), help="Days.")
+@click.option("--readers", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the simulation.")
+def eval_simulate(data_dir: Path, rounds: int, readers: int, seed: int) -> None:
+    """nDCG@10 per simulated day of the engine's pages for readers with hidden interests,
+    against non-personalised, random and oracle rankings; mutes and the per-source cap are
+    checked on every page."""
+    from tidings.eval import baseline
+    from tidings.eval.simulate import evaluate, summary_line
+
+    report = evaluate(data_dir, rounds=rounds, readers=readers, seed=seed)
+    print_gate(report, summary_line(report, baseline()))
+
+
 @evaluate.command("similarity")
 @data_option("sts_news")
 @click.option("--split", default="dev", show_default=True, help="Reads sts-SPLIT.csv.")

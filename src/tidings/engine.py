@@ -121,7 +121,13 @@ LEARN_AFTER = 20
 #: Engaged articles whose mean vector probes the vector index for "more like what you
 #: read", and how many neighbours it brings.
 TASTE_PROBES = 20
-SIMILAR_CANDIDATES = 100
+SIMILAR_CANDIDATES = 50
+#: Latest reads probed one by one (besides their mean).
+SEPARATE_PROBES = 3
+#: Learned topic and entity affinities that also bring candidates, the strongest first.
+AFFINITY_KEYS = 5
+#: Entities named this early are what an article is about (as in ranking).
+LEAD_ENTITY_CHARS = 300
 #: How far back, and how many of, a reader's events shape their page.
 HISTORY = timedelta(days=60)
 HISTORY_EVENTS = 2000
@@ -618,33 +624,66 @@ class Engine:
         hidden = {e.article_id for e in history if e.kind is EventKind.HIDE}
         opened = {e.article_id for e in history if e.kind in (EventKind.OPEN, EventKind.READ)}
         since = now - CANDIDATE_AGE
-        # What the reader engaged with or rejected, for their taste (any age).
+        # What the reader was shown, engaged with or rejected (any age): their taste, and
+        # the topics and entities they read about without having followed them.
+        impressions = [e for e in history if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
         history_facts = self.storage.rank_facts(
-            limit=0, article_ids=[*dict.fromkeys(engaged), *rejected]
+            limit=0,
+            article_ids=[
+                *dict.fromkeys(engaged),
+                *rejected,
+                *(e.article_id for e in impressions),
+            ],
         )
         by_id = {f.article_id: f for f in history_facts}
         liked = [by_id[a] for a in dict.fromkeys(engaged) if a in by_id and by_id[a].vector]
         disliked = [by_id[a] for a in rejected if a in by_id and by_id[a].vector]
+        topic_seen: dict[str, int] = {}
+        topic_read: dict[str, int] = {}
+        entity_seen: dict[int, int] = {}
+        entity_read: dict[int, int] = {}
+        for article_id in {e.article_id for e in impressions} | set(engaged):
+            f = by_id.get(article_id)
+            if f is None:
+                continue
+            read_it = article_id in engaged
+            for t, _, _ in f.topics:
+                topic_seen[t] = topic_seen.get(t, 0) + 1
+                if read_it:
+                    topic_read[t] = topic_read.get(t, 0) + 1
+            for e_id, _, offset in f.entities:
+                if offset < LEAD_ENTITY_CHARS:
+                    entity_seen[e_id] = entity_seen.get(e_id, 0) + 1
+                    if read_it:
+                        entity_read[e_id] = entity_read.get(e_id, 0) + 1
+        topic_affinity = source_affinities(topic_read, topic_seen)
+        entity_affinity = source_affinities(entity_read, entity_seen)
+        liked_topics = sorted(topic_affinity, key=lambda t: -topic_affinity[t])[:AFFINITY_KEYS]
+        liked_entities = sorted(entity_affinity, key=lambda e: -entity_affinity[e])[:AFFINITY_KEYS]
         # Candidates: what the reader follows, what is like what they read, top stories and
         # the newest news; each through an index, so the cost does not grow with the archive.
         ids = self.storage.candidate_ids(
             since=since,
-            entity_ids=[int(v) for v in follows.get(InterestKind.ENTITY, {}) if v.isdigit()],
-            topic_ids=list(follows.get(InterestKind.TOPIC, {})),
+            entity_ids=[
+                *(int(v) for v in follows.get(InterestKind.ENTITY, {}) if v.isdigit()),
+                *(e for e in liked_entities if entity_affinity[e] > 0),
+            ],
+            topic_ids=[
+                *follows.get(InterestKind.TOPIC, {}),
+                *(t for t in liked_topics if topic_affinity[t] > 0),
+            ],
             source_ids=[int(v) for v in follows.get(InterestKind.SOURCE, {}) if v.isdigit()],
             story_ids=[int(v) for v in follows.get(InterestKind.STORY, {}) if v.isdigit()],
         )
         if liked:
             index = self.enrichment.vectors()
             if index is not None and len(index):
-                taste = from_bytes(
-                    to_bytes(
-                        np.mean(
-                            [from_bytes(f.vector) for f in liked[:TASTE_PROBES] if f.vector], axis=0
-                        )
-                    )
-                )
-                ids += [i for i, _ in index.search(taste, SIMILAR_CANDIDATES)]
+                # Around each of the latest reads, and around their mean: one probe per
+                # interest keeps a reader of two subjects from getting only their average.
+                recent = [from_bytes(f.vector) for f in liked[:TASTE_PROBES] if f.vector]
+                probes = [*recent[:SEPARATE_PROBES], from_bytes(to_bytes(np.mean(recent, axis=0)))]
+                for probe in probes:
+                    ids += [i for i, _ in index.search(probe, SIMILAR_CANDIDATES)]
         wanted = [i for i in dict.fromkeys(ids) if i not in by_id]
         facts = [
             *(f for f in history_facts if f.published >= since),
@@ -685,11 +724,12 @@ class Engine:
             source_affinity=source_affinities(clicked, shown),
             known_topics=frozenset(known),
             engagement_rate=rate,
+            topic_affinity=topic_affinity,
+            entity_affinity=entity_affinity,
         )
         # The reader's own weights, learned from what they were shown and what they engaged
         # with, pulled toward the global weights (which alone serve a new reader).
         weights = weight_vector()
-        impressions = [e for e in history if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
         engaged_set = set(engaged)
         if len(impressions) >= LEARN_AFTER and engaged_set:
             shown_ids = [e.article_id for e in impressions if e.article_id not in by_id]

@@ -188,3 +188,19 @@ def test_popularity_is_smoothed_toward_the_overall_rate() -> None:
     lucky, _, _ = score_article(state, facts(shown=2, engaged=1), None, NOW)
     assert flop < base < lucky < hit
     assert reasons[0].text == "Popular: opened by 40 readers"
+
+
+def test_learned_topic_and_entity_affinities_are_reasons() -> None:
+    state = ReaderState(
+        topic_affinity={"medtop:11000000": 0.9, "relation:china-russia": -0.4},
+        entity_affinity={10: 0.7},
+    )
+    plain, _, _ = score_article(ReaderState(), facts(), None, NOW)
+    score, reasons, _ = score_article(state, facts(), None, NOW)
+    texts = [r.text for r in reasons]
+    assert "You often read about politics" in texts
+    assert "You often read about Xi Jinping" in texts
+    assert score > plain
+    disliked = ReaderState(topic_affinity={"medtop:11000000": -1.0})
+    lower, _, _ = score_article(disliked, facts(), None, NOW)
+    assert lower < plain
