@@ -1143,6 +1143,36 @@ def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: boo
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
+@bench.command("feed")
+@click.option("--articles", default=1_000_000, show_default=True, type=click.IntRange(100))
+@click.option("--readers", default=10_000, show_default=True, type=click.IntRange(1))
+@click.option("--pages", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--quick", is_flag=True, help="100,000 articles and 1,000 readers.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated database (and its vector index) is cached.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_feed_command(
+    articles: int, readers: int, pages: int, quick: bool, workdir: Path | None, as_json: bool
+) -> None:
+    """Time to assemble a reader's 30-item page at scale: p50/p99, pages/s, peak memory."""
+    from tidings.bench.feed import QUICK, format_report, run
+
+    if quick:
+        articles, readers = QUICK["articles"], QUICK["readers"]
+    result = run(
+        articles=articles,
+        readers=readers,
+        pages=pages,
+        workdir=workdir,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
 @cli.group("eval")
 def evaluate() -> None:
     """Quality evaluations on benchmark data, against the stored minimums.

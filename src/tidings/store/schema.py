@@ -205,6 +205,9 @@ stories = sa.Table(
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("article_count", sa.Integer, nullable=False),
     sa.Column("source_count", sa.Integer, nullable=False),
+    # Articles published in the 24 hours before last_seen: how fast it grows (kept here so
+    # that ranking reads one number instead of counting members per page).
+    sa.Column("recent_count", sa.Integer, nullable=False, server_default="1"),
     # float32 sum of member unit vectors.
     sa.Column("total", sa.LargeBinary, nullable=False),
     # JSON list of [name, count].

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1639,7 +1639,7 @@ class SQLStorage:
             enrichments.c.vector,
             enrichments.c.duplicate_of,
             stories.c.source_count,
-            stories.c.article_count,
+            stories.c.recent_count,
         )
         base = (
             sa.select(*columns)
@@ -1691,9 +1691,6 @@ class SQLStorage:
                 )
                 for a, e, name, offset in conn.execute(query):
                     named.setdefault(a, []).append((e, name, int(offset)))
-            recent_by_story = _recent_counts(
-                conn, {r.story_id for r in rows.values() if r.story_id}
-            )
         return [
             ArticleFacts(
                 article_id=r.id,
@@ -1706,7 +1703,7 @@ class SQLStorage:
                 body_chars=int(r.body_chars or 0),
                 story_id=r.story_id,
                 story_sources=int(r.source_count or 1),
-                story_recent=recent_by_story.get(r.story_id, 1) if r.story_id else 1,
+                story_recent=int(r.recent_count or 1),
                 vector=bytes(r.vector) if r.vector is not None else None,
                 topics=tuple(tags.get(r.id, ())),
                 entities=tuple(named.get(r.id, ())),
@@ -2061,6 +2058,7 @@ def _ensure_topic(conn: sa.Connection, tag: TopicTag) -> None:
 
 
 def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:
+    dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
     for chunk in _chunks(list(dict.fromkeys(story_ids))):
         members = (
             sa.select(sa.func.count())
@@ -2079,27 +2077,26 @@ def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:
             .where(stories.c.id.in_(chunk))
             .values(article_count=members, source_count=sources_n)
         )
+        for story_id, last_seen in conn.execute(
+            sa.select(stories.c.id, stories.c.last_seen).where(stories.c.id.in_(chunk))
+        ):
+            # The cutoff is computed here: date arithmetic differs between the databases.
+            recent = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(articles.join(enrichments, enrichments.c.article_id == articles.c.id))
+                .where(enrichments.c.story_id == story_id, dated >= last_seen - RECENT)
+            ).scalar_one()
+            conn.execute(
+                sa.update(stories)
+                .where(stories.c.id == story_id)
+                .values(recent_count=max(int(recent), 1))
+            )
 
 
 def _stories_by_id(conn: sa.Connection, story_ids: Sequence[int]) -> dict[int, Story]:
     found: dict[int, Story] = {}
     for chunk in _chunks(list(dict.fromkeys(story_ids))):
-        rows = conn.execute(sa.select(stories).where(stories.c.id.in_(chunk))).all()
-        if not rows:
-            continue
-        dates = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
-        recent: dict[int, int] = {}
-        for row in rows:
-            recent[row.id] = int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(
-                        articles.join(enrichments, enrichments.c.article_id == articles.c.id)
-                    )
-                    .where(enrichments.c.story_id == row.id, dates >= row.last_seen - RECENT)
-                ).scalar_one()
-            )
-        for row in rows:
+        for row in conn.execute(sa.select(stories).where(stories.c.id.in_(chunk))):
             found[row.id] = Story(
                 id=row.id,
                 headline=row.headline,
@@ -2108,29 +2105,6 @@ def _stories_by_id(conn: sa.Connection, story_ids: Sequence[int]) -> dict[int, S
                 last_seen=row.last_seen,
                 article_count=row.article_count,
                 source_count=row.source_count,
-                recent_count=recent[row.id],
+                recent_count=row.recent_count,
             )
     return found
-
-
-def _recent_counts(conn: sa.Connection, story_ids: Iterable[int]) -> dict[int, int]:
-    """Articles of each story published in the 24 hours before the story's last one."""
-    dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
-    counts: dict[int, int] = {}
-    for chunk in _chunks(sorted(story_ids)):
-        query = (
-            sa.select(enrichments.c.story_id, dated.label("dated"), stories.c.last_seen)
-            .select_from(
-                enrichments.join(articles, articles.c.id == enrichments.c.article_id).join(
-                    stories, stories.c.id == enrichments.c.story_id
-                )
-            )
-            .where(enrichments.c.story_id.in_(chunk))
-        )
-        for story_id, when, last_seen in conn.execute(query):
-            # Date arithmetic differs between the databases; a story's members are few.
-            when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            last = last_seen if last_seen.tzinfo else last_seen.replace(tzinfo=UTC)
-            if when >= last - RECENT:
-                counts[int(story_id)] = counts.get(int(story_id), 0) + 1
-    return counts

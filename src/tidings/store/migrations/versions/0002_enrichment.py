@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("last_seen", _datetime(), nullable=False),
         sa.Column("article_count", sa.Integer, nullable=False),
         sa.Column("source_count", sa.Integer, nullable=False),
+        sa.Column("recent_count", sa.Integer, nullable=False, server_default="1"),
         sa.Column("total", sa.LargeBinary, nullable=False),
         sa.Column("names", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_stories"),
