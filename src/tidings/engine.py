@@ -550,10 +550,9 @@ class Engine:
         from tidings.enrich.relations import relation_named
         from tidings.enrich.topics import load_taxonomy
 
+        if (tag := self.storage.find_topic(text)) is not None:
+            return tag.id, tag.label
         folded = text.casefold()
-        for tag, _ in self.storage.list_topics():
-            if folded in (tag.id.casefold(), tag.label.casefold()):
-                return tag.id, tag.label
         for topic in load_taxonomy():
             if folded in (topic.id.casefold(), topic.label.casefold()):
                 return topic.id, topic.label
@@ -592,7 +591,7 @@ class Engine:
         previous page's ``next_cursor`` for the next. Raises InvalidCursorError."""
         import numpy as np
 
-        from tidings.enrich.embed import from_bytes, to_bytes
+        from tidings.enrich.embed import from_bytes, normalize
         from tidings.rank.assemble import (
             Candidate,
             Mutes,
@@ -602,9 +601,9 @@ class Engine:
         )
         from tidings.rank.score import (
             ReaderState,
+            affinities,
             featurize,
             fit_weights,
-            source_affinities,
             stack,
             weight_vector,
         )
@@ -660,8 +659,8 @@ class Engine:
                     entity_seen[e_id] = entity_seen.get(e_id, 0) + 1
                     if read_it:
                         entity_read[e_id] = entity_read.get(e_id, 0) + 1
-        topic_affinity = source_affinities(topic_read, topic_seen)
-        entity_affinity = source_affinities(entity_read, entity_seen)
+        topic_affinity = affinities(topic_read, topic_seen)
+        entity_affinity = affinities(entity_read, entity_seen)
         liked_topics = sorted(topic_affinity, key=lambda t: -topic_affinity[t])[:AFFINITY_KEYS]
         liked_entities = sorted(entity_affinity, key=lambda e: -entity_affinity[e])[:AFFINITY_KEYS]
         # Candidates: what the reader follows, what is like what they read, top stories and
@@ -686,7 +685,8 @@ class Engine:
                 # Around each of the latest reads, and around their mean: one probe per
                 # interest keeps a reader of two subjects from getting only their average.
                 recent = [from_bytes(f.vector) for f in liked[:TASTE_PROBES] if f.vector]
-                probes = [*recent[:SEPARATE_PROBES], from_bytes(to_bytes(np.mean(recent, axis=0)))]
+                mean = normalize(np.mean(recent, axis=0, keepdims=True))[0]
+                probes = [*recent[:SEPARATE_PROBES], mean]
                 for probe in probes:
                     ids += [i for i, _ in index.search(probe, SIMILAR_CANDIDATES)]
         wanted = [i for i in dict.fromkeys(ids) if i not in by_id]
@@ -726,7 +726,7 @@ class Engine:
             liked_ids=tuple(f.article_id for f in liked),
             disliked=stack([from_bytes(f.vector) for f in disliked if f.vector]),
             read=frozenset(opened),
-            source_affinity=source_affinities(clicked, shown),
+            source_affinity=affinities(clicked, shown),
             known_topics=frozenset(known),
             engagement_rate=rate,
             topic_affinity=topic_affinity,
@@ -737,9 +737,6 @@ class Engine:
         weights = weight_vector()
         engaged_set = set(engaged)
         if len(impressions) >= LEARN_AFTER and engaged_set:
-            shown_ids = [e.article_id for e in impressions if e.article_id not in by_id]
-            for f in self.storage.rank_facts(limit=0, article_ids=shown_ids):
-                by_id.setdefault(f.article_id, f)
             rows = [
                 featurize(
                     state,

@@ -280,6 +280,10 @@ def test_entity_pages_and_topics(storage: SQLStorage) -> None:
     counts = {t.id: n for t, n in storage.list_topics()}
     assert counts == {POLITICS.id: 2, RELATION.id: 1}
     assert [t.id for t, _ in storage.list_topics(kind=TopicKind.RELATION)] == [RELATION.id]
+    found = storage.find_topic("China–Russia RELATIONS")
+    assert found is not None and (found.id, found.kind) == (RELATION.id, TopicKind.RELATION)
+    assert storage.find_topic(POLITICS.id.upper()) is not None
+    assert storage.find_topic("underwater basket weaving") is None
     with pytest.raises(EntityNotFoundError):
         storage.get_entity("Nobody Atall")
     assert storage.list_entities(type="place") == []

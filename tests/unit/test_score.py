@@ -11,9 +11,9 @@ from tidings.rank.assemble import ActionVerb, ReasonKind
 from tidings.rank.score import (
     DEFAULT_HALF_LIFE,
     ReaderState,
+    affinities,
     half_life,
     score_article,
-    source_affinities,
 )
 from tidings.types import ArticleFacts, InterestKind
 
@@ -141,10 +141,10 @@ def test_exploration_is_what_is_new_to_a_reader_with_interests() -> None:
 def test_source_affinity_needs_evidence() -> None:
     shown = {1: 40, 2: 40, 3: 2}
     engaged = {1: 20, 2: 2, 3: 1}
-    aff = source_affinities(engaged, shown)
+    aff = affinities(engaged, shown)
     assert aff[1] > 0 > aff[2]
     assert abs(aff[3]) < abs(aff[1])
-    assert source_affinities({}, {}) == {}
+    assert affinities({}, {}) == {}
 
 
 def test_featurize_and_weigh_agree_with_the_direct_score() -> None:

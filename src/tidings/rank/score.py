@@ -136,6 +136,32 @@ def half_life(facts: ArticleFacts) -> float:
     return DEFAULT_HALF_LIFE
 
 
+def _affinity_term(
+    found: Sequence[tuple[float, int | str, str]],
+    weight: float,
+    kind: ReasonKind,
+    verb: ActionVerb,
+    target: TargetKind,
+) -> tuple[float, Reason | None] | None:
+    """The value of a learned affinity term over the article's matching ``(affinity, id,
+    name)``: its best positive and its worst negative affinity count; the best is a reason
+    when strong enough. None when nothing matches."""
+    if not found:
+        return None
+    top = max(found)
+    low = min(found)
+    value = weight * (max(top[0], 0.0) + min(low[0], 0.0))
+    reason = None
+    if top[0] >= AFFINITY_REASON:
+        reason = Reason(
+            kind=kind,
+            text=f"You often read about {top[2]}",
+            weight=value,
+            action=_action(verb, target, top[1], f"Less about {top[2]}"),
+        )
+    return value, reason
+
+
 def _action(verb: ActionVerb, kind: TargetKind, target: int | str, label: str) -> Action:
     return Action(verb=verb, target_kind=kind, target_id=target, label=label)
 
@@ -348,49 +374,32 @@ def _evaluate(
         worst = float(np.max(state.disliked @ vector))
         add("distaste", -w.distaste * max(0.0, worst - TASTE_FLOOR))
 
-    if state.topic_affinity:
-        found = [
+    topic_term = _affinity_term(
+        [
             (state.topic_affinity[t], t, label)
             for t, label, _ in facts.topics
             if t in state.topic_affinity
-        ]
-        if found:
-            top_t, low_t = max(found), min(found)
-            value = w.topic_affinity * (max(top_t[0], 0.0) + min(low_t[0], 0.0))
-            reason = None
-            if top_t[0] >= AFFINITY_REASON:
-                reason = Reason(
-                    kind=ReasonKind.FOLLOW_TOPIC,
-                    text=f"You often read about {top_t[2]}",
-                    weight=value,
-                    action=_action(
-                        ActionVerb.MUTE_TOPIC, TargetKind.TOPIC, top_t[1], f"Less about {top_t[2]}"
-                    ),
-                )
-            add("topic_affinity", value, reason)
-    if state.entity_affinity:
-        named = [
+        ],
+        w.topic_affinity,
+        ReasonKind.FOLLOW_TOPIC,
+        ActionVerb.MUTE_TOPIC,
+        TargetKind.TOPIC,
+    )
+    if topic_term is not None:
+        add("topic_affinity", *topic_term)
+    entity_term = _affinity_term(
+        [
             (state.entity_affinity[e], e, name)
             for e, name, offset in facts.entities
             if offset < LEAD_CHARS and e in state.entity_affinity
-        ]
-        if named:
-            best_e, worst_e = max(named), min(named)
-            value = w.entity_affinity * (max(best_e[0], 0.0) + min(worst_e[0], 0.0))
-            reason = None
-            if best_e[0] >= AFFINITY_REASON:
-                reason = Reason(
-                    kind=ReasonKind.FOLLOW_ENTITY,
-                    text=f"You often read about {best_e[2]}",
-                    weight=value,
-                    action=_action(
-                        ActionVerb.MUTE_ENTITY,
-                        TargetKind.ENTITY,
-                        best_e[1],
-                        f"Less about {best_e[2]}",
-                    ),
-                )
-            add("entity_affinity", value, reason)
+        ],
+        w.entity_affinity,
+        ReasonKind.FOLLOW_ENTITY,
+        ActionVerb.MUTE_ENTITY,
+        TargetKind.ENTITY,
+    )
+    if entity_term is not None:
+        add("entity_affinity", *entity_term)
 
     affinity = state.source_affinity.get(facts.source_id, 0.0)
     add("source_affinity", w.source_affinity * affinity)
@@ -517,12 +526,12 @@ def fit_weights(
     return w[:-1]
 
 
-def source_affinities(
+def affinities(
     engaged: Mapping[K, int], shown: Mapping[K, int], prior: float = 5.0
 ) -> dict[K, float]:
-    """Per source, the log ratio of its engagement rate to the reader's overall rate, with a
-    prior of ``prior`` impressions at the overall rate (a source shown twice and opened once
-    is not yet a favourite)."""
+    """Per key (a source, topic or entity), the log ratio of its engagement rate to the
+    reader's overall rate, with a prior of ``prior`` impressions at the overall rate (a source
+    shown twice and opened once is not yet a favourite)."""
     total_shown = sum(shown.values())
     if not total_shown:
         return {}

@@ -214,6 +214,9 @@ class Storage(Protocol):
     def story_articles(self, story_id: int) -> list[Article]:
         """The story's articles, newest first."""
 
+    def find_topic(self, name: str) -> TopicTag | None:
+        """A stored topic by its id or label, ignoring case."""
+
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         """Every topic used, with its article count, most used first."""
 

@@ -1389,6 +1389,15 @@ class SQLStorage:
         with self._transaction("list the story's articles") as conn:
             return [_article(row) for row in conn.execute(query)]
 
+    def find_topic(self, name: str) -> TopicTag | None:
+        folded = name.casefold()
+        query = sa.select(topics).where(
+            sa.or_(sa.func.lower(topics.c.id) == folded, sa.func.lower(topics.c.label) == folded)
+        )
+        with self._transaction("find the topic") as conn:
+            row = conn.execute(query.order_by(topics.c.id).limit(1)).one_or_none()
+        return _topic(row, 1.0) if row is not None else None
+
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         count = sa.func.count(article_topics.c.article_id)
         query = (
@@ -1585,9 +1594,8 @@ class SQLStorage:
                 raise ArticleNotFoundError(
                     f"no such article: {article_id}", resource=str(article_id)
                 )
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             conn.execute(
-                insert(saved)
+                _insert_for(conn)(saved)
                 .values(reader_id=reader_id, article_id=article_id, at=at)
                 .on_conflict_do_nothing()
             )
@@ -1800,6 +1808,11 @@ class SQLStorage:
         return found
 
 
+def _insert_for(conn: sa.Connection) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (Core's generic one has not)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def _should_rewrite(draft: ArticleDraft, digest: str, stored: _Stored, source_id: int) -> bool:
     if digest == stored.content_hash:
         return False
@@ -1852,8 +1865,7 @@ def _record_elsewhere(
     ]
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(article_sources).on_conflict_do_nothing(), rows)
+    conn.execute(_insert_for(conn)(article_sources).on_conflict_do_nothing(), rows)
 
 
 # --- enrichment rows -----------------------------------------------------------------------
@@ -2028,9 +2040,8 @@ class _EntityLinker:
             )
         if self.new_keys:
             # A key of the entity's own stored name may be new to this batch yet stored.
-            insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
             self.conn.execute(
-                insert(entity_keys).on_conflict_do_nothing(),
+                _insert_for(self.conn)(entity_keys).on_conflict_do_nothing(),
                 [{"key": k, "entity_id": i} for k, i in sorted(self.new_keys)],
             )
 
@@ -2049,9 +2060,8 @@ def _recount_entities(conn: sa.Connection, entity_ids: Sequence[int]) -> None:
 
 
 def _ensure_topic(conn: sa.Connection, tag: TopicTag) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
-        insert(topics)
+        _insert_for(conn)(topics)
         .values(id=tag.id, label=tag.label, kind=tag.kind.value, parent=tag.parent)
         .on_conflict_do_nothing()
     )
