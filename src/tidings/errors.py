@@ -178,3 +178,17 @@ class OPMLError(TidingsError):
     """An OPML document could not be read."""
 
     key = "opml"
+
+
+# --- accounts --------------------------------------------------------------------------
+
+
+class AuthenticationError(TidingsError):
+    """Wrong name or password, or an unknown, expired or revoked token. The message never
+    says which, so that it cannot be used to find out which names exist."""
+
+    key = "authentication"
+
+
+class TokenNotFoundError(NotFoundError):
+    key = "token_not_found"

@@ -655,3 +655,51 @@ class FeedPage:
     next_cursor: str | None = None
     #: Why the page is empty, and what to do about it.
     hint: str | None = None
+
+
+class DigestFrequency(StrEnum):
+    """How often a reader gets an email digest of their top stories."""
+
+    OFF = "off"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class TokenKind(StrEnum):
+    """What a secret token lets its holder do, as its reader."""
+
+    #: A signed-in browser (a cookie); expires.
+    SESSION = "session"
+    #: A program using the HTTP API (``Authorization: Bearer ...``); revocable.
+    API = "api"
+    #: A feed reader fetching the reader's private Atom / JSON feed; read-only, revocable.
+    FEED = "feed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """How a reader signs in and is reached. Readers made from the command line have an
+    account without a password until one is set."""
+
+    reader_id: int
+    #: Where digests go; None for none.
+    email: str | None = None
+    has_password: bool = False
+    digest: DigestFrequency = DigestFrequency.OFF
+    digest_last_sent: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Token:
+    """A reader's secret token, as stored: the secret itself is shown once, when made, and
+    only its SHA-256 is kept."""
+
+    id: int
+    reader_id: int
+    kind: TokenKind
+    #: What the reader called it ("my phone", "NetNewsWire").
+    name: str
+    created: datetime
+    last_used: datetime | None = None
+    expires: datetime | None = None
+    revoked: datetime | None = None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tidings.types import (
+    Account,
     Article,
     ArticleDraft,
     ArticleFacts,
@@ -32,6 +33,8 @@ from tidings.types import (
     Story,
     StoryChange,
     StoryState,
+    Token,
+    TokenKind,
     TopicKind,
     TopicTag,
     UpsertResult,
@@ -271,6 +274,61 @@ class Storage(Protocol):
 
     def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
         """Most recently saved first."""
+
+    # --- accounts and tokens ----------------------------------------------------------
+
+    def get_account(self, reader_id: int) -> Account:
+        """The reader's account (defaults when none was stored). Raises ReaderNotFoundError."""
+
+    def update_account(self, reader_id: int, *, now: datetime, **changes: Any) -> Account:
+        """Set some of ``email``, ``password_hash``, ``digest`` and ``digest_last_sent``,
+        making the account at ``now`` if needed. Raises ReaderNotFoundError."""
+
+    def password_hash(self, name: str) -> tuple[int, str] | None:
+        """The reader id and stored password hash of the reader named so, if they have one."""
+
+    def accounts_with_digests(self) -> list[Account]:
+        """Accounts with an email address and digests on (due or not)."""
+
+    def add_token(
+        self,
+        reader_id: int,
+        *,
+        kind: TokenKind,
+        name: str,
+        secret_hash: str,
+        created: datetime,
+        expires: datetime | None = None,
+    ) -> Token:
+        """Store a token by its secret's hash. Raises ReaderNotFoundError."""
+
+    def token_by_secret(self, secret_hash: str) -> Token | None:
+        """The token with this secret hash, revoked and expired ones included."""
+
+    def touch_token(self, token_id: int, *, at: datetime) -> None:
+        """Note that the token was used."""
+
+    def list_tokens(self, reader_id: int, *, kind: TokenKind | None = None) -> list[Token]:
+        """The reader's unrevoked tokens, oldest first."""
+
+    def revoke_tokens(
+        self,
+        reader_id: int,
+        *,
+        at: datetime,
+        token_id: int | None = None,
+        kind: TokenKind | None = None,
+    ) -> int:
+        """Revoke the reader's tokens (one by id, or all of a kind, or all); how many.
+        Another reader's token id revokes nothing."""
+
+    # --- search -------------------------------------------------------------------------
+
+    def search_articles(
+        self, query: str, *, limit: int = 20, offset: int = 0
+    ) -> list[tuple[Article, float]]:
+        """Articles matching every word of ``query`` (stemmed), best first, with their
+        relevance (higher is better; comparable within one query only)."""
 
     # --- ranking -----------------------------------------------------------------------
 

@@ -427,12 +427,64 @@ saved = sa.Table(
 )
 
 
+# --- accounts and search (migration 0004) --------------------------------------------------
+
+#: How a reader signs in and is reached (``tidings.types.Account``).
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column(
+        "reader_id",
+        sa.Integer,
+        sa.ForeignKey("readers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("email", sa.Text),
+    # argon2id, in the PHC string format; NULL until a password is set.
+    sa.Column("password_hash", sa.Text),
+    sa.Column("digest", sa.String(8), nullable=False),
+    sa.Column("digest_last_sent", UTCDateTime),
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+#: Sessions, API tokens and private-feed tokens (``tidings.types.Token``); only the
+#: SHA-256 of each secret is kept.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "reader_id",
+        sa.Integer,
+        sa.ForeignKey("readers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("last_used", UTCDateTime),
+    sa.Column("expires", UTCDateTime),
+    sa.Column("revoked", UTCDateTime),
+    sa.Index("ux_tokens_secret_hash", "secret_hash", unique=True),
+    sa.Index("ix_tokens_reader_id_kind", "reader_id", "kind"),
+    sqlite_autoincrement=True,
+)
+
+#: Full-text search lives outside this module's tables: an FTS5 table kept by triggers on
+#: SQLite, an expression GIN index on PostgreSQL (see migration 0004). Comparisons of this
+#: module with a database leave them out (:func:`objects_for`).
+SEARCH_OBJECTS = ("articles_fts", "ix_articles_search")
+
+
 def objects_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """An Alembic ``include_object`` hook that leaves out what is meant for another
     database, so that comparing a database with this module shows only real drift."""
 
     def include(obj: Any, _name: str | None, _type: str, reflected: bool, _compare_to: Any) -> bool:
         info = getattr(obj, "info", None) or {}
+        if reflected and _name is not None and _name.startswith(SEARCH_OBJECTS):
+            return False
         return reflected or info.get("dialect", dialect) == dialect
 
     return include

@@ -9,6 +9,7 @@ leaves this module, with a one-line message that never contains the database pas
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ from tidings.errors import (
 )
 from tidings.store import entities as linking
 from tidings.store.schema import (
+    accounts,
     article_entities,
     article_sources,
     article_topics,
@@ -55,14 +57,17 @@ from tidings.store.schema import (
     saved,
     sources,
     stories,
+    tokens,
     topics,
 )
 from tidings.types import (
+    Account,
     Article,
     ArticleDraft,
     ArticleEntity,
     ArticleFacts,
     ArticleInsight,
+    DigestFrequency,
     Enrichment,
     EnrichmentStatus,
     Entity,
@@ -83,9 +88,21 @@ from tidings.types import (
     Story,
     StoryChange,
     StoryState,
+    Token,
+    TokenKind,
     TopicKind,
     TopicTag,
     UpsertResult,
+)
+
+#: Search: words of a query (at most this many) and PostgreSQL's text-search vector, the
+#: expression of migration 0004's GIN index (repeated exactly, or the index goes unused).
+_SEARCH_WORD = re.compile(r"\w+")
+SEARCH_MAX_WORDS = 12
+PG_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(articles.title, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(articles.summary, '')), 'B') || "
+    "to_tsvector('english'::regconfig, left(coalesce(articles.body, ''), 100000))"
 )
 
 #: A story's "recent" articles, for how fast it grows: those of the last day.
@@ -1623,6 +1640,156 @@ class SQLStorage:
             self._reader_row(conn, reader_id)
             return [_article(r) for r in conn.execute(query)]
 
+    # --- accounts and tokens -----------------------------------------------------------
+
+    def get_account(self, reader_id: int) -> Account:
+        with self._transaction("read the account") as conn:
+            self._reader_row(conn, reader_id)
+            row = conn.execute(
+                sa.select(accounts).where(accounts.c.reader_id == reader_id)
+            ).one_or_none()
+        return _account(row) if row is not None else Account(reader_id=reader_id)
+
+    def update_account(self, reader_id: int, *, now: datetime, **changes: Any) -> Account:
+        allowed = {"email", "password_hash", "digest", "digest_last_sent"}
+        if unknown := set(changes) - allowed:
+            raise ValueError(f"not account fields: {sorted(unknown)}")
+        values = {k: (v.value if isinstance(v, DigestFrequency) else v) for k, v in changes.items()}
+        with self._transaction("update the account", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.update(accounts).where(accounts.c.reader_id == reader_id).values(values)
+            )
+            if not done.rowcount:
+                conn.execute(
+                    sa.insert(accounts).values(
+                        {
+                            "reader_id": reader_id,
+                            "digest": DigestFrequency.OFF.value,
+                            "created": now,
+                            **values,
+                        }
+                    )
+                )
+            row = conn.execute(sa.select(accounts).where(accounts.c.reader_id == reader_id)).one()
+        return _account(row)
+
+    def password_hash(self, name: str) -> tuple[int, str] | None:
+        query = (
+            sa.select(readers.c.id, accounts.c.password_hash)
+            .join(accounts, accounts.c.reader_id == readers.c.id)
+            .where(readers.c.name == name, accounts.c.password_hash.is_not(None))
+        )
+        with self._transaction("read the password") as conn:
+            row = conn.execute(query).one_or_none()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    def accounts_with_digests(self) -> list[Account]:
+        query = (
+            sa.select(accounts)
+            .where(accounts.c.email.is_not(None), accounts.c.digest != DigestFrequency.OFF.value)
+            .order_by(accounts.c.reader_id)
+        )
+        with self._transaction("list digest subscribers") as conn:
+            return [_account(r) for r in conn.execute(query)]
+
+    def add_token(
+        self,
+        reader_id: int,
+        *,
+        kind: TokenKind,
+        name: str,
+        secret_hash: str,
+        created: datetime,
+        expires: datetime | None = None,
+    ) -> Token:
+        values = {
+            "reader_id": reader_id,
+            "kind": kind.value,
+            "name": name,
+            "secret_hash": secret_hash,
+            "created": created,
+            "expires": expires,
+        }
+        with self._transaction("store the token", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            row = conn.execute(sa.insert(tokens).values(values).returning(tokens)).one()
+        return _token(row)
+
+    def token_by_secret(self, secret_hash: str) -> Token | None:
+        with self._transaction("read the token") as conn:
+            row = conn.execute(
+                sa.select(tokens).where(tokens.c.secret_hash == secret_hash)
+            ).one_or_none()
+        return _token(row) if row is not None else None
+
+    def touch_token(self, token_id: int, *, at: datetime) -> None:
+        with self._transaction("note the token's use", writes=True) as conn:
+            conn.execute(sa.update(tokens).where(tokens.c.id == token_id).values(last_used=at))
+
+    def list_tokens(self, reader_id: int, *, kind: TokenKind | None = None) -> list[Token]:
+        query = sa.select(tokens).where(tokens.c.reader_id == reader_id, tokens.c.revoked.is_(None))
+        if kind is not None:
+            query = query.where(tokens.c.kind == kind.value)
+        with self._transaction("list tokens") as conn:
+            self._reader_row(conn, reader_id)
+            return [_token(r) for r in conn.execute(query.order_by(tokens.c.id))]
+
+    def revoke_tokens(
+        self,
+        reader_id: int,
+        *,
+        at: datetime,
+        token_id: int | None = None,
+        kind: TokenKind | None = None,
+    ) -> int:
+        query = sa.update(tokens).where(tokens.c.reader_id == reader_id, tokens.c.revoked.is_(None))
+        if token_id is not None:
+            query = query.where(tokens.c.id == token_id)
+        if kind is not None:
+            query = query.where(tokens.c.kind == kind.value)
+        with self._transaction("revoke tokens", writes=True) as conn:
+            self._reader_row(conn, reader_id)
+            return int(conn.execute(query.values(revoked=at)).rowcount or 0)
+
+    # --- search -------------------------------------------------------------------------
+
+    def search_articles(
+        self, query: str, *, limit: int = 20, offset: int = 0
+    ) -> list[tuple[Article, float]]:
+        words = _SEARCH_WORD.findall(query)[:SEARCH_MAX_WORDS]
+        if not words:
+            return []
+        with self._transaction("search articles") as conn:
+            if conn.dialect.name == "postgresql":
+                vector: sa.ColumnElement[Any] = sa.literal_column(f"({PG_SEARCH_VECTOR})")
+                tsquery = sa.func.websearch_to_tsquery(
+                    sa.literal_column("'english'::regconfig"), " ".join(words)
+                )
+                relevance = sa.func.ts_rank(vector, tsquery)
+                found = (
+                    sa.select(articles, relevance.label("relevance"))
+                    .where(vector.op("@@")(tsquery))
+                    .order_by(relevance.desc(), articles.c.id.desc())
+                )
+            else:
+                # Every word quoted: FTS5's own syntax (NEAR, column filters, "*") is not
+                # the reader's to use, and an unbalanced quote would be a syntax error.
+                match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+                fts = sa.table("articles_fts", sa.column("rowid"))
+                # bm25 is lower for better matches; titles count most.
+                bm25: sa.ColumnElement[float] = sa.literal_column(
+                    "bm25(articles_fts, 8.0, 3.0, 1.0)"
+                )
+                found = (
+                    sa.select(articles, (-bm25).label("relevance"))
+                    .join(fts, fts.c.rowid == articles.c.id)
+                    .where(sa.text("articles_fts MATCH :match").bindparams(match=match))
+                    .order_by(bm25, articles.c.id.desc())
+                )
+            rows = conn.execute(found.limit(limit).offset(offset)).all()
+        return [(_article(r), float(r.relevance)) for r in rows]
+
     # --- ranking ------------------------------------------------------------------------
 
     def rank_facts(
@@ -1869,6 +2036,29 @@ def _record_elsewhere(
 
 
 # --- enrichment rows -----------------------------------------------------------------------
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        reader_id=row.reader_id,
+        email=row.email,
+        has_password=row.password_hash is not None,
+        digest=DigestFrequency(row.digest),
+        digest_last_sent=row.digest_last_sent,
+    )
+
+
+def _token(row: Any) -> Token:
+    return Token(
+        id=row.id,
+        reader_id=row.reader_id,
+        kind=TokenKind(row.kind),
+        name=row.name,
+        created=row.created,
+        last_used=row.last_used,
+        expires=row.expires,
+        revoked=row.revoked,
+    )
 
 
 def _reader(row: Any) -> Reader:
