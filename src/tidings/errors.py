@@ -192,3 +192,39 @@ class AuthenticationError(TidingsError):
 
 class TokenNotFoundError(NotFoundError):
     key = "token_not_found"
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+
+class DeliveryError(TidingsError):
+    """A message could not be delivered (the mail server unreachable, refusing the login,
+    the sender or the recipient). ``resource`` names the server or the recipient."""
+
+    key = "delivery"
+    #: Whether trying again later may succeed (the server unreachable or busy, 4xx replies).
+    transient: bool = False
+
+    def __init__(self, message: str, *, resource: str | None = None, transient: bool = False):
+        super().__init__(message, resource=resource)
+        self.transient = transient
+
+
+# --- permissions -------------------------------------------------------------------------
+
+
+class PermissionDeniedError(TidingsError):
+    """The caller is known but may not do this (an operator's action, for example)."""
+
+    key = "forbidden"
+
+
+class RateLimitedError(TidingsError):
+    """Too many attempts (signing in, signing up) in too short a time."""
+
+    key = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, resource: str | None = None) -> None:
+        super().__init__(message, resource=resource)
+        #: Seconds until the next attempt may succeed.
+        self.retry_after = retry_after
