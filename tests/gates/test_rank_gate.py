@@ -2,9 +2,11 @@
 
 The scores come from :func:`tidings.eval.rank.evaluate` (its docstring says how impressions
 are replayed in time order without look-ahead; :mod:`tidings.rank.metrics` says how AUC, MRR
-and nDCG are counted). The hybrid scorer's AUC must stay at or above the stored minimum in
-``eval/baseline.json``, and a random ranking must land near 0.5 (else the harness is broken).
-The first run embeds ~840 articles (~25 s on 2 cores); later runs read them from the cache.
+and nDCG are counted). The engine's own scorer (:class:`tidings.eval.rank.EngineScorer`:
+``tidings.rank.score`` features, weights learned from earlier impressions) must keep its AUC
+at or above the stored minimum in ``eval/baseline.json``, and a random ranking must land near
+0.5 (else the harness is broken). The first run embeds ~840 articles (~25 s on 2 cores);
+later runs read them from the cache, and the replay takes ~15 s.
 """
 
 from __future__ import annotations

@@ -373,11 +373,11 @@ def test_evaluate_and_summary_line(tmp_path: Path) -> None:
         return np.stack([_fake_vectors(NEWS)[f"N{t.split()[-1]}"] for t in texts])
 
     report = evaluate(data, cache_dir=tmp_path / "cache", embed=embed)
-    assert set(report["scorers"]) == {"random", "click_rate", "hybrid"}
+    assert set(report["scorers"]) == {"random", "click_rate", "hybrid", "engine"}
     assert report["news_embedded"] == 7
     line, ok = summary_line(report, {"rank_auc": 0.0})
     assert line.startswith("rank: ")
-    assert "hybrid AUC" in line
+    assert "engine AUC" in line
     # Sixty impressions are too few for the random ranking's range: only its shape is tested.
     assert ok == (0.47 <= report["scorers"]["random"]["auc"] <= 0.53)
     _, failing = summary_line(report, {"rank_auc": 1.01})
