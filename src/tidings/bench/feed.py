@@ -902,23 +902,32 @@ def prepare(
 
 # --- measurement -----------------------------------------------------------------------------
 
-#: Where the time of a page goes: profile rows (file suffix, function) and their label.
-#: Names from both the first cut (``score_article``) and the index-driven feed
-#: (``candidate_ids``, ``featurize``, ``fit_weights``, the vector index); rows that a
-#: run never calls are left out of the report.
-PROFILE_PARTS = (
-    ("store/sql.py", "get_reader", "storage: get_reader"),
-    ("store/sql.py", "list_interests", "storage: list_interests"),
-    ("store/sql.py", "reader_events", "storage: reader_events"),
-    ("store/sql.py", "candidate_ids", "storage: candidate_ids"),
-    ("store/sql.py", "rank_facts", "storage: rank_facts"),
-    ("store/sql.py", "_recent_counts", "  of which _recent_counts"),
-    ("store/vectors.py", "search", "vector index: search"),
-    ("enrich/embed.py", "from_bytes", "vectors: from_bytes"),
-    ("rank/score.py", "fit_weights", "rank: fit_weights"),
-    ("rank/score.py", "featurize", "rank: featurize"),
-    ("rank/score.py", "score_article", "rank: score_article"),
-    ("rank/assemble.py", "assemble_page", "rank: assemble_page"),
+#: Where the time of a page goes: profile rows (file suffix, function, and the calling
+#: function when only the calls from there count) and their label. Names from both the
+#: first cut (``score_article``) and the index-driven feed (``candidate_ids``, ``featurize``,
+#: ``fit_weights``, the vector index) and the vectorised one (``featurize_many``,
+#: ``_reader_weights``); rows that a run never calls are left out of the report.
+PROFILE_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("store/sql.py", "get_reader", None, "storage: get_reader"),
+    ("store/sql.py", "list_interests", None, "storage: list_interests"),
+    ("store/sql.py", "reader_events", None, "storage: reader_events"),
+    ("store/sql.py", "candidate_ids", None, "storage: candidate_ids"),
+    ("store/sql.py", "rank_facts", None, "storage: rank_facts"),
+    ("store/sql.py", "article_engagement", None, "storage: article_engagement"),
+    ("store/sql.py", "_recent_counts", None, "  of which _recent_counts"),
+    ("store/vectors.py", "search", None, "vector index: search"),
+    ("enrich/embed.py", "from_bytes", None, "vectors: from_bytes"),
+    ("tidings/engine.py", "_stored_vectors", "feed", "vectors: _stored_vectors (candidates)"),
+    ("tidings/engine.py", "_reader_weights", None, "rank: _reader_weights (features + fit)"),
+    ("rank/score.py", "fit_weights", None, "  of which fit_weights"),
+    ("rank/score.py", "featurize_many", "feed", "rank: featurize_many (candidates)"),
+    ("rank/score.py", "featurize", None, "rank: featurize (reasons)"),
+    ("rank/score.py", "score_article", None, "rank: score_article"),
+    ("rank/assemble.py", "assemble_page", None, "rank: assemble_page"),
+)
+#: Parts inside others (counted where they are called too).
+NESTED_PARTS = frozenset(
+    {"vectors: from_bytes", "  of which _recent_counts", "  of which fit_weights"}
 )
 
 
@@ -947,12 +956,19 @@ def _profile(engine: Any, names: Sequence[str]) -> dict[str, Any]:
     parts: dict[str, dict[str, float]] = {}
     # featurize runs in fit_weights' caller, not inside fit_weights, so parts do not contain
     # each other, except the nested ones (below), which are counted where called too.
-    for suffix, func, label in PROFILE_PARTS:
+    for suffix, func, caller, label in PROFILE_PARTS:
         calls, seconds = 0, 0.0
-        for (file, _, name), (_, ncalls, _, cumulative, _) in stats.items():
-            if file.endswith(suffix) and name == func:
+        for (file, _, name), (_, ncalls, _, cumulative, callers) in stats.items():
+            if not (file.endswith(suffix) and name == func):
+                continue
+            if caller is None:
                 calls += ncalls
                 seconds += cumulative
+                continue
+            for (_, _, by), (_, by_calls, _, by_seconds) in callers.items():
+                if by == caller:
+                    calls += by_calls
+                    seconds += by_seconds
         if not calls:
             continue
         parts[label] = {
@@ -962,8 +978,7 @@ def _profile(engine: Any, names: Sequence[str]) -> dict[str, Any]:
             "us_per_call": round(1e6 * seconds / calls, 1) if calls else 0.0,
         }
     # Nested parts are inside others already.
-    nested = {"vectors: from_bytes", "  of which _recent_counts"}
-    counted = [v for k, v in parts.items() if k not in nested]
+    counted = [v for k, v in parts.items() if k not in NESTED_PARTS]
     rest = total - sum(v["ms_per_page"] for v in counted) * len(names) / 1000
     parts["rest of engine.feed (candidates, state, from_bytes)"] = {
         "ms_per_page": round(1000 * rest / len(names), 2),
@@ -1028,8 +1043,11 @@ def measure(
     from tidings.store.sql import open_storage
 
     url = f"sqlite:///{path}"
-    settings = Settings(database_url=url, data_dir=workdir)
+    # Every page ranked afresh: this measures ranking, not the page cache (bench http
+    # reports the cache's share beside its figures).
+    settings = Settings(database_url=url, data_dir=workdir, feed_cache_seconds=0)
     engine = Engine(settings, open_storage(url), clock=lambda: NOW)
+    blas = _BlasLimit()
     pick = random.Random(seed)
     names = [reader_name(pick.randrange(readers)) for _ in range(pages)]
     try:
@@ -1065,6 +1083,7 @@ def measure(
         profile = _profile(engine, names[: max(1, min(profiled, pages))])
         facts = _rank_facts_cost(engine.storage, articles, seed)
     finally:
+        blas.close()
         engine.close()
         engine.storage.close()
     p99 = _percentile(timings, 99)
@@ -1089,9 +1108,34 @@ def measure(
         "goal": {"p99_ms": GOAL_P99_MS, "met": p99 <= GOAL_P99_MS},
         "vector_index_open_seconds": round(index_seconds, 1),
         "load_average_1min": round(load, 2),
+        "blas_threads": 1 if blas.limited else "default",
         "profile": profile,
         "rank_facts_alone": facts,
     }
+
+
+class _BlasLimit:
+    """BLAS held to one thread while it is open, where threadpoolctl is installed (the dev
+    extra brings it). A page's similarity products are small (70 x 384 by 384 x 1,500):
+    one thread does one in 0.5 ms, but OpenBLAS splits it over every core and, on a host
+    busy with other work, its threads wait for each other: 30 ms typical and 100 ms at
+    worst, measured here under a load average of 8. A server runs pages in parallel, not
+    the products within one, so a deployment should do the same (OPENBLAS_NUM_THREADS=1)."""
+
+    def __init__(self) -> None:
+        self.limited = False
+        self._limit: Any = None
+        try:
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        except ImportError:
+            return
+        self._limit = threadpool_limits(limits=1, user_api="blas")
+        self.limited = True
+
+    def close(self) -> None:
+        if self._limit is not None:
+            self._limit.restore_original_limits()
+            self._limit = None
 
 
 def run(
@@ -1174,7 +1218,8 @@ def format_report(result: dict[str, Any]) -> str:
         f"  p50 {ms['p50']} ms   p90 {ms['p90']} ms   p99 {ms['p99']} ms   max {ms['max']} ms",
         f"  pages/s: {rate['threads_1']} on 1 thread, {rate['threads_2']} on 2 threads",
         f"  peak RSS {result['peak_rss_mb']} MB; 1-minute load average while timing "
-        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs",
+        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs; "
+        f"BLAS threads {result.get('blas_threads', 'default')}",
         f"  goal p99 <= {result['goal']['p99_ms']} ms: "
         + ("met" if result["goal"]["met"] else "NOT met"),
         "",

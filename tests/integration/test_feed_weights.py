@@ -1,0 +1,70 @@
+"""A reader's fitted weights are kept until they have something new to learn from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+import tidings.rank.score as score
+from tests.integration.test_feed import newsroom
+from tidings.config import Settings
+from tidings.engine import LEARN_AFTER, Engine, make_engine
+from tidings.types import EventKind, InterestKind, ReaderEvent
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
+    with make_engine(settings) as e:
+        yield e
+
+
+def test_weights_are_refitted_only_after_new_events_or_follows(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = newsroom(engine)
+    engine.add_reader("ana")
+    now = engine._clock() - timedelta(hours=1)
+    shown = sorted(ids.values())
+    events = [
+        ReaderEvent(
+            kind=EventKind.IMPRESSION,
+            article_id=shown[n % len(shown)],
+            at=now + timedelta(seconds=n),
+            value=n,
+        )
+        for n in range(LEARN_AFTER + 5)
+    ]
+    events.append(ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now))
+    engine.record_events("ana", events)
+    fits: list[int] = []
+    fit = score.fit_weights
+
+    def counting(*args: object, **kwargs: object) -> npt.NDArray[np.float64]:
+        fits.append(1)
+        return fit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(score, "fit_weights", counting)
+    first = engine.feed("ana")
+    again = engine.feed("ana")
+    assert len(fits) == 1
+    # The same page (scores move only with the clock, through freshness).
+    assert [i.article_id for i in again.items] == [i.article_id for i in first.items]
+    assert [i.score for i in again.items] == pytest.approx([i.score for i in first.items], abs=1e-4)
+    engine.record_events(
+        "ana",
+        [ReaderEvent(kind=EventKind.OPEN, article_id=ids["floods"], at=engine._clock())],
+    )
+    engine.feed("ana")
+    assert len(fits) == 2
+    engine.follow("ana", InterestKind.SOURCE, "https://wire.example/feed")
+    engine.feed("ana")
+    engine.feed("ana")
+    assert len(fits) == 3
