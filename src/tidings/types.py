@@ -620,6 +620,8 @@ class ArticleFacts:
     source_name: str
     title: str | None = None
     summary: str | None = None
+    #: Where the article is read at the publisher.
+    url: str | None = None
     authors: tuple[str, ...] = ()
     #: Publication time, or when it was fetched for undated entries.
     published: datetime

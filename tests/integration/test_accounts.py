@@ -132,3 +132,30 @@ def test_search_validates_its_query(engine: Engine) -> None:
         with pytest.raises(InvalidInputError):
             engine.search(bad)
     assert engine.search("anything") == []
+
+
+def test_the_command_line_sets_passwords_tokens_and_digests(tmp_path: Path) -> None:
+    from tests.integration.test_cli import run
+
+    db = tmp_path / "cli.db"
+    assert run(db, "reader", "add", "ana").returncode == 0
+    done = run(db, "reader", "password", "ana", "--password", "correct horse")
+    assert done.returncode == 0, done.stderr
+    short = run(db, "reader", "password", "ana", "--password", "short")
+    assert short.returncode == 1 and "password" in short.stderr
+    made = run(db, "token", "create", "ana", "my script")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.split(": ", 1)[1].strip()
+    assert secret.startswith("tda_")
+    listed = run(db, "token", "list", "ana")
+    assert "my script" in listed.stdout and secret not in listed.stdout
+    token_id = listed.stdout.split("\t", 1)[0]
+    assert run(db, "token", "revoke", "ana", token_id).returncode == 0
+    assert run(db, "token", "revoke", "ana", token_id).returncode == 1
+    changed = run(db, "reader", "set", "ana", "--email", "ana@example.org", "--digest", "daily")
+    assert "digest daily" in changed.stdout, changed.stderr
+    bad = run(db, "reader", "set", "ana", "--email", "nope")
+    assert bad.returncode == 1 and "not an email address" in bad.stderr
+    assert run(db, "search", "anything").stdout.strip() == "nothing found"
+    with make_engine(database_url=f"sqlite:///{db}") as engine:
+        assert engine.authenticate("ana", "correct horse").name == "ana"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,60 @@ def test_postgresql_search_uses_its_index(storage: SQLStorage) -> None:
             )
         ).all()
     assert "ix_articles_search" in " ".join(r[0] for r in plan)
+
+
+def test_models_are_stored_and_replaced(storage: SQLStorage) -> None:
+    assert storage.load_model("rank") is None
+    storage.save_model("rank", '{"w": [1]}', fitted_at=T0, examples=10)
+    storage.save_model("rank", '{"w": [2]}', fitted_at=T0 + timedelta(days=1), examples=20)
+    assert storage.load_model("rank") == ('{"w": [2]}', T0 + timedelta(days=1), 20)
+
+
+def test_upgrading_counts_the_events_already_stored(database_url: str) -> None:
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from tidings.store.sql import alembic_config, open_storage
+
+    database = sa.make_url(database_url).database
+    if database_url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    with open_storage(database_url) as storage:
+        source = storage.add_source("https://a.example/feed", added=T0)
+        storage.upsert_articles(
+            source.id, [ArticleDraft(guid="1", title="T", body="B")], fetched_at=T0
+        )
+    # Events written straight into the 0003 tables, as an older Tidings did, then upgraded.
+    command.downgrade(alembic_config(database_url), "0003")
+    with _at_0003(database_url) as conn:
+        article = conn.exec_driver_sql("SELECT id FROM articles").scalar()
+        conn.exec_driver_sql(
+            "INSERT INTO readers (name, created, exploration, diversity) "
+            "VALUES ('ana', '2024-05-01 12:00:00', 0.1, 0.3)"
+        )
+        reader = conn.exec_driver_sql("SELECT id FROM readers").scalar()
+        for kind, at in (
+            ("impression", "2024-05-01 12:00:00"),
+            ("impression", "2024-05-02 09:00:00"),
+            ("open", "2024-05-02 09:01:00"),
+            ("hide", "2024-05-02 09:02:00"),
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (reader_id, article_id, kind, at) VALUES (:r, :a, :k, :t)"
+                ),
+                {"r": reader, "a": article, "k": kind, "t": at},
+            )
+    with open_storage(database_url) as storage:
+        assert storage.article_engagement([article], since=T0) == {article: (2, 1)}
+        assert storage.article_engagement([article], since=T0 + timedelta(days=1)) == {
+            article: (1, 1)
+        }
+
+
+def _at_0003(database_url: str) -> Any:
+    import sqlalchemy as sa
+
+    return sa.create_engine(database_url, poolclass=sa.NullPool).begin()

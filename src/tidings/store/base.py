@@ -322,6 +322,18 @@ class Storage(Protocol):
         """Revoke the reader's tokens (one by id, or all of a kind, or all); how many.
         Another reader's token id revokes nothing."""
 
+    def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
+        """Values that change whenever anything of the reader that ranking reads changes
+        (their events, follows and mutes, settings): equal stamps, same inputs."""
+
+    # --- models -------------------------------------------------------------------------
+
+    def load_model(self, name: str) -> tuple[str, datetime, int] | None:
+        """A stored model's JSON payload, when it was fitted and from how many examples."""
+
+    def save_model(self, name: str, payload: str, *, fitted_at: datetime, examples: int) -> None:
+        """Store (or replace) a model."""
+
     # --- search -------------------------------------------------------------------------
 
     def search_articles(
@@ -363,5 +375,6 @@ class Storage(Protocol):
     def article_engagement(
         self, article_ids: Sequence[int], *, since: datetime
     ) -> dict[int, tuple[int, int]]:
-        """Across all readers, per article: (impressions, opens + saves + shares) since then.
+        """Across all readers, per article: (impressions, opens + saves + shares) since the
+        start of ``since``'s UTC day (counts are kept per day as events are recorded).
         Counts only, never who: what is popular, not what one reader did."""

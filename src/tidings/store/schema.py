@@ -294,6 +294,8 @@ article_entities = sa.Table(
     sa.Column("description", sa.Text),
     # Recent articles naming an entity (ids grow with arrival): a reader's candidates.
     sa.Index("ix_article_entities_entity_id_article_id", "entity_id", "article_id"),
+    # Ranking reads an article's entities with their first offsets: from this index alone.
+    sa.Index("ix_article_entities_rank", "article_id", "entity_id", "first_offset"),
 )
 
 #: Topics of every kind (``tidings.types.TopicTag`` without a confidence).
@@ -324,6 +326,8 @@ article_topics = sa.Table(
     ),
     sa.Column("confidence", sa.Float, nullable=False),
     sa.Index("ix_article_topics_topic_id_article_id", "topic_id", "article_id"),
+    # Ranking reads an article's topics with their confidence: from this index alone.
+    sa.Index("ix_article_topics_rank", "article_id", "topic_id", "confidence"),
 )
 
 #: Direct quotes (``tidings.types.Quote``).
@@ -469,6 +473,34 @@ tokens = sa.Table(
     sa.Index("ux_tokens_secret_hash", "secret_hash", unique=True),
     sa.Index("ix_tokens_reader_id_kind", "reader_id", "kind"),
     sqlite_autoincrement=True,
+)
+
+#: Models learned from all readers (the global ranking weights), by name, as JSON.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("fitted_at", UTCDateTime, nullable=False),
+    # How many examples it was learned from.
+    sa.Column("examples", sa.Integer, nullable=False),
+)
+
+#: Per article and UTC day (days since 1970-01-01), how often readers were shown it and
+#: engaged with it (opened, saved, shared); kept as events are recorded, so that popularity
+#: is read per candidate without scanning events. Counts only, never who.
+engagement = sa.Table(
+    "engagement",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Integer,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("shown", sa.Integer, nullable=False),
+    sa.Column("engaged", sa.Integer, nullable=False),
 )
 
 #: Full-text search lives outside this module's tables: an FTS5 table kept by triggers on

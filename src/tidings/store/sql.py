@@ -47,11 +47,13 @@ from tidings.store.schema import (
     article_sources,
     article_topics,
     articles,
+    engagement,
     enrichments,
     entities,
     entity_keys,
     events,
     interests,
+    models,
     quotes,
     readers,
     saved,
@@ -1572,6 +1574,7 @@ class SQLStorage:
                     for e in items
                 ],
             )
+            _count_engagement(conn, items)
         return len(items)
 
     def reader_events(
@@ -1752,6 +1755,39 @@ class SQLStorage:
             self._reader_row(conn, reader_id)
             return int(conn.execute(query.values(revoked=at)).rowcount or 0)
 
+    def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
+        events_of = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
+            events.c.reader_id == reader_id
+        )
+        interests_of = (
+            sa.select(interests.c.kind, interests.c.value, interests.c.stance)
+            .where(interests.c.reader_id == reader_id)
+            .order_by(interests.c.kind, interests.c.value)
+        )
+        settings_of = sa.select(readers.c.exploration, readers.c.diversity).where(
+            readers.c.id == reader_id
+        )
+        with self._transaction("read the reader's stamp") as conn:
+            return (
+                *conn.execute(events_of).one(),
+                hash(tuple(tuple(r) for r in conn.execute(interests_of))),
+                *(conn.execute(settings_of).one_or_none() or ()),
+            )
+
+    # --- models -------------------------------------------------------------------------
+
+    def load_model(self, name: str) -> tuple[str, datetime, int] | None:
+        with self._transaction("read the model") as conn:
+            row = conn.execute(sa.select(models).where(models.c.name == name)).one_or_none()
+        return (row.payload, row.fitted_at, int(row.examples)) if row is not None else None
+
+    def save_model(self, name: str, payload: str, *, fitted_at: datetime, examples: int) -> None:
+        values = {"payload": payload, "fitted_at": fitted_at, "examples": examples}
+        with self._transaction("store the model", writes=True) as conn:
+            done = conn.execute(sa.update(models).where(models.c.name == name).values(values))
+            if not done.rowcount:
+                conn.execute(sa.insert(models).values(name=name, **values))
+
     # --- search -------------------------------------------------------------------------
 
     def search_articles(
@@ -1807,6 +1843,7 @@ class SQLStorage:
             sa.func.coalesce(sources.c.title, sources.c.url).label("source_name"),
             articles.c.title,
             articles.c.summary,
+            articles.c.url,
             articles.c.authors,
             dated.label("dated"),
             body_chars.label("body_chars"),
@@ -1831,60 +1868,97 @@ class SQLStorage:
                 recent = base.order_by(dated.desc(), articles.c.id.desc()).limit(limit)
                 if since is not None:
                     recent = recent.where(dated >= since)
-                for row in conn.execute(recent):
+                for row in conn.execute(recent).all():
                     rows[row.id] = row
             extra = [i for i in dict.fromkeys(article_ids) if i not in rows]
+            # Ids bound as one expanding parameter: the statement compiles once (and is
+            # cached), where ``in_(chunk)`` builds a literal per id every call.
+            by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
             for chunk in _chunks(extra):
-                for row in conn.execute(base.where(articles.c.id.in_(chunk))):
+                for row in conn.execute(by_ids, {"ids": list(chunk)}).all():
                     rows[row.id] = row
             ids = list(rows)
-            tags: dict[int, list[tuple[str, str, float]]] = {}
-            named: dict[int, list[tuple[int, str, int]]] = {}
+            # Narrow rows, then the names of the distinct topics and entities: a join would
+            # look the same few thousand names up once per row (18,000 rows at 1,900
+            # articles), and the rows' order is restored here rather than sorted by SQL.
+            tagged: dict[int, list[tuple[str, float]]] = {}
+            named: dict[int, list[tuple[int, int]]] = {}
+            topic_rows = sa.select(
+                article_topics.c.article_id,
+                article_topics.c.topic_id,
+                article_topics.c.confidence,
+            ).where(article_topics.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+            entity_rows = sa.select(
+                article_entities.c.article_id,
+                article_entities.c.entity_id,
+                article_entities.c.first_offset,
+            ).where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
             for chunk in _chunks(ids):
-                query = (
-                    sa.select(
-                        article_topics.c.article_id,
-                        topics.c.id,
-                        topics.c.label,
-                        article_topics.c.confidence,
-                    )
-                    .join(topics, topics.c.id == article_topics.c.topic_id)
-                    .where(article_topics.c.article_id.in_(chunk))
+                for a, t, conf in conn.execute(topic_rows, {"ids": list(chunk)}).all():
+                    tagged.setdefault(a, []).append((t, float(conf)))
+                for a, e, offset in conn.execute(entity_rows, {"ids": list(chunk)}).all():
+                    named.setdefault(a, []).append((int(offset), e))
+            labels: dict[str, str] = {}
+            query = sa.select(topics.c.id, topics.c.label).where(
+                topics.c.id.in_(sa.bindparam("ids", expanding=True))
+            )
+            for chunk in _chunks(list({t for found in tagged.values() for t, _ in found})):
+                labels.update(
+                    (row.id, row.label) for row in conn.execute(query, {"ids": list(chunk)}).all()
                 )
-                for a, t, label, conf in conn.execute(query):
-                    tags.setdefault(a, []).append((t, label, float(conf)))
-                query = (
-                    sa.select(
-                        article_entities.c.article_id,
-                        entities.c.id,
-                        entities.c.name,
-                        article_entities.c.first_offset,
-                    )
-                    .join(entities, entities.c.id == article_entities.c.entity_id)
-                    .where(article_entities.c.article_id.in_(chunk))
-                    .order_by(article_entities.c.article_id, article_entities.c.first_offset)
+            names: dict[int, str] = {}
+            query = sa.select(entities.c.id, entities.c.name).where(
+                entities.c.id.in_(sa.bindparam("ids", expanding=True))
+            )
+            for chunk in _chunks(list({e for found in named.values() for _, e in found})):
+                names.update(
+                    (row.id, row.name) for row in conn.execute(query, {"ids": list(chunk)}).all()
                 )
-                for a, e, name, offset in conn.execute(query):
-                    named.setdefault(a, []).append((e, name, int(offset)))
+        tags = {
+            a: tuple([(t, labels[t], conf) for t, conf in found if t in labels])
+            for a, found in tagged.items()
+        }
+        mentions = {
+            a: tuple([(e, names[e], offset) for offset, e in sorted(found) if e in names])
+            for a, found in named.items()
+        }
+        # Rows unpacked as tuples, in ``columns`` order: a Row's attribute lookups cost
+        # more than the rest of building the facts.
         return [
             ArticleFacts(
-                article_id=r.id,
-                source_id=r.source_id,
-                source_name=r.source_name,
-                title=r.title,
-                summary=r.summary,
-                authors=_strings(r.authors),
-                published=r.dated,
-                body_chars=int(r.body_chars or 0),
-                story_id=r.story_id,
-                story_sources=int(r.source_count or 1),
-                story_recent=int(r.recent_count or 1),
-                vector=bytes(r.vector) if r.vector is not None else None,
-                topics=tuple(tags.get(r.id, ())),
-                entities=tuple(named.get(r.id, ())),
-                duplicate_of=r.duplicate_of,
+                article_id=a,
+                source_id=source_id,
+                source_name=source_name,
+                title=title,
+                summary=summary,
+                url=url,
+                authors=() if not authors or authors == "[]" else _strings(authors),
+                published=dated_at,
+                body_chars=int(chars or 0),
+                story_id=story_id,
+                story_sources=int(source_count or 1),
+                story_recent=int(recent_count or 1),
+                vector=bytes(vector) if vector is not None else None,
+                topics=tags.get(a, ()),
+                entities=mentions.get(a, ()),
+                duplicate_of=duplicate_of,
             )
-            for r in rows.values()
+            for (
+                a,
+                source_id,
+                source_name,
+                title,
+                summary,
+                url,
+                authors,
+                dated_at,
+                chars,
+                story_id,
+                vector,
+                duplicate_of,
+                source_count,
+                recent_count,
+            ) in rows.values()
         ]
 
     def candidate_ids(
@@ -1900,79 +1974,119 @@ class SQLStorage:
         newest: int = 200,
     ) -> list[int]:
         dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+        # One small indexed query per followed thing: "the newest N naming it" reads N
+        # index entries, where one IN query would sort every match. They go to the
+        # database as one UNION ALL, not one round trip each.
+        parts: list[sa.Select[Any]] = []
+        for entity_id in dict.fromkeys(entity_ids):
+            parts.append(
+                sa.select(article_entities.c.article_id.label("id"))
+                .where(article_entities.c.entity_id == entity_id)
+                .order_by(article_entities.c.article_id.desc())
+                .limit(per_key)
+            )
+        for topic_id in dict.fromkeys(topic_ids):
+            parts.append(
+                sa.select(article_topics.c.article_id.label("id"))
+                .where(article_topics.c.topic_id == topic_id)
+                .order_by(article_topics.c.article_id.desc())
+                .limit(per_key)
+            )
+        for source_id in dict.fromkeys(source_ids):
+            parts.append(
+                sa.select(articles.c.id.label("id"))
+                .where(articles.c.source_id == source_id)
+                .order_by(articles.c.published.desc())
+                .limit(per_key)
+            )
+        for chunk in _chunks(list(dict.fromkeys(story_ids))):
+            parts.append(
+                sa.select(enrichments.c.article_id.label("id"))
+                .where(enrichments.c.story_id.in_(chunk))
+                .order_by(enrichments.c.article_id.desc())
+                .limit(per_key * len(chunk))
+            )
+        if top_stories:
+            parts.append(
+                sa.select(stories.c.representative_id.label("id"))
+                .where(stories.c.last_seen >= since, stories.c.representative_id.is_not(None))
+                .order_by(stories.c.source_count.desc(), stories.c.last_seen.desc())
+                .limit(top_stories)
+            )
+        if newest:
+            parts.append(
+                sa.select(articles.c.id.label("id"))
+                .where(dated >= since)
+                .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+                .limit(newest)
+            )
         found: dict[int, None] = {}
         with self._transaction("find candidate articles") as conn:
-            # One small indexed query per followed thing: "the newest N naming it" reads N
-            # index entries, where one IN query would sort every match.
-            for entity_id in dict.fromkeys(entity_ids):
-                query = (
-                    sa.select(article_entities.c.article_id)
-                    .where(article_entities.c.entity_id == entity_id)
-                    .order_by(article_entities.c.article_id.desc())
-                    .limit(per_key)
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
-            for topic_id in dict.fromkeys(topic_ids):
-                query = (
-                    sa.select(article_topics.c.article_id)
-                    .where(article_topics.c.topic_id == topic_id)
-                    .order_by(article_topics.c.article_id.desc())
-                    .limit(per_key)
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
-            for source_id in dict.fromkeys(source_ids):
-                query = (
-                    sa.select(articles.c.id)
-                    .where(articles.c.source_id == source_id)
-                    .order_by(articles.c.published.desc())
-                    .limit(per_key)
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
-            for chunk in _chunks(list(dict.fromkeys(story_ids))):
-                query = (
-                    sa.select(enrichments.c.article_id)
-                    .where(enrichments.c.story_id.in_(chunk))
-                    .order_by(enrichments.c.article_id.desc())
-                    .limit(per_key * len(chunk))
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
-            if top_stories:
-                query = (
-                    sa.select(stories.c.representative_id)
-                    .where(stories.c.last_seen >= since, stories.c.representative_id.is_not(None))
-                    .order_by(stories.c.source_count.desc(), stories.c.last_seen.desc())
-                    .limit(top_stories)
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
-            if newest:
-                query = (
-                    sa.select(articles.c.id)
-                    .where(dated >= since)
-                    .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
-                    .limit(newest)
-                )
-                found.update(dict.fromkeys(conn.execute(query).scalars()))
+            # 100 parts bind at most 700 values (one story chunk of 500 and two values in
+            # each other part), under the 999 of old SQLite.
+            for group in _chunks(parts, 100):
+                union = sa.union_all(*(sa.select(part.subquery().c.id) for part in group))
+                found.update(dict.fromkeys(conn.execute(union).scalars().all()))
         return [i for i in found if i is not None]
 
     def article_engagement(
         self, article_ids: Sequence[int], *, since: datetime
     ) -> dict[int, tuple[int, int]]:
-        engaging = [k.value for k in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE)]
         found: dict[int, tuple[int, int]] = {}
+        query = (
+            sa.select(
+                engagement.c.article_id,
+                sa.func.sum(engagement.c.shown),
+                sa.func.sum(engagement.c.engaged),
+            )
+            .where(
+                engagement.c.article_id.in_(sa.bindparam("ids", expanding=True)),
+                engagement.c.day >= _day(since),
+            )
+            .group_by(engagement.c.article_id)
+        )
         with self._transaction("count readers' engagement") as conn:
             for chunk in _chunks(list(dict.fromkeys(article_ids))):
-                shown = sa.func.sum(
-                    sa.case((events.c.kind == EventKind.IMPRESSION.value, 1), else_=0)
-                )
-                engaged = sa.func.sum(sa.case((events.c.kind.in_(engaging), 1), else_=0))
-                query = (
-                    sa.select(events.c.article_id, shown, engaged)
-                    .where(events.c.article_id.in_(chunk), events.c.at >= since)
-                    .group_by(events.c.article_id)
-                )
-                for article_id, n_shown, n_engaged in conn.execute(query):
+                for article_id, n_shown, n_engaged in conn.execute(
+                    query, {"ids": list(chunk)}
+                ).all():
                     found[int(article_id)] = (int(n_shown or 0), int(n_engaged or 0))
         return found
+
+
+#: Event kinds that count as engaging with an article, for popularity across readers.
+ENGAGING = frozenset({EventKind.OPEN, EventKind.SAVE, EventKind.SHARE})
+
+
+def _day(at: datetime) -> int:
+    """Days since 1970-01-01 in UTC: the engagement table's bucket."""
+    return int(at.timestamp() // 86400)
+
+
+def _count_engagement(conn: sa.Connection, items: Sequence[ReaderEvent]) -> None:
+    """Add the events to the per-article, per-day counts."""
+    counts: dict[tuple[int, int], list[int]] = {}
+    for e in items:
+        if e.kind is EventKind.IMPRESSION or e.kind in ENGAGING:
+            slot = counts.setdefault((e.article_id, _day(e.at)), [0, 0])
+            slot[0 if e.kind is EventKind.IMPRESSION else 1] += 1
+    if not counts:
+        return
+    insert = _insert_for(conn)(engagement)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[engagement.c.article_id, engagement.c.day],
+        set_={
+            "shown": engagement.c.shown + insert.excluded.shown,
+            "engaged": engagement.c.engaged + insert.excluded.engaged,
+        },
+    )
+    conn.execute(
+        upsert,
+        [
+            {"article_id": a, "day": d, "shown": n[0], "engaged": n[1]}
+            for (a, d), n in sorted(counts.items())
+        ],
+    )
 
 
 def _insert_for(conn: sa.Connection) -> Any:
