@@ -33,7 +33,7 @@ def client(engine: Engine) -> TestClient:
 
 
 def test_latest_articles_newest_first(client: TestClient, engine: Engine) -> None:
-    response = client.get("/", params={"limit": 5})
+    response = client.get("/api/articles", params={"limit": 5})
     assert response.status_code == 200
     items = response.json()
     assert len(items) == 5

@@ -20,9 +20,10 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from tidings.engine import Engine
+from tidings.engine import SESSION_LIFETIME, Engine
 from tidings.errors import AuthenticationError
 from tidings.types import Reader, TokenKind
 
@@ -31,6 +32,23 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 #: Methods that change nothing, and so need no CSRF token.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# How callers prove who they are, as the OpenAPI schema documents it. Neither raises: the
+# functions below read the request themselves and decide.
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description=(
+        "The session cookie set by /api/login or /api/signup. Changes (POST, PUT, PATCH, "
+        f"DELETE) must also send the {CSRF_HEADER} header given by /api/login or /api/me."
+    ),
+)
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token made with POST /api/tokens: Authorization: Bearer <secret>",
+)
 
 
 class CSRFError(AuthenticationError):
@@ -72,7 +90,11 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def optional_caller(request: Request) -> Caller | None:
+def optional_caller(
+    request: Request,
+    _cookie: Annotated[str | None, Security(cookie_scheme)] = None,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+) -> Caller | None:
     """The caller, or None when the request carries no credentials. Raises
     AuthenticationError for credentials that are wrong, expired or revoked (a stale cookie
     counts as none, so that a signed-out browser sees the sign-in page, not an error)."""
@@ -89,7 +111,11 @@ def optional_caller(request: Request) -> Caller | None:
     return None
 
 
-def require_caller(request: Request) -> Caller:
+def require_caller(
+    request: Request,
+    _cookie: Annotated[str | None, Security(cookie_scheme)] = None,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+) -> Caller:
     """The caller of an API route; AuthenticationError (401) when there is none.
     Cookie-authenticated changes must carry the CSRF header, whatever their body (the page's
     form routes check the form field instead, with :func:`csrf_ok`)."""
@@ -103,6 +129,30 @@ def require_caller(request: Request) -> Caller:
     ):
         raise CSRFError(f"missing or wrong {CSRF_HEADER} header")
     return caller
+
+
+def set_session_cookie(response: Response, request: Request, secret: str) -> None:
+    """Give the browser its session: HttpOnly (no script reads it), SameSite=Lax (other
+    sites' forms do not carry it), Secure over https, for the session's lifetime."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

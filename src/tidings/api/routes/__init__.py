@@ -1,0 +1,2 @@
+"""The API's routes, one module per concern; :func:`tidings.api.app.create_app` includes
+each module's ``router``."""
