@@ -1,0 +1,328 @@
+"""The pages a reader reads: the feed, articles, stories, entities, topics, sources,
+saved articles and search. Every page needs a signed-in reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tidings.deliver.sanitize import plain_text
+from tidings.errors import TidingsError
+from tidings.types import (
+    Article,
+    EventKind,
+    Interest,
+    InterestKind,
+    ReaderEvent,
+    Stance,
+    TopicKind,
+)
+from tidings.web.render import PageRoute, page, redirect, to_signin
+from tidings.web.session import engine_of, page_caller, require_reader
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: Items on one page of the feed: a screenful or two on a phone, and each costs reasons.
+FEED_PAGE = 20
+#: Choices offered at onboarding, per kind: enough to find something, few enough to read.
+ONBOARDING_TOPICS = 24
+ONBOARDING_ENTITIES = 12
+ONBOARDING_ENTITY_TYPES = (("PERSON", "People"), ("ORG", "Organisations"), ("PLACE", "Places"))
+SearchText = Annotated[str, Query(max_length=500)]
+
+
+def safe_url(url: str | None) -> str | None:
+    """A link we may put in ``href``/``src``: only absolute http(s) URLs (autoescaping does
+    not stop ``javascript:``)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Stances:
+    """What the reader follows and mutes, to show the right button (Follow or Unfollow)."""
+
+    follows: frozenset[tuple[str, str]]
+    mutes: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, interests: list[Interest]) -> Stances:
+        return cls(
+            follows=frozenset(
+                (i.kind.value, i.value) for i in interests if i.stance is Stance.FOLLOW
+            ),
+            mutes=frozenset((i.kind.value, i.value) for i in interests if i.stance is Stance.MUTE),
+        )
+
+    def following(self, kind: str, value: object) -> bool:
+        return (kind, str(value)) in self.follows
+
+    def muting(self, kind: str, value: object) -> bool:
+        return (kind, str(value)) in self.mutes
+
+
+def source_names(request: Request) -> dict[int, str]:
+    return {h.source.id: h.source.title or h.source.url for h in engine_of(request).list_sources()}
+
+
+@router.get("/", response_class=HTMLResponse)
+def for_you(
+    request: Request,
+    cursor: Annotated[str | None, Query(max_length=20000)] = None,
+    start: bool = False,
+) -> Response:
+    caller = page_caller(request)
+    if caller is None:
+        return to_signin(request)
+    engine = engine_of(request)
+    reader = caller.reader
+    interests = engine.interests(reader.id)
+    if (
+        not cursor
+        and not start
+        and not interests
+        and not engine.source_usefulness(reader.id)
+        and not engine.saved_articles(reader.id, limit=1)
+    ):
+        return redirect("/onboarding")
+    feed = engine.feed(reader.id, cursor=cursor or None, size=FEED_PAGE)
+    if feed.items:
+        now = datetime.now(UTC)
+        engine.record_events(
+            reader.id,
+            [
+                ReaderEvent(
+                    kind=EventKind.IMPRESSION, article_id=i.article_id, at=now, value=i.rank - 1
+                )
+                for i in feed.items
+            ],
+        )
+    return page(
+        request,
+        "feed.html",
+        title="For you",
+        feed=feed,
+        stances=Stances.of(interests),
+        names=source_names(request),
+    )
+
+
+@router.get("/onboarding", response_class=HTMLResponse)
+def onboarding(request: Request) -> Response:
+    if page_caller(request) is None:
+        return to_signin(request)
+    engine = engine_of(request)
+    topics = sorted(engine.list_topics(), key=lambda t: (-t[1], t[0].label))
+    wanted = [
+        (tag, n) for tag, n in topics if tag.kind in (TopicKind.TAXONOMY, TopicKind.RELATION)
+    ][:ONBOARDING_TOPICS]
+    entities = [
+        (label, engine.list_entities(type=kind, limit=ONBOARDING_ENTITIES))
+        for kind, label in ONBOARDING_ENTITY_TYPES
+    ]
+    return page(
+        request,
+        "onboarding.html",
+        title="What do you want to follow?",
+        topics=wanted,
+        entity_groups=[(label, found) for label, found in entities if found],
+        sources=engine.list_sources(),
+    )
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article(request: Request, article_id: int) -> Response:
+    caller = page_caller(request)
+    if caller is None:
+        return to_signin(request)
+    engine = engine_of(request)
+    found = engine.get_article(article_id)
+    insight = engine.article_insight(article_id)
+    engine.record_events(
+        caller.reader.id,
+        [ReaderEvent(kind=EventKind.OPEN, article_id=article_id, at=datetime.now(UTC))],
+    )
+    return page(
+        request,
+        "article.html",
+        title=found.title or "Article",
+        article=found,
+        source=source_names(request).get(found.source_id, ""),
+        insight=insight,
+        similar=similar_to(request, article_id, limit=5),
+        use_html=prefers_html(found),
+        link=safe_url(found.url),
+        images=[(safe_url(i.url), i) for i in found.images if safe_url(i.url)],
+        related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
+        stances=Stances.of(engine.interests(caller.reader.id)),
+    )
+
+
+def similar_to(request: Request, article_id: int, *, limit: int) -> list[tuple[Article, float]]:
+    try:
+        return engine_of(request).similar_articles(article_id, limit=limit)
+    except TidingsError:
+        # No analysis (yet, or switched off): the page is whole without this list.
+        return []
+
+
+def prefers_html(found: Article) -> bool:
+    """Whether to show the publisher's (sanitised) HTML rather than the plain body: when it
+    holds about as much text, its links and emphasis are worth keeping; a feed's teaser
+    HTML beside a whole extracted body is not."""
+    if not found.content_html:
+        return False
+    return len(plain_text(found.content_html)) >= 0.8 * len(found.body or "")
+
+
+@router.get("/articles/{article_id}/similar", response_class=HTMLResponse)
+def more_like(request: Request, article_id: int) -> Response:
+    require_reader(request)
+    found = engine_of(request).get_article(article_id)
+    return page(
+        request,
+        "list.html",
+        title=f"More like \u201c{found.title or 'this article'}\u201d",
+        articles=[a for a, _ in similar_to(request, article_id, limit=20)],
+        names=source_names(request),
+        empty="Nothing similar found yet.",
+    )
+
+
+@router.get("/stories/{story_id}", response_class=HTMLResponse)
+def story(request: Request, story_id: int) -> Response:
+    caller = require_reader(request)
+    engine = engine_of(request)
+    found = engine.story_page(story_id)
+    return page(
+        request,
+        "story.html",
+        title=found.story.headline or f"Story {story_id}",
+        story=found,
+        names=source_names(request),
+        stances=Stances.of(engine.interests(caller.reader.id)),
+    )
+
+
+@router.get("/entities/{key}", response_class=HTMLResponse)
+def entity(request: Request, key: str) -> Response:
+    caller = require_reader(request)
+    engine = engine_of(request)
+    found = engine.entity_page(int(key) if key.isdigit() else key)
+    return page(
+        request,
+        "entity.html",
+        title=found.entity.name,
+        entity=found,
+        names=source_names(request),
+        stances=Stances.of(engine.interests(caller.reader.id)),
+    )
+
+
+@router.get("/topics/{topic_id:path}", response_class=HTMLResponse)
+def topic(request: Request, topic_id: str) -> Response:
+    caller = require_reader(request)
+    engine = engine_of(request)
+    tag, found = engine.topic_page(topic_id)
+    return page(
+        request,
+        "topic.html",
+        title=tag.label,
+        topic=tag,
+        articles=found,
+        names=source_names(request),
+        stances=Stances.of(engine.interests(caller.reader.id)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    id: int
+    name: str
+    url: str
+    site: str | None
+    health: object
+    shown: int
+    read: int
+    liked: int
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources(request: Request) -> Response:
+    caller = require_reader(request)
+    return sources_page(request, caller.reader.id)
+
+
+def sources_page(
+    request: Request, reader_id: int, *, error: str | None = None, url: str = ""
+) -> HTMLResponse:
+    engine = engine_of(request)
+    use = engine.source_usefulness(reader_id)
+    rows = []
+    for h in engine.list_sources():
+        shown, read, liked = use.get(h.source.id, (0, 0, 0))
+        rows.append(
+            SourceRow(
+                id=h.source.id,
+                name=h.source.title or h.source.url,
+                url=h.source.url,
+                site=safe_url(h.source.site),
+                health=h,
+                shown=shown,
+                read=read,
+                liked=liked,
+            )
+        )
+    return page(
+        request,
+        "sources.html",
+        status_code=422 if error else 200,
+        title="Sources",
+        rows=rows,
+        stances=Stances.of(engine.interests(reader_id)),
+        error=error,
+        url=url,
+    )
+
+
+@router.get("/saved", response_class=HTMLResponse)
+def saved(request: Request) -> Response:
+    caller = require_reader(request)
+    engine = engine_of(request)
+    return page(
+        request,
+        "saved.html",
+        title="Saved",
+        articles=engine.saved_articles(caller.reader.id, limit=100),
+        names=source_names(request),
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, q: SearchText = "") -> Response:
+    require_reader(request)
+    query = q.strip()
+    found = engine_of(request).search(query, limit=30) if query else []
+    return page(
+        request,
+        "search.html",
+        title=f"Search: {query}" if query else "Search",
+        query=query,
+        results=[a for a, _ in found],
+        names=source_names(request),
+    )
+
+
+KINDS = tuple(k.value for k in InterestKind)
