@@ -647,11 +647,89 @@ def reader_show(ctx: Context, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--exploration", type=float, help="Share of the page exploring, 0 to 0.5.")
 @click.option("--diversity", type=float, help="How mixed the page is, 0 to 1.")
+@click.option("--email", help="Where digests go ('' removes it).")
+@click.option("--digest", type=click.Choice(["off", "daily", "weekly"]), help="Email digests.")
 @pass_ctx
-def reader_set(ctx: Context, name: str, exploration: float | None, diversity: float | None) -> None:
-    """Change a reader's page settings."""
+def reader_set(
+    ctx: Context,
+    name: str,
+    exploration: float | None,
+    diversity: float | None,
+    email: str | None,
+    digest: str | None,
+) -> None:
+    """Change a reader's page settings, email address and digests."""
     r = ctx.engine.set_reader_settings(name, exploration=exploration, diversity=diversity)
     click.echo(f"{r.name}: exploration {r.exploration:.2f}, diversity {r.diversity:.2f}")
+    if email is not None or digest is not None:
+        a = ctx.engine.set_account(
+            name,
+            **({"email": email} if email is not None else {}),
+            **({"digest": digest} if digest is not None else {}),
+        )
+        click.echo(f"{r.name}: email {a.email or 'none'}, digest {a.digest.value}")
+
+
+@reader.command("password")
+@click.argument("name")
+@click.password_option(prompt="New password", help="Read from a prompt when not given.")
+@pass_ctx
+def reader_password(ctx: Context, name: str, password: str) -> None:
+    """Set a reader's password, so that they can sign in to the page (ends their sessions)."""
+    ctx.engine.set_password(name, password)
+    click.echo(f"{name} can sign in with the new password")
+
+
+@cli.group()
+def token() -> None:
+    """A reader's API tokens, for programs using the HTTP API."""
+
+
+@token.command("create")
+@click.argument("reader_name", metavar="READER")
+@click.argument("name")
+@pass_ctx
+def token_create(ctx: Context, reader_name: str, name: str) -> None:
+    """Make an API token; its secret is printed once, now."""
+    made, secret = ctx.engine.create_token(reader_name, name)
+    click.echo(f"token {made.id} ({made.name}): {secret}")
+    click.echo("send it as: Authorization: Bearer <token>; it is not shown again", err=True)
+
+
+@token.command("list")
+@click.argument("reader_name", metavar="READER")
+@pass_ctx
+def token_list(ctx: Context, reader_name: str) -> None:
+    """A reader's live API tokens (never their secrets)."""
+    from tidings.types import TokenKind
+
+    for t in ctx.engine.list_tokens(reader_name, kind=TokenKind.API):
+        used = t.last_used.strftime("%Y-%m-%d %H:%M") if t.last_used else "never"
+        click.echo(f"{t.id}\t{t.name}\tmade {t.created:%Y-%m-%d}\tlast used {used}")
+
+
+@token.command("revoke")
+@click.argument("reader_name", metavar="READER")
+@click.argument("token_id", type=int)
+@pass_ctx
+def token_revoke(ctx: Context, reader_name: str, token_id: int) -> None:
+    """Revoke one of a reader's tokens."""
+    ctx.engine.revoke_token(reader_name, token_id)
+    click.echo(f"revoked token {token_id}")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+@pass_ctx
+def search(ctx: Context, query: str, limit: int) -> None:
+    """Articles matching every word of QUERY, best first."""
+    found = ctx.engine.search(query, limit=limit)
+    if not found:
+        click.echo("nothing found")
+    for a, _ in found:
+        when = a.published.strftime("%Y-%m-%d") if a.published else "undated"
+        click.echo(f"{a.id}\t{when}\t{a.title or a.url or '(untitled)'}")
 
 
 @reader.command("remove")
@@ -786,6 +864,47 @@ def feed(
                 click.echo("       Recent news")
     if page.next_cursor:
         click.echo(f"\nnext page: tidings feed {page.reader.name} --cursor {page.next_cursor}")
+
+
+# --- digests ---------------------------------------------------------------------------
+
+
+@cli.group()
+def digest() -> None:
+    """Email digests of each reader's top stories (SMTP settings: TIDINGS_SMTP_*)."""
+
+
+@digest.command("send")
+@click.option(
+    "--dry-run", is_flag=True, help="Compose the due digests and print them; send nothing."
+)
+@click.option("--reader", "reader_name", metavar="NAME", help="Only this reader's digest.")
+@pass_ctx
+def digest_send(ctx: Context, dry_run: bool, reader_name: str | None) -> None:
+    """Send every digest that is due (run it from cron or a timer, hourly for example)."""
+    from tidings.deliver.digest import send_due_digests
+
+    report = send_due_digests(
+        ctx.engine, ctx.settings, datetime.now(UTC), dry_run=dry_run, reader=reader_name
+    )
+    if not report.outcomes:
+        click.echo("no digests due" + (f" for {reader_name}" if reader_name else ""))
+    for o in report.outcomes:
+        if o.error is not None:
+            click.echo(f"{o.reader}: digest to {o.email} failed: {o.error}", err=True)
+        elif o.sent:
+            click.echo(f"sent {o.reader}'s digest to {o.email} ({o.stories} stories)")
+        elif dry_run and o.message is not None:
+            click.echo(f"would send {o.reader}'s digest to {o.email} ({o.stories} stories):")
+            for header in ("From", "To", "Subject", "List-Unsubscribe"):
+                click.echo(f"  {header}: {o.message[header]}")
+            text = o.message.get_body(preferencelist=("plain",))
+            if text is not None:
+                click.echo("\n".join(f"  {line}" for line in text.get_content().splitlines()))
+        else:
+            click.echo(f"{o.reader}: {o.note}")
+    if report.failed:
+        sys.exit(EXIT_ERROR)
 
 
 # --- articles --------------------------------------------------------------------------
@@ -1025,8 +1144,60 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
     click.echo(f"{total} article(s) stored")
     if engine.settings.enrich:
         run_enrichment(engine, everything=False, limit=None, quiet=False)
-    if not no_serve:
-        serve_engine(engine, host, port)
+    password = ensure_demo_reader(engine, host)
+    if no_serve:
+        click.echo(f"`tidings serve`, then sign in as {DEMO_READER} / {password}")
+        return
+    click.echo(f"Open http://{host}:{port} and sign in as {DEMO_READER} / {password}")
+    serve_engine(engine, host, port)
+
+
+#: The reader `tidings demo` signs you in as.
+DEMO_READER = "demo"
+#: Their password on this machine only: a known one is fine for a page served on loopback;
+#: served on any other address, the demo makes up a new one each run instead.
+DEMO_PASSWORD = "tidings-demo"  # noqa: S105 (printed to whoever runs the demo)
+#: What the demo reader follows at first: the most-covered topics and names of the news read.
+DEMO_TOPICS = 3
+DEMO_ENTITIES = 3
+
+
+def ensure_demo_reader(engine: Engine, host: str) -> str:
+    """The demo reader, made once (with follows of the most frequent topics and people,
+    organisations and places) and able to sign in; returns their password."""
+    import ipaddress
+    import secrets
+
+    from tidings.errors import AuthenticationError, NotFoundError
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    password = DEMO_PASSWORD if loopback else secrets.token_urlsafe(12)
+    try:
+        engine.get_reader(DEMO_READER)
+    except NotFoundError:
+        engine.sign_up(DEMO_READER, password)
+        topics = [
+            tag
+            for tag, _ in sorted(engine.list_topics(), key=lambda t: -t[1])
+            if tag.kind is TopicKind.TAXONOMY and tag.parent is None
+        ][:DEMO_TOPICS]
+        for tag in topics:
+            engine.follow(DEMO_READER, "topic", tag.id)
+        names = [e for e in engine.list_entities(limit=20) if e.type in ("PERSON", "ORG")]
+        for e in names[:DEMO_ENTITIES]:
+            engine.follow(DEMO_READER, "entity", str(e.id))
+        chosen = [t.label for t in topics] + [e.name for e in names[:DEMO_ENTITIES]]
+        if chosen:
+            click.echo(f"demo: reader {DEMO_READER!r} follows {', '.join(chosen)}")
+        return password
+    try:
+        engine.authenticate(DEMO_READER, password)
+    except AuthenticationError:
+        engine.set_password(DEMO_READER, password)
+    return password
 
 
 @cli.group()
@@ -1173,6 +1344,63 @@ def bench_feed_command(
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
+@bench.command("http")
+@click.option("--articles", default=100_000, show_default=True, type=click.IntRange(100))
+@click.option("--readers", default=1_000, show_default=True, type=click.IntRange(1))
+@click.option("--duration", type=click.IntRange(1), help="Seconds of load.  [default: 60]")
+@click.option("--connections", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--tokens", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--enrich", is_flag=True, help="Analyse what ingestion brings, during the load.")
+@click.option("--fresh", is_flag=True, help="Start again from the generated database.")
+@click.option("--no-profile", is_flag=True, help="Skip timing the pages in-process.")
+@click.option("--quick", is_flag=True, help="10,000 articles, 200 readers, 15 seconds.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated database and its copy are cached (shared with bench feed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_http_command(
+    articles: int,
+    readers: int,
+    duration: int | None,
+    connections: int,
+    workers: int,
+    tokens: int,
+    enrich: bool,
+    fresh: bool,
+    no_profile: bool,
+    quick: bool,
+    workdir: Path | None,
+    as_json: bool,
+) -> None:
+    """GET /api/feed under load from wrk, with ingestion running: requests/s, p50/p99, errors."""
+    from tidings.bench.http import DURATION_S, QUICK_HTTP, format_report, run
+
+    if quick:
+        articles, readers = QUICK_HTTP["articles"], QUICK_HTTP["readers"]
+        duration = duration or QUICK_HTTP["duration"]
+    try:
+        result = run(
+            articles=articles,
+            readers=readers,
+            duration=duration or DURATION_S,
+            connections=connections,
+            workers=workers,
+            tokens=tokens,
+            enrich=enrich,
+            fresh=fresh,
+            profile=not no_profile,
+            workdir=workdir,
+            echo=lambda m: click.echo(m, err=True),
+        )
+    except RuntimeError as e:
+        fail(str(e))
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
 @cli.group("eval")
 def evaluate() -> None:
     """Quality evaluations on benchmark data, against the stored minimums.
@@ -1240,13 +1468,81 @@ def eval_duplicates(data_dir: Path) -> None:
 
 @evaluate.command("rank")
 @data_option("mind_subset")
-def eval_rank(data_dir: Path) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Replay only the first N impressions in time order.",
+)
+@click.option(
+    "--readers",
+    "shard",
+    default=None,
+    metavar="K/N",
+    help="Only the readers whose id hashes to K modulo N (a split, e.g. 0/2 and 1/2).",
+)
+@click.option(
+    "--text/--no-text",
+    default=True,
+    show_default=True,
+    help="Embed the articles' titles and abstracts (--no-text: the content terms stay 0).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where embeddings are kept between runs (default: the user cache directory).",
+)
+@click.option(
+    "--ablations",
+    is_flag=True,
+    help="Also the engine's scorer without each term, unfitted, and fitted within pages.",
+)
+def eval_rank(
+    data_dir: Path,
+    limit: int | None,
+    shard: str | None,
+    text: bool,
+    cache_dir: Path | None,
+    ablations: bool,
+) -> None:
     """AUC, MRR, nDCG@5 and nDCG@10 of news ranking on MIND impressions replayed in time
-    order, for a random, a click-rate and the hybrid scorer."""
-    from tidings.eval import baseline
-    from tidings.eval.rank import evaluate, summary_line
+    order: the engine's scorer, beside random, click-rate and hybrid scorers."""
+    import time
 
-    report = evaluate(data_dir)
+    from tidings.eval import baseline
+    from tidings.eval.rank import CACHE_DIR, evaluate, summary_line
+
+    split: tuple[int, int] | None = None
+    if shard is not None:
+        k, _, n = shard.partition("/")
+        if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+            raise click.BadParameter("K/N with 0 <= K < N, e.g. 0/2", param_hint="--readers")
+        split = (int(k), int(n))
+    started = time.monotonic()
+    last = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10 or done == total:
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            left = (total - done) / max(rate, 1e-9)
+            click.echo(
+                f"rank: {done:,} of {total:,} impressions, {rate:,.0f}/s, "
+                f"~{left / 60:.0f} min left",
+                err=True,
+            )
+
+    report = evaluate(
+        data_dir,
+        limit=limit,
+        shard=split,
+        with_text=text,
+        cache_dir=cache_dir or CACHE_DIR,
+        progress=progress,
+        ablations=ablations,
+    )
     print_gate(report, summary_line(report, baseline()))
 
 
