@@ -680,6 +680,23 @@ def reader_password(ctx: Context, name: str, password: str) -> None:
     click.echo(f"{name} can sign in with the new password")
 
 
+@cli.command()
+@click.option(
+    "--readers", default=200, show_default=True, type=click.IntRange(1), help="Readers sampled."
+)
+@pass_ctx
+def learn(ctx: Context, readers: int) -> None:
+    """Fit the global ranking weights on what readers were shown and engaged with (they
+    serve new readers and anchor each reader's own); run it daily, say from cron."""
+    learned, impressions = ctx.engine.learn(readers=readers)
+    if not impressions:
+        click.echo("nothing to learn from yet: no reader has impressions and engagement")
+        return
+    click.echo(f"learned from {impressions:,} impressions of {learned} readers")
+    for name, weight in ctx.engine.ranking_weights().items():
+        click.echo(f"  {name:<16} {weight:+.3f}")
+
+
 @cli.group()
 def token() -> None:
     """A reader's API tokens, for programs using the HTTP API."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 import threading
@@ -92,6 +93,18 @@ class _CachedPage:
     at: datetime
 
 
+#: The stored model of global ranking weights (:meth:`Engine.learn`), and how often a
+#: process looks for a newer one.
+GLOBAL_MODEL = "rank-weights"
+GLOBAL_MODEL_REFRESH = 300.0
+#: Readers :meth:`Engine.learn` samples: 200 readers' 500 impressions are 100,000 rows,
+#: plenty for 17 weights, and about a page's time each.
+LEARN_READERS = 200
+
+#: Articles' ranking facts kept across pages (about 2 KB each with their vector) and for
+#: how long, in seconds: see ``Engine._rank_facts``.
+CACHED_FACTS = 50_000
+FACTS_SECONDS = 120.0
 #: Pages kept by :meth:`Engine.feed` (about 30 KB each with their facts).
 CACHED_PAGES = 2048
 
@@ -270,6 +283,12 @@ class Engine:
         #: Pages recently made, by (reader, cursor, size): see :meth:`feed`.
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._pages_lock = threading.Lock()
+        #: Articles' ranking facts by id, with the content version and when read.
+        self._facts: OrderedDict[int, tuple[ArticleFacts, int, float]] = OrderedDict()
+        #: The global weights, their version and when they were read (monotonic seconds).
+        self._global: tuple[npt.NDArray[np.float64], object, float] | None = None
+        #: While :meth:`learn` runs: where readers' impression rows are collected.
+        self._learning: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] | None = None
         #: Bumped whenever this engine changes what articles there are or what is known of
         #: them, so that its own cached pages are never staler than its own changes.
         self._content_version = 0
@@ -879,16 +898,21 @@ class Engine:
         ttl = self.settings.feed_cache_seconds
         if ttl <= 0:
             return self._rank_page(reader, cursor=cursor, size=size)
-        who = self.storage.get_reader(reader)
-        stamp = (self._content_version, self.storage.reader_stamp(who.id))
-        key = (who.id, cursor, size)
+        # By id (the API's and the page's way) one query says both that the reader exists
+        # (their settings are in the stamp) and whether their page is still good.
+        reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
+        found = self.storage.reader_stamp(reader_id)
+        if not found:
+            self.storage.get_reader(reader_id)  # raises ReaderNotFoundError
+        stamp = (self._content_version, found)
+        key = (reader_id, cursor, size)
         now = self._clock()
         with self._pages_lock:
             hit = self._pages.get(key)
             if hit is not None and hit.stamp == stamp and now - hit.at < timedelta(seconds=ttl):
                 self._pages.move_to_end(key)
                 return hit.page
-        page = self._rank_page(who.id, cursor=cursor, size=size)
+        page = self._rank_page(reader_id, cursor=cursor, size=size)
         with self._pages_lock:
             self._pages[key] = _CachedPage(page=page, stamp=stamp, at=now)
             self._pages.move_to_end(key)
@@ -934,13 +958,12 @@ class Engine:
         # What the reader was shown, engaged with or rejected (any age): their taste, and
         # the topics and entities they read about without having followed them.
         impressions = [e for e in history if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
-        history_facts = self.storage.rank_facts(
-            limit=0,
-            article_ids=[
+        history_facts = self._rank_facts(
+            [
                 *dict.fromkeys(engaged),
                 *rejected,
                 *(e.article_id for e in impressions),
-            ],
+            ]
         )
         by_id = {f.article_id: f for f in history_facts}
         liked = [by_id[a] for a in dict.fromkeys(engaged) if a in by_id and by_id[a].vector]
@@ -1011,7 +1034,7 @@ class Engine:
         wanted = [i for i in dict.fromkeys(ids) if i not in by_id]
         facts = [
             *(f for f in history_facts if f.published >= since),
-            *self.storage.rank_facts(limit=0, article_ids=wanted),
+            *self._rank_facts(wanted),
         ]
         # How the articles fare with all readers lately (counts only).
         counts = self.storage.article_engagement(
@@ -1146,21 +1169,23 @@ class Engine:
 
         import numpy as np
 
-        from tidings.rank.score import featurize_many, fit_weights, weight_vector
+        from tidings.rank.score import featurize_many, fit_weights
 
-        prior = weight_vector()
+        prior, version = self._global_weights()
         engaged_set = set(engaged)
-        if len(impressions) < LEARN_AFTER or not engaged_set:
+        learning = self._learning
+        if learning is None and (len(impressions) < LEARN_AFTER or not engaged_set):
             return prior
         newest = history[0] if history else None
         key = (
+            version,
             reader_id,
             len(history),
             (newest.kind, newest.article_id, newest.at, newest.value) if newest else None,
             tuple(sorted((k.value, v) for k, values in follows.items() for v in values)),
         )
         cache = self._fitted_weights
-        found = cache.get(key)
+        found = cache.get(key) if learning is None else None
         if found is not None:
             return found
         shown = [e for e in impressions if e.article_id in by_id]
@@ -1174,6 +1199,9 @@ class Engine:
             engagement=counts,
         )
         labels = np.array([float(e.article_id in engaged_set) for e in shown])
+        if learning is not None:
+            learning.append((features, labels))
+            return prior
         weights = fit_weights(features, labels, prior)
         cache[key] = weights
         while len(cache) > FITTED_READERS:
@@ -1182,6 +1210,106 @@ class Engine:
             except KeyError:  # another thread emptied it first
                 break
         return weights
+
+    def _rank_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
+        """What ranking knows of these articles (analysed ones only), from a cache shared by
+        all readers' pages: most of a page's candidates (the newest, the top stories, the
+        articles on popular names) are every reader's. An entry lives :data:`FACTS_SECONDS`
+        (a story's coverage moves slowly) and never past this engine's own ingestion or
+        analysis."""
+        now = time.monotonic()
+        version = self._content_version
+        found: list[ArticleFacts] = []
+        missing: list[int] = []
+        with self._pages_lock:
+            cache = self._facts
+            for article_id in dict.fromkeys(article_ids):
+                hit = cache.get(article_id)
+                if hit is not None and hit[1] == version and now - hit[2] < FACTS_SECONDS:
+                    cache.move_to_end(article_id)
+                    found.append(hit[0])
+                else:
+                    missing.append(article_id)
+        fresh = self.storage.rank_facts(limit=0, article_ids=missing) if missing else []
+        with self._pages_lock:
+            for facts in fresh:
+                cache[facts.article_id] = (facts, version, now)
+            while len(cache) > CACHED_FACTS:
+                cache.popitem(last=False)
+        return [*found, *fresh]
+
+    def _global_weights(self) -> tuple[npt.NDArray[np.float64], object]:
+        """The global weights (learned by :meth:`learn`, else the judged defaults) and a
+        version for caches; read from storage at most every :data:`GLOBAL_MODEL_REFRESH`."""
+        import json
+
+        from tidings.rank.score import FEATURE_INDEX, weight_vector
+
+        now = time.monotonic()
+        with self._pages_lock:
+            cached = self._global
+        if cached is not None and now - cached[2] < GLOBAL_MODEL_REFRESH:
+            return cached[0], cached[1]
+        weights, version = weight_vector(), None
+        stored = self.storage.load_model(GLOBAL_MODEL)
+        if stored is not None:
+            payload, fitted_at, _ = stored
+            try:
+                learned = json.loads(payload)
+                for name, value in zip(learned["features"], learned["weights"], strict=True):
+                    if name in FEATURE_INDEX and math.isfinite(float(value)):
+                        weights[FEATURE_INDEX[name]] = float(value)
+                version = fitted_at
+            except (ValueError, KeyError, TypeError) as e:
+                log.warning("the stored ranking model is unreadable, using defaults: %s", e)
+                weights = weight_vector()
+        with self._pages_lock:
+            self._global = (weights, version, now)
+        return weights, version
+
+    def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
+        """Fit the global ranking weights, which serve new readers and pull each reader's
+        own fit, on what a sample of up to ``readers`` readers were shown and engaged with
+        (a logistic regression of engagement on the same features the feed scores with,
+        pulled toward the judged defaults). Stored for every process; returns (readers,
+        impressions) learned from, (0, 0) when nobody has a history yet."""
+        import json
+
+        import numpy as np
+
+        from tidings.rank.score import FEATURES, fit_weights, weight_vector
+
+        everyone = self.storage.list_readers()
+        sample = self._rng.sample(everyone, min(readers, len(everyone)))
+        rows: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
+        self._learning = rows
+        try:
+            for who in sample:
+                self._rank_page(who.id, cursor=None, size=1)
+        finally:
+            self._learning = None
+        if not rows:
+            return 0, 0
+        features = np.vstack([f for f, _ in rows])
+        labels = np.concatenate([y for _, y in rows])
+        if labels.min() == labels.max():
+            return 0, 0  # all shown or all engaged with: nothing to tell apart
+        weights = fit_weights(features, labels, weight_vector())
+        payload = json.dumps({"features": list(FEATURES), "weights": [float(w) for w in weights]})
+        self.storage.save_model(
+            GLOBAL_MODEL, payload, fitted_at=self._clock(), examples=len(labels)
+        )
+        with self._pages_lock:
+            self._global = None
+            self._pages.clear()
+        return len(rows), len(labels)
+
+    def ranking_weights(self) -> dict[str, float]:
+        """The global weights in use, by feature."""
+        from tidings.rank.score import FEATURES
+
+        weights, _ = self._global_weights()
+        return {name: float(w) for name, w in zip(FEATURES, weights, strict=True)}
 
     @staticmethod
     def _stored_vectors(blobs: Sequence[bytes | None]) -> npt.NDArray[np.float32] | None:

@@ -68,3 +68,34 @@ def test_weights_are_refitted_only_after_new_events_or_follows(
     engine.feed("ana")
     engine.feed("ana")
     assert len(fits) == 3
+
+
+def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engine) -> None:
+    ids = newsroom(engine)
+    wire = engine.get_source("https://wire.example/feed").id
+    assert engine.learn() == (0, 0)  # nobody has a history yet
+    defaults = engine.ranking_weights()
+    now = engine._clock() - timedelta(hours=1)
+    # Readers who follow a source but read only what is popular elsewhere: following a
+    # source should count for less than the judged default.
+    for n in range(3):
+        name = f"r{n}"
+        engine.add_reader(name)
+        engine.follow(name, InterestKind.SOURCE, "https://wire.example/feed")
+        events = []
+        for k in range(LEARN_AFTER * 2):
+            article = sorted(ids.values())[k % len(ids)]
+            at = now + timedelta(seconds=k)
+            events.append(ReaderEvent(kind=EventKind.IMPRESSION, article_id=article, at=at))
+            if engine.get_article(article).source_id != wire:
+                events.append(ReaderEvent(kind=EventKind.OPEN, article_id=article, at=at))
+        engine.record_events(name, events)
+    readers, impressions = engine.learn()
+    assert readers == 3 and impressions >= 3 * LEARN_AFTER
+    learned = engine.ranking_weights()
+    assert learned["follow_source"] < defaults["follow_source"]
+    # Another process reads the stored model.
+    with make_engine(engine.settings) as other:
+        assert other.ranking_weights() == pytest.approx(learned)
+    engine.add_reader("new")
+    assert engine.feed("new").items  # a new reader's page is ranked with them

@@ -324,7 +324,8 @@ class Storage(Protocol):
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
         """Values that change whenever anything of the reader that ranking reads changes
-        (their events, follows and mutes, settings): equal stamps, same inputs."""
+        (their events, follows and mutes, settings): equal stamps, same inputs. Empty for
+        a reader who does not exist."""
 
     # --- models -------------------------------------------------------------------------
 

@@ -1768,10 +1768,13 @@ class SQLStorage:
             readers.c.id == reader_id
         )
         with self._transaction("read the reader's stamp") as conn:
+            settings = conn.execute(settings_of).one_or_none()
+            if settings is None:
+                return ()
             return (
+                *settings,
                 *conn.execute(events_of).one(),
                 hash(tuple(tuple(r) for r in conn.execute(interests_of))),
-                *(conn.execute(settings_of).one_or_none() or ()),
             )
 
     # --- models -------------------------------------------------------------------------
