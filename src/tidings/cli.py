@@ -1373,6 +1373,12 @@ def bench_feed_command(
 @click.option("--no-profile", is_flag=True, help="Skip timing the pages in-process.")
 @click.option("--quick", is_flag=True, help="10,000 articles, 200 readers, 15 seconds.")
 @click.option(
+    "--warm",
+    is_flag=True,
+    help="Make every token holder's page on each worker before the load (the page cache's "
+    "steady state, rather than every reader's first page).",
+)
+@click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -1390,6 +1396,7 @@ def bench_http_command(
     fresh: bool,
     no_profile: bool,
     quick: bool,
+    warm: bool,
     workdir: Path | None,
     as_json: bool,
 ) -> None:
@@ -1410,6 +1417,7 @@ def bench_http_command(
             enrich=enrich,
             fresh=fresh,
             profile=not no_profile,
+            warm_cache_first=warm,
             workdir=workdir,
             echo=lambda m: click.echo(m, err=True),
         )
