@@ -187,8 +187,6 @@ MIN_PER_FOLLOW = 5
 SEPARATE_PROBES = 3
 #: Learned topic and entity affinities that also bring candidates, the strongest first.
 AFFINITY_KEYS = 5
-#: Entities named this early are what an article is about (as in ranking).
-LEAD_ENTITY_CHARS = 300
 #: How far back, and how many of, a reader's events shape their page.
 HISTORY = timedelta(days=60)
 HISTORY_EVENTS = 2000
@@ -934,7 +932,14 @@ class Engine:
             PageSettings,
             assemble_page,
         )
-        from tidings.rank.score import ReaderState, affinities, featurize, featurize_many, stack
+        from tidings.rank.score import (
+            ReaderState,
+            affinities,
+            featurize,
+            featurize_many,
+            learned_affinities,
+            stack,
+        )
 
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
@@ -968,26 +973,12 @@ class Engine:
         by_id = {f.article_id: f for f in history_facts}
         liked = [by_id[a] for a in dict.fromkeys(engaged) if a in by_id and by_id[a].vector]
         disliked = [by_id[a] for a in rejected if a in by_id and by_id[a].vector]
-        topic_seen: dict[str, int] = {}
-        topic_read: dict[str, int] = {}
-        entity_seen: dict[int, int] = {}
-        entity_read: dict[int, int] = {}
-        for article_id in {e.article_id for e in impressions} | set(engaged):
-            f = by_id.get(article_id)
-            if f is None:
-                continue
-            read_it = article_id in engaged
-            for t, _, _ in f.topics:
-                topic_seen[t] = topic_seen.get(t, 0) + 1
-                if read_it:
-                    topic_read[t] = topic_read.get(t, 0) + 1
-            for e_id, _, offset in f.entities:
-                if offset < LEAD_ENTITY_CHARS:
-                    entity_seen[e_id] = entity_seen.get(e_id, 0) + 1
-                    if read_it:
-                        entity_read[e_id] = entity_read.get(e_id, 0) + 1
-        topic_affinity = affinities(topic_read, topic_seen)
-        entity_affinity = affinities(entity_read, entity_seen)
+        engaged_ids = set(engaged)
+        topic_affinity, entity_affinity = learned_affinities(
+            (by_id[a], a in engaged_ids)
+            for a in {e.article_id for e in impressions} | engaged_ids
+            if a in by_id
+        )
         liked_topics = sorted(topic_affinity, key=lambda t: -topic_affinity[t])[:AFFINITY_KEYS]
         liked_entities = sorted(entity_affinity, key=lambda e: -entity_affinity[e])[:AFFINITY_KEYS]
         # Candidates: what the reader follows, what is like what they read, top stories and

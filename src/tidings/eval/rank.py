@@ -834,7 +834,6 @@ class EngineScorer:
         self.learn_after = engine.LEARN_AFTER
         self.learn_from = engine.LEARN_FROM
         self.history_events = engine.HISTORY_EVENTS
-        self.lead_chars = engine.LEAD_ENTITY_CHARS
         self.default_weights = weight_vector() * self.keep
         self.weights = self.default_weights.copy()
         self.popularity = _Popularity(engine.POPULARITY_WINDOW.total_seconds())
@@ -874,7 +873,7 @@ class EngineScorer:
         self, impression: Impression, facts: Sequence[ArticleFacts]
     ) -> tuple[ReaderState, set[str]]:
         """The reader's state before ``impression`` and the ids they engaged with."""
-        from tidings.rank.score import ReaderState, affinities, stack
+        from tidings.rank.score import ReaderState, affinities, learned_affinities, stack
 
         reader = self.readers.get(impression.user)
         clicks = reader.clicks if reader else []
@@ -882,25 +881,10 @@ class EngineScorer:
         engaged = list(dict.fromkeys(reversed([*impression.history, *clicks])))
         engaged = engaged[: self.history_events]
         liked = [i for i in engaged if i in self.vectors]
-        topic_seen: dict[str, int] = {}
-        topic_read: dict[str, int] = {}
-        entity_seen: dict[int, int] = {}
-        entity_read: dict[int, int] = {}
         engaged_set = set(engaged)
-        for news_id in set(shown) | engaged_set:
-            if news_id not in self.news:
-                continue
-            f = self._static(news_id)
-            read_it = news_id in engaged_set
-            for t, _, _ in f.topics:
-                topic_seen[t] = topic_seen.get(t, 0) + 1
-                if read_it:
-                    topic_read[t] = topic_read.get(t, 0) + 1
-            for e_id, _, offset in f.entities:
-                if offset < self.lead_chars:
-                    entity_seen[e_id] = entity_seen.get(e_id, 0) + 1
-                    if read_it:
-                        entity_read[e_id] = entity_read.get(e_id, 0) + 1
+        topic_affinity, entity_affinity = learned_affinities(
+            (self._static(i), i in engaged_set) for i in set(shown) | engaged_set if i in self.news
+        )
         known = {t for i in liked for t, _, _ in self._static(i).topics}
         total_shown = sum(f.shown for f in facts)
         rate = (sum(f.engaged for f in facts) + 1.0) / (total_shown + 10.0)
@@ -913,8 +897,8 @@ class EngineScorer:
             read=frozenset(mind_article_id(i) for i in engaged),
             source_affinity=affinities(source_clicked, source_shown),
             known_topics=frozenset(known),
-            topic_affinity=affinities(topic_read, topic_seen),
-            entity_affinity=affinities(entity_read, entity_seen),
+            topic_affinity=topic_affinity,
+            entity_affinity=entity_affinity,
             engagement_rate=rate,
         )
         return state, engaged_set

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TypeVar
@@ -721,6 +721,29 @@ def fit_weights(
         if float(np.max(np.abs(step))) < 1e-6:
             break
     return w[:-1]
+
+
+def learned_affinities(
+    seen: Iterable[tuple[ArticleFacts, bool]],
+) -> tuple[dict[str, float], dict[int, float]]:
+    """A reader's topic and entity affinities (see :func:`affinities`) from the articles they
+    were shown or engaged with, each with whether they engaged with it: what they read about
+    without having followed it. Entities count when named in the lead (:data:`LEAD_CHARS`)."""
+    topic_seen: dict[str, int] = {}
+    topic_read: dict[str, int] = {}
+    entity_seen: dict[int, int] = {}
+    entity_read: dict[int, int] = {}
+    for facts, read_it in seen:
+        for t, _, _ in facts.topics:
+            topic_seen[t] = topic_seen.get(t, 0) + 1
+            if read_it:
+                topic_read[t] = topic_read.get(t, 0) + 1
+        for e, _, offset in facts.entities:
+            if offset < LEAD_CHARS:
+                entity_seen[e] = entity_seen.get(e, 0) + 1
+                if read_it:
+                    entity_read[e] = entity_read.get(e, 0) + 1
+    return affinities(topic_read, topic_seen), affinities(entity_read, entity_seen)
 
 
 def affinities(

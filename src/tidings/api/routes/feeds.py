@@ -24,7 +24,7 @@ from tidings.deliver.syndication import (
 )
 from tidings.engine import MAX_SECRET_CHARS, Engine
 from tidings.errors import AuthenticationError, NotFoundError
-from tidings.types import FeedPage, TokenKind
+from tidings.types import Article, FeedPage, TokenKind
 
 router = APIRouter(tags=["private feeds"])
 
@@ -45,6 +45,12 @@ def _page(engine: Engine, secret: str) -> FeedPage:
     return engine.feed(reader.id, size=FEED_ENTRIES)
 
 
+def _feed(engine: Engine, secret: str) -> tuple[FeedPage, dict[int, Article], str]:
+    """What either format is made of: the page, its articles and the feed's title."""
+    page = _page(engine, secret)
+    return page, collect_articles(page, engine.get_article), f"Tidings: {page.reader.name}"
+
+
 def _headers() -> dict[str, str]:
     return {"Cache-Control": CACHE_CONTROL, "X-Robots-Tag": "noindex"}
 
@@ -60,13 +66,9 @@ def _headers() -> dict[str, str]:
     },
 )
 def private_feed_atom(secret: Secret, request: Request, engine: EngineDep) -> Response:
-    page = _page(engine, secret)
+    page, articles, title = _feed(engine, secret)
     body = atom_feed(
-        page,
-        collect_articles(page, engine.get_article),
-        title=f"Tidings: {page.reader.name}",
-        feed_url=str(request.url),
-        site_url=str(request.base_url),
+        page, articles, title=title, feed_url=str(request.url), site_url=str(request.base_url)
     )
     return Response(body, media_type=ATOM_MEDIA_TYPE, headers=_headers())
 
@@ -82,13 +84,9 @@ def private_feed_atom(secret: Secret, request: Request, engine: EngineDep) -> Re
     },
 )
 def private_feed_json(secret: Secret, request: Request, engine: EngineDep) -> Response:
-    page = _page(engine, secret)
+    page, articles, title = _feed(engine, secret)
     document = json_feed(
-        page,
-        collect_articles(page, engine.get_article),
-        title=f"Tidings: {page.reader.name}",
-        feed_url=str(request.url),
-        site_url=str(request.base_url),
+        page, articles, title=title, feed_url=str(request.url), site_url=str(request.base_url)
     )
     body = json.dumps(document, ensure_ascii=False).encode()
     return Response(body, media_type=JSON_FEED_MEDIA_TYPE, headers=_headers())
