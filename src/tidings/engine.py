@@ -1227,7 +1227,10 @@ class Engine:
                 cache[facts.article_id] = (facts, version, now)
             while len(cache) > CACHED_FACTS:
                 cache.popitem(last=False)
-        return [*found, *fresh]
+        # In the order asked for, whatever was cached: ties on the page must not depend on
+        # which readers came before.
+        by_id = {f.article_id: f for f in (*found, *fresh)}
+        return [by_id[i] for i in dict.fromkeys(article_ids) if i in by_id]
 
     def _global_weights(self) -> tuple[npt.NDArray[np.float64], object]:
         """The global weights (learned by :meth:`learn`, else the judged defaults) and a

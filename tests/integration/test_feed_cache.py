@@ -120,3 +120,12 @@ def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.Mon
         engine.feed("ana")
         engine.feed("ana")
         assert len(calls) == 2
+
+
+def test_cached_facts_come_back_in_the_order_asked_for(engine: Engine) -> None:
+    newsroom(engine)
+    analysed = [f.article_id for f in engine.storage.rank_facts(limit=0, article_ids=range(1, 99))]
+    assert len(analysed) >= 4
+    a, b, c, d = analysed[:4]
+    engine._rank_facts([c, d])  # some cached, some not
+    assert [f.article_id for f in engine._rank_facts([d, a, c, b, d])] == [d, a, c, b]
