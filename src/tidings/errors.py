@@ -174,10 +174,31 @@ class FeedParseError(TidingsError):
     key = "feed_parse"
 
 
+class ExtractionError(TidingsError):
+    """A page could not be turned into an article; the message says why."""
+
+    key = "extraction"
+
+
 class OPMLError(TidingsError):
     """An OPML document could not be read."""
 
     key = "opml"
+
+
+# --- ranking -----------------------------------------------------------------------------
+
+
+class InvalidCursorError(TidingsError):
+    """A page cursor is not one ``PageCursor.encode`` produced (garbage or edited)."""
+
+    key = "invalid_cursor"
+
+
+class MindFormatError(TidingsError):
+    """A MIND file (``tidings eval rank``) is missing or has a line not in the MIND format."""
+
+    key = "mind_format"
 
 
 # --- accounts --------------------------------------------------------------------------

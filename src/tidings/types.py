@@ -356,7 +356,7 @@ class Enrichment:
     note: str | None = None
     #: BCP 47 language code detected (or declared by the feed), if known.
     language: str | None = None
-    #: The embedding in :func:`tidings.enrich.embed.to_bytes` form.
+    #: The embedding in :func:`tidings.store.embedding.to_bytes` form.
     vector: bytes | None = None
     #: The MinHash signature for near-duplicate search.
     signature: bytes | None = None
@@ -447,7 +447,7 @@ class StoryState:
     last_seen: datetime
     headline: str | None = None
     representative_id: int | None = None
-    #: The representative article's vector (:func:`tidings.enrich.embed.to_bytes` form).
+    #: The representative article's vector (:func:`tidings.store.embedding.to_bytes` form).
     representative_vector: bytes | None = None
 
 
@@ -631,7 +631,7 @@ class ArticleFacts:
     #: Distinct sources covering its story, and the story's articles in its last 24 hours.
     story_sources: int = 1
     story_recent: int = 1
-    #: The embedding (:func:`tidings.enrich.embed.to_bytes` form).
+    #: The embedding (:func:`tidings.store.embedding.to_bytes` form).
     vector: bytes | None = None
     #: ``(topic id, label, confidence)`` of its topics.
     topics: tuple[tuple[str, str, float], ...] = ()
@@ -643,14 +643,154 @@ class ArticleFacts:
     engaged: int = 0
 
 
+# --- the feed: items, their reasons and what the reader can do about them -------------------
+
+
+class ReasonKind(StrEnum):
+    """Why an article is in a reader's feed."""
+
+    FOLLOW_ENTITY = "follow_entity"
+    FOLLOW_TOPIC = "follow_topic"
+    FOLLOW_SOURCE = "follow_source"
+    FOLLOW_AUTHOR = "follow_author"
+    FOLLOW_STORY = "follow_story"
+    SIMILAR_TO_READ = "similar_to_read"
+    TOP_STORY = "top_story"
+    TRENDING = "trending"
+    EXPLORING = "exploring"
+    FRESH = "fresh"
+
+
+class ActionVerb(StrEnum):
+    """What a reader can do about a reason."""
+
+    UNFOLLOW = "unfollow"
+    LESS_FROM_SOURCE = "less_from_source"
+    MUTE_TOPIC = "mute_topic"
+    MUTE_ENTITY = "mute_entity"
+    MUTE_STORY = "mute_story"
+    FEWER_LIKE_THIS = "fewer_like_this"
+    LESS_EXPLORATION = "less_exploration"
+
+
+class TargetKind(StrEnum):
+    """What an action acts on."""
+
+    ENTITY = "entity"
+    TOPIC = "topic"
+    SOURCE = "source"
+    AUTHOR = "author"
+    STORY = "story"
+    ARTICLE = "article"
+    #: One of the reader's feed settings (``target_id`` names it, e.g. ``"exploration"``).
+    SETTING = "setting"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """The one thing a reader can do to change a reason ("Unfollow Xi Jinping")."""
+
+    #: What to do.
+    verb: ActionVerb
+    #: What kind of thing it is done to.
+    target_kind: TargetKind
+    #: Which one: an entity, source, story or article id, a topic id or an author's name.
+    target_id: int | str
+    #: The button's text, written for the reader ("Unfollow Xi Jinping").
+    label: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reason:
+    """One reason an article is in the feed, with its share of the score."""
+
+    #: What kind of reason.
+    kind: ReasonKind
+    #: The sentence shown to the reader ("You follow Xi Jinping").
+    text: str
+    #: Its contribution to the candidate's score, in the scorer's units.
+    weight: float
+    #: What the reader can do to change it.
+    action: Action
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoveredBy:
+    """Another source's article on the same story."""
+
+    #: Its best article on the story.
+    article_id: int
+    #: The other source.
+    source_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedItem:
+    """One item of a reader's feed: a story (or lone article) and why it is there."""
+
+    #: The article shown for the story.
+    article_id: int
+    #: Its story; ``None`` for a lone article.
+    story_id: int | None
+    #: The shown article's source.
+    source_id: int
+    #: The score the item was ranked by (the scorer's, after the read penalty).
+    score: float
+    #: Position in the whole session, from 1 (page 2 of 30-item pages starts at 31).
+    rank: int
+    #: The shown article's reasons, strongest first.
+    reasons: tuple[Reason, ...]
+    #: The best article of each other source on the story, best first, at most
+    #: ``rank.assemble.ALSO_COVERED_MAX``.
+    also_covered_by: tuple[CoveredBy, ...] = ()
+    #: How many different (unmuted) sources cover the story, the shown one included.
+    source_count: int = 1
+    #: Whether the item fills an exploration slot.
+    exploration: bool = False
+    #: Whether the reader has read any article of the story.
+    read: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryCounts:
+    """What ranking reads of a story: its distinct sources and recent growth, as stored."""
+
+    story_id: int
+    #: Distinct sources of its articles.
+    sources: int
+    #: Its articles in the last 24 hours (as of its last change).
+    recent: int
+    #: When its newest article was published.
+    last_seen: datetime | None = None
+    #: The article that stands for it.
+    representative_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RankingChanges:
+    """What changed for ranking after a position in storage's change sequence: what a
+    serving process applies to the articles it holds in memory (``rank/window.py``)."""
+
+    #: Articles analysed (or analysed again) since: ranking's facts of each.
+    articles: tuple[ArticleFacts, ...] = ()
+    #: Articles no longer to rank: deleted, or no longer analysed.
+    dropped: tuple[int, ...] = ()
+    #: Stories whose counts changed.
+    stories: tuple[StoryCounts, ...] = ()
+    #: Readers shown and engaged per article and UTC day, each the day's total:
+    #: ``(article id, day, shown, engaged)``.
+    engagement: tuple[tuple[int, int, int, int], ...] = ()
+    #: Every change number these changes carry (for noticing numbers still missing).
+    seqs: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedPage:
     """A page of a reader's feed."""
 
     reader: Reader
-    #: The items, best first (``tidings.rank.assemble.FeedItem``: article, story, score,
-    #: reasons with actions, other sources of the story).
-    items: tuple[Any, ...] = ()
+    #: The items, best first.
+    items: tuple[FeedItem, ...] = ()
     #: What ranking knew of the articles involved, by id (for titles, sources, dates).
     articles: dict[int, ArticleFacts] = field(default_factory=dict)
     #: Pass back for the next page; None at the end.

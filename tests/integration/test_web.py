@@ -21,7 +21,7 @@ from tidings.api.auth import SESSION_COOKIE
 from tidings.api.limits import AuthRateLimits
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
-from tidings.rank.assemble import ActionVerb, TargetKind
+from tidings.types import ActionVerb, TargetKind
 from tidings.types import EventKind, Image, Reader, TokenKind
 from tidings.web.render import local_path
 

@@ -14,24 +14,18 @@ import numpy as np
 import pytest
 
 import tidings.rank.assemble as assemble
-from tidings.errors import TidingsError
+from tidings.errors import InvalidCursorError, TidingsError
 from tidings.rank.assemble import (
     ALSO_COVERED_MAX,
-    Action,
-    ActionVerb,
     Candidate,
-    FeedItem,
-    InvalidCursorError,
     Mutes,
     Page,
     PageCursor,
     PageSettings,
-    Reason,
-    ReasonKind,
-    TargetKind,
     assemble_page,
     exploration_positions,
 )
+from tidings.types import Action, ActionVerb, FeedItem, Reason, ReasonKind, TargetKind
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 DIM = 8

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tidings.bench import feed
-from tidings.enrich.embed import from_bytes, to_bytes
+from tidings.store.embedding import from_bytes, to_bytes
 
 ARTICLES = 2_000
 READERS = 20

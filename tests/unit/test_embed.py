@@ -15,10 +15,9 @@ from tidings.enrich.embed import (
     MODEL_PACKAGE,
     Embedder,
     ModelLoadError,
-    from_bytes,
     text_for_embedding,
-    to_bytes,
 )
+from tidings.store.embedding import from_bytes, to_bytes
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "minilm_reference.json"
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import math
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tidings import engine
 from tidings.cli import cli
 from tidings.eval.rank import (
     GATED,
@@ -30,7 +29,10 @@ from tidings.eval.rank import (
     replay,
     summary_line,
 )
+from tidings.rank.ranker import Ranker
 from tidings.rank.score import FEATURE_INDEX, weight_vector
+from tidings.rank.state import POPULARITY_WINDOW
+from tidings.rank.window import epoch
 
 TITLE_ENTITIES = [{"Label": "Joe Biden", "WikidataId": "Q6279", "OccurrenceOffsets": [0]}]
 ABSTRACT_ENTITIES = [
@@ -184,23 +186,36 @@ def test_engine_scorer_learns_popularity_and_weights() -> None:
     assert scores[1] == max(scores)
 
 
+def _popularity(scorer: EngineScorer, news_id: str, when: datetime) -> tuple[int, int]:
+    window = scorer.ranker.window
+    rows = window.rows_of([mind_article_id(news_id)])
+    moment = epoch(when.replace(tzinfo=UTC))
+    columns = window.take(rows, popularity_since=moment - POPULARITY_WINDOW.total_seconds())
+    return int(columns.shown[0]), int(columns.engaged[0])
+
+
 def test_popularity_counts_only_the_engines_window() -> None:
     scorer = EngineScorer(NEWS, {})
     first = _imp("a", "U1", START, {"N1": 1, "N2": 0})
     scorer.score(first)
     scorer.observe(first)
-    assert scorer.facts("N1", (START - datetime(2000, 1, 1)).total_seconds()).engaged == 1
-    window = engine.POPULARITY_WINDOW + timedelta(hours=2)
-    later = _imp("b", "U2", START + window, {"N1": 0, "N2": 0})
-    x, _, _ = scorer.features(later)
-    # Shown two days and more ago: forgotten, as the engine's article_engagement forgets it.
-    assert scorer.popularity.get("N1") == (0, 0)
+    assert _popularity(scorer, "N1", START) == (1, 1)
+    later_time = START + POPULARITY_WINDOW + timedelta(days=1)
+    later = _imp("b", "U2", later_time, {"N1": 0, "N2": 0})
+    x, _ = scorer.scoring(later)
+    # Shown more than the popularity window ago (whole UTC days, as storage counts them):
+    # forgotten, as the engine forgets it.
+    assert _popularity(scorer, "N1", later_time) == (0, 0)
     assert x[0, FEATURE_INDEX["popularity"]] == 0.0
-    # Published is when the replay first saw it; news never seen is new now.
-    facts = scorer.facts("N1", (later.time - datetime(2000, 1, 1)).total_seconds())
-    assert facts.published == START
-    unseen = scorer.facts("N7", (later.time - datetime(2000, 1, 1)).total_seconds())
-    assert unseen.published == later.time
+    # Published is when the replay first saw it shown; news never seen is new now.
+    window = scorer.ranker.window
+    published = window.take(window.rows_of([1, 7]), popularity_since=0.0).published
+    scorer.scoring(_imp("c", "U3", later_time, {"N7": 0}))
+    published = window.take(window.rows_of([1, 7]), popularity_since=0.0).published
+    assert published.tolist() == [
+        epoch(START.replace(tzinfo=UTC)),
+        epoch(later_time.replace(tzinfo=UTC)),
+    ]
 
 
 def test_reader_state_comes_from_history_and_earlier_impressions() -> None:
@@ -209,14 +224,39 @@ def test_reader_state_comes_from_history_and_earlier_impressions() -> None:
     scorer.score(first)
     scorer.observe(first)
     second = _imp("b", "U1", START + timedelta(hours=1), {"N5": 0, "N4": 0}, history="N2")
-    facts = [scorer.facts(c, 0.0) for c in second.candidates]
-    state, engaged = scorer.reader_state(second, facts)
+    scorer.scoring(second)
+    events = scorer.events(second)
+    state = scorer.ranker.state((), events, second.time.replace(tzinfo=UTC))
     # The history column and the replay's click, newest first.
-    assert engaged == {"N2", "N1"}
     assert state.liked_ids == (1, 2)
+    assert state.read == {1, 2}
     # Sports (N1 read, N3 not) against news (N2 read, N6 not).
     assert set(state.topic_affinity) >= {"mind:sports", "mind:news"}
     assert "mind:sports" in state.known_topics
+
+
+def test_the_evaluation_ranks_with_the_pages_own_ranker() -> None:
+    """The gate measures what readers get: the scorer holds a Ranker, the class that makes
+    every page, and its scores are that ranker's, not a copy of its arithmetic."""
+    scorer = EngineScorer(NEWS, _vectors())
+    assert type(scorer.ranker) is Ranker
+    imps = _history(30)
+    replay(iter(imps), [scorer])
+    later = _imp("z", "U1", START + timedelta(hours=2), {"N1": 0, "N5": 0, "N3": 0})
+    scores = scorer.score(later)
+    events = scorer.events(later)
+    when = later.time.replace(tzinfo=UTC)
+    ranker = scorer.ranker
+    state = ranker.state((), events, when)
+    weights = ranker.reader_weights("U1", (), events)
+    rows = ranker.window.rows_of([mind_article_id(c) for c in later.candidates])
+    assert scores == ranker.score(state, rows, when, weights).scores.tolist()
+    # And the evaluation module has no scoring of its own.
+    import tidings.eval.rank as module
+
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    for private in ("featurize(", "fit_weights(", "reader_state(", "learned_affinities("):
+        assert private not in source
 
 
 def test_ablations_and_options(tmp_path: Path) -> None:
@@ -240,7 +280,7 @@ def test_ablations_and_options(tmp_path: Path) -> None:
     assert report["impressions"] == 30
     assert report["news_embedded"] == 0
     assert "engine -popularity" in report["scorers"]
-    assert "engine fitted within pages" in report["scorers"]
+    assert "engine fitted across pages" in report["scorers"]
     assert GATED in report["scorers"]
     assert "engine_global_weights" in report
     halves = [len(index_impressions(tmp_path / "behaviors.tsv", (k, 2))) for k in (0, 1)]

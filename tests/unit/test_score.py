@@ -7,14 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from tidings.rank.assemble import ActionVerb, ReasonKind
-from tidings.rank.score import (
-    DEFAULT_HALF_LIFE,
-    ReaderState,
-    affinities,
-    half_life,
-    score_article,
-)
+from tidings.types import ActionVerb, ReasonKind
+from tidings.rank.score import score_article
+from tidings.rank.state import ReaderState, affinities
+from tidings.rank.window import DEFAULT_HALF_LIFE, half_life_of
 from tidings.types import ArticleFacts, InterestKind
 
 NOW = datetime(2024, 10, 18, 12, tzinfo=UTC)
@@ -88,7 +84,7 @@ def test_taste_counts_above_the_floor_and_never_an_article_itself() -> None:
     state = ReaderState(
         follows={InterestKind.TOPIC: {"x": "x"}},
         liked=np.stack([liked]),
-        liked_titles=("Quake in Turkey",),
+        liked_titles={99: "Quake in Turkey"},
         liked_ids=(99,),
     )
     _, reasons, _ = score_article(state, facts(), close, NOW)
@@ -123,7 +119,7 @@ def test_top_stories_fresh_news_and_quality() -> None:
     )
     assert teaser < base and bait < base
     sport = facts(topics=(("medtop:15000000", "sport", 0.9),))
-    assert half_life(sport) < DEFAULT_HALF_LIFE == half_life(facts())
+    assert half_life_of(sport.topics) < DEFAULT_HALF_LIFE == half_life_of(facts().topics)
 
 
 def test_exploration_is_what_is_new_to_a_reader_with_interests() -> None:
@@ -147,12 +143,12 @@ def test_source_affinity_needs_evidence() -> None:
     assert affinities({}, {}) == {}
 
 
-def test_featurize_and_weigh_agree_with_the_direct_score() -> None:
-    from tidings.rank.score import featurize, weight_vector
+def test_explain_and_weigh_agree_with_the_direct_score() -> None:
+    from tidings.rank.score import explain, weight_vector
 
     state = ReaderState(follows={InterestKind.ENTITY: {"10": "Xi Jinping"}})
     direct, reasons, _ = score_article(state, facts(story_sources=5), None, NOW)
-    scored = featurize(state, facts(story_sources=5), None, NOW)
+    scored = explain(state, facts(story_sources=5), None, NOW)
     weighed, weighed_reasons = scored.weigh(weight_vector())
     assert weighed == pytest.approx(direct)
     assert [(r.text, round(r.weight, 6)) for r in weighed_reasons] == [
@@ -161,7 +157,8 @@ def test_featurize_and_weigh_agree_with_the_direct_score() -> None:
 
 
 def test_weights_learn_from_a_readers_clicks_and_start_from_the_prior() -> None:
-    from tidings.rank.score import FEATURE_INDEX, fit_weights, weight_vector
+    from tidings.rank.learn import fit_weights
+    from tidings.rank.score import FEATURE_INDEX, weight_vector
 
     prior = weight_vector()
     rng = np.random.default_rng(0)
@@ -187,13 +184,32 @@ def test_popularity_is_smoothed_toward_the_overall_rate() -> None:
     flop, _, _ = score_article(state, facts(shown=100, engaged=0), None, NOW)
     lucky, _, _ = score_article(state, facts(shown=2, engaged=1), None, NOW)
     assert flop < base < lucky < hit
-    assert reasons[0].text == "Popular: opened by 40 readers"
+    assert reasons[0].text == "Popular: opened by 40 other readers"
+    # A handful of readers is not popularity, however keen.
+    _, few, _ = score_article(state, facts(shown=4, engaged=4), None, NOW)
+    assert all(r.kind is not ReasonKind.TRENDING for r in few)
+
+
+def test_a_readers_own_clicks_do_not_make_an_article_popular_for_them() -> None:
+    state = ReaderState(engagement_rate=0.1)
+    mine = ReaderState(
+        engagement_rate=0.1, own_shown=frozenset({1}), own_engaged=frozenset({1})
+    )
+    others, _, _ = score_article(state, facts(shown=3, engaged=3), None, NOW)
+    alone, _, _ = score_article(mine, facts(shown=3, engaged=3), None, NOW)
+    assert alone < others
+    # Only their own reads: nobody else's engagement, so no popularity at all.
+    solo, _, _ = score_article(mine, facts(shown=1, engaged=1), None, NOW)
+    plain, _, _ = score_article(state, facts(), None, NOW)
+    assert solo == pytest.approx(plain)
 
 
 def test_learned_topic_and_entity_affinities_are_reasons() -> None:
     state = ReaderState(
         topic_affinity={"medtop:11000000": 0.9, "relation:china-russia": -0.4},
         entity_affinity={10: 0.7},
+        often_topics=frozenset({"medtop:11000000"}),
+        often_entities=frozenset({10}),
     )
     plain, _, _ = score_article(ReaderState(), facts(), None, NOW)
     score, reasons, _ = score_article(state, facts(), None, NOW)
@@ -204,3 +220,9 @@ def test_learned_topic_and_entity_affinities_are_reasons() -> None:
     disliked = ReaderState(topic_affinity={"medtop:11000000": -1.0})
     lower, _, _ = score_article(disliked, facts(), None, NOW)
     assert lower < plain
+    # Not read about often (several articles on more than one day): the affinity counts
+    # in the score but is not claimed as a habit.
+    once = ReaderState(topic_affinity={"medtop:11000000": 0.9}, entity_affinity={10: 0.7})
+    score_once, reasons_once, _ = score_article(once, facts(), None, NOW)
+    assert score_once > plain
+    assert not any(r.text.startswith("You often read") for r in reasons_once)

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tidings.enrich.embed import DIMENSIONS, normalize
+from tidings.enrich.embed import DIMENSIONS
+from tidings.store.embedding import normalize
 from tidings.enrich.similarity import SimilarityModel, feature_names, pair_features
 
 NAMES = feature_names()

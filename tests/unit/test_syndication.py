@@ -26,16 +26,20 @@ from tidings.deliver.syndication import (
 )
 from tidings.errors import ArticleNotFoundError, FeedParseError
 from tidings.ingest.feeds import parse_feed
-from tidings.rank.assemble import (
+from tidings.types import (
     Action,
     ActionVerb,
+    Article,
+    ArticleDraft,
+    ArticleFacts,
     CoveredBy,
     FeedItem,
+    FeedPage,
+    Reader,
     Reason,
     ReasonKind,
     TargetKind,
 )
-from tidings.types import Article, ArticleDraft, ArticleFacts, FeedPage, Reader
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 SITE = "https://tidings.example/"

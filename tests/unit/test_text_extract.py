@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tidings.extract.page import ExtractionError
+from tidings.errors import ExtractionError
 from tidings.extract.text import (
     MAX_LINE_CHARS,
     MAX_LINES,

@@ -45,7 +45,7 @@ from tidings.errors import (
     SourceExistsError,
     TidingsError,
 )
-from tidings.rank.assemble import InvalidCursorError
+from tidings.errors import InvalidCursorError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidings.deliver.sanitize import clean_html, plain_text
 from tidings.engine import MAX_INTEREST_CHARS, MAX_PASSWORD
-from tidings.rank.assemble import CoveredBy, FeedItem, Reason
+from tidings.types import CoveredBy, FeedItem, Reason
 from tidings.types import (
     Account,
     Article,

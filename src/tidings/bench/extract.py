@@ -31,7 +31,7 @@ def bench_extract(data_dir: Path, rounds: int = ROUNDS) -> dict[str, Any]:
     import trafilatura
 
     from tidings.extract.html import extract_html
-    from tidings.extract.page import ExtractionError
+    from tidings.errors import ExtractionError
 
     pages = load_pages(data_dir)
     ours: list[float] = []

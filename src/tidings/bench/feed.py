@@ -217,7 +217,7 @@ def _unit(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def vectors_to_bytes(rows: npt.NDArray[np.float32]) -> list[bytes]:
-    """``tidings.enrich.embed.to_bytes`` of each row, computed for all rows at once."""
+    """``tidings.store.embedding.to_bytes`` of each row, computed for all rows at once."""
     peak = np.max(np.abs(rows), axis=1)
     scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
     q = np.clip(np.rint(rows / scale[:, None]), -127, 127).astype(np.int8)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from tidings import __version__
 from tidings.deliver.sanitize import clean_html, plain_text
 from tidings.errors import NotFoundError
-from tidings.rank.assemble import FeedItem
+from tidings.types import FeedItem
 from tidings.types import Article, ArticleFacts, FeedPage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"

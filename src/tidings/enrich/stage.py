@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from tidings.enrich.duplicates import DuplicateIndex
-from tidings.enrich.embed import Vector, from_bytes
+from tidings.enrich.embed import Vector
+from tidings.store.embedding import from_bytes
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryClusterer, StoryItem, StoryParams
 from tidings.errors import TidingsError

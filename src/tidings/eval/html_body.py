@@ -17,7 +17,8 @@ from typing import Any
 
 from tidings.eval.metrics import ShingleCounts, body_scores, shingle_counts
 from tidings.extract.body import extract_body
-from tidings.extract.page import ExtractionError, parse_html
+from tidings.errors import ExtractionError
+from tidings.extract.page import parse_html
 
 #: How many of the lowest-scoring pages the report names.
 WORST_SHOWN = 10

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from tidings.extract.metadata import PageMetadata, extract_metadata
-from tidings.extract.page import ExtractionError, parse_html
+from tidings.errors import ExtractionError
+from tidings.extract.page import parse_html
 
 _SPACE = re.compile(r"\s+")
 _BY = re.compile(r"^by\b\s*:?\s*", re.IGNORECASE)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.eval.metrics import ShingleCounts, body_scores, shingle_counts
-from tidings.extract.page import ExtractionError
+from tidings.errors import ExtractionError
 from tidings.extract.text import extract_text
 
 #: How many of the worst-scoring documents the report names.

@@ -6,10 +6,11 @@ category, subcategory, title, abstract, url, title and abstract entities as JSON
 impression's candidates are re-ranked by a :class:`Scorer` and scored with MIND's metrics
 (:mod:`tidings.rank.metrics`: AUC, MRR, nDCG@5, nDCG@10 per impression, averaged).
 
-The gated scorer is the engine's own (:class:`EngineScorer`): each MIND article becomes the
-:class:`~tidings.types.ArticleFacts` ranking reads (:func:`article_facts`), each reader the
-:class:`~tidings.rank.score.ReaderState` ``Engine.feed`` builds, and
-:func:`~tidings.rank.score.featurize` with learned weights scores the candidates. Beside it:
+The gated scorer is the engine's own (:class:`EngineScorer`): a
+:class:`~tidings.rank.ranker.Ranker`, the object that makes every reader's page, fed MIND's
+articles as :class:`~tidings.types.ArticleFacts` (:func:`article_facts`) and each reader's
+history and impressions as the events the engine would have recorded; its state, weights
+and scores come from the ranker's own methods. Beside it:
 a random ranking (the floor), each article's click rate in earlier impressions (the data
 README's ~0.61), and the evaluation's own "hybrid" (click rate, co-clicks, content, weights
 learned online; kept as a reference for what the engine lacks).
@@ -25,9 +26,9 @@ impression), the offsets are sorted by time, and a second pass seeks to each lin
 behaviours are never held in memory. What grows: ``news.tsv`` (held as a dict, ~1 kB per
 article with its entities: ~65k MIND-small, ~130k MIND-large), the embeddings of the
 articles the replayed impressions show or hold in a history (float32, 1.5 kB each; none
-with ``with_text`` False), per-article counters; :class:`EngineScorer`'s per-reader rows
-(bounded by :data:`READER_ROWS`, ~140 MB) and its hourly popularity buckets over the
-engine's two-day window; and :class:`HybridScorer`'s co-click table, the one part that
+with ``with_text`` False), per-article counters; :class:`EngineScorer`'s window (every
+article met, ~1 kB each with its vector), per-day counts and per-reader events (bounded by
+:data:`READERS_KEPT`); and :class:`HybridScorer`'s co-click table, the one part that
 grows with the clicks (~8 pairs per click, ~100 B each: ~200 MB for MIND-small's 236k
 training clicks, 1-3 GB for MIND-large's ~3.4M). Times and memory measured on a synthetic
 MIND-small-sized run are in BENCHMARKS.md. MIND's test split has no labels: its impressions
@@ -49,23 +50,20 @@ import zlib
 from array import array
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import platformdirs
 
-from tidings.enrich.embed import from_bytes, to_bytes
-from tidings.errors import TidingsError
+from tidings.errors import MindFormatError
 from tidings.rank.metrics import ImpressionMetrics
-from tidings.types import ArticleFacts
-
-if TYPE_CHECKING:
-    from tidings.rank.score import ReaderState
+from tidings.store.embedding import to_bytes
+from tidings.types import ArticleFacts, EventKind, ReaderEvent
 
 #: The gated figure (the engine's scorer's AUC) and its minimum until ``baseline.json`` has
 #: it: the click-rate baseline's AUC on ``mind_subset`` (the data README's ~0.61).
@@ -80,12 +78,6 @@ CACHE_DIR = Path(platformdirs.user_cache_dir("tidings", appauthor=False)) / "min
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
-
-
-class MindFormatError(TidingsError):
-    """A MIND file is missing or has a line that is not in the MIND format."""
-
-    key = "mind_format"
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -648,14 +640,12 @@ FIRST_REFIT = 50
 #: Candidate rows (the latest) the global weights are fitted on: bounds memory (~7 MB) and
 #: fit time; ~2,600 impressions' worth, about the last hour and a half of MIND-small.
 GLOBAL_ROWS = 100_000
-#: Feature rows of readers' own earlier impressions kept over all readers (at most the
-#: engine's ``LEARN_FROM`` per reader); past this the readers seen least recently are
-#: forgotten. 2M rows of 17 float32 are ~140 MB: every MIND-small reader fits, MIND-large's
-#: ~700k readers share it.
-READER_ROWS = 2_000_000
-#: Popularity counts are kept in buckets of this many seconds: the engine's window
-#: (``POPULARITY_WINDOW``) is honoured to within one bucket.
-POPULARITY_BUCKET = 3600
+#: Readers whose replayed events are kept; past this the readers seen least recently are
+#: forgotten (their MIND history column still comes with each impression). Each costs at
+#: most ``LEARN_FROM`` impressions and ``HISTORY_EVENTS`` clicks of 16 bytes.
+READERS_KEPT = 500_000
+#: The window holds every MIND article the replay meets: MIND's days are its own.
+MIND_SPAN = timedelta(days=365 * 100)
 
 
 def mind_article_id(news_id: str) -> int:
@@ -688,7 +678,9 @@ def mind_topics(item: News) -> tuple[tuple[str, str, float], ...]:
     return tuple(topics)
 
 
-def article_facts(news_id: str, item: News | None, published: datetime) -> ArticleFacts:
+def article_facts(
+    news_id: str, item: News | None, published: datetime, vector: bytes | None = None
+) -> ArticleFacts:
     """What the engine's ranking would know of a MIND article.
 
     MIND gives no publisher, author, body, story or time: one constant source, no body
@@ -703,6 +695,7 @@ def article_facts(news_id: str, item: News | None, published: datetime) -> Artic
             source_id=MIND_SOURCE_ID,
             source_name=MIND_SOURCE_NAME,
             published=published,
+            vector=vector,
         )
     seen: set[int] = set()
     entities = []
@@ -720,86 +713,43 @@ def article_facts(news_id: str, item: News | None, published: datetime) -> Artic
         published=published,
         topics=mind_topics(item),
         entities=tuple(entities),
+        vector=vector,
     )
-
-
-class _Popularity:
-    """Times shown and clicked per article over a trailing window, over all readers (the
-    engine's ``article_engagement``), in buckets of :data:`POPULARITY_BUCKET` seconds."""
-
-    def __init__(self, window_seconds: float) -> None:
-        self.window = window_seconds
-        self.buckets: deque[tuple[int, dict[str, list[int]]]] = deque()
-        self.totals: dict[str, list[int]] = {}
-
-    def expire(self, now: float) -> None:
-        """Forget the buckets that ended before ``now`` minus the window."""
-        while self.buckets and (self.buckets[0][0] + 1) * POPULARITY_BUCKET <= now - self.window:
-            _, counts = self.buckets.popleft()
-            for news_id, (shown, engaged) in counts.items():
-                total = self.totals[news_id]
-                total[0] -= shown
-                total[1] -= engaged
-                if not total[0]:
-                    del self.totals[news_id]
-
-    def add(self, now: float, news_id: str, label: int) -> None:
-        bucket = int(now // POPULARITY_BUCKET)
-        if not self.buckets or self.buckets[-1][0] != bucket:
-            self.buckets.append((bucket, {}))
-        counts = self.buckets[-1][1].setdefault(news_id, [0, 0])
-        counts[0] += 1
-        counts[1] += label
-        total = self.totals.setdefault(news_id, [0, 0])
-        total[0] += 1
-        total[1] += label
-
-    def get(self, news_id: str) -> tuple[int, int]:
-        total = self.totals.get(news_id)
-        return (total[0], total[1]) if total else (0, 0)
 
 
 @dataclass(slots=True)
 class _Reader:
-    #: The reader's clicks in the replay, oldest first (MIND's history column holds the
-    #: clicks before the data's period and does not grow).
-    clicks: list[str] = field(default_factory=list)
-    #: The candidates shown to them in earlier impressions, newest last (the engine's
-    #: impression events, at most ``LEARN_FROM``).
-    shown: deque[str] = field(default_factory=deque)
-    #: Feature rows of those candidates as they were when shown, and whether clicked.
-    rows: list[F32] = field(default_factory=list)
-    labels: list[F32] = field(default_factory=list)
-    row_count: int = 0
+    #: The reader's clicks in the replay (article id, epoch seconds), oldest first (MIND's
+    #: history column holds the clicks before the data's period and does not grow).
+    clicks: list[tuple[int, float]] = field(default_factory=list)
+    #: The candidates shown to them in earlier impressions, oldest first, at most
+    #: ``LEARN_FROM`` (the engine's impression events).
+    shown: deque[tuple[int, float]] = field(default_factory=deque)
 
 
 class EngineScorer:
-    """The engine's own ranking (:mod:`tidings.rank.score`) replayed on MIND.
+    """The engine's own ranking replayed on MIND, through the page's own code.
 
-    For each impression it builds the reader's :class:`~tidings.rank.score.ReaderState` the
-    way ``Engine.feed`` does, from what happened before the impression only: liked vectors
-    from the articles engaged with (MIND's history column, then the reader's clicks in the
-    replay, newest first); topic and entity affinities (:func:`affinities`) from the
-    articles shown to the reader in earlier impressions against those engaged with; source
-    affinity (one source here: constant); the overall engagement rate over the candidates'
-    counts as the engine computes it. Each candidate becomes an :class:`ArticleFacts`
-    (:func:`article_facts`) with its times shown and clicked over all readers in the
-    engine's popularity window before the impression, and :func:`featurize` gives its
-    features. The score is ``features @ weights``, what ``Scored.weigh`` computes.
+    A :class:`~tidings.rank.ranker.Ranker` without storage, whose window this scorer feeds
+    with MIND's articles (:func:`article_facts`, in the window's own columns) as the replay
+    first meets them, and with each article's readers shown and readers engaged per day as
+    impressions pass (``ArticleWindow.set_engagement``, the counts storage keeps for the
+    engine; MIND shows an article to a reader about once, so impressions stand for
+    readers). Each reader's events are what the engine would have recorded: their MIND
+    history as opens before the data's period, and the impressions and clicks of the replay
+    so far. For each impression the ranker builds the reader's state
+    (``Ranker.state``), takes their weights (``Ranker.reader_weights``: the global weights,
+    or the reader's own fitted on their earlier impressions featurised as they were) and
+    scores the candidates (``Ranker.score``): the very calls ``Ranker.page`` makes.
 
-    The weights: global ones fitted with :func:`fit_weights` on the features of earlier
-    impressions across all readers (the latest :data:`GLOBAL_ROWS` candidates, as they
-    were when shown), with the default weights as the prior, refitted as the replay moves
-    on (:data:`REFIT_EVERY`); then, as the engine does, a reader with at least
-    ``LEARN_AFTER`` earlier impression rows and some engagement gets their own weights
-    fitted on those rows with the global weights as the prior. Unlike the engine, the rows
-    are the features as they were at the time of each impression: the engine featurizes
-    past impressions with today's state, which already contains their outcome.
+    The global weights are fitted (:func:`~tidings.rank.learn.global_weights`, centred
+    within pages as the engine's) on the features of earlier impressions across all
+    readers as they were when shown (the latest :data:`GLOBAL_ROWS` candidates), refitted
+    as the replay moves on (:data:`REFIT_EVERY`).
 
     ``drop`` names features held at 0 (ablations); ``fit`` False keeps the default weights;
-    ``within_page`` fits the global weights on features centred per impression (each row
-    minus its page's mean), so only differences within a page count, as in MIND's metrics
-    (a proposal for the engine, measured beside it with ``ablations``).
+    ``per_reader`` False serves everyone the global weights; ``centre`` False fits without
+    centring within pages (to measure the centring).
     """
 
     name = "engine"
@@ -812,17 +762,20 @@ class EngineScorer:
         drop: Sequence[str] = (),
         fit: bool = True,
         per_reader: bool = True,
-        within_page: bool = False,
+        centre: bool = True,
         name: str | None = None,
     ) -> None:
-        from tidings import engine
+        from tidings.rank.learn import LEARN_FROM
+        from tidings.rank.ranker import Ranker
         from tidings.rank.score import FEATURES, weight_vector
+        from tidings.rank.state import HISTORY_EVENTS
+        from tidings.rank.window import DIMENSIONS, ArticleWindow
 
         if name:
             self.name = name
         self.news = news
-        # The engine scores with vectors read back from their stored int8 form.
-        self.vectors = {k: from_bytes(to_bytes(v)) for k, v in vectors.items()}
+        # Stored as the engine stores them (int8), so the window reads what storage gives.
+        self.vectors = {k: to_bytes(v) for k, v in vectors.items()}
         self.features_names = FEATURES
         unknown = set(drop) - set(FEATURES)
         if unknown:
@@ -830,19 +783,28 @@ class EngineScorer:
         self.keep = np.array([f not in drop for f in FEATURES], dtype=np.float64)
         self.fit = fit
         self.per_reader = per_reader
-        self.within_page = within_page
-        self.learn_after = engine.LEARN_AFTER
-        self.learn_from = engine.LEARN_FROM
-        self.history_events = engine.HISTORY_EVENTS
+        self.learn_from = LEARN_FROM
+        self.history_events = HISTORY_EVENTS
         self.default_weights = weight_vector() * self.keep
-        self.weights = self.default_weights.copy()
-        self.popularity = _Popularity(engine.POPULARITY_WINDOW.total_seconds())
-        self.first_seen: dict[str, float] = {}
-        self.static: dict[str, ArticleFacts] = {}
+        self.ranker = Ranker(
+            None,
+            clock=lambda: datetime.now(UTC),
+            window=ArticleWindow(
+                span=MIND_SPAN,
+                dimensions=len(next(iter(vectors.values()))) if vectors else DIMENSIONS,
+            ),
+            cache_seconds=0,
+            mask=self.keep,
+            centre=centre,
+        )
+        self.ranker.set_global_weights(self.default_weights, 0)
+        self.first_shown: set[str] = set()
         self.readers: OrderedDict[str, _Reader] = OrderedDict()
-        self.reader_rows = 0
+        #: Readers shown and engaged per (article, day), as storage counts them.
+        self.counts: dict[tuple[int, int], list[int]] = {}
         self.global_x = np.zeros((GLOBAL_ROWS, len(FEATURES)), dtype=np.float32)
         self.global_y = np.zeros(GLOBAL_ROWS, dtype=np.float32)
+        self.global_page = np.zeros(GLOBAL_ROWS, dtype=np.int64)
         self.global_filled = 0
         self.global_next = 0
         self.observed = 0
@@ -851,154 +813,134 @@ class EngineScorer:
         self.reader_fits = 0
         self._pending: dict[str, F64] = {}
 
+    @property
+    def weights(self) -> F64:
+        return self.ranker.global_weights()[0]
+
     # What the engine knows of an article and a reader at a given time.
 
-    def _static(self, news_id: str) -> ArticleFacts:
-        # What does not change (the news row), made once per article.
-        base = self.static.get(news_id)
-        if base is None:
-            base = self.static[news_id] = article_facts(news_id, self.news.get(news_id), _EPOCH)
-        return base
+    def _meet(self, news_ids: Sequence[str], published: datetime, shown: bool) -> None:
+        """Put articles in the window: candidates when first shown (published then), history
+        articles when first met (published before the data's period)."""
+        window = self.ranker.window
+        new = [
+            n
+            for n in dict.fromkeys(news_ids)
+            if (shown and n not in self.first_shown) or mind_article_id(n) not in window
+        ]
+        if new:
+            window.upsert(
+                [article_facts(n, self.news.get(n), published, self.vectors.get(n)) for n in new]
+            )
+            if shown:
+                self.first_shown.update(new)
 
-    def facts(self, news_id: str, now: float) -> ArticleFacts:
-        """The article as ranking would see it at ``now`` (seconds since 2000)."""
-        base = self._static(news_id)
-        shown, engaged = self.popularity.get(news_id)
-        first = self.first_seen.get(news_id, now)
-        return replace(
-            base, published=_EPOCH + timedelta(seconds=first), shown=shown, engaged=engaged
-        )
-
-    def reader_state(
-        self, impression: Impression, facts: Sequence[ArticleFacts]
-    ) -> tuple[ReaderState, set[str]]:
-        """The reader's state before ``impression`` and the ids they engaged with."""
-        from tidings.rank.score import ReaderState, affinities, learned_affinities, stack
-
+    def events(self, impression: Impression) -> list[ReaderEvent]:
+        """The reader's events before ``impression``, newest first, as storage would give
+        them (at most ``HISTORY_EVENTS``)."""
         reader = self.readers.get(impression.user)
-        clicks = reader.clicks if reader else []
-        shown = list(reader.shown) if reader else []
-        engaged = list(dict.fromkeys(reversed([*impression.history, *clicks])))
-        engaged = engaged[: self.history_events]
-        liked = [i for i in engaged if i in self.vectors]
-        engaged_set = set(engaged)
-        topic_affinity, entity_affinity = learned_affinities(
-            (self._static(i), i in engaged_set) for i in set(shown) | engaged_set if i in self.news
+        out: list[ReaderEvent] = []
+        if reader is not None:
+            for kind, found in (
+                (EventKind.OPEN, reader.clicks),
+                (EventKind.IMPRESSION, reader.shown),
+            ):
+                out.extend(
+                    ReaderEvent(kind=kind, article_id=a, at=datetime.fromtimestamp(t, UTC))
+                    for a, t in found
+                )
+        before = _EPOCH.replace(tzinfo=UTC)
+        out.extend(
+            ReaderEvent(kind=EventKind.OPEN, article_id=mind_article_id(n), at=before)
+            for n in impression.history
         )
-        known = {t for i in liked for t, _, _ in self._static(i).topics}
-        total_shown = sum(f.shown for f in facts)
-        rate = (sum(f.engaged for f in facts) + 1.0) / (total_shown + 10.0)
-        source_shown = {MIND_SOURCE_ID: len(shown)} if shown else {}
-        source_clicked = {MIND_SOURCE_ID: len(engaged)} if shown else {}
-        state = ReaderState(
-            liked=stack([self.vectors[i] for i in liked]),
-            liked_titles=tuple(self.news[i].title if i in self.news else "" for i in liked),
-            liked_ids=tuple(mind_article_id(i) for i in liked),
-            read=frozenset(mind_article_id(i) for i in engaged),
-            source_affinity=affinities(source_clicked, source_shown),
-            known_topics=frozenset(known),
-            topic_affinity=topic_affinity,
-            entity_affinity=entity_affinity,
-            engagement_rate=rate,
-        )
-        return state, engaged_set
+        out.sort(key=lambda e: e.at, reverse=True)
+        return out[: self.history_events]
 
-    def features(self, impression: Impression) -> tuple[F64, ReaderState, set[str]]:
-        """The feature matrix of an impression (a row per candidate), the reader's state
-        and the articles they engaged with."""
-        from tidings.rank.score import featurize
-
-        now = _seconds(impression.time)
-        self.popularity.expire(now)
-        facts = [self.facts(c, now) for c in impression.candidates]
-        state, engaged = self.reader_state(impression, facts)
-        x = np.array(
-            [
-                featurize(state, f, self.vectors.get(c), impression.time).features
-                for c, f in zip(impression.candidates, facts, strict=True)
-            ]
-        )
-        return x * self.keep, state, engaged
-
-    def reader_weights(self, user: str, engaged: set[str]) -> F64:
-        """The global weights, or the reader's own once they have enough impressions."""
-        from tidings.rank.score import fit_weights
-
-        reader = self.readers.get(user)
-        if not (self.fit and self.per_reader and reader and engaged):
-            return self.weights
-        if len(reader.shown) < self.learn_after or not reader.rows:
-            return self.weights
-        self.reader_fits += 1
-        x = np.concatenate(reader.rows).astype(np.float64)[-self.learn_from :]
-        y = np.concatenate(reader.labels).astype(np.float64)[-self.learn_from :]
-        return fit_weights(x, y, self.weights) * self.keep
+    def scoring(self, impression: Impression) -> tuple[F64, F64]:
+        """The impression's features (a row per candidate) and scores."""
+        now = impression.time.replace(tzinfo=UTC)
+        self._meet(impression.history, _EPOCH.replace(tzinfo=UTC), shown=False)
+        self._meet(impression.candidates, now, shown=True)
+        events = self.events(impression)
+        state = self.ranker.state((), events, now)
+        weights = self.weights
+        if self.fit and self.per_reader:
+            fitted = self.ranker.reader_weights(impression.user, (), events)
+            self.reader_fits += fitted is not weights
+            weights = fitted
+        rows = self.ranker.window.rows_of([mind_article_id(c) for c in impression.candidates])
+        scored = self.ranker.score(state, rows, now, weights)
+        return scored.features, scored.scores
 
     def score(self, impression: Impression) -> list[float]:
-        x, _, engaged = self.features(impression)
+        x, scores = self.scoring(impression)
         # Kept for observe(): the features as they were before this impression was seen.
         self._pending[impression.id] = x
-        return [float(v) for v in x @ self.reader_weights(impression.user, engaged)]
+        return [float(v) for v in scores]
 
     # Learning from an impression once its time has passed.
 
     def observe(self, impression: Impression) -> None:
         x = self._pending.pop(impression.id, None)
         if x is None:
-            x = self.features(impression)[0]
+            x = self.scoring(impression)[0]
         y = np.asarray(impression.labels, dtype=np.float32)
-        now = _seconds(impression.time)
+        moment = impression.time.replace(tzinfo=UTC).timestamp()
+        day = int(moment // 86400)
+        changed = []
         for news_id, label in zip(impression.candidates, impression.labels, strict=True):
-            self.popularity.add(now, news_id, label)
-            self.first_seen.setdefault(news_id, now)
-        self._remember(impression, x.astype(np.float32), y)
+            article_id = mind_article_id(news_id)
+            counts = self.counts.setdefault((article_id, day), [0, 0])
+            counts[0] += 1
+            counts[1] += label
+            changed.append((article_id, day, counts[0], counts[1]))
+        self.ranker.window.set_engagement(changed)
+        self._remember(impression, x.astype(np.float32), y, moment)
         self.observed += 1
         if self.fit and self.observed >= self.next_refit:
             self.refit()
             self.next_refit = min(2 * self.observed, self.observed + REFIT_EVERY)
 
-    def _remember(self, impression: Impression, x: F32, y: F32) -> None:
+    def _remember(self, impression: Impression, x: F32, y: F32, moment: float) -> None:
         n = len(y)
-        page = x - x.mean(axis=0, keepdims=True) if self.within_page else x
         # A ring buffer of the latest rows.
         slots = (self.global_next + np.arange(n)) % GLOBAL_ROWS
-        self.global_x[slots] = page
+        self.global_x[slots] = x
         self.global_y[slots] = y
+        self.global_page[slots] = self.observed
         self.global_next = int(slots[-1] + 1) % GLOBAL_ROWS
         self.global_filled = min(self.global_filled + n, GLOBAL_ROWS)
         reader = self.readers.get(impression.user)
         if reader is None:
             reader = self.readers[impression.user] = _Reader()
         self.readers.move_to_end(impression.user)
-        reader.clicks.extend(c for c, v in zip(impression.candidates, y, strict=True) if v)
+        ids = [mind_article_id(c) for c in impression.candidates]
+        reader.clicks.extend((a, moment) for a, v in zip(ids, y, strict=True) if v)
         del reader.clicks[: -self.history_events]
-        reader.shown.extend(impression.candidates)
+        reader.shown.extend((a, moment) for a in ids)
         while len(reader.shown) > self.learn_from:
             reader.shown.popleft()
-        reader.rows.append(x)
-        reader.labels.append(y)
-        reader.row_count += n
-        self.reader_rows += n
-        while reader.row_count - len(reader.labels[0]) >= self.learn_from:
-            dropped = len(reader.labels.pop(0))
-            reader.rows.pop(0)
-            reader.row_count -= dropped
-            self.reader_rows -= dropped
-        while self.reader_rows > READER_ROWS and len(self.readers) > 1:
-            _, forgotten = self.readers.popitem(last=False)
-            self.reader_rows -= forgotten.row_count
+        while len(self.readers) > READERS_KEPT:
+            self.readers.popitem(last=False)
 
     def refit(self) -> None:
         """Fit the global weights on the latest rows, the default weights as the prior."""
-        from tidings.rank.score import fit_weights
+        from tidings.rank.learn import Rows, global_weights
 
         n = self.global_filled
-        if n == 0 or not self.global_y[:n].any():
+        if n == 0:
             return
-        x = self.global_x[:n].astype(np.float64)
-        y = self.global_y[:n].astype(np.float64)
-        self.weights = fit_weights(x, y, self.default_weights) * self.keep
+        rows = Rows(
+            self.global_x[:n].astype(np.float64),
+            self.global_y[:n].astype(np.float64),
+            self.global_page[:n].copy(),
+        )
+        fitted = global_weights(rows, self.default_weights, centre=self.ranker.centre)
+        if fitted is None:
+            return
         self.refits += 1
+        self.ranker.set_global_weights(fitted * self.keep, self.refits)
 
     def learned_weights(self) -> dict[str, float]:
         """The current global weights by feature name."""
@@ -1125,7 +1067,7 @@ def evaluate(
                 *(EngineScorer(news, vectors, drop=[f], name=f"engine -{f}") for f in ABLATIONS),
                 EngineScorer(news, vectors, fit=False, name="engine default weights"),
                 EngineScorer(news, vectors, per_reader=False, name="engine global weights only"),
-                EngineScorer(news, vectors, within_page=True, name="engine fitted within pages"),
+                EngineScorer(news, vectors, centre=False, name="engine fitted across pages"),
             ]
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()

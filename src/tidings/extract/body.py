@@ -30,7 +30,7 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import urljoin
 
-from tidings.extract.page import ExtractionError
+from tidings.errors import ExtractionError
 from tidings.types import Image, Link
 
 

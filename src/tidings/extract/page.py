@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.errors import TidingsError
+from tidings.errors import ExtractionError
 
 #: Largest page Tidings extracts (characters after decoding). Real article pages are under
 #: 2 MB; beyond this lxml and trafilatura spend seconds on pages that are not articles.
@@ -25,12 +25,6 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"RIFF", "a RIFF media file"),
     (b"\x00\x00\x00", "binary data"),
 )
-
-
-class ExtractionError(TidingsError):
-    """A page could not be turned into an article; the message says why."""
-
-    key = "extraction"
 
 
 def refuse_non_html(data: bytes, *, resource: str | None = None) -> None:

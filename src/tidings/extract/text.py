@@ -40,7 +40,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from tidings.extract.page import MAX_PAGE_CHARS, ExtractionError
+from tidings.errors import ExtractionError
+from tidings.extract.page import MAX_PAGE_CHARS
 from tidings.types import ArticleDraft, Image, Link
 
 #: Longest line considered in full; longer lines (minified scripts pasted as text) are cut,

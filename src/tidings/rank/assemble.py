@@ -40,13 +40,13 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tidings.errors import TidingsError
+from tidings.errors import InvalidCursorError
+from tidings.types import CoveredBy, FeedItem, Reason
 
 Vector = npt.NDArray[np.float32]
 
@@ -77,83 +77,6 @@ _MAX_ID = 2**63 - 1
 
 _WORD = re.compile(r"\w+")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
-class InvalidCursorError(TidingsError):
-    """A page cursor is not one :meth:`PageCursor.encode` produced (garbage or edited)."""
-
-    key = "invalid_cursor"
-
-
-# --- explanations ------------------------------------------------------------------------
-
-
-class ReasonKind(StrEnum):
-    """Why an article is in a reader's feed."""
-
-    FOLLOW_ENTITY = "follow_entity"
-    FOLLOW_TOPIC = "follow_topic"
-    FOLLOW_SOURCE = "follow_source"
-    FOLLOW_AUTHOR = "follow_author"
-    FOLLOW_STORY = "follow_story"
-    SIMILAR_TO_READ = "similar_to_read"
-    TOP_STORY = "top_story"
-    TRENDING = "trending"
-    EXPLORING = "exploring"
-    FRESH = "fresh"
-
-
-class ActionVerb(StrEnum):
-    """What a reader can do about a reason."""
-
-    UNFOLLOW = "unfollow"
-    LESS_FROM_SOURCE = "less_from_source"
-    MUTE_TOPIC = "mute_topic"
-    MUTE_ENTITY = "mute_entity"
-    MUTE_STORY = "mute_story"
-    FEWER_LIKE_THIS = "fewer_like_this"
-    LESS_EXPLORATION = "less_exploration"
-
-
-class TargetKind(StrEnum):
-    """What an action acts on."""
-
-    ENTITY = "entity"
-    TOPIC = "topic"
-    SOURCE = "source"
-    AUTHOR = "author"
-    STORY = "story"
-    ARTICLE = "article"
-    #: One of the reader's feed settings (``target_id`` names it, e.g. ``"exploration"``).
-    SETTING = "setting"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Action:
-    """The one thing a reader can do to change a reason ("Unfollow Xi Jinping")."""
-
-    #: What to do.
-    verb: ActionVerb
-    #: What kind of thing it is done to.
-    target_kind: TargetKind
-    #: Which one: an entity, source, story or article id, a topic id or an author's name.
-    target_id: int | str
-    #: The button's text, written for the reader ("Unfollow Xi Jinping").
-    label: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reason:
-    """One reason an article is in the feed, with its share of the score."""
-
-    #: What kind of reason.
-    kind: ReasonKind
-    #: The sentence shown to the reader ("You follow Xi Jinping").
-    text: str
-    #: Its contribution to the candidate's score, in the scorer's units.
-    weight: float
-    #: What the reader can do to change it.
-    action: Action
 
 
 # --- input -------------------------------------------------------------------------------
@@ -260,43 +183,6 @@ class Mutes:
 
 
 # --- output ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CoveredBy:
-    """Another source's article on the same story."""
-
-    #: Its best article on the story.
-    article_id: int
-    #: The other source.
-    source_id: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FeedItem:
-    """One item of a reader's feed: a story (or lone article) and why it is there."""
-
-    #: The article shown for the story.
-    article_id: int
-    #: Its story; ``None`` for a lone article.
-    story_id: int | None
-    #: The shown article's source.
-    source_id: int
-    #: The score the item was ranked by (the scorer's, after the read penalty).
-    score: float
-    #: Position in the whole session, from 1 (page 2 of 30-item pages starts at 31).
-    rank: int
-    #: The shown article's reasons, strongest first.
-    reasons: tuple[Reason, ...]
-    #: The best article of each other source on the story, best first, at most
-    #: :data:`ALSO_COVERED_MAX`.
-    also_covered_by: tuple[CoveredBy, ...] = ()
-    #: How many different (unmuted) sources cover the story, the shown one included.
-    source_count: int = 1
-    #: Whether the item fills an exploration slot.
-    exploration: bool = False
-    #: Whether the reader has read any article of the story.
-    read: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Scoring one article for one reader, with the reasons behind the score. Pure.
+"""Scoring articles for one reader, with the reasons behind each score. Pure.
 
 A score is a weighted sum of features (:class:`Weights`), so every term is a reason the
 reader can read and act on: "You follow Xi Jinping" carries the follow's weight and the
@@ -10,80 +10,72 @@ action that removes it. The features:
 - taste: its embedding's cosine to the closest article the reader engaged with (opened for
   long, saved, shared, "more like this") minus that to the closest one they rejected ("less
   like this", "hide"), counted above a floor where cosines start to mean "same subject";
-- source affinity: how the reader's engagement with this source compares with their average;
+- affinities: how the reader's engagement with the article's source, topics and lead
+  entities compares with their average (:mod:`tidings.rank.state`);
 - importance: how many sources cover its story, and how fast the story grows;
+- popularity: how other readers engaged with it lately, smoothed toward the overall rate;
 - freshness: exponential decay with a half-life that suits the topic (sport and breaking
   news go stale in hours, analysis and culture in days);
 - quality: a bare teaser and clickbait headlines cost a little.
 
+Two implementations of the same features, held equal by a unit test: :func:`featurize`
+computes a whole candidate pool's features at once from the window's columns (array
+operations; what ranks every page and every MIND impression), and :func:`explain` one
+article's features with the reasons behind them, for the few articles a page shows.
+
 The default weights are a judgement (follows dominate, taste next, importance and freshness
-order the rest); learning from a reader's events adjusts them per reader (issue 5 goes on).
+order the rest); :mod:`tidings.rank.learn` fits them globally and per reader.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from tidings.rank.assemble import Action, ActionVerb, Reason, ReasonKind, TargetKind
-from tidings.types import ArticleFacts, InterestKind
+from tidings.rank.state import LEAD_CHARS, ReaderState
+from tidings.rank.window import (
+    TEASER_CHARS,
+    Columns,
+    half_life_of,
+    is_clickbait,
+    keyword_text,
+)
+from tidings.types import (
+    Action,
+    ActionVerb,
+    ArticleFacts,
+    InterestKind,
+    Reason,
+    ReasonKind,
+    TargetKind,
+)
 
 Vector = npt.NDArray[np.float32]
-K = TypeVar("K", int, str)
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 
 #: Cosines of MiniLM embeddings below this say little: unrelated news leads sit around
 #: 0.0-0.2 (an earthquake and a stock-market report: 0.04), leads on one kind of event
 #: around 0.3-0.5 (an earthquake and a flood: 0.34), one story 0.6 and up.
 TASTE_FLOOR = 0.3
-#: Entities first named within this many characters are what the article is about.
-LEAD_CHARS = 300
-#: Freshness half-lives by topic, in hours; the rest use :data:`DEFAULT_HALF_LIFE`.
-HALF_LIVES = {
-    "medtop:15000000": 12.0,  # sport
-    "medtop:03000000": 12.0,  # disaster, accident and emergency incident
-    "medtop:01000000": 72.0,  # arts, culture, entertainment and media
-    "medtop:13000000": 72.0,  # science and technology
-    "medtop:10000000": 72.0,  # lifestyle and leisure
-}
-DEFAULT_HALF_LIFE = 24.0
-#: How strongly a reader's own weights are pulled toward the global ones (L2, in units of
-#: impressions' log-likelihood): about this many impressions of evidence move a weight by
-#: its own size.
-PRIOR_STRENGTH = 20.0
 #: Log-lift of a learned topic or entity affinity from which it is shown as a reason (the
-#: reader engages with it about 1.6 times as often as with the rest).
+#: reader engages with it about 1.6 times as often as with the rest), for topics and
+#: entities the reader read about often (``state.OFTEN_READS``).
 AFFINITY_REASON = 0.5
 #: Impressions at the overall engagement rate an article's own rate starts from. The MIND
 #: evaluation's click-rate scorer found 10 best on its grid (5, 10, 20, 50).
 POPULARITY_PRIOR = 10.0
-_CLICKBAIT = re.compile(
-    r"you won'?t believe|will blow your mind|what happened next|this one trick|"
-    r"^\d+ (?:things|reasons|ways)|shocking|!!",
-    re.IGNORECASE,
-)
-
-#: Every headline :data:`_CLICKBAIT` matches contains one of these once case-folded (or starts
-#: with a digit): a cheap test that spares most headlines the regular expression.
-_CLICKBAIT_WORDS = ("believe", "mind", "next", "trick", "shocking", "!!")
-
-
-def _int_keys(values: Mapping[str, str]) -> frozenset[int]:
-    """The stored values that are an integer id's own decimal text, as integers."""
-    return frozenset(int(v) for v in values if v.isdecimal() and str(int(v)) == v)
-
-
-def _maybe_clickbait(title: str) -> bool:
-    if title[:1].isdigit():
-        return True
-    folded = title.casefold()
-    return any(w in folded for w in _CLICKBAIT_WORDS)
+#: "Popular" is said of an article other readers engaged with at least this often (distinct
+#: readers) and at a rate this far (log-lift) above the overall one: a handful of readers is
+#: not popularity.
+POPULAR_READERS = 5
+POPULAR_LIFT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,65 +102,48 @@ class Weights:
     entity_affinity: float = 1.5
 
 
-@dataclass(frozen=True, slots=True)
-class ReaderState:
-    """What the scorer knows of a reader. Values of follows are stored interest values."""
-
-    #: kind -> {value: label} of what the reader follows.
-    follows: Mapping[InterestKind, Mapping[str, str]] = field(default_factory=dict)
-    #: Unit vectors of articles the reader engaged with, and their titles (row-aligned).
-    liked: Vector | None = None
-    liked_titles: tuple[str, ...] = ()
-    #: The ids of those articles (row-aligned): an article is not "like" itself.
-    liked_ids: tuple[int, ...] = ()
-    #: Unit vectors of articles the reader rejected.
-    disliked: Vector | None = None
-    #: Articles the reader opened.
-    read: frozenset[int] = frozenset()
-    #: Source id -> engagement relative to the reader's average (log scale, 0 = average).
-    source_affinity: Mapping[int, float] = field(default_factory=dict)
-    #: Topics of articles the reader engaged with or follows: what is not new to them.
-    known_topics: frozenset[str] = frozenset()
-    #: Topic id -> engagement relative to the reader's average (as ``source_affinity``): what
-    #: the reader reads about without having followed it.
-    topic_affinity: Mapping[str, float] = field(default_factory=dict)
-    #: Entity id -> the same, for entities named in the lead.
-    entity_affinity: Mapping[int, float] = field(default_factory=dict)
-    #: Share of impressions engaged with, over all readers and recent articles: what an
-    #: article's own rate is compared with.
-    engagement_rate: float = 0.1
-
-    @property
-    def is_new(self) -> bool:
-        """No follows and no engagement yet."""
-        return not any(self.follows.values()) and self.liked is None
+#: The features, in the order of feature vectors and weight vectors.
+FEATURES: tuple[str, ...] = tuple(f.name for f in fields(Weights))
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
+#: Every feature at weight 1: what :func:`explain` measures with.
+UNIT = Weights(**{f.name: 1.0 for f in fields(Weights)})
 
 
-def half_life(facts: ArticleFacts) -> float:
-    """Hours for the article's freshness to halve, by its most confident topic."""
-    for topic_id, _, _ in sorted(facts.topics, key=lambda t: -t[2]):
-        if topic_id in HALF_LIVES:
-            return HALF_LIVES[topic_id]
-    return DEFAULT_HALF_LIFE
+def weight_vector(weights: Weights | None = None) -> Floats:
+    w = weights or Weights()
+    return np.array([getattr(w, name) for name in FEATURES], dtype=np.float64)
+
+
+def others_counts(state: ReaderState, article_id: int, shown: int, engaged: int) -> tuple[int, int]:
+    """An article's popularity counts without the reader's own part: readers other than the
+    one reading (their own reloads and clicks must not make an article popular for them)."""
+    if article_id in state.own_shown:
+        shown = max(shown - 1, 0)
+    if article_id in state.own_engaged:
+        engaged = max(engaged - 1, 0)
+    return shown, min(engaged, shown) if shown else engaged
+
+
+# --- one article, with its reasons -------------------------------------------------------
 
 
 def _affinity_term(
-    found: Sequence[tuple[float, int | str, str]],
+    found: Sequence[tuple[float, int | str, str, bool]],
     weight: float,
     kind: ReasonKind,
     verb: ActionVerb,
     target: TargetKind,
 ) -> tuple[float, Reason | None] | None:
     """The value of a learned affinity term over the article's matching ``(affinity, id,
-    name)``: its best positive and its worst negative affinity count; the best is a reason
-    when strong enough. None when nothing matches."""
+    name, often)``: its best positive and its worst negative affinity count; the best is a
+    reason when strong enough and read about often. None when nothing matches."""
     if not found:
         return None
-    top = max(found)
-    low = min(found)
-    value = weight * (max(top[0], 0.0) + min(low[0], 0.0))
+    top = max(found, key=lambda f: (f[0], f[3]))
+    low = min(f[0] for f in found)
+    value = weight * (max(top[0], 0.0) + min(low, 0.0))
     reason = None
-    if top[0] >= AFFINITY_REASON:
+    if top[0] >= AFFINITY_REASON and top[3]:
         reason = Reason(
             kind=kind,
             text=f"You often read about {top[2]}",
@@ -187,12 +162,12 @@ class Scored:
     """One article's features for one reader, ready to be weighed."""
 
     #: Feature values in :data:`FEATURES` order (each term at weight 1).
-    features: npt.NDArray[np.float64]
+    features: Floats
     #: The reasons at weight 1, and the feature each belongs to.
     reasons: tuple[tuple[str, Reason], ...]
     exploring: bool
 
-    def weigh(self, weights: npt.NDArray[np.float64]) -> tuple[float, tuple[Reason, ...]]:
+    def weigh(self, weights: Floats) -> tuple[float, tuple[Reason, ...]]:
         """The score under ``weights`` (in :data:`FEATURES` order) and the reasons with
         their weighed contributions, largest first."""
         score = float(self.features @ weights)
@@ -205,20 +180,11 @@ class Scored:
         return score, tuple(reasons)
 
 
-#: The features, in the order of feature vectors and weight vectors.
-FEATURES: tuple[str, ...] = tuple(f.name for f in fields(Weights))
-FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
-
-
-def weight_vector(weights: Weights | None = None) -> npt.NDArray[np.float64]:
-    w = weights or Weights()
-    return np.array([getattr(w, name) for name in FEATURES], dtype=np.float64)
-
-
-def featurize(
+def explain(
     state: ReaderState, facts: ArticleFacts, vector: Vector | None, now: datetime
 ) -> Scored:
-    """The article's features for the reader (see :class:`Scored`)."""
+    """One article's features for the reader with the reasons behind them (see
+    :class:`Scored`): what a page shows beside each item."""
     _, reasons, exploring, terms, names = _evaluate(state, facts, vector, now, UNIT)
     values = np.zeros(len(FEATURES), dtype=np.float64)
     for name, value in terms.items():
@@ -345,7 +311,7 @@ def _evaluate(
         )
     keywords = follows.get(InterestKind.KEYWORD, {})
     if keywords:
-        text = f"{facts.title or ''} {facts.summary or ''}".casefold()
+        text = keyword_text(facts.title, facts.summary)
         for keyword, label in keywords.items():
             if re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", text):
                 add(
@@ -370,7 +336,7 @@ def _evaluate(
         best = int(np.argmax(sims))
         value = w.taste * max(0.0, float(sims[best]) - TASTE_FLOOR)
         if value > 0:
-            title = state.liked_titles[best] if best < len(state.liked_titles) else "one"
+            title = state.liked_titles.get(state.liked_ids[best], "one")
             add(
                 "taste",
                 value,
@@ -392,7 +358,7 @@ def _evaluate(
 
     topic_term = _affinity_term(
         [
-            (state.topic_affinity[t], t, label)
+            (state.topic_affinity[t], t, label, t in state.often_topics)
             for t, label, _ in facts.topics
             if t in state.topic_affinity
         ],
@@ -405,7 +371,7 @@ def _evaluate(
         add("topic_affinity", *topic_term)
     entity_term = _affinity_term(
         [
-            (state.entity_affinity[e], e, name)
+            (state.entity_affinity[e], e, name, e in state.often_entities)
             for e, name, offset in facts.entities
             if offset < LEAD_CHARS and e in state.entity_affinity
         ],
@@ -453,18 +419,19 @@ def _evaluate(
     else:
         add("velocity", velocity)
 
-    if facts.shown:
+    shown, engaged = others_counts(state, facts.article_id, facts.shown, facts.engaged)
+    if shown:
         # Smoothed toward the overall rate by POPULARITY_PRIOR impressions, so an article
         # shown twice and opened once is not yet a hit (the MIND click-rate baseline's rule).
         base = min(max(state.engagement_rate, 1e-3), 0.999)
-        rate = (facts.engaged + POPULARITY_PRIOR * base) / (facts.shown + POPULARITY_PRIOR)
+        rate = (engaged + POPULARITY_PRIOR * base) / (shown + POPULARITY_PRIOR)
         lift = math.log(rate / base)
         value = w.popularity * lift
         reason = None
-        if facts.engaged >= 5 and lift > 0.5:
+        if engaged >= POPULAR_READERS and lift > POPULAR_LIFT:
             reason = Reason(
                 kind=ReasonKind.TRENDING,
-                text=f"Popular: opened by {facts.engaged} readers",
+                text=f"Popular: opened by {engaged} other readers",
                 weight=value,
                 action=_action(
                     ActionVerb.FEWER_LIKE_THIS,
@@ -476,10 +443,10 @@ def _evaluate(
         add("popularity", value, reason)
 
     age_hours = max((now - facts.published).total_seconds() / 3600.0, 0.0)
-    add("freshness", w.freshness * 0.5 ** (age_hours / half_life(facts)))
-    if facts.body_chars < 300:
+    add("freshness", w.freshness * 0.5 ** (age_hours / half_life_of(facts.topics)))
+    if facts.body_chars < TEASER_CHARS:
         add("teaser", -w.teaser)
-    if facts.title and _CLICKBAIT.search(facts.title):
+    if is_clickbait(facts.title):
         add("clickbait", -w.clickbait)
 
     topic_ids = {t for t, _, _ in facts.topics}
@@ -505,264 +472,205 @@ def _evaluate(
     return score, reasons, exploring, terms, reason_terms
 
 
-#: Every feature at weight 1: what :func:`featurize` measures with.
-UNIT = Weights(**{f.name: 1.0 for f in fields(Weights)})
+# --- a whole pool at once ----------------------------------------------------------------
 
 
-def featurize_many(
+def featurize(
     state: ReaderState,
-    facts: Sequence[ArticleFacts],
-    vectors: Vector | None,
-    now: datetime | Sequence[datetime],
+    columns: Columns,
+    now: float | Floats,
     *,
-    engagement: Mapping[int, tuple[int, int]] | None = None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """:func:`featurize` of many articles at once, without their reasons: the feature matrix
-    (one row per article, in :data:`FEATURES` order) and which articles are exploration
-    candidates. ``vectors`` holds the articles' unit embeddings row-aligned with ``facts``
-    (a row of zeros where an article has none), or is None when none has one; ``now`` is
-    one time for all, or one per article (the moments impressions were shown);
-    ``engagement`` (article id -> times shown, times engaged), where given, stands for the
-    facts' own ``shown`` and ``engaged``.
+    texts: Sequence[str] | None = None,
+) -> tuple[Floats, npt.NDArray[np.bool_]]:
+    """The features of every article in ``columns`` for the reader (one row per article, in
+    :data:`FEATURES` order), and which are exploration candidates: :func:`explain`'s
+    numbers without its reasons, in array operations.
 
-    The similarities are one matrix product and the rest a plain loop of set lookups, some
-    twenty times faster than :func:`featurize` per article; build reasons with
-    :func:`featurize` only for the articles a page shows."""
-    n = len(facts)
+    ``now`` is one time for all (epoch seconds) or one per article (the moments past
+    impressions were shown); ``texts`` the articles' keyword texts
+    (:meth:`ArticleWindow.texts`), needed only when the reader follows keywords.
+    """
+    n = len(columns)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     exploring = np.zeros(n, dtype=np.bool_)
     if not n:
         return out, exploring
-    # Whether a term at weight 1 gave a reason (the exploration rule looks at that).
-    reasoned = np.zeros(n, dtype=np.bool_)
     col = FEATURE_INDEX
+    # Whether some term gave the article a reason (the exploration rule looks at that).
+    reasoned = np.zeros(n, dtype=np.bool_)
+    vectors = columns.vectors
     if vectors is not None and state.liked is not None and len(state.liked):
         sims = state.liked @ vectors.T
         if state.liked_ids:
-            where: dict[int, list[int]] = {}
-            for i, f in enumerate(facts):
-                where.setdefault(f.article_id, []).append(i)
-            for row, liked_id in enumerate(state.liked_ids):
-                for i in where.get(liked_id, ()):
-                    sims[row, i] = -1.0
+            # An article is not "like" itself.
+            liked_ids = np.asarray(state.liked_ids, dtype=np.int64)
+            sims[liked_ids[:, None] == columns.ids[None, :]] = -1.0
         taste = np.maximum(sims.max(axis=0).astype(np.float64) - TASTE_FLOOR, 0.0)
+        taste[~columns.has_vector] = 0.0
         out[:, col["taste"]] = taste
         reasoned |= taste > 0
     if vectors is not None and state.disliked is not None and len(state.disliked):
         worst = (state.disliked @ vectors.T).max(axis=0).astype(np.float64)
-        out[:, col["distaste"]] = -np.maximum(worst - TASTE_FLOOR, 0.0)
+        distaste = -np.maximum(worst - TASTE_FLOOR, 0.0)
+        distaste[~columns.has_vector] = 0.0
+        out[:, col["distaste"]] = distaste
 
     follows = state.follows
-    # Followed ids as the integers facts carry (a stored value matches when it is the id's
-    # own decimal text, as ``str(id) in follows`` asks).
-    f_entities = _int_keys(follows.get(InterestKind.ENTITY, {}))
-    f_topics = follows.get(InterestKind.TOPIC, {})
-    f_sources = _int_keys(follows.get(InterestKind.SOURCE, {}))
-    f_authors = follows.get(InterestKind.AUTHOR, {})
-    f_stories = _int_keys(follows.get(InterestKind.STORY, {}))
+    entity_rows = np.repeat(np.arange(n), np.diff(columns.entity_ptr))
+    topic_rows = np.repeat(np.arange(n), np.diff(columns.topic_ptr))
+    # Followed entities: 1 when the first one named is in the lead, else 0.5.
+    followed = _int_keys(follows.get(InterestKind.ENTITY, {}))
+    if followed:
+        hit = np.isin(columns.entity_id, followed)
+        never = np.iinfo(np.int64).max
+        first = np.full(n, never, dtype=np.int64)
+        np.minimum.at(first, entity_rows[hit], columns.entity_offset[hit])
+        found = first < never
+        out[:, col["follow_entity"]] = np.where(found, np.where(first < LEAD_CHARS, 1.0, 0.5), 0.0)
+        reasoned |= found
+    # Followed topics: the best confidence among them.
+    topic_codes = _codes(columns.topics.get, follows.get(InterestKind.TOPIC, {}))
+    if topic_codes:
+        hit = np.isin(columns.topic_code, topic_codes)
+        best = np.full(n, -np.inf)
+        np.maximum.at(best, topic_rows[hit], columns.topic_conf[hit])
+        found = best > -np.inf
+        out[:, col["follow_topic"]] = np.where(found, best, 0.0)
+        reasoned |= found & (best != 0)
+    sources = _int_keys(follows.get(InterestKind.SOURCE, {}))
+    if sources:
+        found = np.isin(columns.source, sources)
+        out[:, col["follow_source"]] = found
+        reasoned |= found
+    authors = _codes(columns.authors.get, follows.get(InterestKind.AUTHOR, {}))
+    if authors:
+        hit = np.isin(columns.author_code, authors)
+        found = np.zeros(n, dtype=np.bool_)
+        found[np.repeat(np.arange(n), np.diff(columns.author_ptr))[hit]] = True
+        out[:, col["follow_author"]] = found
+        reasoned |= found
+    stories = _int_keys(follows.get(InterestKind.STORY, {}))
+    if stories:
+        found = np.isin(columns.story, stories)
+        out[:, col["follow_story"]] = found
+        reasoned |= found
     keywords = follows.get(InterestKind.KEYWORD, {})
-    # One pattern for all keywords ("contains any" is all the feature asks), tried only on
-    # text that contains one as a substring: most do not, and a plain ``in`` is far cheaper.
-    keyword = (
-        re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keywords))
-        if keywords
-        else None
-    )
-    needles = tuple(keywords)
-    topic_affinity = state.topic_affinity
-    entity_affinity = state.entity_affinity
-    source_affinity = state.source_affinity
-    known = state.known_topics
-    is_new = state.is_new
-    base = min(max(state.engagement_rate, 1e-3), 0.999)
-    times = [now] * n if isinstance(now, datetime) else list(now)
-    log1p, log = math.log1p, math.log
-    # Plain lists per feature, one matrix at the end: numpy item assignment costs more.
-    f_entity = [0.0] * n
-    f_topic = [0.0] * n
-    f_source = [0.0] * n
-    f_author = [0.0] * n
-    f_story = [0.0] * n
-    f_keyword = [0.0] * n
-    topic_aff = [0.0] * n
-    entity_aff = [0.0] * n
-    source_aff = [0.0] * n
-    importance = [0.0] * n
-    velocity = [0.0] * n
-    popularity = [0.0] * n
-    freshness = [0.0] * n
-    teaser = [0.0] * n
-    clickbait = [0.0] * n
-    taste_reasons = reasoned.tolist()
-    for i, f in enumerate(facts):
-        reason = False
-        if f_entities:
-            for entity_id, _, offset in f.entities:
-                if entity_id in f_entities:
-                    f_entity[i] = 1.0 if offset < LEAD_CHARS else 0.5
-                    reason = True
-                    break
-        if f_topics:
-            best = max((conf for tid, _, conf in f.topics if tid in f_topics), default=None)
-            if best is not None:
-                f_topic[i] = best
-                reason = reason or best != 0
-        if f.source_id in f_sources:
-            f_source[i] = 1.0
-            reason = True
-        if f_authors:
-            for author in f.authors:
-                if author.casefold() in f_authors:
-                    f_author[i] = 1.0
-                    reason = True
-                    break
-        if f.story_id in f_stories:
-            f_story[i] = 1.0
-            reason = True
-        if keyword is not None:
-            text = f"{f.title or ''} {f.summary or ''}".casefold()
-            if any(k in text for k in needles) and keyword.search(text):
-                f_keyword[i] = 1.0
-                reason = True
-        if topic_affinity:
-            found = [topic_affinity[t] for t, _, _ in f.topics if t in topic_affinity]
-            if found:
-                top, low = max(found), min(found)
-                value = max(top, 0.0) + min(low, 0.0)
-                topic_aff[i] = value
-                reason = reason or (top >= AFFINITY_REASON and value != 0)
-        if entity_affinity:
-            found = [
-                entity_affinity[e]
-                for e, _, offset in f.entities
-                if offset < LEAD_CHARS and e in entity_affinity
-            ]
-            if found:
-                top, low = max(found), min(found)
-                value = max(top, 0.0) + min(low, 0.0)
-                entity_aff[i] = value
-                reason = reason or (top >= AFFINITY_REASON and value != 0)
-        source_aff[i] = source_affinity.get(f.source_id, 0.0)
-        if f.story_sources > 1:
-            importance[i] = log1p(f.story_sources - 1)
-        if f.story_recent > 1:
-            velocity[i] = log1p(f.story_recent - 1)
-        reason = reason or f.story_sources >= 3 or f.story_recent >= 4
-        n_shown, n_engaged = f.shown, f.engaged
-        if engagement is not None:
-            n_shown, n_engaged = engagement.get(f.article_id, (0, 0))
-        if n_shown:
-            rate = (n_engaged + POPULARITY_PRIOR * base) / (n_shown + POPULARITY_PRIOR)
-            lift = log(rate / base)
-            popularity[i] = lift
-            reason = reason or (n_engaged >= 5 and lift > 0.5)
-        # The most confident topic with a half-life of its own sets it (ties: the first).
-        life, life_conf = DEFAULT_HALF_LIFE, -math.inf
-        for tid, _, conf in f.topics:
-            if conf > life_conf and tid in HALF_LIVES:
-                life, life_conf = HALF_LIVES[tid], conf
-        age_hours = max((times[i] - f.published).total_seconds() / 3600.0, 0.0)
-        freshness[i] = 0.5 ** (age_hours / life)
-        if f.body_chars < 300:
-            teaser[i] = -1.0
-        if f.title and _maybe_clickbait(f.title) and _CLICKBAIT.search(f.title):
-            clickbait[i] = -1.0
-        if not is_new and not reason and not taste_reasons[i] and f.topics:
-            exploring[i] = all(t not in known for t, _, _ in f.topics)
-    for name, values in (
-        ("follow_entity", f_entity),
-        ("follow_topic", f_topic),
-        ("follow_source", f_source),
-        ("follow_author", f_author),
-        ("follow_story", f_story),
-        ("follow_keyword", f_keyword),
-        ("topic_affinity", topic_aff),
-        ("entity_affinity", entity_aff),
-        ("source_affinity", source_aff),
-        ("importance", importance),
-        ("velocity", velocity),
-        ("popularity", popularity),
-        ("freshness", freshness),
-        ("teaser", teaser),
-        ("clickbait", clickbait),
+    if keywords and texts is not None:
+        # One pattern for all keywords ("contains any" is all the feature asks), tried only
+        # on texts that contain one as a substring: most do not, and ``in`` is far cheaper.
+        pattern = re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keywords))
+        needles = tuple(keywords)
+        found = np.array(
+            [any(k in t for k in needles) and pattern.search(t) is not None for t in texts],
+            dtype=np.bool_,
+        )
+        out[:, col["follow_keyword"]] = found
+        reasoned |= found
+
+    topic_table = {
+        code: (value, t in state.often_topics)
+        for t, value in state.topic_affinity.items()
+        if (code := columns.topics.get(t)) is not None
+    }
+    entity_table = {
+        e: (value, e in state.often_entities) for e, value in state.entity_affinity.items()
+    }
+    lead = columns.entity_offset < LEAD_CHARS
+    for name, table, keys, rows, mask in (
+        ("topic_affinity", topic_table, columns.topic_code, topic_rows, None),
+        ("entity_affinity", entity_table, columns.entity_id, entity_rows, lead),
     ):
-        out[:, col[name]] = values
+        term = _affinity_columns(n, table, keys, rows, mask)
+        if term is not None:
+            out[:, col[name]], reasons = term
+            reasoned |= reasons
+
+    if state.source_affinity:
+        out[:, col["source_affinity"]] = _lookup(state.source_affinity, columns.source)
+
+    story_sources = columns.story_sources.astype(np.float64)
+    story_recent = columns.story_recent.astype(np.float64)
+    out[:, col["importance"]] = np.log1p(np.maximum(story_sources - 1, 0.0))
+    out[:, col["velocity"]] = np.log1p(np.maximum(story_recent - 1, 0.0))
+    reasoned |= (columns.story_sources >= 3) | (columns.story_recent >= 4)
+
+    shown, engaged = columns.shown, columns.engaged
+    if state.own_shown or state.own_engaged:
+        own_shown = np.isin(columns.ids, np.fromiter(state.own_shown, dtype=np.int64))
+        own_engaged = np.isin(columns.ids, np.fromiter(state.own_engaged, dtype=np.int64))
+        shown = np.maximum(shown - own_shown, 0)
+        engaged = np.maximum(engaged - own_engaged, 0)
+        engaged = np.where(shown > 0, np.minimum(engaged, shown), engaged)
+    base = min(max(state.engagement_rate, 1e-3), 0.999)
+    rate = (engaged + POPULARITY_PRIOR * base) / (shown + POPULARITY_PRIOR)
+    lift = np.where(shown > 0, np.log(rate / base), 0.0)
+    out[:, col["popularity"]] = lift
+    reasoned |= (shown > 0) & (engaged >= POPULAR_READERS) & (lift > POPULAR_LIFT)
+
+    age_hours = np.maximum((np.asarray(now, dtype=np.float64) - columns.published) / 3600.0, 0.0)
+    out[:, col["freshness"]] = 0.5 ** (age_hours / columns.half_life)
+    out[:, col["teaser"]] = -columns.teaser.astype(np.float64)
+    out[:, col["clickbait"]] = -columns.clickbait.astype(np.float64)
+
+    if not state.is_new:
+        has_topics = np.diff(columns.topic_ptr) > 0
+        known = _codes(columns.topics.get, state.known_topics)
+        touches_known = np.zeros(n, dtype=np.bool_)
+        if known:
+            touches_known[topic_rows[np.isin(columns.topic_code, known)]] = True
+        exploring = has_topics & ~touches_known & ~reasoned
     return out, exploring
 
 
-def fit_weights(
-    features: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.float64],
-    prior: npt.NDArray[np.float64],
-    *,
-    strength: float = PRIOR_STRENGTH,
-    iterations: int = 25,
-) -> npt.NDArray[np.float64]:
-    """Weights for one reader: logistic regression of engagement on the features of what
-    they were shown, pulled toward ``prior`` (the global weights) with an L2 penalty of
-    ``strength``. With few events the prior dominates, so a new reader's page is the global
-    model's; with hundreds, their own habits take over. Newton steps on the penalised
-    log-likelihood; an intercept absorbs the reader's overall click rate."""
-    n, k = features.shape
-    if n == 0:
-        return prior.copy()
-    x = np.hstack([features, np.ones((n, 1))])
-    target = np.append(prior, 0.0)
-    w = target.copy()
-    w[-1] = np.log((labels.mean() + 1e-3) / (1 - labels.mean() + 1e-3))
-    penalty = np.full(k + 1, strength)
-    penalty[-1] = 1e-6  # the intercept is free
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
-        gradient = x.T @ (p - labels) + penalty * (w - target)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if float(np.max(np.abs(step))) < 1e-6:
-            break
-    return w[:-1]
+def _affinity_columns(
+    n: int,
+    table: Mapping[int, tuple[float, bool]],
+    keys: Ints,
+    rows: Ints,
+    mask: npt.NDArray[np.bool_] | None,
+) -> tuple[Floats, npt.NDArray[np.bool_]] | None:
+    """A learned affinity term over the rows' keys (see :func:`_affinity_term`): its values
+    and whether each gives a reason; None when no key has an affinity."""
+    if not table:
+        return None
+    known = np.fromiter(table, dtype=np.int64, count=len(table))
+    hit = np.isin(keys, known)
+    if mask is not None:
+        hit &= mask
+    if not hit.any():
+        return None
+    found_keys = keys[hit].tolist()
+    values = np.array([table[k][0] for k in found_keys], dtype=np.float64)
+    often = np.array([table[k][1] for k in found_keys], dtype=np.bool_)
+    at = rows[hit]
+    top = np.full(n, -np.inf)
+    low = np.full(n, np.inf)
+    np.maximum.at(top, at, values)
+    np.minimum.at(low, at, values)
+    # The best affinity's key must be one read about often (ties: any of them).
+    top_often = np.zeros(n, dtype=np.bool_)
+    top_often[at[(values == top[at]) & often]] = True
+    found = top > -np.inf
+    value = np.where(found, np.maximum(top, 0.0) + np.minimum(low, 0.0), 0.0)
+    return value, found & (top >= AFFINITY_REASON) & top_often & (value != 0)
 
 
-def learned_affinities(
-    seen: Iterable[tuple[ArticleFacts, bool]],
-) -> tuple[dict[str, float], dict[int, float]]:
-    """A reader's topic and entity affinities (see :func:`affinities`) from the articles they
-    were shown or engaged with, each with whether they engaged with it: what they read about
-    without having followed it. Entities count when named in the lead (:data:`LEAD_CHARS`)."""
-    topic_seen: dict[str, int] = {}
-    topic_read: dict[str, int] = {}
-    entity_seen: dict[int, int] = {}
-    entity_read: dict[int, int] = {}
-    for facts, read_it in seen:
-        for t, _, _ in facts.topics:
-            topic_seen[t] = topic_seen.get(t, 0) + 1
-            if read_it:
-                topic_read[t] = topic_read.get(t, 0) + 1
-        for e, _, offset in facts.entities:
-            if offset < LEAD_CHARS:
-                entity_seen[e] = entity_seen.get(e, 0) + 1
-                if read_it:
-                    entity_read[e] = entity_read.get(e, 0) + 1
-    return affinities(topic_read, topic_seen), affinities(entity_read, entity_seen)
+def _lookup(table: Mapping[int, float], keys: Ints) -> Floats:
+    """``table[k]`` for each key, 0 where absent."""
+    known = np.fromiter(table, dtype=np.int64, count=len(table))
+    values = np.fromiter(table.values(), dtype=np.float64, count=len(table))
+    order = np.argsort(known)
+    known, values = known[order], values[order]
+    at = np.clip(np.searchsorted(known, keys), 0, len(known) - 1)
+    found: Floats = np.where(known[at] == keys, values[at], 0.0)
+    return found
 
 
-def affinities(
-    engaged: Mapping[K, int], shown: Mapping[K, int], prior: float = 5.0
-) -> dict[K, float]:
-    """Per key (a source, topic or entity), the log ratio of its engagement rate to the
-    reader's overall rate, with a prior of ``prior`` impressions at the overall rate (a source
-    shown twice and opened once is not yet a favourite)."""
-    total_shown = sum(shown.values())
-    if not total_shown:
-        return {}
-    overall = (sum(engaged.values()) + 1.0) / (total_shown + 2.0)
-    out: dict[K, float] = {}
-    for source, n in shown.items():
-        rate = (engaged.get(source, 0) + prior * overall) / (n + prior)
-        out[source] = math.log(rate / overall)
-    return out
+def _int_keys(values: Iterable[str]) -> list[int]:
+    """The stored values that are an integer id's own decimal text, as integers."""
+    return [int(v) for v in values if v.isdecimal() and str(int(v)) == v]
 
 
-def stack(vectors: Sequence[Vector]) -> Vector | None:
-    """Rows as one matrix, or None for none."""
-    return np.stack(vectors).astype(np.float32) if vectors else None
+def _codes(code_of: Callable[[str], int | None], names: Iterable[str]) -> list[int]:
+    """The codes of the names a vocabulary knows (``Vocab.get``)."""
+    return [c for name in names if (c := code_of(name)) is not None]

@@ -2,7 +2,7 @@
 
 It answers "articles like this" and gathers ranking candidates: given a vector, the stored ids
 whose vectors have the highest cosine similarity. The vectors themselves stay in the database
-(``tidings.enrich.embed.to_bytes``); this index is a cache of them that can always be rebuilt,
+(``tidings.store.embedding.to_bytes``); this index is a cache of them that can always be rebuilt,
 so a missing, truncated or corrupt file is a reason to rebuild, never to lose data.
 
 **On disk.** One file: a 52-byte header (magic, format version, SHA-256 and length of what
@@ -61,7 +61,7 @@ DIMENSIONS = 384
 # "scaled" set (108,160: the real ones plus 9 covariance-shaped noisy copies of each).
 
 #: How vectors are stored: int8, quantised by us, per vector (largest component -> ±127,
-#: rounded), which is exactly how the database stores embeddings (``embed.to_bytes``): a
+#: rounded), which is exactly how the database stores embeddings (``store.embedding.to_bytes``): a
 #: vector rebuilt from storage goes in unchanged (checked on all 11,716), so a wider type
 #: would only spend memory on the same information. Against float32 truth it costs little:
 #: at ef=128, recall@10 0.9940 real / 0.9939 scaled against float16's 0.9959 / 0.9986; an

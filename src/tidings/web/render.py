@@ -32,7 +32,7 @@ from tidings.errors import (
     SourceExistsError,
     TidingsError,
 )
-from tidings.rank.assemble import InvalidCursorError
+from tidings.errors import InvalidCursorError
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"

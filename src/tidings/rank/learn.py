@@ -1,0 +1,227 @@
+"""Learning the ranking weights, for each reader and for everyone. Pure.
+
+Both fits are logistic regressions of engagement on the features of what a reader was shown
+(:func:`fit_weights`): the global weights on a sample of readers' impressions, pulled toward
+the judged defaults, and each reader's own on their latest :data:`LEARN_FROM` impressions,
+pulled toward the global ones (which alone serve a reader with fewer than
+:data:`LEARN_AFTER`).
+
+**Features as they were.** A past impression is featurised with the reader's state as it
+was before it was shown (:func:`impression_rows`): their follows and mutes of that time,
+their events before it, and popularity without their own part. Featurising it with today's
+state, as the engine did before, let the click being predicted leak into its own features
+(an article read counts in the topic affinity that then "predicts" its reading). To keep the
+cost of a fit bounded, a reader's impressions are cut into at most :data:`CHUNKS` runs in
+time order, and each run is featurised with the state before its first impression: no row
+sees anything from its own time or later.
+
+**Within pages.** A feed, like MIND's metrics, only ever compares the candidates of one page,
+so each page's features are centred before fitting (:func:`centre_within_pages`): what is
+learned is what makes one candidate beat its neighbours, not what made a page's candidates
+as a whole more clickable. Measured on MIND (`tidings eval rank --ablations`, BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from tidings.rank.state import ReaderState, Seen, engaged, reader_state
+from tidings.types import EventKind, Interest, ReaderEvent
+
+Floats = npt.NDArray[np.float64]
+
+#: How strongly a reader's own weights are pulled toward the global ones (L2, in units of
+#: impressions' log-likelihood): about this many impressions of evidence move a weight by
+#: its own size.
+PRIOR_STRENGTH = 20.0
+#: Impressions a reader's own weights are learned from (the newest), and how many it takes
+#: before they are: with fewer, the global weights serve them.
+LEARN_FROM = 500
+LEARN_AFTER = 20
+#: Runs a reader's impressions are cut into, each featurised with the state before it: 16
+#: keeps a cold fit of 500 impressions to 16 state builds and feature matrices.
+CHUNKS = 16
+#: Readers ``tidings learn`` samples: 200 readers' 500 impressions are 100,000 rows, plenty
+#: for 17 weights.
+LEARN_READERS = 200
+#: The stored model of global weights.
+GLOBAL_MODEL = "rank-weights"
+#: Whether fits centre each page's features (module docstring).
+CENTRE_WITHIN_PAGES = True
+
+#: What featurises some articles for a reader state at a moment (epoch seconds): the
+#: ranker's :meth:`~tidings.rank.ranker.Ranker.features_of` (ids it cannot featurise, such
+#: as removed articles, are left out of the returned ids).
+Featurizer = Callable[[ReaderState, Sequence[int], float], tuple[Floats, Sequence[int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Impressions as a fit sees them: features, whether engaged, and the page of each."""
+
+    features: Floats
+    labels: Floats
+    #: One number per page (impressions shown together): rows of a page share it.
+    pages: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @staticmethod
+    def concatenate(parts: Iterable[Rows], width: int) -> Rows:
+        found = [p for p in parts if len(p)]
+        if not found:
+            return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
+        pages, offset = [], 0
+        for p in found:
+            pages.append(p.pages + offset)
+            offset += int(p.pages.max()) + 1
+        return Rows(
+            np.vstack([p.features for p in found]),
+            np.concatenate([p.labels for p in found]),
+            np.concatenate(pages),
+        )
+
+
+def impression_rows(
+    interests: Sequence[Interest],
+    events: Sequence[ReaderEvent],
+    seen: Mapping[int, Seen],
+    featurize: Featurizer,
+    *,
+    width: int,
+) -> Rows:
+    """A reader's latest :data:`LEARN_FROM` impressions as rows, each featurised with the
+    state the reader had before it (module docstring). ``events`` newest first."""
+    impressions = [e for e in events if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
+    if not impressions:
+        return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
+    liked = {e.article_id for e in events if engaged(e)}
+    ordered = sorted(impressions, key=lambda e: (e.at, e.article_id))
+    # Pages: impressions recorded at one moment were shown together.
+    page_of: dict[datetime, int] = {}
+    for e in ordered:
+        page_of.setdefault(e.at, len(page_of))
+    parts: list[Rows] = []
+    size = math.ceil(len(ordered) / CHUNKS)
+    start = 0
+    while start < len(ordered):
+        stop = min(start + size, len(ordered))
+        # A run never splits a page: its rows share one state.
+        while stop < len(ordered) and ordered[stop].at == ordered[stop - 1].at:
+            stop += 1
+        run = ordered[start:stop]
+        moment = run[0].at
+        state = reader_state(interests, events, seen, moment)
+        ids = [e.article_id for e in run]
+        features, kept = featurize(state, ids, moment.timestamp())
+        keep = set(kept)
+        chosen = [e for e in run if e.article_id in keep]
+        if chosen:
+            row_of = {a: i for i, a in enumerate(kept)}
+            parts.append(
+                Rows(
+                    features[[row_of[e.article_id] for e in chosen]],
+                    np.array([float(e.article_id in liked) for e in chosen]),
+                    np.array([page_of[e.at] for e in chosen], dtype=np.int64),
+                )
+            )
+        start = stop
+    return Rows.concatenate(parts, width)
+
+
+def centre_within_pages(features: Floats, pages: npt.NDArray[np.int64]) -> Floats:
+    """Each row minus the mean of its page's rows."""
+    if not len(features):
+        return features
+    _, index = np.unique(pages, return_inverse=True)
+    sums = np.zeros((int(index.max()) + 1, features.shape[1]))
+    np.add.at(sums, index, features)
+    counts = np.bincount(index).astype(np.float64)[:, None]
+    centred: Floats = features - (sums / counts)[index]
+    return centred
+
+
+def fit_weights(
+    features: Floats,
+    labels: Floats,
+    prior: Floats,
+    *,
+    pages: npt.NDArray[np.int64] | None = None,
+    strength: float = PRIOR_STRENGTH,
+    iterations: int = 25,
+) -> Floats:
+    """Logistic regression of engagement on the features of what was shown, pulled toward
+    ``prior`` with an L2 penalty of ``strength``. With few events the prior dominates, so a
+    new reader's page is the global model's; with hundreds, their own habits take over.
+    Newton steps on the penalised log-likelihood; an intercept absorbs the overall click
+    rate. With ``pages``, features are centred per page (module docstring)."""
+    n, k = features.shape
+    if n == 0:
+        return prior.copy()
+    if pages is not None:
+        features = centre_within_pages(features, pages)
+    x = np.hstack([features, np.ones((n, 1))])
+    target = np.append(prior, 0.0)
+    w = target.copy()
+    w[-1] = np.log((labels.mean() + 1e-3) / (1 - labels.mean() + 1e-3))
+    penalty = np.full(k + 1, strength)
+    penalty[-1] = 1e-6  # the intercept is free
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        gradient = x.T @ (p - labels) + penalty * (w - target)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-6:
+            break
+    fitted: Floats = w[:-1]
+    return fitted
+
+
+def personal_weights(rows: Rows, prior: Floats, *, centre: bool = CENTRE_WITHIN_PAGES) -> Floats:
+    """A reader's own weights from their impression rows, or ``prior`` while they have fewer
+    than :data:`LEARN_AFTER` or never engaged with any."""
+    if len(rows) < LEARN_AFTER or not rows.labels.any():
+        return prior
+    return fit_weights(rows.features, rows.labels, prior, pages=rows.pages if centre else None)
+
+
+def global_weights(
+    rows: Rows, defaults: Floats, *, centre: bool = CENTRE_WITHIN_PAGES
+) -> Floats | None:
+    """The global weights from many readers' rows, pulled toward ``defaults``; None when
+    the rows cannot tell engagement apart (none, or all alike)."""
+    if not len(rows) or rows.labels.min() == rows.labels.max():
+        return None
+    pages = rows.pages if centre else None
+    return fit_weights(rows.features, rows.labels, defaults, pages=pages)
+
+
+def encode_model(names: Sequence[str], weights: Floats) -> str:
+    """The stored form of learned weights."""
+    return json.dumps({"features": list(names), "weights": [float(w) for w in weights]})
+
+
+def decode_model(payload: str, names: Sequence[str], defaults: Floats) -> Floats:
+    """Weights from :func:`encode_model`'s form, by feature name: features it lacks keep
+    their default, names it has that ranking no longer knows are ignored. Raises ValueError
+    for a payload that is not such a model."""
+    try:
+        learned = json.loads(payload)
+        pairs = zip(learned["features"], learned["weights"], strict=True)
+        weights = defaults.copy()
+        index = {name: i for i, name in enumerate(names)}
+        for name, value in pairs:
+            if name in index and math.isfinite(float(value)):
+                weights[index[name]] = float(value)
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not a stored ranking model: {e}") from e
+    return weights

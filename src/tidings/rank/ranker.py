@@ -1,0 +1,723 @@
+"""The ranker: a reader's page, from their state to assembled items with reasons.
+
+:class:`Ranker` owns what ranking keeps in a process: the window of recent articles
+(:mod:`tidings.rank.window`), kept current from storage's change sequence; an archive of the
+older articles readers' histories name; the global weights and each reader's own fitted
+weights; and the pages recently made, which a background thread ranks again before they
+expire. ``Engine.feed`` calls :meth:`Ranker.page`; ``tidings eval rank`` and ``tidings eval
+simulate`` call the same methods (:meth:`Ranker.state`, :meth:`Ranker.score`,
+:meth:`Ranker.reader_weights`), so that the gates measure what readers get.
+
+One page, in order:
+
+1. the reader's follows, mutes and events (two indexed reads) become their state
+   (:func:`~tidings.rank.state.reader_state`), with what the window (or the archive) knows
+   of the articles their events name;
+2. candidates come from the window's postings and the vector index
+   (:func:`~tidings.rank.candidates.candidate_rows`);
+3. their features are array operations over the window's columns
+   (:func:`~tidings.rank.score.featurize`) and the score one matrix product with the
+   reader's weights (:mod:`tidings.rank.learn`);
+4. :func:`~tidings.rank.assemble.assemble_page` picks the page: mutes, one item per story,
+   diversity, the per-source cap, exploration, stable pagination;
+5. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
+   headlines and names read from storage for them alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from tidings.errors import InvalidInputError
+from tidings.rank import learn
+from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
+from tidings.rank.candidates import Similar, candidate_rows
+from tidings.rank.score import FEATURES, explain, featurize, weight_vector
+from tidings.rank.state import (
+    HISTORY,
+    HISTORY_EVENTS,
+    LEAD_CHARS,
+    POPULARITY_WINDOW,
+    ReaderState,
+    Seen,
+    engagement_rate,
+    reader_state,
+)
+from tidings.rank.window import ArticleWindow, Columns, epoch
+from tidings.store.base import Storage
+from tidings.types import (
+    ArticleFacts,
+    EventKind,
+    FeedItem,
+    FeedPage,
+    Interest,
+    InterestKind,
+    RankingChanges,
+    Reader,
+    ReaderEvent,
+)
+
+log = logging.getLogger(__name__)
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Clock = Callable[[], datetime]
+
+#: Largest page a reader can ask for.
+MAX_PAGE_SIZE = 100
+#: How often a process looks for a newer stored global model, in seconds.
+GLOBAL_MODEL_REFRESH = 300.0
+#: Readers whose fitted weights are kept (refitted only after their next event or change of
+#: follows): about 150 bytes each, so a few thousand active readers cost little.
+FITTED_READERS = 4096
+#: Pages kept (about 30 KB each with their facts).
+CACHED_PAGES = 2048
+#: Seconds between two looks at storage's change sequence while pages are asked for: new
+#: analyses and other readers' engagement reach pages within this.
+REFRESH_EVERY = 1.0
+#: Change numbers missing below the highest one read are looked for again on every refresh
+#: for this long: a change written by a transaction that commits after a later-numbered one
+#: (PostgreSQL: several writers) is read when it commits. Writers hold no transaction open
+#: for anywhere near this long.
+GAP_SECONDS = 120.0
+#: Articles kept in the archive of older articles that readers' histories name, after which
+#: it starts afresh: about 2 KB each.
+ARCHIVE_ROWS = 100_000
+#: Rows read from storage per batch when the window is built, and changes per read.
+LOAD_BATCH = 5_000
+CHANGES_BATCH = 5_000
+#: A cached page is ranked again in the background when it is this close to expiring (as
+#: a share of its lifetime) and was asked for within its lifetime.
+REFRESH_AHEAD = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """A pool of candidates scored for one reader."""
+
+    columns: Columns
+    features: Floats
+    scores: Floats
+    exploring: npt.NDArray[np.bool_]
+    #: The reader's state with the pool's overall engagement rate.
+    state: ReaderState
+
+
+@dataclass(slots=True)
+class _CachedPage:
+    page: FeedPage
+    #: What the page depended on: the reader's stamp and the window's content.
+    stamp: tuple[object, ...]
+    at: float
+    last_hit: float
+
+
+class _Follower:
+    """A position in storage's change sequence: the highest number read, and the numbers
+    below it not read yet (see :data:`GAP_SECONDS`)."""
+
+    def __init__(self, position: int) -> None:
+        self.high = position
+        self.gaps: dict[int, float] = {}
+
+    def read(self, seqs: Iterable[int], now: float) -> None:
+        found = set(seqs)
+        for seq in found:
+            self.gaps.pop(seq, None)
+        top = max(found, default=self.high)
+        if top > self.high:
+            # Numbers skipped between the old high and the new one may still commit.
+            for seq in range(self.high + 1, top):
+                if seq not in found:
+                    self.gaps[seq] = now
+            self.high = top
+        for seq, since in list(self.gaps.items()):
+            if now - since > GAP_SECONDS:
+                del self.gaps[seq]
+
+
+class Ranker:
+    """Ranking's state in one process (module docstring). ``storage`` None: an evaluation
+    that feeds the window itself (``tidings eval rank``); pages then cannot be made."""
+
+    def __init__(
+        self,
+        storage: Storage | None,
+        *,
+        clock: Clock,
+        window: ArticleWindow | None = None,
+        similar: Similar | None = None,
+        cache_seconds: float = 60.0,
+        mask: Floats | None = None,
+        centre: bool = learn.CENTRE_WITHIN_PAGES,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.window = window if window is not None else ArticleWindow()
+        self.archive = self._new_archive()
+        self.similar = similar
+        self.cache_seconds = cache_seconds
+        #: Features held at 0 (an evaluation's ablations), and whether fits centre pages.
+        self.mask = mask
+        self.centre = centre
+        self._lock = threading.RLock()
+        self._loaded = storage is None
+        self._follower: _Follower | None = None
+        self._last_refresh = -np.inf
+        self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
+        self._global: tuple[Floats, object, float] | None = None
+        self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
+        self._background: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._background is not None:
+            self._background.join(timeout=5)
+            self._background = None
+
+    # --- what is known of articles -----------------------------------------------------
+
+    def seen(self, article_ids: Iterable[int]) -> dict[int, Seen]:
+        """What a reader state needs of these articles (those analysed): from the window,
+        else the archive, else storage (then kept in the archive)."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        out: dict[int, Seen] = {}
+        missing: list[int] = []
+        for where in (self.window, self.archive):
+            rows = where.rows_of(ids)
+            inside = rows >= 0
+            if inside.any():
+                out.update(_seen(where.take(rows[inside], popularity_since=0.0)))
+            ids = [i for i, r in zip(ids, rows.tolist(), strict=True) if r < 0]
+            if not ids:
+                break
+        missing = ids
+        if missing and self.storage is not None:
+            found = self.storage.rank_facts(limit=0, article_ids=missing)
+            if found:
+                if len(self.archive) + len(found) > ARCHIVE_ROWS:
+                    self.archive = self._new_archive()
+                self.archive.upsert(found)
+                rows = self.archive.rows_of([f.article_id for f in found])
+                out.update(_seen(self.archive.take(rows[rows >= 0], popularity_since=0.0)))
+        return out
+
+    def _new_archive(self) -> ArticleWindow:
+        return ArticleWindow(
+            span=HISTORY + self.window.span, dimensions=self.window.dimensions
+        )
+
+    def state(
+        self, interests: Sequence[Interest], events: Sequence[ReaderEvent], now: datetime
+    ) -> ReaderState:
+        """The reader's state at ``now`` (:func:`~tidings.rank.state.reader_state`)."""
+        return reader_state(interests, events, self.seen(e.article_id for e in events), now)
+
+    def score(
+        self, state: ReaderState, rows: Ints, now: datetime | float, weights: Floats
+    ) -> Scoring:
+        """Features and scores of window ``rows`` for the reader at ``now``."""
+        moment = now if isinstance(now, float) else epoch(now)
+        columns = self.window.take(
+            rows, popularity_since=moment - POPULARITY_WINDOW.total_seconds()
+        )
+        state = replace(state, engagement_rate=engagement_rate(columns.shown, columns.engaged))
+        texts = self.window.texts(rows) if _needs_text(state) else None
+        features, exploring = featurize(state, columns, moment, texts=texts)
+        if self.mask is not None:
+            features = features * self.mask
+        return Scoring(columns, features, features @ weights, exploring, state)
+
+    def features_of(
+        self, state: ReaderState, article_ids: Sequence[int], moment: float
+    ) -> tuple[Floats, list[int]]:
+        """Features of any articles (window or archive) for the reader at ``moment``, and
+        the ids they are of (those known: analysed, not removed): the featuriser of
+        :func:`tidings.rank.learn.impression_rows`."""
+        self.seen(article_ids)  # brings older ones into the archive
+        parts: list[Floats] = []
+        kept: list[int] = []
+        since = moment - POPULARITY_WINDOW.total_seconds()
+        todo = list(dict.fromkeys(article_ids))
+        for where in (self.window, self.archive):
+            if not todo:
+                break
+            rows = where.rows_of(todo)
+            inside = rows >= 0
+            if inside.any():
+                chosen = rows[inside]
+                columns = where.take(chosen, popularity_since=since)
+                texts = where.texts(chosen) if _needs_text(state) else None
+                features, _ = featurize(state, columns, moment, texts=texts)
+                parts.append(features if self.mask is None else features * self.mask)
+                kept.extend(columns.ids.tolist())
+            todo = [a for a, r in zip(todo, rows.tolist(), strict=True) if r < 0]
+        if not parts:
+            return np.zeros((0, len(FEATURES))), []
+        return np.vstack(parts), kept
+
+    # --- weights -----------------------------------------------------------------------
+
+    def global_weights(self) -> tuple[Floats, object]:
+        """The global weights (learned by :meth:`learn`, else the judged defaults) and a
+        version for caches; read from storage at most every :data:`GLOBAL_MODEL_REFRESH`."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._global
+        if cached is not None and now - cached[2] < GLOBAL_MODEL_REFRESH:
+            return cached[0], cached[1]
+        weights, version = weight_vector(), None
+        stored = self.storage.load_model(learn.GLOBAL_MODEL) if self.storage else None
+        if stored is not None:
+            payload, fitted_at, _ = stored
+            try:
+                weights, version = learn.decode_model(payload, FEATURES, weight_vector()), fitted_at
+            except ValueError as e:
+                log.warning("the stored ranking model is unreadable, using defaults: %s", e)
+        with self._lock:
+            self._global = (weights, version, now)
+        return weights, version
+
+    def set_global_weights(self, weights: Floats, version: object) -> None:
+        """Use these global weights (an evaluation's refit, or a model just learned)."""
+        with self._lock:
+            self._global = (weights, version, time.monotonic())
+            self._fitted.clear()
+            self._pages.clear()
+
+    def reader_weights(
+        self, key: object, interests: Sequence[Interest], events: Sequence[ReaderEvent]
+    ) -> Floats:
+        """The reader's own weights (:func:`~tidings.rank.learn.personal_weights` on their
+        impressions featurised as they were), fitted once per state of their history and
+        follows and kept for :data:`FITTED_READERS` readers; ``key`` names the reader."""
+        prior, version = self.global_weights()
+        impressions = sum(1 for e in events if e.kind is EventKind.IMPRESSION)
+        if impressions < learn.LEARN_AFTER:
+            return prior
+        newest = events[0] if events else None
+        cache_key = (
+            version,
+            key,
+            len(events),
+            (newest.kind, newest.article_id, newest.at, newest.value) if newest else None,
+            tuple(sorted((i.kind.value, i.value, i.stance.value) for i in interests)),
+        )
+        with self._lock:
+            found = self._fitted.get(cache_key)
+        if found is not None:
+            return found
+        rows = self.impression_rows(interests, events)
+        weights = learn.personal_weights(rows, prior, centre=self.centre)
+        with self._lock:
+            self._fitted[cache_key] = weights
+            while len(self._fitted) > FITTED_READERS:
+                self._fitted.popitem(last=False)
+        return weights
+
+    def impression_rows(
+        self, interests: Sequence[Interest], events: Sequence[ReaderEvent]
+    ) -> learn.Rows:
+        """A reader's impressions as fit rows, featurised as they were when shown."""
+        seen = self.seen(e.article_id for e in events)
+        return learn.impression_rows(interests, events, seen, self.features_of, width=len(FEATURES))
+
+    def learn(self, readers: Sequence[Reader]) -> tuple[int, int]:
+        """Fit the global weights on these readers' impressions (see :mod:`learn`), store
+        them for every process and use them here; (readers, impressions) learned from,
+        (0, 0) when the impressions cannot tell engagement apart."""
+        if self.storage is None:
+            raise InvalidInputError("learning needs storage")
+        self.ensure_loaded()
+        since = self.clock() - HISTORY
+        parts: list[learn.Rows] = []
+        for who in readers:
+            interests = self.storage.list_interests(who.id)
+            events = self.storage.reader_events(who.id, since=since, limit=HISTORY_EVENTS)
+            rows = self.impression_rows(interests, events)
+            if len(rows):
+                parts.append(rows)
+        rows = learn.Rows.concatenate(parts, len(FEATURES))
+        weights = learn.global_weights(rows, weight_vector(), centre=self.centre)
+        if weights is None:
+            return 0, 0
+        fitted_at = self.clock()
+        self.storage.save_model(
+            learn.GLOBAL_MODEL,
+            learn.encode_model(FEATURES, weights),
+            fitted_at=fitted_at,
+            examples=len(rows),
+        )
+        self.set_global_weights(weights, fitted_at)
+        return len(parts), len(rows)
+
+    # --- pages -------------------------------------------------------------------------
+
+    def page(self, reader_id: int, *, cursor: str | None = None, size: int = 30) -> FeedPage:
+        """A page of the reader's feed (module docstring). A page made for the same reader,
+        cursor and size is served again for up to ``cache_seconds`` while nothing of the
+        reader changed (read from storage with one indexed query, so a change from any
+        process counts) and the window did not change; pages in use are ranked again in the
+        background before they expire. Raises InvalidInputError, InvalidCursorError,
+        ReaderNotFoundError."""
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
+        storage = self._storage()
+        self.ensure_loaded()
+        self.refresh_if_due()
+        if self.cache_seconds <= 0:
+            return self._rank(storage.get_reader(reader_id), cursor, size)
+        found = storage.reader_stamp(reader_id)
+        if not found:
+            storage.get_reader(reader_id)  # raises ReaderNotFoundError
+        stamp = (*found,)
+        key = (reader_id, cursor, size)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._pages.get(key)
+            if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
+                hit.last_hit = now
+                self._pages.move_to_end(key)
+                return hit.page
+        page = self._rank(storage.get_reader(reader_id), cursor, size)
+        self._remember(key, page, stamp, now, now)
+        self._start_background()
+        return page
+
+    def invalidate(self) -> None:
+        """Forget every cached page (global weights or the window changed wholesale)."""
+        with self._lock:
+            self._pages.clear()
+
+    def _remember(
+        self,
+        key: tuple[int, str | None, int],
+        page: FeedPage,
+        stamp: tuple[object, ...],
+        at: float,
+        last_hit: float,
+    ) -> None:
+        with self._lock:
+            self._pages[key] = _CachedPage(page=page, stamp=stamp, at=at, last_hit=last_hit)
+            self._pages.move_to_end(key)
+            while len(self._pages) > CACHED_PAGES:
+                self._pages.popitem(last=False)
+
+    def _rank(self, who: Reader, cursor: str | None, size: int) -> FeedPage:
+        storage = self._storage()
+        now = self.clock()
+        previous = PageCursor.decode(cursor) if cursor else None
+        interests = storage.list_interests(who.id)
+        events = storage.reader_events(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
+        state = self.state(interests, events, now)
+        rows = candidate_rows(
+            self.window,
+            state,
+            now,
+            history=[e.article_id for e in events],
+            similar=self.similar,
+        )
+        weights = self.reader_weights(who.id, interests, events)
+        scoring = self.score(state, rows, now, weights)
+        state, columns = scoring.state, scoring.columns
+        candidates = self._candidates(scoring)
+        settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
+        assembled = assemble_page(candidates, settings, state.mutes, cursor=previous, now=now)
+        items = self._explained(assembled.items, scoring, weights, now)
+        involved = {i.article_id for i in items} | {
+            c.article_id for i in items for c in i.also_covered_by
+        }
+        facts = self._display(sorted(involved), columns)
+        hint = None
+        if not items:
+            if not len(self.window):
+                hint = (
+                    "nothing to show yet: add sources (tidings source add URL) and ingest them "
+                    "(tidings ingest)"
+                )
+            else:
+                hint = "nothing more to show: everything recent is on earlier pages or muted"
+        return FeedPage(
+            reader=who,
+            items=tuple(items),
+            articles=facts,
+            next_cursor=assembled.next_cursor.encode() if assembled.next_cursor else None,
+            hint=hint,
+        )
+
+    def _candidates(self, scoring: Scoring) -> list[Candidate]:
+        columns, state = scoring.columns, scoring.state
+        mutes = state.mutes
+        needs_titles = bool(mutes.keywords)
+        titles = (
+            [t.split("\n", 1)[0] for t in self.window.texts(columns.rows)] if needs_titles else None
+        )
+        topics = columns.topics.names
+        authors = columns.authors.names
+        wants_topics = bool(mutes.topic_ids) or scoring.columns.vectors is None
+        wants_entities = bool(mutes.entity_ids)
+        wants_authors = bool(mutes.authors)
+        has_vector = columns.has_vector.tolist()
+        vectors = columns.vectors
+        tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
+        ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
+        ap, ac = columns.author_ptr.tolist(), columns.author_code.tolist()
+        ids = columns.ids.tolist()
+        stories = columns.story.tolist()
+        sources = columns.source.tolist()
+        published = columns.published.tolist()
+        scores = scoring.scores.tolist()
+        exploring = scoring.exploring.tolist()
+        read = state.read
+        out = []
+        for i, article_id in enumerate(ids):
+            # Topics also drive diversity where an article has no vector.
+            need_topics = wants_topics or not has_vector[i]
+            out.append(
+                Candidate(
+                    article_id=article_id,
+                    story_id=stories[i] if stories[i] >= 0 else None,
+                    source_id=sources[i],
+                    published=datetime.fromtimestamp(published[i], UTC),
+                    title=titles[i] if titles is not None else "",
+                    score=scores[i],
+                    vector=vectors[i] if vectors is not None and has_vector[i] else None,
+                    topic_ids=tuple(topics[c] for c in tc[tp[i] : tp[i + 1]])
+                    if need_topics
+                    else (),
+                    entity_ids=tuple(ei[ep[i] : ep[i + 1]]) if wants_entities else (),
+                    authors=tuple(authors[c] for c in ac[ap[i] : ap[i + 1]])
+                    if wants_authors
+                    else (),
+                    read=article_id in read,
+                    is_exploration=exploring[i],
+                )
+            )
+        return out
+
+    def _explained(
+        self,
+        items: Sequence[FeedItem],
+        scoring: Scoring,
+        weights: Floats,
+        now: datetime,
+    ) -> list[FeedItem]:
+        """The items with their reasons (built for them alone: reasons cost far more than
+        scores, and assembly does not look at them)."""
+        if not items:
+            return []
+        columns, state = scoring.columns, scoring.state
+        index = {a: i for i, a in enumerate(columns.ids.tolist())}
+        wanted = [index[item.article_id] for item in items]
+        facts = self._display([item.article_id for item in items], columns)
+        # The liked articles reasons may name ("like the article you read"): the closest
+        # liked one to each item.
+        titles: dict[int, str] = {}
+        if columns.vectors is not None and state.liked is not None and len(state.liked):
+            sims = state.liked @ columns.vectors[wanted].T
+            liked_ids = np.asarray(state.liked_ids, dtype=np.int64)
+            sims[liked_ids[:, None] == columns.ids[wanted][None, :]] = -1.0
+            named = sorted({int(liked_ids[j]) for j in sims.argmax(axis=0).tolist()})
+            titles = {
+                f.article_id: f.title or "an article"
+                for f in self._storage().rank_facts(limit=0, article_ids=named)
+            }
+        explaining = replace(state, liked_titles=titles)
+        out = []
+        for item, row in zip(items, wanted, strict=True):
+            found = facts.get(item.article_id)
+            if found is None:
+                out.append(item)
+                continue
+            vector = columns.vectors[row] if columns.vectors is not None else None
+            if not columns.has_vector[row]:
+                vector = None
+            reasons = explain(explaining, found, vector, now).weigh(weights)[1]
+            out.append(
+                replace(
+                    item, reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text)))
+                )
+            )
+        return out
+
+    def _display(self, article_ids: Sequence[int], columns: Columns) -> dict[int, ArticleFacts]:
+        """Storage's facts of these articles (headline, names, address), with the counts
+        the page was ranked with."""
+        counts = {
+            a: (s, e)
+            for a, s, e in zip(
+                columns.ids.tolist(), columns.shown.tolist(), columns.engaged.tolist(), strict=True
+            )
+        }
+        out = {}
+        for f in self._storage().rank_facts(limit=0, article_ids=list(article_ids)):
+            shown, engaged = counts.get(f.article_id, (0, 0))
+            out[f.article_id] = replace(f, shown=shown, engaged=engaged)
+        return out
+
+    # --- keeping current ---------------------------------------------------------------
+
+    def ensure_loaded(self) -> None:
+        """Build the window from storage on first use."""
+        if not self._loaded:
+            with self._lock:
+                # Another thread may have built it while this one waited.
+                if not self.is_loaded():
+                    self.load()
+
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    def load(self) -> int:
+        """(Re)build the window from storage: the analysed articles of its span, then
+        follow the change sequence from where storage stood before reading them."""
+        storage = self._storage()
+        position = storage.change_position()
+        window = ArticleWindow(span=self.window.span, dimensions=self.window.dimensions)
+        since = self.clock() - window.span
+        after = 0
+        while True:
+            batch = storage.window_facts(since=since, after_id=after, limit=LOAD_BATCH)
+            if not batch:
+                break
+            window.upsert(batch)
+            after = batch[-1].article_id
+            if len(batch) < LOAD_BATCH:
+                break
+        window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
+        self.window = window
+        self._follower = _Follower(position)
+        self._loaded = True
+        self._last_refresh = time.monotonic()
+        self.invalidate()
+        return len(window)
+
+    def refresh_if_due(self) -> None:
+        if time.monotonic() - self._last_refresh >= REFRESH_EVERY:
+            self.refresh()
+
+    def refresh(self) -> int:
+        """Apply what storage changed since the last look; how many changes."""
+        storage = self.storage
+        follower = self._follower
+        if storage is None or follower is None:
+            return 0
+        with self._lock:
+            self._last_refresh = time.monotonic()
+            total = 0
+            while True:
+                changes = storage.ranking_changes(
+                    after=follower.high, also=sorted(follower.gaps), limit=CHANGES_BATCH
+                )
+                if not changes.seqs:
+                    break
+                total += len(changes.seqs)
+                self._apply(changes)
+                follower.read(changes.seqs, time.monotonic())
+                if len(changes.seqs) < CHANGES_BATCH:
+                    break
+            if total:
+                self.window.compact(self.clock())
+        return total
+
+    def _apply(self, changes: RankingChanges) -> None:
+        window = self.window
+        if changes.dropped:
+            window.remove(changes.dropped)
+        if changes.articles:
+            window.upsert(changes.articles)
+        for story in changes.stories:
+            window.set_story(
+                story.story_id,
+                sources=story.sources,
+                recent=story.recent,
+                last_seen=story.last_seen,
+                representative=story.representative_id,
+            )
+        if changes.engagement:
+            window.set_engagement(changes.engagement)
+
+    def _start_background(self) -> None:
+        if self._background is not None or self.cache_seconds <= 0:
+            return
+        with self._lock:
+            if self._background is None:
+                self._background = threading.Thread(
+                    target=self._refresh_pages, name="tidings-pages", daemon=True
+                )
+                self._background.start()
+
+    def _refresh_pages(self) -> None:
+        """Rank again, before they expire, the cached pages readers are still asking for,
+        so that no request waits for a page that could have been ready."""
+        tick = max(min(self.cache_seconds * REFRESH_AHEAD / 2, 5.0), 0.2)
+        while not self._stop.wait(tick):
+            try:
+                self.refresh_if_due()
+                now = time.monotonic()
+                ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
+                with self._lock:
+                    due = [
+                        (key, entry)
+                        for key, entry in self._pages.items()
+                        if now - entry.at >= ahead and now - entry.last_hit < self.cache_seconds
+                    ]
+                for key, entry in due:
+                    if self._stop.is_set():
+                        return
+                    reader_id, cursor, size = key
+                    storage = self._storage()
+                    stamp = (*storage.reader_stamp(reader_id),)
+                    if not stamp:
+                        continue
+                    page = self._rank(storage.get_reader(reader_id), cursor, size)
+                    self._remember(key, page, stamp, time.monotonic(), entry.last_hit)
+            except Exception:  # a background failure must never take the process down
+                log.exception("ranking pages again in the background failed")
+
+    def _storage(self) -> Storage:
+        if self.storage is None:
+            raise InvalidInputError("this ranker has no storage")
+        return self.storage
+
+
+def _needs_text(state: ReaderState) -> bool:
+    return bool(state.follows.get(InterestKind.KEYWORD))
+
+
+def _seen(columns: Columns) -> dict[int, Seen]:
+    """What a reader state needs of each row of ``columns``."""
+    out: dict[int, Seen] = {}
+    names = columns.topics.names
+    tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
+    ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
+    eo = columns.entity_offset.tolist()
+    vectors = columns.vectors
+    for i, (article_id, source, published) in enumerate(
+        zip(columns.ids.tolist(), columns.source.tolist(), columns.published.tolist(), strict=True)
+    ):
+        out[article_id] = Seen(
+            article_id=article_id,
+            source_id=source,
+            topics=tuple(names[c] for c in tc[tp[i] : tp[i + 1]]),
+            lead_entities=tuple(
+                e
+                for e, o in zip(ei[ep[i] : ep[i + 1]], eo[ep[i] : ep[i + 1]], strict=True)
+                if o < LEAD_CHARS
+            ),
+            vector=vectors[i] if vectors is not None and columns.has_vector[i] else None,
+            published=published,
+        )
+    return out

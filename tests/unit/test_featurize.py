@@ -1,0 +1,149 @@
+"""The pool featuriser over the window's columns (``featurize``) against the one-article
+explainer (``explain``): the same numbers for every feature. Pure."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tidings.rank.score import FEATURE_INDEX, FEATURES, explain, featurize
+from tidings.rank.state import ReaderState
+from tidings.rank.window import HALF_LIVES, ArticleWindow, epoch
+from tidings.store.embedding import to_bytes
+from tidings.types import ArticleFacts, InterestKind
+
+NOW = datetime(2024, 10, 18, 12, tzinfo=UTC)
+TOPICS = [*HALF_LIVES, "medtop:11000000", "medtop:04000000", "section:world", "relation:a-b"]
+TITLES = [
+    "Xi and Putin meet in Beijing",
+    "You won't believe what the markets did",
+    "Flood waters rise in the delta",
+    "10 things to know about the summit",
+    None,
+]
+DIMENSIONS = 16
+STORY_COUNTS = {1: (3, 1), 2: (7, 5), 3: (1, 4)}
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIMENSIONS)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _facts(pick: random.Random, article_id: int, vector: np.ndarray | None) -> ArticleFacts:
+    topics = tuple(
+        (t, t.upper(), round(pick.random(), 2)) for t in pick.sample(TOPICS, pick.randrange(4))
+    )
+    entities = tuple(
+        (e, f"Entity {e}", pick.randrange(0, 900))
+        for e in pick.sample(range(30), pick.randrange(6))
+    )
+    shown = pick.choice([0, 0, 3, 40])
+    story = pick.choice([None, 1, 2, 3])
+    # A story's counts are the story's: the same on each of its articles.
+    sources, recent = STORY_COUNTS.get(story, (1, 1))
+    return ArticleFacts(
+        article_id=article_id,
+        source_id=pick.randrange(5),
+        source_name="Wire",
+        title=pick.choice(TITLES),
+        summary=pick.choice([None, "Talks on trade and the climate", "Markets fell"]),
+        authors=tuple(pick.sample(["Ann Lee", "Bo Chan", "Cy Ode"], pick.randrange(3))),
+        published=NOW - timedelta(hours=pick.uniform(-1, 100)),
+        body_chars=pick.choice([0, 120, 2000]),
+        story_id=story,
+        story_sources=sources,
+        story_recent=recent,
+        topics=topics,
+        entities=tuple(sorted(entities, key=lambda e: e[2])),
+        vector=to_bytes(vector) if vector is not None else None,
+        shown=shown,
+        engaged=pick.randrange(shown + 1),
+    )
+
+
+def _state(pick: random.Random, rng: np.random.Generator, ids: list[int]) -> ReaderState:
+    liked_ids = tuple(pick.sample(ids, 3))
+    return ReaderState(
+        follows={
+            InterestKind.ENTITY: {str(e): f"Entity {e}" for e in pick.sample(range(30), 4)},
+            InterestKind.TOPIC: {t: t for t in pick.sample(TOPICS, 2)},
+            InterestKind.SOURCE: {"1": "One"},
+            InterestKind.AUTHOR: {"bo chan": "Bo Chan"},
+            InterestKind.STORY: {"2": "Two"},
+            InterestKind.KEYWORD: {"climate": "climate", "putin": "Putin"},
+        },
+        liked=_unit(rng, 3),
+        liked_ids=liked_ids,
+        disliked=_unit(rng, 2),
+        source_affinity={0: 0.4, 3: -0.7},
+        known_topics=frozenset(pick.sample(TOPICS, 3)),
+        topic_affinity={t: pick.uniform(-1, 1) for t in pick.sample(TOPICS, 4)},
+        entity_affinity={e: pick.uniform(-1, 1) for e in pick.sample(range(30), 10)},
+        often_topics=frozenset(pick.sample(TOPICS, 2)),
+        often_entities=frozenset(pick.sample(range(30), 5)),
+        own_shown=frozenset(pick.sample(ids, 5)),
+        own_engaged=frozenset(pick.sample(ids, 3)),
+        engagement_rate=0.2,
+    )
+
+
+def _engagement(window: ArticleWindow, articles: list[ArticleFacts]) -> None:
+    day = int(epoch(NOW) // 86400)
+    window.set_engagement([(a.article_id, day, a.shown, a.engaged) for a in articles])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_featurize_agrees_with_explain(seed: int) -> None:
+    pick = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    vectors = _unit(rng, 40)
+    articles = [
+        _facts(pick, i + 1, None if i % 7 == 0 else vectors[i]) for i in range(len(vectors))
+    ]
+    window = ArticleWindow(span=timedelta(days=30), dimensions=DIMENSIONS)
+    window.upsert(articles)
+    _engagement(window, articles)
+    ids = [a.article_id for a in articles]
+    state = _state(pick, rng, ids) if seed % 5 else ReaderState()
+    rows = window.rows_of(ids)
+    columns = window.take(rows, popularity_since=epoch(NOW - timedelta(days=1)))
+    times = np.array([epoch(NOW - timedelta(hours=pick.uniform(0, 10))) for _ in articles])
+    matrix, exploring = featurize(state, columns, times, texts=window.texts(rows))
+    assert matrix.shape == (len(articles), len(FEATURES))
+    for i, facts in enumerate(articles):
+        vector = columns.vectors[i] if columns.has_vector[i] else None
+        moment = datetime.fromtimestamp(times[i], UTC)
+        scored = explain(state, facts, vector, moment)
+        np.testing.assert_allclose(matrix[i], scored.features, rtol=1e-5, atol=1e-6)
+        assert bool(exploring[i]) == scored.exploring
+
+
+def test_a_readers_own_engagement_is_not_popularity() -> None:
+    pick = random.Random(3)
+    article = replace(_facts(pick, 1, None), shown=6, engaged=6)
+    window = ArticleWindow(dimensions=DIMENSIONS)
+    window.upsert([article])
+    _engagement(window, [article])
+    columns = window.take(window.rows_of([1]), popularity_since=epoch(NOW - timedelta(days=2)))
+    alone, _ = featurize(ReaderState(), columns, epoch(NOW))
+    own = ReaderState(own_shown=frozenset({1}), own_engaged=frozenset({1}))
+    mine, _ = featurize(own, columns, epoch(NOW))
+    popularity = FEATURE_INDEX["popularity"]
+    # Six readers opened it, one of them this reader: five others are still popular; the
+    # reader's own part is gone from their count.
+    assert mine[0, popularity] < alone[0, popularity]
+    scored = explain(own, article, None, NOW)
+    np.testing.assert_allclose(mine[0], scored.features, rtol=1e-6)
+
+
+def test_no_articles() -> None:
+    window = ArticleWindow(dimensions=DIMENSIONS)
+    columns = window.take(np.zeros(0, dtype=np.int64), popularity_since=0.0)
+    matrix, exploring = featurize(ReaderState(), columns, epoch(NOW))
+    assert matrix.shape == (0, len(FEATURES))
+    assert exploring.shape == (0,)
