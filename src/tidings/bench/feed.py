@@ -269,8 +269,8 @@ class _Loader:
 
 def generate(path: Path, *, articles: int, readers: int, seed: int = SEED) -> dict[str, Any]:
     """Create the bench database at ``path`` and return what was made and how long it took."""
+    from tidings.enrich import linking
     from tidings.enrich.topics import load_taxonomy
-    from tidings.store import entities as linking
     from tidings.store.sql import open_storage
 
     began = time.perf_counter()

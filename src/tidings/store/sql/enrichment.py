@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.store import entities as linking
+from tidings.enrich import linking
 from tidings.store.schema import (
     article_entities,
     article_topics,

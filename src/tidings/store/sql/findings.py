@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tidings.enrich import linking
 from tidings.errors import ArticleNotFoundError, EntityNotFoundError, StoryNotFoundError
-from tidings.store import entities as linking
 from tidings.store.schema import (
     article_entities,
     article_topics,
