@@ -10,7 +10,10 @@ subclasses of :class:`~tidings.errors.TidingsError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,6 +26,7 @@ from tidings.types import (
     Enrichment,
     Entity,
     EventKind,
+    FoundEntity,
     Interest,
     InterestKind,
     PagePolicy,
@@ -42,6 +46,56 @@ from tidings.types import (
     TopicTag,
     UpsertResult,
 )
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def entity_key(name: str) -> str:
+    """The normalised form entity names are stored and looked up by: case, accents, dots,
+    punctuation and a leading "the" do not matter ("U.S." and "US", "the Kremlin" and
+    "Kremlin"). It is the format of stored keys, so changing it needs a migration that
+    recomputes them."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c)).replace(".", "")
+    text = _NON_WORD.sub(" ", text).strip()
+    if text.startswith("the "):
+        text = text[4:]
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCandidate:
+    """A stored entity that a lookup by key found, as an :class:`EntityMatcher` sees it."""
+
+    id: int
+    name: str
+    type: str
+    article_count: int
+
+
+class EntityMatcher(Protocol):
+    """The rules that decide which stored entity an entity found in a new article is.
+
+    :meth:`EnrichmentStorage.save_enrichments` looks up the candidates (in bulk, once per
+    batch), asks the matcher, and writes what it decided, all in one transaction; the
+    matcher does no I/O. The rules live with enrichment:
+    :class:`tidings.enrich.linking.EntityRules`.
+    """
+
+    def choose(
+        self,
+        found: FoundEntity,
+        by_name: Sequence[EntityCandidate],
+        by_alias: Sequence[EntityCandidate],
+    ) -> tuple[EntityCandidate | None, bool]:
+        """The stored entity ``found`` is (None for a new one), and whether to rename it to
+        ``found.name``. ``by_name`` are the stored entities with ``entity_key(found.name)``
+        among their keys, ``by_alias`` those with the key of one of ``found.aliases`` among
+        theirs, each by id. Raises nothing."""
+
+    def aliases(self, name: str, current: Sequence[str], new: Iterable[str]) -> tuple[str, ...]:
+        """The aliases to store for an entity named ``name`` that has ``current`` and was
+        just found under ``new`` too. Raises nothing."""
 
 
 class SourceStorage(Protocol):
@@ -157,13 +211,13 @@ class EnrichmentStorage(Protocol):
         StorageError."""
 
     def save_enrichments(
-        self, items: Sequence[Enrichment], *, enriched_at: datetime
+        self, items: Sequence[Enrichment], *, enriched_at: datetime, matcher: EntityMatcher
     ) -> dict[int, dict[str, int]]:
         """Store analyses in one transaction, replacing any earlier one of the same article
-        (its story is kept). Each found entity is matched to a stored one or stored as new
-        (rules in :mod:`tidings.store.entities`); entity article counts and dates are kept
-        up to date. Returns, per article id, the stored entity id of each found entity
-        name. Articles deleted meanwhile are skipped. Raises only StorageError."""
+        (its story is kept). Each found entity is matched to a stored one or stored as new,
+        as ``matcher`` decides; entity keys, aliases, article counts and dates are kept up
+        to date. Returns, per article id, the stored entity id of each found entity name.
+        Articles deleted meanwhile are skipped. Raises only StorageError."""
 
     def open_stories(self, since: datetime) -> list[StoryState]:
         """Clustering state of the stories last seen at or after ``since``. Raises only

@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.enrich import linking
 from tidings.errors import ArticleNotFoundError, EntityNotFoundError, StoryNotFoundError
+from tidings.store.base import entity_key
 from tidings.store.schema import (
     article_entities,
     article_topics,
@@ -146,7 +146,7 @@ class FindingsMixin(SQLBase):
             select = select.where(
                 entities.c.id.in_(
                     sa.select(entity_keys.c.entity_id).where(
-                        entity_keys.c.key.like(f"%{linking.entity_key(query)}%")
+                        entity_keys.c.key.like(f"%{entity_key(query)}%")
                     )
                 )
             )
@@ -161,7 +161,7 @@ class FindingsMixin(SQLBase):
                 row = conn.execute(
                     sa.select(entities)
                     .join(entity_keys, entity_keys.c.entity_id == entities.c.id)
-                    .where(entity_keys.c.key == linking.entity_key(key))
+                    .where(entity_keys.c.key == entity_key(key))
                     .order_by(entities.c.article_count.desc(), entities.c.id)
                     .limit(1)
                 ).one_or_none()
