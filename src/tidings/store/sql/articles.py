@@ -348,6 +348,17 @@ class ArticlesMixin(SQLBase):
         return [(article_from_row(r), float(r.relevance)) for r in rows]
 
 
+def require_articles(conn: sa.Connection, article_ids: Sequence[int]) -> None:
+    """Raise ArticleNotFoundError naming the first of ``article_ids`` that is not stored."""
+    known: set[int] = set()
+    for chunk in chunks(article_ids):
+        known.update(
+            conn.execute(sa.select(articles.c.id).where(articles.c.id.in_(chunk))).scalars()
+        )
+    if missing := [a for a in article_ids if a not in known]:
+        raise ArticleNotFoundError(f"no such article: {missing[0]}", resource=str(missing[0]))
+
+
 def _content(draft: ArticleDraft, digest: str) -> dict[str, Any]:
     """The columns an article's content fills (everything but identity and bookkeeping)."""
     return {

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.errors import ArticleNotFoundError, EntityNotFoundError, StoryNotFoundError
+from tidings.errors import EntityNotFoundError, StoryNotFoundError
 from tidings.store.base import entity_key
 from tidings.store.schema import (
     article_entities,
@@ -22,6 +22,7 @@ from tidings.store.schema import (
     stories,
     topics,
 )
+from tidings.store.sql.articles import require_articles
 from tidings.store.sql.connection import SQLBase, chunks
 from tidings.store.sql.rows import article_from_row, json_strings
 from tidings.types import (
@@ -46,15 +47,7 @@ class FindingsMixin(SQLBase):
                 sa.select(enrichments).where(enrichments.c.article_id == article_id)
             ).one_or_none()
             if row is None:
-                if (
-                    conn.execute(
-                        sa.select(articles.c.id).where(articles.c.id == article_id)
-                    ).one_or_none()
-                    is None
-                ):
-                    raise ArticleNotFoundError(
-                        f"no such article: {article_id}", resource=str(article_id)
-                    )
+                require_articles(conn, [article_id])
                 return None
             found = conn.execute(
                 sa.select(
@@ -111,16 +104,7 @@ class FindingsMixin(SQLBase):
                 for e in found
             ),
             topics=tuple(_topic(t, t.confidence) for t in tags),
-            quotes=tuple(
-                Quote(
-                    text=q.text,
-                    speaker=q.speaker,
-                    entity_id=q.entity_id,
-                    entity_name=q.entity_name,
-                    article_id=article_id,
-                )
-                for q in said
-            ),
+            quotes=tuple(_quote(q) for q in said),
             story=story,
             duplicates=tuple(duplicates),
         )
@@ -189,16 +173,7 @@ class FindingsMixin(SQLBase):
             .limit(limit)
         )
         with self._transaction("list the entity's quotes") as conn:
-            return [
-                Quote(
-                    text=q.text,
-                    speaker=q.speaker,
-                    entity_id=q.entity_id,
-                    entity_name=q.entity_name,
-                    article_id=q.article_id,
-                )
-                for q in conn.execute(query)
-            ]
+            return [_quote(q) for q in conn.execute(query)]
 
     def list_stories(
         self, *, since: datetime | None = None, limit: int = 50, offset: int = 0
@@ -266,6 +241,17 @@ def _entity(row: Any) -> Entity:
         article_count=row.article_count,
         first_seen=row.first_seen,
         last_seen=row.last_seen,
+    )
+
+
+def _quote(row: Any) -> Quote:
+    """A quote from a row of ``quotes`` joined with its entity's name as ``entity_name``."""
+    return Quote(
+        text=row.text,
+        speaker=row.speaker,
+        entity_id=row.entity_id,
+        entity_name=row.entity_name,
+        article_id=row.article_id,
     )
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.errors import ArticleNotFoundError, ReaderExistsError, ReaderNotFoundError
+from tidings.errors import ReaderExistsError, ReaderNotFoundError
 from tidings.store.schema import articles, engagement, events, interests, readers, saved
-from tidings.store.sql.connection import SQLBase, chunks, insert_for
+from tidings.store.sql.articles import require_articles
+from tidings.store.sql.connection import SQLBase, insert_for
 from tidings.store.sql.rows import article_from_row
 from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
 
@@ -122,18 +123,9 @@ class ReadersMixin(SQLBase):
     def record_events(self, reader_id: int, items: Sequence[ReaderEvent]) -> int:
         if not items:
             return 0
-        wanted = sorted({e.article_id for e in items})
         with self._transaction("record the reader's events", writes=True) as conn:
             reader_row(conn, reader_id)
-            known: set[int] = set()
-            for chunk in chunks(wanted):
-                known.update(
-                    conn.execute(sa.select(articles.c.id).where(articles.c.id.in_(chunk))).scalars()
-                )
-            if missing := [a for a in wanted if a not in known]:
-                raise ArticleNotFoundError(
-                    f"no such article: {missing[0]}", resource=str(missing[0])
-                )
+            require_articles(conn, sorted({e.article_id for e in items}))
             conn.execute(
                 sa.insert(events),
                 [
@@ -178,15 +170,7 @@ class ReadersMixin(SQLBase):
     def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
         with self._transaction("save the article", writes=True) as conn:
             reader_row(conn, reader_id)
-            if (
-                conn.execute(
-                    sa.select(articles.c.id).where(articles.c.id == article_id)
-                ).one_or_none()
-                is None
-            ):
-                raise ArticleNotFoundError(
-                    f"no such article: {article_id}", resource=str(article_id)
-                )
+            require_articles(conn, [article_id])
             conn.execute(
                 insert_for(conn)(saved)
                 .values(reader_id=reader_id, article_id=article_id, at=at)
