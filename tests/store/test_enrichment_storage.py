@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from tidings.enrich.linking import EntityRules
 from tidings.errors import ArticleNotFoundError, EntityNotFoundError, StoryNotFoundError
 from tidings.store.sql import SQLStorage
 from tidings.types import (
@@ -22,6 +23,8 @@ from tidings.types import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+#: The matching rules enrichment passes to storage.
+RULES = EntityRules()
 XI = FoundEntity(
     name="Xi Jinping",
     type="PERSON",
@@ -64,7 +67,7 @@ def test_pending_articles_are_those_without_a_current_analysis(storage: SQLStora
     a, b, c = stored_articles(storage, 3)
     assert [x.id for x in storage.articles_to_enrich(limit=10)] == [a, b, c]
     assert storage.count_to_enrich() == 3
-    storage.save_enrichments([enrichment(storage, a)], enriched_at=T0)
+    storage.save_enrichments([enrichment(storage, a)], enriched_at=T0, matcher=RULES)
     assert [x.id for x in storage.articles_to_enrich(limit=10)] == [b, c]
     assert [x.id for x in storage.articles_to_enrich(limit=10, after_id=b)] == [c]
     assert storage.count_to_enrich(everything=True) == 3
@@ -83,6 +86,7 @@ def test_short_forms_in_later_articles_join_the_entity(storage: SQLStorage) -> N
             enrichment(storage, b, entities=(FoundEntity(name="Xi", type="PERSON"),)),
         ],
         enriched_at=T0,
+        matcher=RULES,
     )
     assert names[a]["Xi Jinping"] == names[b]["Xi"]
     xi = storage.get_entity("chinese president xi jinping")
@@ -92,7 +96,9 @@ def test_short_forms_in_later_articles_join_the_entity(storage: SQLStorage) -> N
     assert xi.first_seen == T0 and xi.last_seen == T0 + timedelta(hours=1)
     # The same name as an organisation is another entity.
     storage.save_enrichments(
-        [enrichment(storage, c, entities=(FoundEntity(name="Xi", type="ORG"),))], enriched_at=T0
+        [enrichment(storage, c, entities=(FoundEntity(name="Xi", type="ORG"),))],
+        enriched_at=T0,
+        matcher=RULES,
     )
     assert storage.get_entity(xi.id).article_count == 2
     assert {e.type for e in storage.list_entities(query="xi")} == {"PERSON", "ORG"}
@@ -101,9 +107,13 @@ def test_short_forms_in_later_articles_join_the_entity(storage: SQLStorage) -> N
 def test_a_short_form_seen_first_is_renamed_to_the_full_name(storage: SQLStorage) -> None:
     a, b = stored_articles(storage, 2)
     first = storage.save_enrichments(
-        [enrichment(storage, a, entities=(FoundEntity(name="Xi", type="PERSON"),))], enriched_at=T0
+        [enrichment(storage, a, entities=(FoundEntity(name="Xi", type="PERSON"),))],
+        enriched_at=T0,
+        matcher=RULES,
     )
-    second = storage.save_enrichments([enrichment(storage, b, entities=(XI,))], enriched_at=T0)
+    second = storage.save_enrichments(
+        [enrichment(storage, b, entities=(XI,))], enriched_at=T0, matcher=RULES
+    )
     assert first[a]["Xi"] == second[b]["Xi Jinping"]
     entity = storage.get_entity(first[a]["Xi"])
     assert entity.name == "Xi Jinping"
@@ -117,6 +127,7 @@ def test_a_shared_surname_does_not_join_two_people(storage: SQLStorage) -> None:
     ids = storage.save_enrichments(
         [enrichment(storage, a, entities=(john,)), enrichment(storage, b, entities=(jane,))],
         enriched_at=T0,
+        matcher=RULES,
     )
     assert ids[a]["John Smith"] != ids[b]["Jane Smith"]
 
@@ -136,6 +147,7 @@ def test_analysing_again_replaces_the_old_analysis(storage: SQLStorage) -> None:
             )
         ],
         enriched_at=T0,
+        matcher=RULES,
     )
     insight = storage.article_insight(a)
     assert insight is not None
@@ -147,7 +159,9 @@ def test_analysing_again_replaces_the_old_analysis(storage: SQLStorage) -> None:
     assert quote.entity_name == "Xi Jinping" and quote.speaker == "Xi"
 
     putin = FoundEntity(name="Vladimir Putin", type="PERSON")
-    storage.save_enrichments([enrichment(storage, a, entities=(putin,))], enriched_at=T0)
+    storage.save_enrichments(
+        [enrichment(storage, a, entities=(putin,))], enriched_at=T0, matcher=RULES
+    )
     insight = storage.article_insight(a)
     assert insight is not None
     assert [e.entity.name for e in insight.entities] == ["Vladimir Putin"]
@@ -161,7 +175,7 @@ def test_skipped_articles_keep_their_reason(storage: SQLStorage) -> None:
     (a,) = stored_articles(storage, 1)
     assert storage.article_insight(a) is None
     skipped = enrichment(storage, a, status=EnrichmentStatus.SKIPPED, note="not English (de)")
-    storage.save_enrichments([skipped], enriched_at=T0)
+    storage.save_enrichments([skipped], enriched_at=T0, matcher=RULES)
     insight = storage.article_insight(a)
     assert insight is not None
     assert insight.status is EnrichmentStatus.SKIPPED and insight.note == "not English (de)"
@@ -177,7 +191,9 @@ def vector_bytes(seed: int) -> bytes:
 def test_stories_are_created_grown_and_merged(storage: SQLStorage) -> None:
     a, b, c = stored_articles(storage, 3)
     (d,) = stored_articles(storage, 1, source_url="https://b.example/feed")
-    storage.save_enrichments([enrichment(storage, x) for x in (a, b, c, d)], enriched_at=T0)
+    storage.save_enrichments(
+        [enrichment(storage, x) for x in (a, b, c, d)], enriched_at=T0, matcher=RULES
+    )
     ids = storage.save_stories(
         [
             StoryChange(
@@ -250,6 +266,7 @@ def test_duplicates_are_linked_both_ways(storage: SQLStorage) -> None:
             enrichment(storage, c, signature=b"sig-c", duplicate_of=a),
         ],
         enriched_at=T0,
+        matcher=RULES,
     )
     for article_id, others in ((a, (b, c)), (b, (a, c)), (c, (a, b))):
         insight = storage.article_insight(article_id)
@@ -273,6 +290,7 @@ def test_entity_pages_and_topics(storage: SQLStorage) -> None:
             ),
         ],
         enriched_at=T0,
+        matcher=RULES,
     )
     xi = storage.get_entity("Xi")
     assert [x.id for x in storage.entity_articles(xi.id)] == [b, a]
@@ -291,7 +309,9 @@ def test_entity_pages_and_topics(storage: SQLStorage) -> None:
 
 def test_removing_a_source_removes_its_analyses(storage: SQLStorage) -> None:
     (a,) = stored_articles(storage, 1)
-    storage.save_enrichments([enrichment(storage, a, entities=(XI,))], enriched_at=T0)
+    storage.save_enrichments(
+        [enrichment(storage, a, entities=(XI,))], enriched_at=T0, matcher=RULES
+    )
     storage.remove_source(storage.get_article(a).source_id)
     assert storage.count_to_enrich(everything=True) == 0
     assert storage.recent_signatures(T0 - timedelta(days=1)) == []
@@ -305,6 +325,7 @@ def test_candidates_come_from_follows_top_stories_and_the_newest(storage: SQLSto
         [enrichment(storage, a, entities=(XI,) if a == ids[0] else ()) for a in ids]
         + [enrichment(storage, other, topics=(RELATION,))],
         enriched_at=T0,
+        matcher=RULES,
     )
     xi = names[ids[0]]["Xi Jinping"]
     [story] = storage.save_stories(

@@ -270,7 +270,7 @@ class _Loader:
 def generate(path: Path, *, articles: int, readers: int, seed: int = SEED) -> dict[str, Any]:
     """Create the bench database at ``path`` and return what was made and how long it took."""
     from tidings.enrich.topics import load_taxonomy
-    from tidings.store import entities as linking
+    from tidings.store.base import entity_key
     from tidings.store.sql import open_storage
 
     began = time.perf_counter()
@@ -428,7 +428,7 @@ def generate(path: Path, *, articles: int, readers: int, seed: int = SEED) -> di
         load.insert(
             schema.entity_keys,
             ("key", "entity_id"),
-            ((linking.entity_key(name), i + 1) for i, name in enumerate(entity_names)),
+            ((entity_key(name), i + 1) for i, name in enumerate(entity_names)),
         )
         load.insert(
             schema.topics,

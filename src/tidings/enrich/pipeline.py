@@ -6,7 +6,7 @@ returns :class:`tidings.types.Enrichment` values. It does no I/O besides loading
 (once per process, on first use). What needs the articles seen before (matching entities
 across articles, near-duplicates, stories) is done around it by the engine, which reads that
 state from storage; the decisions themselves are pure (:mod:`tidings.enrich.duplicates`,
-:mod:`tidings.enrich.stories`, :mod:`tidings.store.entities`).
+:mod:`tidings.enrich.stories`, :mod:`tidings.enrich.linking`).
 
 Articles that cannot be analysed are not dropped: they get a SKIPPED enrichment that says
 why (no text, not English), so that they are not tried again on every pass and an operator

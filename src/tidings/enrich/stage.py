@@ -5,7 +5,8 @@ One run takes the articles whose current version has not been analysed, in batch
 1. :class:`tidings.enrich.pipeline.Enricher` analyses the batch (no I/O);
 2. near-duplicates are looked up among the articles of the last :data:`DUPLICATE_WINDOW`
    (MinHash/LSH over shingles, confirmed by embedding cosine) and linked to the earliest;
-3. the analyses are stored; storage matches each found entity to a stored one;
+3. the analyses are stored; storage matches each found entity to a stored one, as
+   :class:`tidings.enrich.linking.EntityRules` decide;
 4. new articles are filed under stories by :class:`tidings.enrich.stories.StoryClusterer`,
    restored with the stories still open around the batch's dates, and the changed stories
    are written back;
@@ -29,11 +30,12 @@ import numpy as np
 
 from tidings.enrich.duplicates import DuplicateIndex
 from tidings.enrich.embed import Vector
-from tidings.store.embedding import from_bytes
+from tidings.enrich.linking import EntityRules
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryClusterer, StoryItem, StoryParams
 from tidings.errors import TidingsError
 from tidings.store.base import Storage
+from tidings.store.embedding import from_bytes
 from tidings.store.vectors import VectorIndex
 from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport, StoryChange
 
@@ -137,7 +139,7 @@ class EnrichmentStage:
             analyses = self._link_duplicates(batch, analyses)
             dups += sum(1 for a in analyses if a.enrichment.duplicate_of is not None)
             names = self.storage.save_enrichments(
-                [a.enrichment for a in analyses], enriched_at=self.clock()
+                [a.enrichment for a in analyses], enriched_at=self.clock(), matcher=EntityRules()
             )
             started_n, changed_n = self._file_stories(batch, analyses, names)
             new_stories += started_n

@@ -1,13 +1,19 @@
 """The storage protocol: everything the rest of Tidings may ask of a database.
 
-Implementations: :class:`tidings.store.sql.SQLStorage` (SQLite and PostgreSQL through
-SQLAlchemy Core). Every method raises :class:`~tidings.errors.StorageError` (or a subclass)
-when the database fails; no driver exception escapes.
+One protocol per domain (sources, articles, enrichment, findings, readers, accounts,
+ranking); :class:`Storage` is all of them. Implementations:
+:class:`tidings.store.sql.SQLStorage` (SQLite and PostgreSQL through SQLAlchemy Core).
+Every method raises :class:`~tidings.errors.StorageError` when the database fails (no driver
+exception escapes); each method's docstring names the errors it raises besides, all
+subclasses of :class:`~tidings.errors.TidingsError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +26,7 @@ from tidings.types import (
     Enrichment,
     Entity,
     EventKind,
+    FoundEntity,
     Interest,
     InterestKind,
     PagePolicy,
@@ -40,24 +47,59 @@ from tidings.types import (
     UpsertResult,
 )
 
+_NON_WORD = re.compile(r"[^\w]+")
 
-class Storage(Protocol):
-    """Persistent state of one Tidings installation.
 
-    Raises:
-        SourceNotFoundError: a source id or URL does not exist.
-        ArticleNotFoundError: an article id does not exist.
-        EntityNotFoundError, StoryNotFoundError, ReaderNotFoundError: likewise for
-            entities, stories and readers.
-        ReaderExistsError: adding a reader whose name is taken.
-        SourceExistsError: adding a source whose URL is already stored.
-        StorageError: any other database failure.
+def entity_key(name: str) -> str:
+    """The normalised form entity names are stored and looked up by: case, accents, dots,
+    punctuation and a leading "the" do not matter ("U.S." and "US", "the Kremlin" and
+    "Kremlin"). It is the format of stored keys, so changing it needs a migration that
+    recomputes them."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c)).replace(".", "")
+    text = _NON_WORD.sub(" ", text).strip()
+    if text.startswith("the "):
+        text = text[4:]
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCandidate:
+    """A stored entity that a lookup by key found, as an :class:`EntityMatcher` sees it."""
+
+    id: int
+    name: str
+    type: str
+    article_count: int
+
+
+class EntityMatcher(Protocol):
+    """The rules that decide which stored entity an entity found in a new article is.
+
+    :meth:`EnrichmentStorage.save_enrichments` looks up the candidates (in bulk, once per
+    batch), asks the matcher, and writes what it decided, all in one transaction; the
+    matcher does no I/O. The rules live with enrichment:
+    :class:`tidings.enrich.linking.EntityRules`.
     """
 
-    def close(self) -> None:
-        """Release connections. The storage must not be used afterwards."""
+    def choose(
+        self,
+        found: FoundEntity,
+        by_name: Sequence[EntityCandidate],
+        by_alias: Sequence[EntityCandidate],
+    ) -> tuple[EntityCandidate | None, bool]:
+        """The stored entity ``found`` is (None for a new one), and whether to rename it to
+        ``found.name``. ``by_name`` are the stored entities with ``entity_key(found.name)``
+        among their keys, ``by_alias`` those with the key of one of ``found.aliases`` among
+        theirs, each by id. Raises nothing."""
 
-    # --- sources ---------------------------------------------------------------------
+    def aliases(self, name: str, current: Sequence[str], new: Iterable[str]) -> tuple[str, ...]:
+        """The aliases to store for an entity named ``name`` that has ``current`` and was
+        just found under ``new`` too. Raises nothing."""
+
+
+class SourceStorage(Protocol):
+    """Sources and their polling state."""
 
     def add_source(
         self,
@@ -83,31 +125,36 @@ class Storage(Protocol):
         kinds: Sequence[SourceKind] | None = None,
     ) -> list[Source]:
         """Sources ordered by id; with ``due_at``, only those whose ``next_poll`` is
-        ``None`` or not after it; with ``tag``, only those carrying it."""
+        ``None`` or not after it; with ``tag``, only those carrying it. Raises only
+        StorageError."""
 
     def source_health(self) -> list[SourceHealth]:
-        """Every source with its article count and newest article date, ordered by id."""
+        """Every source with its article count and newest article date, ordered by id.
+        Raises only StorageError."""
 
     def update_source(self, source: Source) -> Source:
         """Write every mutable field of ``source`` (all but id, url, added) and return
         it as stored. Raises SourceNotFoundError."""
 
     def remove_source(self, key: int | str) -> None:
-        """Delete a source and the articles that came only from it.
-        Raises SourceNotFoundError."""
+        """Delete a source and the articles that came only from it (those it shared
+        move to the source that saw them first). Raises SourceNotFoundError."""
 
-    # --- articles --------------------------------------------------------------------
+
+class ArticleStorage(Protocol):
+    """Articles: stored idempotently, read back, searched."""
 
     def upsert_articles(
         self, source_id: int, drafts: Sequence[ArticleDraft], *, fetched_at: datetime
     ) -> UpsertResult:
-        """Store articles idempotently.
+        """Store articles idempotently, in one transaction.
 
         An article is identified by its ``guid`` within the source, or else by its
         ``canonical_url`` across all sources (a story that appears in two feeds of one
         publisher is one article). A known article is rewritten in place only when its
         content hash changed; otherwise nothing is written. Drafts with neither guid nor
         canonical URL are identified by their content hash within the source.
+        Raises SourceNotFoundError.
         """
 
     def find_articles(
@@ -119,7 +166,8 @@ class Storage(Protocol):
     ) -> list[Article]:
         """Stored articles that these keys identify, as ``upsert_articles`` would match
         them: this source's articles with one of ``guids``, and any source's articles with
-        one of ``canonical_urls``. Each article at most once, in no particular order."""
+        one of ``canonical_urls``. Each article at most once, in no particular order.
+        Raises only StorageError."""
 
     def get_article(self, article_id: int) -> Article:
         """Raises ArticleNotFoundError."""
@@ -131,56 +179,79 @@ class Storage(Protocol):
         limit: int = 50,
         offset: int = 0,
     ) -> list[Article]:
-        """Articles newest first (by published, then id)."""
+        """Articles newest first (by published, then id); with ``source_id``, those the
+        source owns (``Article.source_id``), not those it merely also carried. Raises only
+        StorageError."""
 
     def count_articles(self, *, source_id: int | None = None) -> int:
-        """How many articles are stored (from one source, if given)."""
+        """How many articles are stored (from one source, if given). Raises only
+        StorageError."""
 
-    # --- enrichment --------------------------------------------------------------------
+    def search_articles(
+        self, query: str, *, limit: int = 20, offset: int = 0
+    ) -> list[tuple[Article, float]]:
+        """Articles matching every word of ``query`` (stemmed), best first, with their
+        relevance (higher is better; comparable within one query only). Raises only
+        StorageError."""
+
+
+class EnrichmentStorage(Protocol):
+    """What the enrichment stage reads and writes: analyses, entities matched across
+    articles, stories, duplicate signatures, vectors."""
 
     def articles_to_enrich(
         self, *, limit: int, after_id: int = 0, everything: bool = False
     ) -> list[Article]:
         """Up to ``limit`` articles with id above ``after_id``, by id, whose current
-        version has not been analysed (with ``everything``, all articles)."""
+        version has not been analysed (with ``everything``, all articles). Raises only
+        StorageError."""
 
     def count_to_enrich(self, *, everything: bool = False) -> int:
-        """How many articles :meth:`articles_to_enrich` would go through."""
+        """How many articles :meth:`articles_to_enrich` would go through. Raises only
+        StorageError."""
 
     def save_enrichments(
-        self, items: Sequence[Enrichment], *, enriched_at: datetime
+        self, items: Sequence[Enrichment], *, enriched_at: datetime, matcher: EntityMatcher
     ) -> dict[int, dict[str, int]]:
-        """Store analyses, replacing any earlier one of the same article (its story is
-        kept). Each found entity is matched to a stored one or stored as new (rules in
-        :mod:`tidings.store.entities`); entity article counts and dates are kept up to
-        date. Returns, per article id, the stored entity id of each found entity name.
-        Articles deleted meanwhile are skipped."""
+        """Store analyses in one transaction, replacing any earlier one of the same article
+        (its story is kept). Each found entity is matched to a stored one or stored as new,
+        as ``matcher`` decides; entity keys, aliases, article counts and dates are kept up
+        to date. Returns, per article id, the stored entity id of each found entity name.
+        Articles deleted meanwhile are skipped. Raises only StorageError."""
 
     def open_stories(self, since: datetime) -> list[StoryState]:
-        """Clustering state of the stories last seen at or after ``since``."""
+        """Clustering state of the stories last seen at or after ``since``. Raises only
+        StorageError."""
 
     def entity_frequencies(self, entity_ids: Sequence[int]) -> tuple[dict[int, int], int]:
-        """Article counts of these entities, and the number of analysed articles."""
+        """Article counts of these entities, and the number of analysed articles. Raises
+        only StorageError."""
 
     def recent_signatures(
         self, since: datetime
     ) -> list[tuple[int, bytes, bytes | None, int | None]]:
         """``(article_id, signature, vector, duplicate_of)`` of analysed articles published
-        since, by id."""
+        since, by id. Raises only StorageError."""
 
     def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
-        """The story id of each of these articles that has one."""
-
-    def article_vector(self, article_id: int) -> bytes | None:
-        """The stored embedding of an analysed article."""
-
-    def article_vectors(self, *, after_id: int = 0, limit: int = 10_000) -> list[tuple[int, bytes]]:
-        """``(article_id, vector)`` by id, for rebuilding a vector index."""
+        """The story id of each of these articles that has one. Raises only StorageError."""
 
     def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
-        """Write stories back after clustering: update or create each, move the articles
-        of absorbed stories, file new members. Returns each change's story id by its
-        position in ``changes``."""
+        """Write stories back after clustering, in one transaction: update or create each,
+        move the articles of absorbed stories, file new members. Returns each change's
+        story id by its position in ``changes``. Raises only StorageError."""
+
+    def article_vector(self, article_id: int) -> bytes | None:
+        """The stored embedding of an analysed article. Raises only StorageError."""
+
+    def article_vectors(self, *, after_id: int = 0, limit: int = 10_000) -> list[tuple[int, bytes]]:
+        """``(article_id, vector)`` by id, for rebuilding a vector index. Raises only
+        StorageError."""
+
+
+class FindingsStorage(Protocol):
+    """What enrichment found, as pages read it: an article's analysis, entities, stories,
+    topics."""
 
     def article_insight(self, article_id: int) -> ArticleInsight | None:
         """What enrichment found in an article; None when it has not been analysed.
@@ -195,37 +266,43 @@ class Storage(Protocol):
         offset: int = 0,
     ) -> list[Entity]:
         """Entities named in at least one article, most often named first; ``query``
-        matches any of their names in part."""
+        matches any of their names in part. Raises only StorageError."""
 
     def get_entity(self, key: int | str) -> Entity:
         """By id, or by any of its names. Raises EntityNotFoundError."""
 
     def entity_articles(self, entity_id: int, *, limit: int = 50) -> list[Article]:
-        """Articles naming the entity, newest first."""
+        """Articles naming the entity, newest first. Raises only StorageError."""
 
     def entity_quotes(self, entity_id: int, *, limit: int = 20) -> list[Quote]:
-        """Quotes attributed to the entity, newest articles first."""
+        """Quotes attributed to the entity, newest articles first. Raises only
+        StorageError."""
 
     def list_stories(
         self, *, since: datetime | None = None, limit: int = 50, offset: int = 0
     ) -> list[Story]:
-        """Stories, most recently active first."""
+        """Stories, most recently active first. Raises only StorageError."""
 
     def get_story(self, story_id: int) -> Story:
         """Raises StoryNotFoundError."""
 
     def story_articles(self, story_id: int) -> list[Article]:
-        """The story's articles, newest first."""
+        """The story's articles, newest first. Raises only StorageError."""
 
     def find_topic(self, name: str) -> TopicTag | None:
-        """A stored topic by its id or label, ignoring case."""
+        """A stored topic by its id or label, ignoring case. Raises only StorageError."""
 
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
-        """Every topic used, with its article count, most used first."""
+        """Every topic used, with its article count, most used first. Raises only
+        StorageError."""
 
-    # --- readers -----------------------------------------------------------------------
-    # Every method taking a reader_id raises ReaderNotFoundError for an unknown reader and
-    # reads or writes that reader's rows only.
+
+class ReaderStorage(Protocol):
+    """Readers and what they say and do.
+
+    Every method taking a reader_id raises ReaderNotFoundError for an unknown reader and
+    reads or writes that reader's rows only.
+    """
 
     def add_reader(
         self, name: str, *, created: datetime, exploration: float = 0.1, diversity: float = 0.3
@@ -233,28 +310,31 @@ class Storage(Protocol):
         """Raises ReaderExistsError."""
 
     def get_reader(self, key: int | str) -> Reader:
-        """By id or name."""
+        """By id (int) or name (str). Raises ReaderNotFoundError."""
 
     def list_readers(self) -> list[Reader]:
-        """By id."""
+        """By id. Raises only StorageError."""
 
     def update_reader(self, reader: Reader) -> Reader:
-        """Write the reader's settings (exploration, diversity)."""
+        """Write the reader's settings (exploration, diversity). Raises
+        ReaderNotFoundError."""
 
     def remove_reader(self, key: int | str) -> None:
-        """Delete a reader with everything they said and did."""
+        """Delete a reader with everything they said and did. Raises ReaderNotFoundError."""
 
     def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
-        """Follow or mute something, replacing an earlier stance on the same thing."""
+        """Follow or mute something, replacing an earlier stance on the same thing.
+        Raises ReaderNotFoundError."""
 
     def remove_interest(self, reader_id: int, kind: InterestKind, value: str) -> bool:
-        """Forget a follow or mute; whether there was one."""
+        """Forget a follow or mute; whether there was one. Raises ReaderNotFoundError."""
 
     def list_interests(self, reader_id: int, *, stance: Stance | None = None) -> list[Interest]:
-        """The reader's follows and mutes, by kind then age."""
+        """The reader's follows and mutes, by kind then age. Raises ReaderNotFoundError."""
 
     def record_events(self, reader_id: int, items: Sequence[ReaderEvent]) -> int:
-        """Store events; all or none (ArticleNotFoundError names an unknown article)."""
+        """Store events, all or none, and add them to the engagement counts; how many.
+        Raises ReaderNotFoundError, ArticleNotFoundError (naming an unknown article)."""
 
     def reader_events(
         self,
@@ -264,31 +344,37 @@ class Storage(Protocol):
         kinds: Sequence[EventKind] | None = None,
         limit: int = 1000,
     ) -> list[ReaderEvent]:
-        """The reader's events, newest first."""
+        """The reader's events, newest first. Raises ReaderNotFoundError."""
 
     def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
-        """Idempotent. Raises ArticleNotFoundError."""
+        """Idempotent. Raises ReaderNotFoundError, ArticleNotFoundError."""
 
     def unsave_article(self, reader_id: int, article_id: int) -> bool:
-        """Whether it was saved."""
+        """Whether it was saved. Raises ReaderNotFoundError."""
 
     def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
-        """Most recently saved first."""
+        """Most recently saved first. Raises ReaderNotFoundError."""
 
-    # --- accounts and tokens ----------------------------------------------------------
+
+class AccountStorage(Protocol):
+    """How readers sign in and are reached: accounts and tokens."""
 
     def get_account(self, reader_id: int) -> Account:
-        """The reader's account (defaults when none was stored). Raises ReaderNotFoundError."""
+        """The reader's account (defaults when none was stored). Raises
+        ReaderNotFoundError."""
 
     def update_account(self, reader_id: int, *, now: datetime, **changes: Any) -> Account:
         """Set some of ``email``, ``password_hash``, ``digest`` and ``digest_last_sent``,
-        making the account at ``now`` if needed. Raises ReaderNotFoundError."""
+        making the account at ``now`` if needed. Raises ReaderNotFoundError, and
+        ValueError for any other field."""
 
     def password_hash(self, name: str) -> tuple[int, str] | None:
-        """The reader id and stored password hash of the reader named so, if they have one."""
+        """The reader id and stored password hash of the reader named so, if they have one.
+        Raises only StorageError."""
 
     def accounts_with_digests(self) -> list[Account]:
-        """Accounts with an email address and digests on (due or not)."""
+        """Accounts with an email address and digests on (due or not). Raises only
+        StorageError."""
 
     def add_token(
         self,
@@ -303,13 +389,15 @@ class Storage(Protocol):
         """Store a token by its secret's hash. Raises ReaderNotFoundError."""
 
     def token_by_secret(self, secret_hash: str) -> Token | None:
-        """The token with this secret hash, revoked and expired ones included."""
+        """The token with this secret hash, revoked and expired ones included. Raises only
+        StorageError."""
 
     def touch_token(self, token_id: int, *, at: datetime) -> None:
-        """Note that the token was used."""
+        """Note that the token was used (an unknown id changes nothing). Raises only
+        StorageError."""
 
     def list_tokens(self, reader_id: int, *, kind: TokenKind | None = None) -> list[Token]:
-        """The reader's unrevoked tokens, oldest first."""
+        """The reader's unrevoked tokens, oldest first. Raises ReaderNotFoundError."""
 
     def revoke_tokens(
         self,
@@ -320,30 +408,11 @@ class Storage(Protocol):
         kind: TokenKind | None = None,
     ) -> int:
         """Revoke the reader's tokens (one by id, or all of a kind, or all); how many.
-        Another reader's token id revokes nothing."""
+        Another reader's token id revokes nothing. Raises ReaderNotFoundError."""
 
-    def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
-        """Values that change whenever anything of the reader that ranking reads changes
-        (their events, follows and mutes, settings): equal stamps, same inputs. Empty for
-        a reader who does not exist."""
 
-    # --- models -------------------------------------------------------------------------
-
-    def load_model(self, name: str) -> tuple[str, datetime, int] | None:
-        """A stored model's JSON payload, when it was fitted and from how many examples."""
-
-    def save_model(self, name: str, payload: str, *, fitted_at: datetime, examples: int) -> None:
-        """Store (or replace) a model."""
-
-    # --- search -------------------------------------------------------------------------
-
-    def search_articles(
-        self, query: str, *, limit: int = 20, offset: int = 0
-    ) -> list[tuple[Article, float]]:
-        """Articles matching every word of ``query`` (stemmed), best first, with their
-        relevance (higher is better; comparable within one query only)."""
-
-    # --- ranking -----------------------------------------------------------------------
+class RankingStorage(Protocol):
+    """What ranking reads, and the models it learns from all readers."""
 
     def rank_facts(
         self,
@@ -353,7 +422,8 @@ class Storage(Protocol):
         article_ids: Sequence[int] = (),
     ) -> list[ArticleFacts]:
         """What ranking needs of analysed articles: the ``limit`` newest (published since
-        ``since``), plus those of ``article_ids``. Skipped articles are left out."""
+        ``since``), plus those of ``article_ids``. Skipped articles are left out. Raises
+        only StorageError."""
 
     def candidate_ids(
         self,
@@ -371,11 +441,50 @@ class Storage(Protocol):
         entity, carrying each topic, from each source, or in each story; the representatives
         of the ``top_stories`` most covered stories seen since ``since``; and the ``newest``
         articles since then. Each id once, in no particular order; older articles may be
-        among them (the caller filters by date)."""
+        among them (the caller filters by date). Raises only StorageError."""
 
     def article_engagement(
         self, article_ids: Sequence[int], *, since: datetime
     ) -> dict[int, tuple[int, int]]:
         """Across all readers, per article: (impressions, opens + saves + shares) since the
         start of ``since``'s UTC day (counts are kept per day as events are recorded).
-        Counts only, never who: what is popular, not what one reader did."""
+        Counts only, never who: what is popular, not what one reader did. Raises only
+        StorageError."""
+
+    def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
+        """Values that change whenever anything of the reader that ranking reads changes
+        (their events, follows and mutes, settings): equal stamps, same inputs. Empty for
+        a reader who does not exist. Raises only StorageError."""
+
+    def load_model(self, name: str) -> tuple[str, datetime, int] | None:
+        """A stored model's JSON payload, when it was fitted and from how many examples.
+        Raises only StorageError."""
+
+    def save_model(self, name: str, payload: str, *, fitted_at: datetime, examples: int) -> None:
+        """Store (or replace) a model. Raises only StorageError."""
+
+
+class Storage(
+    SourceStorage,
+    ArticleStorage,
+    EnrichmentStorage,
+    FindingsStorage,
+    ReaderStorage,
+    AccountStorage,
+    RankingStorage,
+    Protocol,
+):
+    """Persistent state of one Tidings installation: every domain's protocol.
+
+    Raises (each method's docstring says which):
+        SourceNotFoundError: a source id or URL does not exist.
+        ArticleNotFoundError: an article id does not exist.
+        EntityNotFoundError, StoryNotFoundError, ReaderNotFoundError: likewise for
+            entities, stories and readers.
+        ReaderExistsError: adding a reader whose name is taken.
+        SourceExistsError: adding a source whose URL is already stored.
+        StorageError: any other database failure.
+    """
+
+    def close(self) -> None:
+        """Release connections. The storage must not be used afterwards."""

@@ -63,6 +63,19 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+
+def _part_of(column: str, owner: str, *, key: bool = False) -> sa.Column[int]:
+    """A column naming a row of ``owner`` by id, never NULL, deleted with that row; part
+    of the primary key with ``key``."""
+    return sa.Column(
+        column,
+        sa.Integer,
+        sa.ForeignKey(f"{owner}.id", ondelete="CASCADE"),
+        primary_key=key,
+        nullable=False,
+    )
+
+
 #: Something Tidings reads news from, with its polling state (``tidings.types.Source``).
 sources = sa.Table(
     "sources",
@@ -99,12 +112,7 @@ articles = sa.Table(
     "articles",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "source_id",
-        sa.Integer,
-        sa.ForeignKey("sources.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _part_of("source_id", "sources"),
     sa.Column("guid", sa.Text),
     sa.Column("url", sa.Text),
     sa.Column("canonical_url", sa.Text),
@@ -172,18 +180,8 @@ sa.Index(
 article_sources = sa.Table(
     "article_sources",
     metadata,
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "source_id",
-        sa.Integer,
-        sa.ForeignKey("sources.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("article_id", "articles", key=True),
+    _part_of("source_id", "sources", key=True),
     # When the article was first seen in this source; the earliest inherits the article
     # when its owner is removed.
     sa.Column("first_seen", UTCDateTime, nullable=False),
@@ -223,12 +221,7 @@ stories = sa.Table(
 enrichments = sa.Table(
     "enrichments",
     metadata,
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("article_id", "articles", key=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("note", sa.Text),
@@ -264,12 +257,7 @@ entity_keys = sa.Table(
     "entity_keys",
     metadata,
     sa.Column("key", sa.Text, primary_key=True),
-    sa.Column(
-        "entity_id",
-        sa.Integer,
-        sa.ForeignKey("entities.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("entity_id", "entities", key=True),
     sa.Index("ix_entity_keys_entity_id", "entity_id"),
 )
 
@@ -277,18 +265,8 @@ entity_keys = sa.Table(
 article_entities = sa.Table(
     "article_entities",
     metadata,
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "entity_id",
-        sa.Integer,
-        sa.ForeignKey("entities.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("article_id", "articles", key=True),
+    _part_of("entity_id", "entities", key=True),
     sa.Column("mentions", sa.Integer, nullable=False),
     sa.Column("first_offset", sa.Integer, nullable=False),
     sa.Column("description", sa.Text),
@@ -312,12 +290,7 @@ topics = sa.Table(
 article_topics = sa.Table(
     "article_topics",
     metadata,
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("article_id", "articles", key=True),
     sa.Column(
         "topic_id",
         sa.String(200),
@@ -335,12 +308,7 @@ quotes = sa.Table(
     "quotes",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _part_of("article_id", "articles"),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("speaker", sa.Text),
@@ -370,12 +338,7 @@ readers = sa.Table(
 interests = sa.Table(
     "interests",
     metadata,
-    sa.Column(
-        "reader_id",
-        sa.Integer,
-        sa.ForeignKey("readers.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("reader_id", "readers", key=True),
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("value", sa.Text, primary_key=True),
     sa.Column("stance", sa.String(16), nullable=False),
@@ -388,18 +351,8 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "reader_id",
-        sa.Integer,
-        sa.ForeignKey("readers.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _part_of("reader_id", "readers"),
+    _part_of("article_id", "articles"),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value", sa.Float),
     sa.Column("at", UTCDateTime, nullable=False),
@@ -414,18 +367,8 @@ events = sa.Table(
 saved = sa.Table(
     "saved",
     metadata,
-    sa.Column(
-        "reader_id",
-        sa.Integer,
-        sa.ForeignKey("readers.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("reader_id", "readers", key=True),
+    _part_of("article_id", "articles", key=True),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_saved_article_id", "article_id"),
 )
@@ -437,12 +380,7 @@ saved = sa.Table(
 accounts = sa.Table(
     "accounts",
     metadata,
-    sa.Column(
-        "reader_id",
-        sa.Integer,
-        sa.ForeignKey("readers.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("reader_id", "readers", key=True),
     sa.Column("email", sa.Text),
     # argon2id, in the PHC string format; NULL until a password is set.
     sa.Column("password_hash", sa.Text),
@@ -457,12 +395,7 @@ tokens = sa.Table(
     "tokens",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "reader_id",
-        sa.Integer,
-        sa.ForeignKey("readers.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _part_of("reader_id", "readers"),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False),
@@ -492,12 +425,7 @@ models = sa.Table(
 engagement = sa.Table(
     "engagement",
     metadata,
-    sa.Column(
-        "article_id",
-        sa.Integer,
-        sa.ForeignKey("articles.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _part_of("article_id", "articles", key=True),
     sa.Column("day", sa.Integer, primary_key=True),
     sa.Column("shown", sa.Integer, nullable=False),
     sa.Column("engaged", sa.Integer, nullable=False),

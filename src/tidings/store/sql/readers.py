@@ -1,0 +1,255 @@
+"""Readers and what they say and do: follows and mutes, events, saved articles; and the
+per-day engagement counts that events add to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tidings.errors import ReaderExistsError, ReaderNotFoundError
+from tidings.store.schema import articles, engagement, events, interests, readers, saved
+from tidings.store.sql.articles import require_articles
+from tidings.store.sql.connection import SQLBase, insert_for
+from tidings.store.sql.rows import article_from_row
+from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
+
+
+class ReadersMixin(SQLBase):
+    """Readers, interests, events and saved articles (:class:`tidings.store.base.ReaderStorage`)."""
+
+    def add_reader(
+        self, name: str, *, created: datetime, exploration: float = 0.1, diversity: float = 0.3
+    ) -> Reader:
+        values = {
+            "name": name,
+            "created": created,
+            "exploration": exploration,
+            "diversity": diversity,
+        }
+        # The unique index on name is the only constraint this insert can break.
+        taken = ReaderExistsError(f"reader already exists: {name}", resource=name)
+        return _reader(self._insert_one("add the reader", readers, values, taken=taken))
+
+    def get_reader(self, key: int | str) -> Reader:
+        with self._transaction("read the reader") as conn:
+            return _reader(reader_row(conn, key))
+
+    def list_readers(self) -> list[Reader]:
+        with self._transaction("list readers") as conn:
+            return [_reader(r) for r in conn.execute(sa.select(readers).order_by(readers.c.id))]
+
+    def update_reader(self, reader: Reader) -> Reader:
+        with self._transaction("update the reader", writes=True) as conn:
+            reader_row(conn, reader.id)
+            conn.execute(
+                sa.update(readers)
+                .where(readers.c.id == reader.id)
+                .values(exploration=reader.exploration, diversity=reader.diversity)
+            )
+            return _reader(reader_row(conn, reader.id))
+
+    def remove_reader(self, key: int | str) -> None:
+        with self._transaction("remove the reader", writes=True) as conn:
+            row = reader_row(conn, key)
+            conn.execute(sa.delete(readers).where(readers.c.id == row.id))
+
+    def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
+        values = {
+            "stance": interest.stance.value,
+            "label": interest.label,
+            "created": created,
+        }
+        key = (
+            interests.c.reader_id == reader_id,
+            interests.c.kind == interest.kind.value,
+            interests.c.value == interest.value,
+        )
+        with self._transaction("store the reader's interest", writes=True) as conn:
+            reader_row(conn, reader_id)
+            done = conn.execute(sa.update(interests).where(*key).values(values))
+            if not done.rowcount:
+                conn.execute(
+                    sa.insert(interests).values(
+                        reader_id=reader_id,
+                        kind=interest.kind.value,
+                        value=interest.value,
+                        **values,
+                    )
+                )
+        return Interest(
+            kind=interest.kind,
+            value=interest.value,
+            stance=interest.stance,
+            label=interest.label,
+            created=created,
+        )
+
+    def remove_interest(self, reader_id: int, kind: InterestKind, value: str) -> bool:
+        with self._transaction("remove the reader's interest", writes=True) as conn:
+            reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(interests).where(
+                    interests.c.reader_id == reader_id,
+                    interests.c.kind == kind.value,
+                    interests.c.value == value,
+                )
+            )
+            return bool(done.rowcount)
+
+    def list_interests(self, reader_id: int, *, stance: Stance | None = None) -> list[Interest]:
+        query = (
+            sa.select(interests)
+            .where(interests.c.reader_id == reader_id)
+            .order_by(interests.c.kind, interests.c.created, interests.c.value)
+        )
+        if stance is not None:
+            query = query.where(interests.c.stance == stance.value)
+        with self._transaction("list the reader's interests") as conn:
+            reader_row(conn, reader_id)
+            return [
+                Interest(
+                    kind=InterestKind(r.kind),
+                    value=r.value,
+                    stance=Stance(r.stance),
+                    label=r.label,
+                    created=r.created,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def record_events(self, reader_id: int, items: Sequence[ReaderEvent]) -> int:
+        if not items:
+            return 0
+        with self._transaction("record the reader's events", writes=True) as conn:
+            reader_row(conn, reader_id)
+            require_articles(conn, sorted({e.article_id for e in items}))
+            conn.execute(
+                sa.insert(events),
+                [
+                    {
+                        "reader_id": reader_id,
+                        "article_id": e.article_id,
+                        "kind": e.kind.value,
+                        "value": e.value,
+                        "at": e.at,
+                    }
+                    for e in items
+                ],
+            )
+            _count_engagement(conn, items)
+        return len(items)
+
+    def reader_events(
+        self,
+        reader_id: int,
+        *,
+        since: datetime | None = None,
+        kinds: Sequence[EventKind] | None = None,
+        limit: int = 1000,
+    ) -> list[ReaderEvent]:
+        query = (
+            sa.select(events)
+            .where(events.c.reader_id == reader_id)
+            .order_by(events.c.at.desc(), events.c.id.desc())
+            .limit(limit)
+        )
+        if since is not None:
+            query = query.where(events.c.at >= since)
+        if kinds is not None:
+            query = query.where(events.c.kind.in_([k.value for k in kinds]))
+        with self._transaction("read the reader's events") as conn:
+            reader_row(conn, reader_id)
+            return [
+                ReaderEvent(kind=EventKind(r.kind), article_id=r.article_id, at=r.at, value=r.value)
+                for r in conn.execute(query)
+            ]
+
+    def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        with self._transaction("save the article", writes=True) as conn:
+            reader_row(conn, reader_id)
+            require_articles(conn, [article_id])
+            conn.execute(
+                insert_for(conn)(saved)
+                .values(reader_id=reader_id, article_id=article_id, at=at)
+                .on_conflict_do_nothing()
+            )
+
+    def unsave_article(self, reader_id: int, article_id: int) -> bool:
+        with self._transaction("unsave the article", writes=True) as conn:
+            reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(saved).where(
+                    saved.c.reader_id == reader_id, saved.c.article_id == article_id
+                )
+            )
+            return bool(done.rowcount)
+
+    def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
+        query = (
+            sa.select(articles)
+            .join(saved, saved.c.article_id == articles.c.id)
+            .where(saved.c.reader_id == reader_id)
+            .order_by(saved.c.at.desc(), articles.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("list saved articles") as conn:
+            reader_row(conn, reader_id)
+            return [article_from_row(r) for r in conn.execute(query)]
+
+
+def reader_row(conn: sa.Connection, key: int | str) -> sa.Row[Any]:
+    """The reader with this id (int) or name (str). Raises ReaderNotFoundError."""
+    column = readers.c.name if isinstance(key, str) else readers.c.id
+    row = conn.execute(sa.select(readers).where(column == key)).one_or_none()
+    if row is None:
+        raise ReaderNotFoundError(f"no such reader: {key}", resource=str(key))
+    return row
+
+
+def _reader(row: Any) -> Reader:
+    return Reader(
+        id=row.id,
+        name=row.name,
+        created=row.created,
+        exploration=row.exploration,
+        diversity=row.diversity,
+    )
+
+
+#: Event kinds that count as engaging with an article, for popularity across readers.
+ENGAGING = frozenset({EventKind.OPEN, EventKind.SAVE, EventKind.SHARE})
+
+
+def utc_day(at: datetime) -> int:
+    """Days since 1970-01-01 in UTC: the engagement table's bucket."""
+    return int(at.timestamp() // 86400)
+
+
+def _count_engagement(conn: sa.Connection, items: Sequence[ReaderEvent]) -> None:
+    """Add the events to the per-article, per-day counts."""
+    counts: dict[tuple[int, int], list[int]] = {}
+    for e in items:
+        if e.kind is EventKind.IMPRESSION or e.kind in ENGAGING:
+            slot = counts.setdefault((e.article_id, utc_day(e.at)), [0, 0])
+            slot[0 if e.kind is EventKind.IMPRESSION else 1] += 1
+    if not counts:
+        return
+    insert = insert_for(conn)(engagement)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[engagement.c.article_id, engagement.c.day],
+        set_={
+            "shown": engagement.c.shown + insert.excluded.shown,
+            "engaged": engagement.c.engaged + insert.excluded.engaged,
+        },
+    )
+    conn.execute(
+        upsert,
+        [
+            {"article_id": a, "day": d, "shown": n[0], "engaged": n[1]}
+            for (a, d), n in sorted(counts.items())
+        ],
+    )
