@@ -21,8 +21,9 @@ import click
 
 from tidings import __version__
 from tidings.config import Settings, load_settings, parse_networks
-from tidings.engine import Engine, classify_source_url, make_engine
+from tidings.engine import Engine, make_engine
 from tidings.errors import TidingsError
+from tidings.ingest.stage import classify_source_url
 from tidings.types import (
     Article,
     ArticleDraft,

@@ -19,9 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,13 +27,11 @@ from tidings.accounts import UNSET, Accounts, Unset, clean_reader_name
 from tidings.config import Settings, load_settings
 from tidings.errors import (
     InvalidInputError,
-    InvalidURLError,
     NotFoundError,
     TidingsError,
     TopicNotFoundError,
 )
 from tidings.extract.stage import Extraction
-from tidings.ingest import local, opml
 from tidings.ingest.stage import IngestionStage, Progress
 from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
@@ -62,7 +58,6 @@ from tidings.types import (
     ReaderEvent,
     Source,
     SourceHealth,
-    SourceKind,
     Stance,
     Story,
     StoryPage,
@@ -118,31 +113,6 @@ def event_problem(event: ReaderEvent, now: datetime) -> str | None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def classify_source_url(url: str) -> tuple[str, SourceKind]:
-    """Normalise what a user typed into a source URL and tell its kind.
-
-    ``http(s)://`` URLs are feeds; ``file://`` URLs and existing local paths are local
-    sources. Raises InvalidURLError for anything else.
-    """
-    text = url.strip()
-    if not text:
-        raise InvalidURLError("empty source URL")
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme in ("http", "https"):
-        if not parts.hostname:
-            raise InvalidURLError(f"not a valid URL (no host): {text}")
-        return text, SourceKind.FEED
-    if scheme == "file":
-        return local.url_from_path(local.path_from_url(text)), SourceKind.LOCAL
-    if not scheme or len(scheme) == 1:  # a plain path (or a Windows drive letter)
-        path = Path(text).expanduser()
-        if path.exists():
-            return local.url_from_path(path.resolve()), SourceKind.LOCAL
-        raise InvalidURLError(f"no such file or folder, and not an http(s) URL: {text}")
-    raise InvalidURLError(f"unsupported URL scheme {scheme!r} (use http, https or file): {text}")
 
 
 class Engine:
@@ -202,20 +172,9 @@ class Engine:
         title: str | None = None,
         pages: PagePolicy = PagePolicy.AUTO,
     ) -> Source:
-        """Subscribe to a feed URL, or a local feed file or folder. Due for polling at once.
-
-        ``pages`` says when entries' article pages are fetched for their whole text (feeds
-        on the web only; local feed files are read as they are)."""
-        normalised, kind = classify_source_url(url)
-        clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
-        return self.storage.add_source(
-            normalised,
-            kind=kind,
-            title=title,
-            tags=clean_tags,
-            pages=PagePolicy(pages),
-            added=self._clock(),
-        )
+        """Subscribe to a feed URL, or a local feed file or folder (see
+        :meth:`IngestionStage.add_source`). Raises InvalidURLError, SourceExistsError."""
+        return self.ingestion.add_source(url, tags=tags, title=title, pages=pages)
 
     def get_source(self, key: int | str) -> Source:
         return self.storage.get_source(key)
@@ -228,25 +187,12 @@ class Engine:
         self._content_changed()
 
     def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
-        """Subscribe to every feed of an OPML document. Returns (added, already present)."""
-        added: list[Source] = []
-        existing: list[OutlineEntry] = []
-        known = {s.source.url for s in self.storage.source_health()}
-        for entry in opml.parse_opml(content):
-            normalised, _ = classify_source_url(entry.url)
-            if normalised in known:
-                existing.append(entry)
-                continue
-            source = self.add_source(entry.url, tags=entry.tags, title=entry.title)
-            if entry.site and source.site is None:
-                source = self.storage.update_source(replace(source, site=entry.site))
-            known.add(source.url)
-            added.append(source)
-        return added, existing
+        """Subscribe to every feed of an OPML document. Returns (added, already present).
+        Raises OPMLError."""
+        return self.ingestion.import_opml(content)
 
     def export_opml(self) -> str:
-        sources = [h.source for h in self.storage.source_health()]
-        return opml.write_opml([s for s in sources if s.kind is not SourceKind.MANUAL])
+        return self.ingestion.export_opml()
 
     # --- articles ----------------------------------------------------------------------
 
@@ -588,17 +534,7 @@ class Engine:
         any article) with its newest articles. Raises TopicNotFoundError."""
         topic_id, label = self._resolve_topic(key)
         tag = self.storage.find_topic(topic_id) or TopicTag(id=topic_id, label=label)
-        # The per-topic candidate query is "the newest N carrying it", through its index.
-        ids = self.storage.candidate_ids(
-            since=self._clock(), topic_ids=[tag.id], per_key=limit, top_stories=0, newest=0
-        )
-        found: list[Article] = []
-        for article_id in ids:
-            try:
-                found.append(self.storage.get_article(article_id))
-            except NotFoundError:
-                continue  # removed meanwhile
-        found.sort(key=lambda a: a.published or a.fetched_at, reverse=True)
+        found = self.storage.topic_articles(tag.id, limit=limit)
         return tag, found[:limit]
 
     # --- the reader's feed (rank/) -----------------------------------------------------

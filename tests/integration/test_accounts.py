@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tidings.engine import SESSION_LIFETIME, Engine, make_engine
+from tidings.accounts import SESSION_LIFETIME
+from tidings.engine import Engine, make_engine
 from tidings.errors import (
     AuthenticationError,
     InvalidInputError,

@@ -12,13 +12,14 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import tidings.engine
+import tidings.accounts
 from tests.integration.test_enrich import MEETING, draft, store
+from tidings.accounts import SESSION_LIFETIME
 from tidings.api.app import create_app
 from tidings.api.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from tidings.api.limits import AuthRateLimits, SlidingWindowLimiter
 from tidings.config import load_settings
-from tidings.engine import SESSION_LIFETIME, Engine, make_engine
+from tidings.engine import Engine, make_engine
 from tidings.types import TokenKind
 
 pytestmark = pytest.mark.integration
@@ -30,8 +31,8 @@ PASSWORD = "correct horse battery"
 def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id at its defaults takes most of a second here: these tests are about the API,
     so they hash with the cheapest parameters."""
-    monkeypatch.setattr(tidings.engine, "_HASHER", PasswordHasher(1, 8, 1))
-    monkeypatch.setattr(tidings.engine, "_DUMMY", None)
+    monkeypatch.setattr(tidings.accounts, "_HASHER", PasswordHasher(1, 8, 1))
+    monkeypatch.setattr(tidings.accounts, "_DUMMY", None)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import schemathesis
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
-import tidings.engine
+import tidings.accounts
 from tests.integration.test_enrich import MEETING, QUAKE, draft, store
 from tidings.api.app import create_app
 from tidings.config import load_settings
@@ -61,8 +61,8 @@ def contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contract]:
     tmp: Path = tmp_path_factory.mktemp("contract")
     env = {"TIDINGS_DATA_DIR": str(tmp), "TIDINGS_ENRICH": "0", "TIDINGS_ADMINS": "contract"}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tidings.engine, "_HASHER", PasswordHasher(1, 8, 1))
-        patch.setattr(tidings.engine, "_DUMMY", None)
+        patch.setattr(tidings.accounts, "_HASHER", PasswordHasher(1, 8, 1))
+        patch.setattr(tidings.accounts, "_DUMMY", None)
         with make_engine(load_settings(env=env, config_file=None)) as engine:
             store(engine, "https://wire.example/feed", [draft("m", *MEETING, 0)])
             store(engine, "https://paper.example/feed", [draft("q", *QUAKE, 1)])

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import tidings.engine
+import tidings.accounts
 from tests.integration.test_api_accounts import assert_error, signed_in, with_token
 from tests.integration.test_enrich import draft, store
 from tests.integration.test_feed import newsroom
@@ -39,8 +39,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, d
     tmp: Path = tmp_path_factory.mktemp("api-reader")
     settings = Settings(database_url=f"sqlite:///{tmp / 'db.sqlite'}", data_dir=tmp)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tidings.engine, "_HASHER", PasswordHasher(1, 8, 1))
-        patch.setattr(tidings.engine, "_DUMMY", None)
+        patch.setattr(tidings.accounts, "_HASHER", PasswordHasher(1, 8, 1))
+        patch.setattr(tidings.accounts, "_DUMMY", None)
         with make_engine(settings) as engine:
             ids = newsroom(engine)
             hostile = replace(draft("hostile", "A page with tricks", "", 0), body=None)

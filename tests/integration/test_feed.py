@@ -14,8 +14,7 @@ from tests.integration.test_enrich import GERMAN, MEETING, MEETING_OTHER, QUAKE,
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
 from tidings.errors import TidingsError
-from tidings.types import ReasonKind
-from tidings.types import EventKind, ReaderEvent
+from tidings.types import EventKind, ReaderEvent, ReasonKind
 
 pytestmark = pytest.mark.integration
 

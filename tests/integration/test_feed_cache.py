@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_feed import newsroom
+from tests.integration.test_enrich import T0 as T_ORIGIN
+from tests.integration.test_enrich import draft, store
+from tests.integration.test_feed import MARKETS, newsroom
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
 from tidings.types import EventKind, InterestKind, ReaderEvent
@@ -43,13 +45,13 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 def ranked(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    rank = engine._rank_page
+    rank = engine.ranker._rank
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return rank(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine, "_rank_page", counting)
+    monkeypatch.setattr(engine.ranker, "_rank", counting)
     return calls
 
 
@@ -122,10 +124,48 @@ def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.Mon
         assert len(calls) == 2
 
 
-def test_cached_facts_come_back_in_the_order_asked_for(engine: Engine) -> None:
-    newsroom(engine)
-    analysed = [f.article_id for f in engine.storage.rank_facts(limit=0, article_ids=range(1, 99))]
-    assert len(analysed) >= 4
-    a, b, c, d = analysed[:4]
-    engine._rank_facts([c, d])  # some cached, some not
-    assert [f.article_id for f in engine._rank_facts([d, a, c, b, d])] == [d, a, c, b]
+def test_another_processs_news_reaches_the_page(settings: Settings) -> None:
+    """Articles analysed by another process reach this one's pages through storage's
+    change sequence, without rebuilding what it holds."""
+    clock = Clock(datetime.now(UTC))
+    with make_engine(settings, clock=clock) as engine, make_engine(settings) as other:
+        newsroom(engine)
+        engine.add_reader("ana")
+        before = {i.article_id for i in engine.feed("ana").items}
+        loads: list[int] = []
+        load = engine.ranker.load
+        engine.ranker.load = lambda: loads.append(1) or load()  # type: ignore[method-assign]
+        hours = (clock.now - T_ORIGIN).total_seconds() / 3600
+        fresh = store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])
+        other.enrich()
+        fresh = fresh["late"]
+        clock.now += timedelta(seconds=61)  # the cached page expires
+        after = engine.feed("ana")
+        assert not loads  # followed, not read again from storage
+        assert fresh in engine.ranker.window
+        assert fresh not in before
+        assert fresh in {i.article_id for i in after.items} | {
+            c.article_id for i in after.items for c in i.also_covered_by
+        }
+
+
+def test_pages_in_use_are_ranked_again_before_they_expire(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No request waits for a page that could have been ready: the background thread ranks
+    a page readers keep asking for again before it expires."""
+    import time
+    from dataclasses import replace
+
+    with make_engine(replace(settings, feed_cache_seconds=2)) as engine:
+        newsroom(engine)
+        engine.add_reader("ana")
+        first = engine.feed("ana")
+        calls = ranked(engine, monkeypatch)
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            assert engine.feed("ana") is not None
+            time.sleep(0.1)
+        assert calls, "the background thread never ranked the page again"
+        served = engine.feed("ana")
+        assert served is not first  # the fresh one, made outside any request

@@ -10,10 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-import tidings.rank.score as score
+import tidings.rank.learn as learn
 from tests.integration.test_feed import newsroom
 from tidings.config import Settings
-from tidings.engine import LEARN_AFTER, Engine, make_engine
+from tidings.engine import Engine, make_engine
+from tidings.rank.learn import LEARN_AFTER
 from tidings.types import EventKind, InterestKind, ReaderEvent
 
 pytestmark = pytest.mark.integration
@@ -45,13 +46,13 @@ def test_weights_are_refitted_only_after_new_events_or_follows(
     events.append(ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now))
     engine.record_events("ana", events)
     fits: list[int] = []
-    fit = score.fit_weights
+    fit = learn.fit_weights
 
     def counting(*args: object, **kwargs: object) -> npt.NDArray[np.float64]:
         fits.append(1)
         return fit(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(score, "fit_weights", counting)
+    monkeypatch.setattr(learn, "fit_weights", counting)
     first = engine.feed("ana")
     again = engine.feed("ana")
     assert len(fits) == 1
@@ -75,13 +76,14 @@ def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engi
     wire = engine.get_source("https://wire.example/feed").id
     assert engine.learn() == (0, 0)  # nobody has a history yet
     defaults = engine.ranking_weights()
-    now = engine._clock() - timedelta(hours=1)
     # Readers who follow a source but read only what is popular elsewhere: following a
-    # source should count for less than the judged default.
+    # source should count for less than the judged default. (Their pages come after the
+    # follow: what a reader followed later says nothing of what they were shown before.)
     for n in range(3):
         name = f"r{n}"
         engine.add_reader(name)
         engine.follow(name, InterestKind.SOURCE, "https://wire.example/feed")
+        now = engine._clock() + timedelta(seconds=1)
         events = []
         for k in range(LEARN_AFTER * 2):
             article = sorted(ids.values())[k % len(ids)]

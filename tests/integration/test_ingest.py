@@ -13,9 +13,9 @@ import feedparser
 import pytest
 
 from tests.loopback import LoopbackServer
-from tidings import engine as engine_module
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
+from tidings.ingest import stage as ingest_stage
 from tidings.types import PagePolicy, Source, SourceUpdate
 
 pytestmark = pytest.mark.integration
@@ -112,13 +112,13 @@ def test_real_feeds_from_loopback(
     assert all(a.published is not None and a.published.tzinfo is not None for a in articles)
 
     parses: list[str] = []
-    real_parse = engine_module.parse_feed
+    real_parse = ingest_stage.parse_feed
 
     def counting_parse(content: bytes, **kwargs: Any) -> Any:
         parses.append(kwargs["url"])
         return real_parse(content, **kwargs)
 
-    monkeypatch.setattr(engine_module, "parse_feed", counting_parse)
+    monkeypatch.setattr(ingest_stage, "parse_feed", counting_parse)
     all_sources = [h.source for h in engine.list_sources()]
     second = by_url(engine.ingest(sources=all_sources).updates)
     assert sum(u.new for u in second.values()) == 0

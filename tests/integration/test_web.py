@@ -21,8 +21,7 @@ from tidings.api.auth import SESSION_COOKIE
 from tidings.api.limits import AuthRateLimits
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
-from tidings.types import ActionVerb, TargetKind
-from tidings.types import EventKind, Image, Reader, TokenKind
+from tidings.types import ActionVerb, EventKind, Image, Reader, TargetKind, TokenKind
 from tidings.web.render import local_path
 
 pytestmark = pytest.mark.integration

@@ -163,10 +163,14 @@ def test_upgrading_counts_the_events_already_stored(database_url: str) -> None:
                 {"r": reader, "a": article, "k": kind, "t": at},
             )
     with open_storage(database_url) as storage:
-        assert storage.article_engagement([article], since=T0) == {article: (2, 1)}
-        assert storage.article_engagement([article], since=T0 + timedelta(days=1)) == {
-            article: (1, 1)
-        }
+        # Counted as readers (migration 0006): ana was first shown it on the 1st and first
+        # opened it on the 2nd; her second impression adds nobody.
+        day = int(T0.timestamp() // 86400)
+        assert sorted(storage.engagement_since(T0)) == [
+            (article, day, 1, 0),
+            (article, day + 1, 0, 1),
+        ]
+        assert storage.engagement_since(T0 + timedelta(days=1)) == [(article, day + 1, 0, 1)]
 
 
 def _at_0003(database_url: str) -> Any:

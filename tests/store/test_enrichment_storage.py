@@ -318,7 +318,7 @@ def test_removing_a_source_removes_its_analyses(storage: SQLStorage) -> None:
     assert storage.article_vectors() == []
 
 
-def test_candidates_come_from_follows_top_stories_and_the_newest(storage: SQLStorage) -> None:
+def test_topic_pages_and_ranking_facts(storage: SQLStorage) -> None:
     ids = stored_articles(storage, 6)
     (other,) = stored_articles(storage, 1, source_url="https://b.example/feed")
     names = storage.save_enrichments(
@@ -343,23 +343,8 @@ def test_candidates_come_from_follows_top_stories_and_the_newest(storage: SQLSto
             )
         ]
     ).values()
-    since = T0 - timedelta(days=1)
-    assert storage.candidate_ids(since=since, top_stories=0, newest=0) == []
-    assert storage.candidate_ids(since=since, entity_ids=[xi], top_stories=0, newest=0) == [ids[0]]
-    assert storage.candidate_ids(since=since, topic_ids=[RELATION.id], top_stories=0, newest=0) == [
-        other
-    ]
-    source_b = storage.get_article(other).source_id
-    assert storage.candidate_ids(since=since, source_ids=[source_b], top_stories=0, newest=0) == [
-        other
-    ]
-    assert storage.candidate_ids(since=since, story_ids=[story], top_stories=0, newest=0) == [
-        ids[1]
-    ]
-    assert storage.candidate_ids(since=since, newest=0) == [ids[1]]  # the top story
-    newest = storage.candidate_ids(since=since, top_stories=0, newest=2)
-    assert newest == [ids[5], ids[4]]
-    assert storage.candidate_ids(since=T0 + timedelta(days=30), top_stories=0, newest=5) == []
+    assert [a.id for a in storage.topic_articles(RELATION.id)] == [other]
+    assert storage.topic_articles("medtop:nothing") == []
     facts = {f.article_id: f for f in storage.rank_facts(limit=0, article_ids=[ids[0], ids[1]])}
-    assert [e[1] for e in facts[ids[0]].entities] == ["Xi Jinping"]
+    assert [e[:2] for e in facts[ids[0]].entities] == [(xi, "Xi Jinping")]
     assert facts[ids[1]].story_id == story and facts[ids[1]].story_recent == 1

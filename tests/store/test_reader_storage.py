@@ -151,5 +151,24 @@ def test_engagement_is_counted_across_readers(storage: SQLStorage) -> None:
                 ReaderEvent(kind=EventKind.IMPRESSION, article_id=b, at=T0, value=1),
             ],
         )
-    assert storage.article_engagement([a, b], since=T0) == {a: (2, 2), b: (2, 0)}
-    assert storage.article_engagement([a], since=T0 + timedelta(days=1)) == {}
+    day = int(T0.timestamp() // 86400)
+    assert sorted(storage.engagement_since(T0)) == [(a, day, 2, 2), (b, day, 2, 0)]
+    assert storage.engagement_since(T0 + timedelta(days=1)) == []
+    # A reader counts once per article: reloading the page or opening it again adds nobody,
+    # even on a later day; a new reader does.
+    ana = storage.get_reader("ana")
+    later = T0 + timedelta(hours=30)
+    storage.record_events(
+        ana.id,
+        [
+            ReaderEvent(kind=EventKind.IMPRESSION, article_id=a, at=later, value=0),
+            ReaderEvent(kind=EventKind.OPEN, article_id=a, at=later),
+            ReaderEvent(kind=EventKind.OPEN, article_id=b, at=later),
+            ReaderEvent(kind=EventKind.SAVE, article_id=b, at=later),
+        ],
+    )
+    assert sorted(storage.engagement_since(T0)) == [
+        (a, day, 2, 2),
+        (b, day, 2, 0),
+        (b, day + 1, 0, 1),
+    ]

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tidings.extract.body import Body, extract_body
 from tidings.errors import ExtractionError
+from tidings.extract.body import Body, extract_body
 from tidings.extract.page import parse_html
 from tidings.types import Image, Link
 

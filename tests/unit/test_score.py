@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from tidings.types import ActionVerb, ReasonKind
 from tidings.rank.score import score_article
 from tidings.rank.state import ReaderState, affinities
 from tidings.rank.window import DEFAULT_HALF_LIFE, half_life_of
-from tidings.types import ArticleFacts, InterestKind
+from tidings.types import ActionVerb, ArticleFacts, InterestKind, ReasonKind
 
 NOW = datetime(2024, 10, 18, 12, tzinfo=UTC)
 
@@ -192,9 +191,7 @@ def test_popularity_is_smoothed_toward_the_overall_rate() -> None:
 
 def test_a_readers_own_clicks_do_not_make_an_article_popular_for_them() -> None:
     state = ReaderState(engagement_rate=0.1)
-    mine = ReaderState(
-        engagement_rate=0.1, own_shown=frozenset({1}), own_engaged=frozenset({1})
-    )
+    mine = ReaderState(engagement_rate=0.1, own_shown=frozenset({1}), own_engaged=frozenset({1}))
     others, _, _ = score_article(state, facts(shown=3, engaged=3), None, NOW)
     alone, _, _ = score_article(mine, facts(shown=3, engaged=3), None, NOW)
     assert alone < others

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tidings.enrich.embed import DIMENSIONS
-from tidings.store.embedding import normalize
 from tidings.enrich.similarity import SimilarityModel, feature_names, pair_features
+from tidings.store.embedding import normalize
 
 NAMES = feature_names()
 

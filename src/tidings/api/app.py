@@ -35,6 +35,7 @@ from tidings.errors import (
     AuthenticationError,
     FeedParseError,
     FetchError,
+    InvalidCursorError,
     InvalidInputError,
     InvalidURLError,
     NotFoundError,
@@ -45,7 +46,6 @@ from tidings.errors import (
     SourceExistsError,
     TidingsError,
 )
-from tidings.errors import InvalidCursorError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from tidings.engine import SESSION_LIFETIME, Engine
+from tidings.accounts import SESSION_LIFETIME
+from tidings.engine import Engine
 from tidings.errors import AuthenticationError
 from tidings.types import Reader, TokenKind
 

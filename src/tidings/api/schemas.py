@@ -13,21 +13,24 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tidings.accounts import MAX_PASSWORD
 from tidings.deliver.sanitize import clean_html, plain_text
-from tidings.engine import MAX_INTEREST_CHARS, MAX_PASSWORD
-from tidings.types import CoveredBy, FeedItem, Reason
+from tidings.engine import MAX_INTEREST_CHARS
 from tidings.types import (
     Account,
     Article,
     ArticleFacts,
     ArticleInsight,
+    CoveredBy,
     DigestFrequency,
     Entity,
     EventKind,
+    FeedItem,
     Interest,
     InterestKind,
     Quote,
     Reader,
+    Reason,
     SourceHealth,
     Stance,
     Story,

@@ -30,8 +30,8 @@ def load_pages(data_dir: Path) -> list[str]:
 def bench_extract(data_dir: Path, rounds: int = ROUNDS) -> dict[str, Any]:
     import trafilatura
 
-    from tidings.extract.html import extract_html
     from tidings.errors import ExtractionError
+    from tidings.extract.html import extract_html
 
     pages = load_pages(data_dir)
     ours: list[float] = []

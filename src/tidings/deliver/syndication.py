@@ -32,8 +32,7 @@ from urllib.parse import urlsplit
 from tidings import __version__
 from tidings.deliver.sanitize import clean_html, plain_text
 from tidings.errors import NotFoundError
-from tidings.types import FeedItem
-from tidings.types import Article, ArticleFacts, FeedPage
+from tidings.types import Article, ArticleFacts, FeedItem, FeedPage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

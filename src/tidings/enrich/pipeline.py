@@ -27,10 +27,10 @@ import numpy as np
 
 from tidings.enrich import duplicates, language, quotes, relations
 from tidings.enrich.embed import Embedder, Vector, text_for_embedding
-from tidings.store.embedding import to_bytes
 from tidings.enrich.entities import EntityExtractor, EntityRecord
 from tidings.enrich.stories import lead_names
 from tidings.enrich.topics import TopicClassifier, TopicMatch
+from tidings.store.embedding import to_bytes
 from tidings.types import (
     Article,
     Enrichment,

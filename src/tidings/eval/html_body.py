@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tidings.errors import ExtractionError
 from tidings.eval.metrics import ShingleCounts, body_scores, shingle_counts
 from tidings.extract.body import extract_body
-from tidings.errors import ExtractionError
 from tidings.extract.page import parse_html
 
 #: How many of the lowest-scoring pages the report names.

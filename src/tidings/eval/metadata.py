@@ -30,8 +30,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tidings.extract.metadata import PageMetadata, extract_metadata
 from tidings.errors import ExtractionError
+from tidings.extract.metadata import PageMetadata, extract_metadata
 from tidings.extract.page import parse_html
 
 _SPACE = re.compile(r"\s+")

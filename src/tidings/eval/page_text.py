@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tidings.eval.metrics import ShingleCounts, body_scores, shingle_counts
 from tidings.errors import ExtractionError
+from tidings.eval.metrics import ShingleCounts, body_scores, shingle_counts
 from tidings.extract.text import extract_text
 
 #: How many of the worst-scoring documents the report names.

@@ -90,9 +90,10 @@ from pathlib import Path
 from typing import Any
 
 from tidings.config import Settings
-from tidings.engine import CANDIDATE_AGE, Engine
+from tidings.engine import Engine
 from tidings.eval.topics import clean_ag_text
 from tidings.rank.assemble import PageSettings
+from tidings.rank.window import SPAN as CANDIDATE_AGE
 from tidings.store.sql import open_storage
 from tidings.types import ArticleDraft, ArticleFacts, EventKind, FeedPage, ReaderEvent
 

@@ -33,7 +33,7 @@ from tidings.errors import (
     NotFoundError,
     TidingsError,
 )
-from tidings.ingest import local, schedule
+from tidings.ingest import local, opml, schedule
 from tidings.ingest.feeds import ParsedFeed, canonicalize_url, parse_feed
 from tidings.ingest.fetch import Fetcher
 from tidings.store.base import Storage
@@ -41,6 +41,7 @@ from tidings.types import (
     Article,
     ArticleDraft,
     IngestReport,
+    OutlineEntry,
     PagePolicy,
     Source,
     SourceKind,
@@ -149,6 +150,54 @@ class IngestionStage:
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()
+
+    # --- sources ---------------------------------------------------------------------
+
+    def add_source(
+        self,
+        url: str,
+        *,
+        tags: Sequence[str] = (),
+        title: str | None = None,
+        pages: PagePolicy = PagePolicy.AUTO,
+    ) -> Source:
+        """Subscribe to a feed URL, or a local feed file or folder. Due for polling at once.
+
+        ``pages`` says when entries' article pages are fetched for their whole text (feeds
+        on the web only; local feed files are read as they are)."""
+        normalised, kind = classify_source_url(url)
+        clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        return self.storage.add_source(
+            normalised,
+            kind=kind,
+            title=title,
+            tags=clean_tags,
+            pages=PagePolicy(pages),
+            added=self._clock(),
+        )
+
+    def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
+        """Subscribe to every feed of an OPML document. Returns (added, already present)."""
+        added: list[Source] = []
+        existing: list[OutlineEntry] = []
+        known = {s.source.url for s in self.storage.source_health()}
+        for entry in opml.parse_opml(content):
+            normalised, _ = classify_source_url(entry.url)
+            if normalised in known:
+                existing.append(entry)
+                continue
+            source = self.add_source(entry.url, tags=entry.tags, title=entry.title)
+            if entry.site and source.site is None:
+                source = self.storage.update_source(replace(source, site=entry.site))
+            known.add(source.url)
+            added.append(source)
+        return added, existing
+
+    def export_opml(self) -> str:
+        sources = [h.source for h in self.storage.source_health()]
+        return opml.write_opml([s for s in sources if s.kind is not SourceKind.MANUAL])
+
+    # --- passes ------------------------------------------------------------------------
 
     def due_sources(self) -> list[Source]:
         return self.storage.list_sources(

@@ -32,7 +32,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from tidings.rank.state import ReaderState, Seen, engaged, reader_state
+from tidings.rank.state import ReaderState, Seen, as_of, engaged, reader_state
 from tidings.types import EventKind, Interest, ReaderEvent
 
 Floats = npt.NDArray[np.float64]
@@ -48,6 +48,8 @@ LEARN_AFTER = 20
 #: Runs a reader's impressions are cut into, each featurised with the state before it: 16
 #: keeps a cold fit of 500 impressions to 16 state builds and feature matrices.
 CHUNKS = 16
+#: Impressions less than this many seconds after the one before belong to the same page.
+PAGE_GAP_SECONDS = 60.0
 #: Readers ``tidings learn`` samples: 200 readers' 500 impressions are 100,000 rows, plenty
 #: for 17 weights.
 LEARN_READERS = 200
@@ -105,11 +107,19 @@ def impression_rows(
         return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
     liked = {e.article_id for e in events if engaged(e)}
     ordered = sorted(impressions, key=lambda e: (e.at, e.article_id))
-    # Pages: impressions recorded at one moment were shown together.
+    # Pages: impressions recorded together were shown together (the web page records a
+    # page's at one moment; a program may stamp each as it shows it, seconds apart).
     page_of: dict[datetime, int] = {}
+    page = -1
+    previous: datetime | None = None
     for e in ordered:
-        page_of.setdefault(e.at, len(page_of))
-    parts: list[Rows] = []
+        if previous is None or (e.at - previous).total_seconds() > PAGE_GAP_SECONDS:
+            page += 1
+        page_of[e.at] = page
+        previous = e.at
+    features_parts: list[Floats] = []
+    labels: list[float] = []
+    pages: list[int] = []
     size = math.ceil(len(ordered) / CHUNKS)
     start = 0
     while start < len(ordered):
@@ -119,22 +129,18 @@ def impression_rows(
             stop += 1
         run = ordered[start:stop]
         moment = run[0].at
-        state = reader_state(interests, events, seen, moment)
-        ids = [e.article_id for e in run]
-        features, kept = featurize(state, ids, moment.timestamp())
-        keep = set(kept)
-        chosen = [e for e in run if e.article_id in keep]
+        state = reader_state(*as_of(interests, events, moment), seen, moment)
+        features, kept = featurize(state, [e.article_id for e in run], moment.timestamp())
+        row_of = {a: i for i, a in enumerate(kept)}
+        chosen = [e for e in run if e.article_id in row_of]
         if chosen:
-            row_of = {a: i for i, a in enumerate(kept)}
-            parts.append(
-                Rows(
-                    features[[row_of[e.article_id] for e in chosen]],
-                    np.array([float(e.article_id in liked) for e in chosen]),
-                    np.array([page_of[e.at] for e in chosen], dtype=np.int64),
-                )
-            )
+            features_parts.append(features[[row_of[e.article_id] for e in chosen]])
+            labels.extend(float(e.article_id in liked) for e in chosen)
+            pages.extend(page_of[e.at] for e in chosen)
         start = stop
-    return Rows.concatenate(parts, width)
+    if not features_parts:
+        return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
+    return Rows(np.vstack(features_parts), np.array(labels), np.array(pages, dtype=np.int64))
 
 
 def centre_within_pages(features: Floats, pages: npt.NDArray[np.int64]) -> Floats:

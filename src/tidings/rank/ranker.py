@@ -89,6 +89,9 @@ REFRESH_EVERY = 1.0
 #: (PostgreSQL: several writers) is read when it commits. Writers hold no transaction open
 #: for anywhere near this long.
 GAP_SECONDS = 120.0
+#: Numbers just below the position the window was read at that are looked for again: more
+#: than the writers that can be open at once.
+RECHECK_AT_START = 100
 #: Articles kept in the archive of older articles that readers' histories name, after which
 #: it starts afresh: about 2 KB each.
 ARCHIVE_ROWS = 100_000
@@ -110,6 +113,8 @@ class Scoring:
     exploring: npt.NDArray[np.bool_]
     #: The reader's state with the pool's overall engagement rate.
     state: ReaderState
+    #: The window the rows are of (a compaction swaps in a new one; a page keeps its own).
+    window: ArticleWindow
 
 
 @dataclass(slots=True)
@@ -125,9 +130,11 @@ class _Follower:
     """A position in storage's change sequence: the highest number read, and the numbers
     below it not read yet (see :data:`GAP_SECONDS`)."""
 
-    def __init__(self, position: int) -> None:
+    def __init__(self, position: int, now: float) -> None:
         self.high = position
-        self.gaps: dict[int, float] = {}
+        # Writers still open when the window was read may hold numbers just below the
+        # position: those are looked for too, for a while.
+        self.gaps = dict.fromkeys(range(max(position - RECHECK_AT_START, 0) + 1, position + 1), now)
 
     def read(self, seqs: Iterable[int], now: float) -> None:
         found = set(seqs)
@@ -215,9 +222,7 @@ class Ranker:
         return out
 
     def _new_archive(self) -> ArticleWindow:
-        return ArticleWindow(
-            span=HISTORY + self.window.span, dimensions=self.window.dimensions
-        )
+        return ArticleWindow(span=HISTORY + self.window.span, dimensions=self.window.dimensions)
 
     def state(
         self, interests: Sequence[Interest], events: Sequence[ReaderEvent], now: datetime
@@ -226,19 +231,25 @@ class Ranker:
         return reader_state(interests, events, self.seen(e.article_id for e in events), now)
 
     def score(
-        self, state: ReaderState, rows: Ints, now: datetime | float, weights: Floats
+        self,
+        state: ReaderState,
+        rows: Ints,
+        now: datetime | float,
+        weights: Floats,
+        *,
+        window: ArticleWindow | None = None,
     ) -> Scoring:
-        """Features and scores of window ``rows`` for the reader at ``now``."""
+        """Features and scores of ``rows`` of the window (by default the current one) for
+        the reader at ``now``."""
+        window = window if window is not None else self.window
         moment = now if isinstance(now, float) else epoch(now)
-        columns = self.window.take(
-            rows, popularity_since=moment - POPULARITY_WINDOW.total_seconds()
-        )
+        columns = window.take(rows, popularity_since=moment - POPULARITY_WINDOW.total_seconds())
         state = replace(state, engagement_rate=engagement_rate(columns.shown, columns.engaged))
-        texts = self.window.texts(rows) if _needs_text(state) else None
+        texts = window.texts(rows) if _needs_text(state) else None
         features, exploring = featurize(state, columns, moment, texts=texts)
         if self.mask is not None:
             features = features * self.mask
-        return Scoring(columns, features, features @ weights, exploring, state)
+        return Scoring(columns, features, features @ weights, exploring, state, window)
 
     def features_of(
         self, state: ReaderState, article_ids: Sequence[int], moment: float
@@ -384,7 +395,7 @@ class Ranker:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
         stamp = (*found,)
         key = (reader_id, cursor, size)
-        now = time.monotonic()
+        now = self.clock().timestamp()
         with self._lock:
             hit = self._pages.get(key)
             if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
@@ -421,25 +432,24 @@ class Ranker:
         previous = PageCursor.decode(cursor) if cursor else None
         interests = storage.list_interests(who.id)
         events = storage.reader_events(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
+        # One window for the whole page: a compaction elsewhere swaps in a new one, whose row
+        # numbers are not this one's.
+        window = self.window
         state = self.state(interests, events, now)
         rows = candidate_rows(
-            self.window,
+            window,
             state,
             now,
             history=[e.article_id for e in events],
             similar=self.similar,
         )
         weights = self.reader_weights(who.id, interests, events)
-        scoring = self.score(state, rows, now, weights)
-        state, columns = scoring.state, scoring.columns
+        scoring = self.score(state, rows, now, weights, window=window)
+        state = scoring.state
         candidates = self._candidates(scoring)
         settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
         assembled = assemble_page(candidates, settings, state.mutes, cursor=previous, now=now)
-        items = self._explained(assembled.items, scoring, weights, now)
-        involved = {i.article_id for i in items} | {
-            c.article_id for i in items for c in i.also_covered_by
-        }
-        facts = self._display(sorted(involved), columns)
+        items, facts = self._explained(assembled.items, scoring, weights, now)
         hint = None
         if not items:
             if not len(self.window):
@@ -462,7 +472,9 @@ class Ranker:
         mutes = state.mutes
         needs_titles = bool(mutes.keywords)
         titles = (
-            [t.split("\n", 1)[0] for t in self.window.texts(columns.rows)] if needs_titles else None
+            [t.split("\n", 1)[0] for t in scoring.window.texts(columns.rows)]
+            if needs_titles
+            else None
         )
         topics = columns.topics.names
         authors = columns.authors.names
@@ -513,59 +525,59 @@ class Ranker:
         scoring: Scoring,
         weights: Floats,
         now: datetime,
-    ) -> list[FeedItem]:
-        """The items with their reasons (built for them alone: reasons cost far more than
-        scores, and assembly does not look at them)."""
+    ) -> tuple[list[FeedItem], dict[int, ArticleFacts]]:
+        """The items with their reasons, and what the page shows of its articles (the items
+        and those covering their stories), from one storage read. Reasons are built for
+        the items alone: they cost far more than scores, and assembly does not look at
+        them."""
         if not items:
-            return []
+            return [], {}
         columns, state = scoring.columns, scoring.state
         index = {a: i for i, a in enumerate(columns.ids.tolist())}
         wanted = [index[item.article_id] for item in items]
-        facts = self._display([item.article_id for item in items], columns)
-        # The liked articles reasons may name ("like the article you read"): the closest
-        # liked one to each item.
-        titles: dict[int, str] = {}
+        # The liked article a "like the article you read" reason may name: the closest one
+        # to each item.
+        named: list[int] = []
         if columns.vectors is not None and state.liked is not None and len(state.liked):
             sims = state.liked @ columns.vectors[wanted].T
             liked_ids = np.asarray(state.liked_ids, dtype=np.int64)
             sims[liked_ids[:, None] == columns.ids[wanted][None, :]] = -1.0
             named = sorted({int(liked_ids[j]) for j in sims.argmax(axis=0).tolist()})
-            titles = {
-                f.article_id: f.title or "an article"
-                for f in self._storage().rank_facts(limit=0, article_ids=named)
-            }
+        shown = [item.article_id for item in items]
+        covering = [c.article_id for item in items for c in item.also_covered_by]
+        found = {
+            f.article_id: f
+            for f in self._storage().display_facts([*shown, *covering, *named], detailed=shown)
+        }
+        counts = dict(
+            zip(
+                columns.ids.tolist(),
+                zip(columns.shown.tolist(), columns.engaged.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        facts = {
+            a: replace(found[a], shown=counts.get(a, (0, 0))[0], engaged=counts.get(a, (0, 0))[1])
+            for a in dict.fromkeys([*shown, *covering])
+            if a in found
+        }
+        titles = {a: found[a].title or "an article" for a in named if a in found}
         explaining = replace(state, liked_titles=titles)
         out = []
         for item, row in zip(items, wanted, strict=True):
-            found = facts.get(item.article_id)
-            if found is None:
-                out.append(item)
+            own = facts.get(item.article_id)
+            if own is None:  # removed since the window last heard
                 continue
             vector = columns.vectors[row] if columns.vectors is not None else None
             if not columns.has_vector[row]:
                 vector = None
-            reasons = explain(explaining, found, vector, now).weigh(weights)[1]
+            reasons = explain(explaining, own, vector, now).weigh(weights)[1]
             out.append(
                 replace(
                     item, reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text)))
                 )
             )
-        return out
-
-    def _display(self, article_ids: Sequence[int], columns: Columns) -> dict[int, ArticleFacts]:
-        """Storage's facts of these articles (headline, names, address), with the counts
-        the page was ranked with."""
-        counts = {
-            a: (s, e)
-            for a, s, e in zip(
-                columns.ids.tolist(), columns.shown.tolist(), columns.engaged.tolist(), strict=True
-            )
-        }
-        out = {}
-        for f in self._storage().rank_facts(limit=0, article_ids=list(article_ids)):
-            shown, engaged = counts.get(f.article_id, (0, 0))
-            out[f.article_id] = replace(f, shown=shown, engaged=engaged)
-        return out
+        return out, facts
 
     # --- keeping current ---------------------------------------------------------------
 
@@ -598,14 +610,14 @@ class Ranker:
                 break
         window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
         self.window = window
-        self._follower = _Follower(position)
+        self._follower = _Follower(position, time.monotonic())
         self._loaded = True
-        self._last_refresh = time.monotonic()
+        self._last_refresh = self.clock().timestamp()
         self.invalidate()
         return len(window)
 
     def refresh_if_due(self) -> None:
-        if time.monotonic() - self._last_refresh >= REFRESH_EVERY:
+        if self.clock().timestamp() - self._last_refresh >= REFRESH_EVERY:
             self.refresh()
 
     def refresh(self) -> int:
@@ -615,7 +627,7 @@ class Ranker:
         if storage is None or follower is None:
             return 0
         with self._lock:
-            self._last_refresh = time.monotonic()
+            self._last_refresh = self.clock().timestamp()
             total = 0
             while True:
                 changes = storage.ranking_changes(
@@ -628,8 +640,8 @@ class Ranker:
                 follower.read(changes.seqs, time.monotonic())
                 if len(changes.seqs) < CHANGES_BATCH:
                     break
-            if total:
-                self.window.compact(self.clock())
+            if total and (compacted := self.window.compacted(self.clock())) is not None:
+                self.window = compacted
         return total
 
     def _apply(self, changes: RankingChanges) -> None:
@@ -666,7 +678,7 @@ class Ranker:
         while not self._stop.wait(tick):
             try:
                 self.refresh_if_due()
-                now = time.monotonic()
+                now = self.clock().timestamp()
                 ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
                 with self._lock:
                     due = [
@@ -683,7 +695,7 @@ class Ranker:
                     if not stamp:
                         continue
                     page = self._rank(storage.get_reader(reader_id), cursor, size)
-                    self._remember(key, page, stamp, time.monotonic(), entry.last_hit)
+                    self._remember(key, page, stamp, self.clock().timestamp(), entry.last_hit)
             except Exception:  # a background failure must never take the process down
                 log.exception("ranking pages again in the background failed")
 

@@ -149,23 +149,19 @@ def reader_state(
     seen: Mapping[int, Seen],
     now: datetime,
 ) -> ReaderState:
-    """The reader as ranking sees them at ``now``.
+    """The reader as ranking sees them at ``now`` from these follows, mutes and events.
 
-    ``events`` are the reader's events, newest first (as storage gives them); only those
-    before ``now`` count, and follows and mutes made after ``now`` (when their time is known)
-    do not, so that the state at a past impression is the state the reader had then.
+    ``events`` are the reader's events, newest first (as storage gives them); the state of
+    a past moment is built from the interests and events of before it (:func:`as_of`).
     ``seen`` holds what is known of the articles the events are about; events about others
     (removed, or not analysed) count for what they say of the reader's own history only.
     """
     follows: dict[InterestKind, dict[str, str]] = {}
-    kept: list[Interest] = []
-    for i in interests:
-        if i.created is not None and i.created > now:
-            continue
-        kept.append(i)
+    kept = list(interests)
+    for i in kept:
         if i.stance is Stance.FOLLOW:
             follows.setdefault(i.kind, {})[i.value] = i.label or i.value
-    past = [e for e in events if e.at < now] if events and events[0].at >= now else events
+    past = events
     engaged_ids = list(dict.fromkeys(e.article_id for e in past if engaged(e)))
     rejected = list(dict.fromkeys(e.article_id for e in past if e.kind in REJECTIONS))
     hidden = frozenset(e.article_id for e in past if e.kind is EventKind.HIDE)
@@ -217,6 +213,17 @@ def reader_state(
             for e in recent
             if e.kind in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE)
         ),
+    )
+
+
+def as_of(
+    interests: Iterable[Interest], events: Sequence[ReaderEvent], moment: datetime
+) -> tuple[list[Interest], list[ReaderEvent]]:
+    """The follows and mutes made before ``moment`` (those of unknown time included) and the
+    events before it: what the reader had told us then."""
+    return (
+        [i for i in interests if i.created is None or i.created <= moment],
+        [e for e in events if e.at < moment],
     )
 
 

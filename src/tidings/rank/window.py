@@ -37,6 +37,7 @@ consistent one) and at worst sees a count one update old.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -407,90 +408,127 @@ class ArticleWindow:
         out[inside] = self._row_of[i[inside]]
         return out
 
-    def _map(self, article_id: int, row: int) -> None:
-        if not len(self._row_of):
-            self._base = article_id
-        i = article_id - self._base
-        if i < 0:
-            # An older id than any before: re-base (rare: a late analysis of an old article).
-            grown = np.full(len(self._row_of) - i, -1, dtype=np.int32)
-            grown[-i:] = self._row_of
-            self._row_of, self._base, i = grown, article_id, 0
-        elif i >= len(self._row_of):
-            grown = np.full(max(i + 1, 2 * len(self._row_of), 1024), -1, dtype=np.int32)
-            grown[: len(self._row_of)] = self._row_of
-            self._row_of = grown
-        self._row_of[i] = row
-
     # --- writes --------------------------------------------------------------------------
 
     def upsert(self, facts: Sequence[ArticleFacts]) -> int:
-        """Add the articles, or replace what is held of them; returns how many."""
+        """Add the articles, or replace what is held of them; returns how many.
+
+        A batch is appended column by column (one numpy write per column, the per-article
+        work a few list appends), so that reading a million articles at start-up is
+        seconds of Python, not minutes."""
         if not facts:
             return 0
         with self._lock:
-            changed = 0
-            blobs = [f.vector for f in facts]
-            vectors = int8_rows(blobs, self.dimensions)
-            norms = np.linalg.norm(vectors.astype(np.float32), axis=1)
-            inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-            for i, f in enumerate(facts):
+            # The last fact of an article in the batch wins.
+            latest = {f.article_id: f for f in facts}
+            batch = list(latest.values())
+            for f in batch:
                 old = self.row_of(f.article_id)
                 if old >= 0:
                     self._kill(old)
-                self._append(f, vectors[i], float(inverse[i]))
-                changed += 1
+            self._append(batch)
             self.version += 1
             self._maybe_seal()
-            return changed
+            return len(batch)
 
-    def _append(self, f: ArticleFacts, vector: npt.NDArray[np.int8], inverse: float) -> None:
-        row = self._ids.size
-        published = epoch(f.published)
-        self._ids.extend([f.article_id])
-        self._alive.extend([True])
-        self._published.extend([published])
-        self._source.extend([f.source_id])
-        slot = -1
-        if f.story_id is not None:
-            slot = self._stories.slot_of(f.story_id)
-            stories = self._stories
+    def _append(self, batch: Sequence[ArticleFacts]) -> None:
+        start = self._ids.size
+        n = len(batch)
+        rows = range(start, start + n)
+        ids = [f.article_id for f in batch]
+        published = [epoch(f.published) for f in batch]
+        vectors = int8_rows([f.vector for f in batch], self.dimensions)
+        norms = np.linalg.norm(vectors.astype(np.float32), axis=1)
+        self._ids.extend(ids)
+        self._alive.extend(np.ones(n, dtype=np.bool_))
+        self._published.extend(published)
+        self._source.extend([f.source_id for f in batch])
+        stories = self._stories
+        slots = []
+        for f, when in zip(batch, published, strict=True):
+            if f.story_id is None:
+                slots.append(-1)
+                continue
+            slot = stories.slot_of(f.story_id)
             stories.sources.data[slot] = max(f.story_sources, 1)
             stories.recent.data[slot] = max(f.story_recent, 1)
-            stories.last_seen.data[slot] = max(float(stories.last_seen.data[slot]), published)
-        self._story.extend([slot])
-        self._half_life.extend([half_life_of(f.topics)])
-        self._teaser.extend([f.body_chars < TEASER_CHARS])
-        self._clickbait.extend([is_clickbait(f.title)])
-        self._vectors.extend(vector[None, :])
-        self._inverse_norm.extend([inverse])
-        codes = [self.topics.code(t, label) for t, label, _ in f.topics]
-        self._topic_code.extend(codes)
-        self._topic_conf.extend([conf for _, _, conf in f.topics])
-        self._topic_ptr.extend([self._topic_code.size])
-        mentions = sorted((offset, e) for e, _, offset in f.entities)
-        self._entity_id.extend([e for _, e in mentions])
-        self._entity_offset.extend([min(offset, 2**31 - 1) for offset, _ in mentions])
-        self._entity_ptr.extend([self._entity_id.size])
-        authors = [self.authors.code(a.casefold()) for a in f.authors]
-        self._author_code.extend(authors)
-        self._author_ptr.extend([self._author_code.size])
-        text = keyword_text(f.title, f.summary).encode("utf-8")
-        self._text.extend(np.frombuffer(text, dtype=np.uint8))
-        self._text_ptr.extend([self._text.size])
-        counts = self._early_counts.pop(f.article_id, {})
-        shown = np.zeros(POPULARITY_DAYS, dtype=np.int32)
-        engaged = np.zeros(POPULARITY_DAYS, dtype=np.int32)
-        self._shown.extend(shown[None, :])
-        self._engaged.extend(engaged[None, :])
-        for day, (n_shown, n_engaged) in counts.items():
-            self._set_counts(row, day, n_shown, n_engaged)
-        self._map(f.article_id, row)
-        self.by_entity.add(dict.fromkeys(e for _, e in mentions), row)
-        self.by_topic.add(dict.fromkeys(codes), row)
-        self.by_source.add((f.source_id,), row)
-        if f.story_id is not None:
-            self.by_story.add((f.story_id,), row)
+            stories.last_seen.data[slot] = max(float(stories.last_seen.data[slot]), when)
+            slots.append(slot)
+        self._story.extend(slots)
+        self._half_life.extend([half_life_of(f.topics) for f in batch])
+        self._teaser.extend([f.body_chars < TEASER_CHARS for f in batch])
+        self._clickbait.extend([is_clickbait(f.title) for f in batch])
+        self._vectors.extend(vectors)
+        self._inverse_norm.extend(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+        code = self.topics.code
+        topic_codes = [[code(t, label) for t, label, _ in f.topics] for f in batch]
+        self._extend_csr(
+            self._topic_ptr,
+            (self._topic_code, [c for codes in topic_codes for c in codes]),
+            (self._topic_conf, [conf for f in batch for _, _, conf in f.topics]),
+            lengths=[len(codes) for codes in topic_codes],
+        )
+        mentions = [sorted((offset, e) for e, _, offset in f.entities) for f in batch]
+        self._extend_csr(
+            self._entity_ptr,
+            (self._entity_id, [e for found in mentions for _, e in found]),
+            (self._entity_offset, [min(o, 2**31 - 1) for found in mentions for o, _ in found]),
+            lengths=[len(found) for found in mentions],
+        )
+        author = self.authors.code
+        authors = [[author(a.casefold()) for a in f.authors] for f in batch]
+        self._extend_csr(
+            self._author_ptr,
+            (self._author_code, [c for codes in authors for c in codes]),
+            lengths=[len(codes) for codes in authors],
+        )
+        texts = [keyword_text(f.title, f.summary).encode("utf-8") for f in batch]
+        self._extend_csr(
+            self._text_ptr,
+            (self._text, np.frombuffer(b"".join(texts), dtype=np.uint8)),
+            lengths=[len(t) for t in texts],
+        )
+        self._shown.extend(np.zeros((n, POPULARITY_DAYS), dtype=np.int32))
+        self._engaged.extend(np.zeros((n, POPULARITY_DAYS), dtype=np.int32))
+        self._map_many(ids, start)
+        for row, f, codes, found in zip(rows, batch, topic_codes, mentions, strict=True):
+            early = self._early_counts.pop(f.article_id, None)
+            if early:
+                for day, (n_shown, n_engaged) in early.items():
+                    self._set_counts(row, day, n_shown, n_engaged)
+            self.by_entity.add(dict.fromkeys(e for _, e in found), row)
+            self.by_topic.add(dict.fromkeys(codes), row)
+            self.by_source.add((f.source_id,), row)
+            if f.story_id is not None:
+                self.by_story.add((f.story_id,), row)
+
+    @staticmethod
+    def _extend_csr(ptr: _Array, *columns: tuple[_Array, Any], lengths: Sequence[int]) -> None:
+        """Append rows' entries to CSR columns and their end offsets to ``ptr``."""
+        for column, values in columns:
+            column.extend(values)
+        end = int(ptr.data[ptr.size - 1])
+        ptr.extend(end + np.cumsum(np.asarray(lengths, dtype=np.int64)))
+
+    def _map_many(self, article_ids: Sequence[int], first_row: int) -> None:
+        """Point these ids at consecutive rows from ``first_row``."""
+        ids = np.asarray(article_ids, dtype=np.int64)
+        if not len(ids):
+            return
+        low, high = int(ids.min()), int(ids.max())
+        if not len(self._row_of):
+            self._base = low
+        if low < self._base:
+            # An older id than any before (a late analysis of an old article): re-base.
+            grown = np.full(len(self._row_of) + self._base - low, -1, dtype=np.int32)
+            grown[self._base - low :] = self._row_of
+            self._row_of, self._base = grown, low
+        if high - self._base >= len(self._row_of):
+            size = max(high - self._base + 1, 2 * len(self._row_of), 1024)
+            grown = np.full(size, -1, dtype=np.int32)
+            grown[: len(self._row_of)] = self._row_of
+            self._row_of = grown
+        self._row_of[ids - self._base] = np.arange(first_row, first_row + len(ids), dtype=np.int32)
 
     def _kill(self, row: int) -> None:
         if self._alive.data[row]:
@@ -566,66 +604,80 @@ class ArticleWindow:
             if postings.recent_size > SEAL_AFTER:
                 postings.seal()
 
-    def compact(self, now: datetime, *, force: bool = False) -> bool:
-        """Rebuild the arrays without dead and aged-out rows, when enough of them are
-        (:data:`COMPACT_SHARE`) or ``force``; whether it did."""
+    def compacted(self, now: datetime, *, force: bool = False) -> ArticleWindow | None:
+        """A new window of this one's live rows, without the dead and aged-out ones, when
+        enough of them are (:data:`COMPACT_SHARE`) or ``force``; else None. This window is
+        left as it was, so that pages being made from it stay consistent; the caller swaps
+        the new one in and writes only to it from then on."""
         with self._lock:
             n = self._ids.size
             keep = self._alive.view & (self._published.view >= epoch(now - self.span))
             kept = int(keep.sum())
             if not force and n - kept < COMPACT_SHARE * max(n, 1):
-                return False
-            renumber = np.full(n, -1, dtype=np.int64)
-            renumber[keep] = np.arange(kept)
-            for name in (
-                "_ids",
-                "_alive",
-                "_published",
-                "_source",
-                "_story",
-                "_half_life",
-                "_teaser",
-                "_clickbait",
-                "_vectors",
-                "_inverse_norm",
-                "_shown",
-                "_engaged",
-            ):
-                old: _Array = getattr(self, name)
-                width = old.data.shape[1] if old.data.ndim == 2 else None
-                new = _Array(old.data.dtype, width, fill=old.fill)
-                new.extend(old.view[keep])
+                return None
+            # A shallow copy whose every mutable part is replaced below, never written to.
+            fresh = copy.copy(self)
+            fresh._compact_into(n, keep, kept)
+            fresh._lock = threading.RLock()
+            fresh._slot_day = self._slot_day.copy()
+            fresh._early_counts = dict(self._early_counts)
+            fresh._derived = {}
+            fresh.version = self.version + 1
+            return fresh
+
+    def _compact_into(self, n: int, keep: npt.NDArray[np.bool_], kept: int) -> None:
+        """Replace (never write into) every array with its ``keep`` rows, renumbered."""
+        renumber = np.full(n, -1, dtype=np.int64)
+        renumber[keep] = np.arange(kept)
+        for name in (
+            "_ids",
+            "_alive",
+            "_published",
+            "_source",
+            "_story",
+            "_half_life",
+            "_teaser",
+            "_clickbait",
+            "_vectors",
+            "_inverse_norm",
+            "_shown",
+            "_engaged",
+        ):
+            old: _Array = getattr(self, name)
+            width = old.data.shape[1] if old.data.ndim == 2 else None
+            new = _Array(old.data.dtype, width, fill=old.fill)
+            new.extend(old.view[keep])
+            setattr(self, name, new)
+        for ptr_name, names in (
+            ("_topic_ptr", ("_topic_code", "_topic_conf")),
+            ("_entity_ptr", ("_entity_id", "_entity_offset")),
+            ("_author_ptr", ("_author_code",)),
+            ("_text_ptr", ("_text",)),
+        ):
+            ptr = getattr(self, ptr_name).view
+            lengths = np.diff(ptr)[keep]
+            picked = _segments(ptr[:-1][keep], lengths)
+            for name in names:
+                old = getattr(self, name)
+                new = _Array(old.data.dtype, fill=old.fill)
+                new.extend(old.view[picked])
                 setattr(self, name, new)
-            for ptr_name, names in (
-                ("_topic_ptr", ("_topic_code", "_topic_conf")),
-                ("_entity_ptr", ("_entity_id", "_entity_offset")),
-                ("_author_ptr", ("_author_code",)),
-                ("_text_ptr", ("_text",)),
-            ):
-                ptr = getattr(self, ptr_name).view
-                lengths = np.diff(ptr)[keep]
-                picked = _segments(ptr[:-1][keep], lengths)
-                for name in names:
-                    old = getattr(self, name)
-                    new = _Array(old.data.dtype, fill=old.fill)
-                    new.extend(old.view[picked])
-                    setattr(self, name, new)
-                new_ptr = _Array(np.int64)
-                new_ptr.extend(np.concatenate([[0], np.cumsum(lengths)]))
-                setattr(self, ptr_name, new_ptr)
-            self._compact_stories()
-            ids = self._ids.view
-            self._row_of = np.full(0, -1, dtype=np.int32)
-            self._base = 0
-            if kept:
-                self._base = int(ids.min())
-                self._row_of = np.full(int(ids.max()) - self._base + 1, -1, dtype=np.int32)
-                self._row_of[ids - self._base] = np.arange(kept, dtype=np.int32)
-            for postings in (self.by_entity, self.by_topic, self.by_source, self.by_story):
-                postings.seal(keep, renumber)
-            self._dead = 0
-            self.version += 1
-            return True
+            new_ptr = _Array(np.int64)
+            new_ptr.extend(np.concatenate([[0], np.cumsum(lengths)]))
+            setattr(self, ptr_name, new_ptr)
+        self._compact_stories()
+        ids = self._ids.view
+        self._row_of = np.full(0, -1, dtype=np.int32)
+        self._base = 0
+        if kept:
+            self._base = int(ids.min())
+            self._row_of = np.full(int(ids.max()) - self._base + 1, -1, dtype=np.int32)
+            self._row_of[ids - self._base] = np.arange(kept, dtype=np.int32)
+        for name in ("by_entity", "by_topic", "by_source", "by_story"):
+            postings = copy.copy(getattr(self, name))
+            postings.seal(keep, renumber)
+            setattr(self, name, postings)
+        self._dead = 0
 
     def _compact_stories(self) -> None:
         """Keep only the stories the remaining rows belong to, renumbering their slots."""

@@ -31,6 +31,7 @@ from tidings.types import (
     InterestKind,
     PagePolicy,
     Quote,
+    RankingChanges,
     Reader,
     ReaderEvent,
     Source,
@@ -292,6 +293,10 @@ class FindingsStorage(Protocol):
     def find_topic(self, name: str) -> TopicTag | None:
         """A stored topic by its id or label, ignoring case. Raises only StorageError."""
 
+    def topic_articles(self, topic_id: str, *, limit: int = 20) -> list[Article]:
+        """The newest ``limit`` articles carrying a topic (by the order they were stored),
+        newest published first. Raises only StorageError."""
+
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         """Every topic used, with its article count, most used first. Raises only
         StorageError."""
@@ -425,31 +430,37 @@ class RankingStorage(Protocol):
         ``since``), plus those of ``article_ids``. Skipped articles are left out. Raises
         only StorageError."""
 
-    def candidate_ids(
-        self,
-        *,
-        since: datetime,
-        entity_ids: Sequence[int] = (),
-        topic_ids: Sequence[str] = (),
-        source_ids: Sequence[int] = (),
-        story_ids: Sequence[int] = (),
-        per_key: int = 50,
-        top_stories: int = 100,
-        newest: int = 200,
-    ) -> list[int]:
-        """Ids of articles worth ranking for a reader: the newest ``per_key`` naming each
-        entity, carrying each topic, from each source, or in each story; the representatives
-        of the ``top_stories`` most covered stories seen since ``since``; and the ``newest``
-        articles since then. Each id once, in no particular order; older articles may be
-        among them (the caller filters by date). Raises only StorageError."""
-
-    def article_engagement(
-        self, article_ids: Sequence[int], *, since: datetime
-    ) -> dict[int, tuple[int, int]]:
-        """Across all readers, per article: (impressions, opens + saves + shares) since the
-        start of ``since``'s UTC day (counts are kept per day as events are recorded).
-        Counts only, never who: what is popular, not what one reader did. Raises only
+    def display_facts(
+        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
+    ) -> list[ArticleFacts]:
+        """What a page shows of these analysed articles (headline, summary, address,
+        source, story counts; no embedding), in no particular order; those of ``detailed``
+        with their topics and named entities too (for the reasons beside them). Raises only
         StorageError."""
+
+    def window_facts(
+        self, *, since: datetime, after_id: int = 0, limit: int = 5000
+    ) -> list[ArticleFacts]:
+        """Ranking's facts of the analysed articles published since ``since`` with an id
+        above ``after_id``, by id, at most ``limit`` (the pages a serving process reads its
+        window in). Entity names are left empty: the window keeps ids. Raises only
+        StorageError."""
+
+    def engagement_since(self, since: datetime) -> list[tuple[int, int, int, int]]:
+        """Per article and UTC day from ``since``'s day on: ``(article id, day, readers
+        shown, readers engaged)``. Counts only, never who. Raises only StorageError."""
+
+    def change_position(self) -> int:
+        """The highest number the change sequence has handed out (committed or not): where a
+        process that has just read everything starts following. Raises only
+        StorageError."""
+
+    def ranking_changes(
+        self, *, after: int, also: Sequence[int] = (), limit: int = 5000
+    ) -> RankingChanges:
+        """What changed for ranking with numbers above ``after`` (or among ``also``, numbers
+        looked for again): whole numbers only, in a prefix of the sequence of about
+        ``limit`` rows per kind. Raises only StorageError."""
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
         """Values that change whenever anything of the reader that ranking reads changes
@@ -488,3 +499,7 @@ class Storage(
 
     def close(self) -> None:
         """Release connections. The storage must not be used afterwards."""
+
+    def after_fork(self) -> None:
+        """In a process forked from one that used this storage: open connections of its
+        own, leaving the parent's alone."""

@@ -214,6 +214,9 @@ stories = sa.Table(
     sa.Index("ix_stories_last_seen", "last_seen"),
     # "Top stories": the most covered first, recent ones picked from the index alone.
     sa.Index("ix_stories_source_count_last_seen", "source_count", "last_seen"),
+    # The change that last wrote it (migration 0006: see ``change_counter``).
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_stories_seq", "seq"),
     sqlite_autoincrement=True,
 )
 
@@ -233,6 +236,8 @@ enrichments = sa.Table(
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("articles.id", ondelete="SET NULL")),
     sa.Index("ix_enrichments_story_id", "story_id"),
     sa.Index("ix_enrichments_duplicate_of", "duplicate_of"),
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_enrichments_seq", "seq"),
 )
 
 #: Entities across articles (``tidings.types.Entity``).
@@ -419,9 +424,9 @@ models = sa.Table(
     sa.Column("examples", sa.Integer, nullable=False),
 )
 
-#: Per article and UTC day (days since 1970-01-01), how often readers were shown it and
-#: engaged with it (opened, saved, shared); kept as events are recorded, so that popularity
-#: is read per candidate without scanning events. Counts only, never who.
+#: Per article and UTC day (days since 1970-01-01), how many readers were first shown it
+#: and first engaged with it (opened, saved, shared) that day; kept as events are recorded,
+#: so that popularity is read per candidate without scanning events. Counts only, never who.
 engagement = sa.Table(
     "engagement",
     metadata,
@@ -429,6 +434,33 @@ engagement = sa.Table(
     sa.Column("day", sa.Integer, primary_key=True),
     sa.Column("shown", sa.Integer, nullable=False),
     sa.Column("engaged", sa.Integer, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_engagement_seq", "seq"),
+)
+
+# --- the change sequence (migration 0006) ------------------------------------------------
+
+#: Every write of an analysis, a story's counts or an article's engagement stamps the rows
+#: it writes (their ``seq``) with the next number of one sequence, so that a serving process
+#: can ask what changed after the last number it read (``RankingStorage.ranking_changes``).
+#: PostgreSQL's numbers come from the sequence ``change_seq``; SQLite has no sequences, so
+#: they come from this table's one row.
+change_counter = sa.Table(
+    "change_counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("id = 1", name="one_row"),
+    info={"dialect": "sqlite"},
+)
+
+#: Articles deleted (their source removed), with the change that deleted them.
+article_removals = sa.Table(
+    "article_removals",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("removed", UTCDateTime, nullable=False),
 )
 
 #: Full-text search lives outside this module's tables: an FTS5 table kept by triggers on

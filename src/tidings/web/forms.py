@@ -10,8 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from tidings.errors import InvalidInputError, NotFoundError
-from tidings.types import ActionVerb, TargetKind
-from tidings.types import EventKind, InterestKind, ReaderEvent
+from tidings.types import ActionVerb, EventKind, InterestKind, ReaderEvent, TargetKind
 from tidings.web.render import PageRoute, local_path, redirect
 from tidings.web.session import engine_of, require_form
 

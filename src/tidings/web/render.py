@@ -24,6 +24,7 @@ from tidings.deliver.sanitize import clean_html
 from tidings.errors import (
     AuthenticationError,
     FetchError,
+    InvalidCursorError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -32,7 +33,6 @@ from tidings.errors import (
     SourceExistsError,
     TidingsError,
 )
-from tidings.errors import InvalidCursorError
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"

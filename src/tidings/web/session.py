@@ -14,6 +14,7 @@ import secrets
 
 from fastapi import Request, Response
 
+from tidings.accounts import SESSION_LIFETIME
 from tidings.api.auth import (
     SESSION_COOKIE,
     Caller,
@@ -22,7 +23,7 @@ from tidings.api.auth import (
     optional_caller,
 )
 from tidings.api.limits import AuthRateLimits
-from tidings.engine import SESSION_LIFETIME, Engine
+from tidings.engine import Engine
 from tidings.errors import AuthenticationError, TidingsError
 
 #: The double-submit cookie of the sign-in and sign-up forms.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from tidings.accounts import UNSET
 from tidings.api.auth import (
     CSRF_HEADER,
     CallerDep,
@@ -33,7 +34,7 @@ from tidings.api.schemas import (
     reader_out,
     token_out,
 )
-from tidings.engine import UNSET, Engine
+from tidings.engine import Engine
 from tidings.errors import AuthenticationError, PermissionDeniedError
 from tidings.types import Reader, TokenKind
 

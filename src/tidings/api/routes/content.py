@@ -33,7 +33,8 @@ from tidings.api.schemas import (
     quote_out,
     story_out,
 )
-from tidings.engine import MAX_PAGE_SIZE, MAX_QUERY_CHARS
+from tidings.engine import MAX_QUERY_CHARS
+from tidings.rank.ranker import MAX_PAGE_SIZE
 
 router = APIRouter(tags=["news"])
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from tidings.accounts import MAX_SECRET_CHARS
 from tidings.api.auth import EngineDep
 from tidings.api.schemas import ErrorOut
 from tidings.deliver.syndication import (
@@ -22,7 +23,7 @@ from tidings.deliver.syndication import (
     collect_articles,
     json_feed,
 )
-from tidings.engine import MAX_SECRET_CHARS, Engine
+from tidings.engine import Engine
 from tidings.errors import AuthenticationError, NotFoundError
 from tidings.types import Article, FeedPage, TokenKind
 

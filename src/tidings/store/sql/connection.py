@@ -26,6 +26,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.errors import StorageError, TidingsError
+from tidings.store.schema import change_counter
 
 #: The Alembic environment shipped inside the package.
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -53,6 +54,8 @@ PG_MIGRATION_LOCK = 0x74696469_6E6773
 #: Execution option marking a connection whose transactions write; on SQLite they begin
 #: IMMEDIATE (see ``_configure_sqlite``).
 _WRITES = "tidings_writes"
+#: Where a write transaction keeps its change number (:func:`change_seq`).
+_SEQ = "tidings_change_seq"
 
 #: Attempts (50 ms apart) to switch a new database file to WAL: the switch needs a moment
 #: alone with the file and, unlike ordinary statements, does not wait on the busy timeout,
@@ -204,6 +207,26 @@ def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]
         yield items[start : start + size]
 
 
+def change_seq(conn: sa.Connection) -> int:
+    """This write transaction's number in the change sequence (migration 0006): taken on
+    first use, the same for every row the transaction stamps. PostgreSQL's sequence hands
+    numbers out at once, so they may commit out of order (readers look again for numbers
+    missing below the highest they read); SQLite's writers are serialised, so its counter's
+    numbers commit in order."""
+    found = conn.info.get(_SEQ)
+    if found is None:
+        if conn.dialect.name == "postgresql":
+            found = conn.execute(sa.text("SELECT nextval('change_seq')")).scalar_one()
+        else:
+            found = conn.execute(
+                sa.update(change_counter)
+                .values(value=change_counter.c.value + 1)
+                .returning(change_counter.c.value)
+            ).scalar_one()
+        conn.info[_SEQ] = int(found)
+    return int(found)
+
+
 def insert_for(conn: sa.Connection) -> Any:
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING (Core's generic one has not)."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
@@ -232,6 +255,11 @@ class SQLBase:
     def close(self) -> None:
         self._engine.dispose()
 
+    def after_fork(self) -> None:
+        """In a process forked from one that used this storage: open connections of its
+        own, leaving the parent's alone (a connection must never cross a fork)."""
+        self._engine.dispose(close=False)
+
     def _error(self, doing: str, e: BaseException) -> StorageError:
         message = f"cannot {doing}: {_first_line(e)}"
         if self._password:
@@ -255,6 +283,8 @@ class SQLBase:
                 if writes:
                     conn.execution_options(**{_WRITES: True})
                 with conn.begin():
+                    # A pooled connection's info outlives the transaction that took a number.
+                    conn.info.pop(_SEQ, None)
                     yield conn
         except TidingsError:
             raise

@@ -22,7 +22,7 @@ from tidings.store.schema import (
     stories,
     topics,
 )
-from tidings.store.sql.connection import SQLBase, chunks, insert_for
+from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
 from tidings.store.sql.rows import article_from_row, json_list, json_strings
 from tidings.types import (
     Article,
@@ -124,6 +124,7 @@ class EnrichmentMixin(SQLBase):
             "vector": item.vector,
             "signature": item.signature,
             "duplicate_of": item.duplicate_of,
+            "seq": change_seq(conn),
         }
         updated = conn.execute(
             sa.update(enrichments).where(enrichments.c.article_id == item.article_id).values(row)
@@ -304,14 +305,14 @@ class EnrichmentMixin(SQLBase):
                     conn.execute(
                         sa.update(enrichments)
                         .where(enrichments.c.story_id == gone)
-                        .values(story_id=story_id)
+                        .values(story_id=story_id, seq=change_seq(conn))
                     )
                     conn.execute(sa.delete(stories).where(stories.c.id == gone))
                 for chunk in chunks(list(change.new_members)):
                     conn.execute(
                         sa.update(enrichments)
                         .where(enrichments.c.article_id.in_(chunk))
-                        .values(story_id=story_id)
+                        .values(story_id=story_id, seq=change_seq(conn))
                     )
             _recount_stories(conn, touched)
         return ids
@@ -494,7 +495,7 @@ def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:
         conn.execute(
             sa.update(stories)
             .where(stories.c.id.in_(chunk))
-            .values(article_count=members, source_count=sources_n)
+            .values(article_count=members, source_count=sources_n, seq=change_seq(conn))
         )
         for story_id, last_seen in conn.execute(
             sa.select(stories.c.id, stories.c.last_seen).where(stories.c.id.in_(chunk))

@@ -217,6 +217,26 @@ class FindingsMixin(SQLBase):
             row = conn.execute(query.order_by(topics.c.id).limit(1)).one_or_none()
         return _topic(row, 1.0) if row is not None else None
 
+    def topic_articles(self, topic_id: str, *, limit: int = 20) -> list[Article]:
+        # "The newest N carrying it" reads N entries of the topic's index.
+        newest = (
+            sa.select(article_topics.c.article_id)
+            .where(article_topics.c.topic_id == topic_id)
+            .order_by(article_topics.c.article_id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        query = (
+            sa.select(articles)
+            .where(articles.c.id.in_(sa.select(newest.c.article_id)))
+            .order_by(
+                sa.func.coalesce(articles.c.published, articles.c.fetched_at).desc(),
+                articles.c.id.desc(),
+            )
+        )
+        with self._transaction("list the topic's articles") as conn:
+            return [article_from_row(row) for row in conn.execute(query)]
+
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         count = sa.func.count(article_topics.c.article_id)
         query = (

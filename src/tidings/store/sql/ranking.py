@@ -11,8 +11,10 @@ import sqlalchemy as sa
 
 from tidings.store.schema import (
     article_entities,
+    article_removals,
     article_topics,
     articles,
+    change_counter,
     engagement,
     enrichments,
     entities,
@@ -27,21 +29,18 @@ from tidings.store.schema import (
 from tidings.store.sql.connection import SQLBase, chunks
 from tidings.store.sql.readers import utc_day
 from tidings.store.sql.rows import json_strings
-from tidings.types import ArticleFacts, EnrichmentStatus
+from tidings.types import ArticleFacts, EnrichmentStatus, RankingChanges, StoryCounts
 
 
 class RankingMixin(SQLBase):
     """Ranking reads and models (:class:`tidings.store.base.RankingStorage`)."""
 
-    def rank_facts(
-        self,
-        *,
-        since: datetime | None = None,
-        limit: int = 2000,
-        article_ids: Sequence[int] = (),
-    ) -> list[ArticleFacts]:
+    def _facts_query(self, *, vectors: bool = True) -> tuple[sa.Select[Any], sa.ColumnElement[Any]]:
+        """Analysed articles' narrow rows (``_facts`` reads them) and their date; without
+        ``vectors``, the embedding column reads as NULL (what a page displays needs none)."""
         dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
         body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
+        vector = enrichments.c.vector if vectors else sa.null().label("vector")
         columns = (
             articles.c.id,
             articles.c.source_id,
@@ -53,7 +52,7 @@ class RankingMixin(SQLBase):
             dated.label("dated"),
             body_chars.label("body_chars"),
             enrichments.c.story_id,
-            enrichments.c.vector,
+            vector,
             enrichments.c.duplicate_of,
             stories.c.source_count,
             stories.c.recent_count,
@@ -67,6 +66,16 @@ class RankingMixin(SQLBase):
             )
             .where(enrichments.c.status == EnrichmentStatus.DONE.value)
         )
+        return base, dated
+
+    def rank_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 2000,
+        article_ids: Sequence[int] = (),
+    ) -> list[ArticleFacts]:
+        base, dated = self._facts_query()
         rows: dict[int, Any] = {}
         with self._transaction("read articles to rank") as conn:
             if limit > 0:
@@ -82,181 +91,141 @@ class RankingMixin(SQLBase):
             for chunk in chunks(extra):
                 for row in conn.execute(by_ids, {"ids": list(chunk)}).all():
                     rows[row.id] = row
-            ids = list(rows)
-            # Narrow rows, then the names of the distinct topics and entities: a join would
-            # look the same few thousand names up once per row (18,000 rows at 1,900
-            # articles), and the rows' order is restored here rather than sorted by SQL.
-            tagged: dict[int, list[tuple[str, float]]] = {}
-            named: dict[int, list[tuple[int, int]]] = {}
-            topic_rows = sa.select(
-                article_topics.c.article_id,
-                article_topics.c.topic_id,
-                article_topics.c.confidence,
-            ).where(article_topics.c.article_id.in_(sa.bindparam("ids", expanding=True)))
-            entity_rows = sa.select(
-                article_entities.c.article_id,
-                article_entities.c.entity_id,
-                article_entities.c.first_offset,
-            ).where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
-            for chunk in chunks(ids):
-                for a, t, conf in conn.execute(topic_rows, {"ids": list(chunk)}).all():
-                    tagged.setdefault(a, []).append((t, float(conf)))
-                for a, e, offset in conn.execute(entity_rows, {"ids": list(chunk)}).all():
-                    named.setdefault(a, []).append((int(offset), e))
-            labels: dict[str, str] = {}
-            query = sa.select(topics.c.id, topics.c.label).where(
-                topics.c.id.in_(sa.bindparam("ids", expanding=True))
-            )
-            for chunk in chunks(list({t for found in tagged.values() for t, _ in found})):
-                labels.update(
-                    (row.id, row.label) for row in conn.execute(query, {"ids": list(chunk)}).all()
-                )
-            names: dict[int, str] = {}
-            query = sa.select(entities.c.id, entities.c.name).where(
-                entities.c.id.in_(sa.bindparam("ids", expanding=True))
-            )
-            for chunk in chunks(list({e for found in named.values() for _, e in found})):
-                names.update(
-                    (row.id, row.name) for row in conn.execute(query, {"ids": list(chunk)}).all()
-                )
-        tags = {
-            a: tuple([(t, labels[t], conf) for t, conf in found if t in labels])
-            for a, found in tagged.items()
-        }
-        mentions = {
-            a: tuple([(e, names[e], offset) for offset, e in sorted(found) if e in names])
-            for a, found in named.items()
-        }
-        # Rows unpacked as tuples, in ``columns`` order: a Row's attribute lookups cost
-        # more than the rest of building the facts.
-        return [
-            ArticleFacts(
-                article_id=a,
-                source_id=source_id,
-                source_name=source_name,
-                title=title,
-                summary=summary,
-                url=url,
-                authors=() if not authors or authors == "[]" else json_strings(authors),
-                published=dated_at,
-                body_chars=int(chars or 0),
-                story_id=story_id,
-                story_sources=int(source_count or 1),
-                story_recent=int(recent_count or 1),
-                vector=bytes(vector) if vector is not None else None,
-                topics=tags.get(a, ()),
-                entities=mentions.get(a, ()),
-                duplicate_of=duplicate_of,
-            )
-            for (
-                a,
-                source_id,
-                source_name,
-                title,
-                summary,
-                url,
-                authors,
-                dated_at,
-                chars,
-                story_id,
-                vector,
-                duplicate_of,
-                source_count,
-                recent_count,
-            ) in rows.values()
-        ]
+            return _facts(conn, list(rows.values()), names=True)
 
-    def candidate_ids(
-        self,
-        *,
-        since: datetime,
-        entity_ids: Sequence[int] = (),
-        topic_ids: Sequence[str] = (),
-        source_ids: Sequence[int] = (),
-        story_ids: Sequence[int] = (),
-        per_key: int = 50,
-        top_stories: int = 100,
-        newest: int = 200,
-    ) -> list[int]:
-        dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
-        # One small indexed query per followed thing: "the newest N naming it" reads N
-        # index entries, where one IN query would sort every match. They go to the
-        # database as one UNION ALL, not one round trip each.
-        parts: list[sa.Select[Any]] = []
-        for entity_id in dict.fromkeys(entity_ids):
-            parts.append(
-                sa.select(article_entities.c.article_id.label("id"))
-                .where(article_entities.c.entity_id == entity_id)
-                .order_by(article_entities.c.article_id.desc())
-                .limit(per_key)
-            )
-        for topic_id in dict.fromkeys(topic_ids):
-            parts.append(
-                sa.select(article_topics.c.article_id.label("id"))
-                .where(article_topics.c.topic_id == topic_id)
-                .order_by(article_topics.c.article_id.desc())
-                .limit(per_key)
-            )
-        for source_id in dict.fromkeys(source_ids):
-            parts.append(
-                sa.select(articles.c.id.label("id"))
-                .where(articles.c.source_id == source_id)
-                .order_by(articles.c.published.desc())
-                .limit(per_key)
-            )
-        for chunk in chunks(list(dict.fromkeys(story_ids))):
-            parts.append(
-                sa.select(enrichments.c.article_id.label("id"))
-                .where(enrichments.c.story_id.in_(chunk))
-                .order_by(enrichments.c.article_id.desc())
-                .limit(per_key * len(chunk))
-            )
-        if top_stories:
-            parts.append(
-                sa.select(stories.c.representative_id.label("id"))
-                .where(stories.c.last_seen >= since, stories.c.representative_id.is_not(None))
-                .order_by(stories.c.source_count.desc(), stories.c.last_seen.desc())
-                .limit(top_stories)
-            )
-        if newest:
-            parts.append(
-                sa.select(articles.c.id.label("id"))
-                .where(dated >= since)
-                .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
-                .limit(newest)
-            )
-        found: dict[int, None] = {}
-        with self._transaction("find candidate articles") as conn:
-            # 100 parts bind at most 700 values (one story chunk of 500 and two values in
-            # each other part), under the 999 of old SQLite.
-            for group in chunks(parts, 100):
-                union = sa.union_all(*(sa.select(part.subquery().c.id) for part in group))
-                found.update(dict.fromkeys(conn.execute(union).scalars().all()))
-        return [i for i in found if i is not None]
-
-    def article_engagement(
-        self, article_ids: Sequence[int], *, since: datetime
-    ) -> dict[int, tuple[int, int]]:
-        found: dict[int, tuple[int, int]] = {}
-        query = (
-            sa.select(
-                engagement.c.article_id,
-                sa.func.sum(engagement.c.shown),
-                sa.func.sum(engagement.c.engaged),
-            )
-            .where(
-                engagement.c.article_id.in_(sa.bindparam("ids", expanding=True)),
-                engagement.c.day >= utc_day(since),
-            )
-            .group_by(engagement.c.article_id)
-        )
-        with self._transaction("count readers' engagement") as conn:
+    def display_facts(
+        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
+    ) -> list[ArticleFacts]:
+        base, _ = self._facts_query(vectors=False)
+        by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+        with self._transaction("read the page's articles") as conn:
+            rows: list[Any] = []
             for chunk in chunks(list(dict.fromkeys(article_ids))):
-                for article_id, n_shown, n_engaged in conn.execute(
-                    query, {"ids": list(chunk)}
-                ).all():
-                    found[int(article_id)] = (int(n_shown or 0), int(n_engaged or 0))
-        return found
+                rows.extend(conn.execute(by_ids, {"ids": list(chunk)}).all())
+            wanted = set(detailed)
+            full = _facts(conn, [r for r in rows if r[0] in wanted], names=True)
+            lean = _facts(conn, [r for r in rows if r[0] not in wanted], names=False, tags=False)
+        return [*full, *lean]
+
+    def window_facts(
+        self, *, since: datetime, after_id: int = 0, limit: int = 5000
+    ) -> list[ArticleFacts]:
+        base, dated = self._facts_query()
+        query = (
+            base.where(dated >= since, articles.c.id > after_id)
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        with self._transaction("read the articles to hold for ranking") as conn:
+            return _facts(conn, conn.execute(query).all(), names=False)
+
+    def engagement_since(self, since: datetime) -> list[tuple[int, int, int, int]]:
+        query = sa.select(
+            engagement.c.article_id, engagement.c.day, engagement.c.shown, engagement.c.engaged
+        ).where(engagement.c.day >= utc_day(since))
+        with self._transaction("read readers' engagement") as conn:
+            return [(int(a), int(d), int(s), int(e)) for a, d, s, e in conn.execute(query)]
+
+    def change_position(self) -> int:
+        with self._transaction("read the change sequence") as conn:
+            if conn.dialect.name == "postgresql":
+                value = conn.execute(
+                    sa.text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_seq")
+                ).scalar_one()
+            else:
+                value = conn.execute(sa.select(change_counter.c.value)).scalar_one()
+        return int(value)
+
+    def ranking_changes(
+        self, *, after: int, also: Sequence[int] = (), limit: int = 5000
+    ) -> RankingChanges:
+        tables = (enrichments, stories, engagement, article_removals)
+        with self._transaction("read what changed for ranking") as conn:
+            # A prefix of the sequence, whole: the lowest of the tables' limit-th numbers
+            # bounds what is read, so no number's rows are read in part.
+            cutoff: int | None = None
+            for table in tables:
+                nth = conn.execute(
+                    sa.select(table.c.seq)
+                    .where(table.c.seq > after)
+                    .order_by(table.c.seq)
+                    .offset(limit - 1)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if nth is not None:
+                    cutoff = int(nth) if cutoff is None else min(cutoff, int(nth))
+
+            def wanted(table: sa.Table) -> sa.ColumnElement[bool]:
+                window = table.c.seq > after
+                if cutoff is not None:
+                    window = sa.and_(window, table.c.seq <= cutoff)
+                if also:
+                    window = sa.or_(window, table.c.seq.in_(list(also)))
+                return window
+
+            seqs: set[int] = set()
+            changed = conn.execute(
+                sa.select(enrichments.c.article_id, enrichments.c.status, enrichments.c.seq).where(
+                    wanted(enrichments)
+                )
+            ).all()
+            done = [a for a, status, _ in changed if status == EnrichmentStatus.DONE.value]
+            seqs.update(int(q) for _, _, q in changed)
+            base, _ = self._facts_query()
+            by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+            rows: list[Any] = []
+            for chunk in chunks(done):
+                rows.extend(conn.execute(by_ids, {"ids": list(chunk)}).all())
+            facts = _facts(conn, rows, names=False)
+            found = {f.article_id for f in facts}
+            dropped = [a for a, _, _ in changed if a not in found]
+            removals = conn.execute(
+                sa.select(article_removals.c.article_id, article_removals.c.seq).where(
+                    wanted(article_removals)
+                )
+            ).all()
+            dropped.extend(int(a) for a, _ in removals)
+            seqs.update(int(q) for _, q in removals)
+            story_rows = conn.execute(
+                sa.select(
+                    stories.c.id,
+                    stories.c.source_count,
+                    stories.c.recent_count,
+                    stories.c.last_seen,
+                    stories.c.representative_id,
+                    stories.c.seq,
+                ).where(wanted(stories))
+            ).all()
+            seqs.update(int(row.seq) for row in story_rows)
+            counts = conn.execute(
+                sa.select(
+                    engagement.c.article_id,
+                    engagement.c.day,
+                    engagement.c.shown,
+                    engagement.c.engaged,
+                    engagement.c.seq,
+                ).where(wanted(engagement))
+            ).all()
+            seqs.update(int(row.seq) for row in counts)
+        return RankingChanges(
+            articles=tuple(facts),
+            dropped=tuple(dict.fromkeys(dropped)),
+            stories=tuple(
+                StoryCounts(
+                    story_id=int(row.id),
+                    sources=int(row.source_count or 1),
+                    recent=int(row.recent_count or 1),
+                    last_seen=row.last_seen,
+                    representative_id=row.representative_id,
+                )
+                for row in story_rows
+            ),
+            engagement=tuple(
+                (int(row.article_id), int(row.day), int(row.shown), int(row.engaged))
+                for row in counts
+            ),
+            seqs=tuple(sorted(seqs)),
+        )
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
         events_of = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
@@ -291,3 +260,99 @@ class RankingMixin(SQLBase):
             done = conn.execute(sa.update(models).where(models.c.name == name).values(values))
             if not done.rowcount:
                 conn.execute(sa.insert(models).values(name=name, **values))
+
+
+def _facts(
+    conn: sa.Connection, rows: Sequence[Any], *, names: bool, tags: bool = True
+) -> list[ArticleFacts]:
+    """Facts of the rows ``RankingMixin._facts_query`` selects, with their topics (and
+    labels) and entities (with their names when ``names``; the window keeps ids only);
+    without ``tags``, neither topics nor entities."""
+    ids = [row[0] for row in rows] if tags else []
+    # Narrow rows, then the names of the distinct topics and entities: a join would look
+    # the same few thousand names up once per row (18,000 rows at 1,900 articles).
+    tagged: dict[int, list[tuple[str, float]]] = {}
+    named: dict[int, list[tuple[int, int]]] = {}
+    topic_rows = sa.select(
+        article_topics.c.article_id,
+        article_topics.c.topic_id,
+        article_topics.c.confidence,
+    ).where(article_topics.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+    entity_rows = sa.select(
+        article_entities.c.article_id,
+        article_entities.c.entity_id,
+        article_entities.c.first_offset,
+    ).where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+    for chunk in chunks(ids):
+        for a, t, conf in conn.execute(topic_rows, {"ids": list(chunk)}).all():
+            tagged.setdefault(a, []).append((t, float(conf)))
+        for a, e, offset in conn.execute(entity_rows, {"ids": list(chunk)}).all():
+            named.setdefault(a, []).append((int(offset), e))
+    labels: dict[str, str] = {}
+    query = sa.select(topics.c.id, topics.c.label).where(
+        topics.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+    for chunk in chunks(list({t for found in tagged.values() for t, _ in found})):
+        labels.update((row.id, row.label) for row in conn.execute(query, {"ids": list(chunk)}))
+    entity_names: dict[int, str] = {}
+    if names:
+        query = sa.select(entities.c.id, entities.c.name).where(
+            entities.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        for chunk in chunks(list({e for found in named.values() for _, e in found})):
+            entity_names.update(
+                (row.id, row.name) for row in conn.execute(query, {"ids": list(chunk)})
+            )
+    topic_tags = {
+        a: tuple([(t, labels[t], conf) for t, conf in found if t in labels])
+        for a, found in tagged.items()
+    }
+    if names:
+        mentions = {
+            a: tuple(
+                [(e, entity_names[e], offset) for offset, e in sorted(found) if e in entity_names]
+            )
+            for a, found in named.items()
+        }
+    else:
+        mentions = {
+            a: tuple([(e, "", offset) for offset, e in sorted(found)]) for a, found in named.items()
+        }
+    # Rows unpacked as tuples, in the query's column order: a Row's attribute lookups cost
+    # more than the rest of building the facts.
+    return [
+        ArticleFacts(
+            article_id=a,
+            source_id=source_id,
+            source_name=source_name,
+            title=title,
+            summary=summary,
+            url=url,
+            authors=() if not authors or authors == "[]" else json_strings(authors),
+            published=dated_at,
+            body_chars=int(chars or 0),
+            story_id=story_id,
+            story_sources=int(source_count or 1),
+            story_recent=int(recent_count or 1),
+            vector=bytes(vector) if vector is not None else None,
+            topics=topic_tags.get(a, ()),
+            entities=mentions.get(a, ()),
+            duplicate_of=duplicate_of,
+        )
+        for (
+            a,
+            source_id,
+            source_name,
+            title,
+            summary,
+            url,
+            authors,
+            dated_at,
+            chars,
+            story_id,
+            vector,
+            duplicate_of,
+            source_count,
+            recent_count,
+        ) in rows
+    ]

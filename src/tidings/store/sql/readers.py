@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tidings.errors import ReaderExistsError, ReaderNotFoundError
 from tidings.store.schema import articles, engagement, events, interests, readers, saved
 from tidings.store.sql.articles import require_articles
-from tidings.store.sql.connection import SQLBase, insert_for
+from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
 from tidings.store.sql.rows import article_from_row
 from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
 
@@ -126,6 +126,9 @@ class ReadersMixin(SQLBase):
         with self._transaction("record the reader's events", writes=True) as conn:
             reader_row(conn, reader_id)
             require_articles(conn, sorted({e.article_id for e in items}))
+            # Counted before the events are stored: the lookup of earlier events must not
+            # find these.
+            _count_engagement(conn, reader_id, items)
             conn.execute(
                 sa.insert(events),
                 [
@@ -139,7 +142,6 @@ class ReadersMixin(SQLBase):
                     for e in items
                 ],
             )
-            _count_engagement(conn, items)
         return len(items)
 
     def reader_events(
@@ -229,27 +231,46 @@ def utc_day(at: datetime) -> int:
     return int(at.timestamp() // 86400)
 
 
-def _count_engagement(conn: sa.Connection, items: Sequence[ReaderEvent]) -> None:
-    """Add the events to the per-article, per-day counts."""
+def _count_engagement(conn: sa.Connection, reader_id: int, items: Sequence[ReaderEvent]) -> None:
+    """Add the reader to the per-article, per-day counts of readers shown and readers
+    engaged, for the articles these events show them or engage them with for the first
+    time (their earlier events are looked up: a reader counts once per article)."""
+    wanted = [e for e in items if e.kind is EventKind.IMPRESSION or e.kind in ENGAGING]
+    if not wanted:
+        return
+    kinds = ("impression", *(k.value for k in ENGAGING))
+    known: set[tuple[int, int]] = set()
+    query = sa.select(events.c.article_id, events.c.kind).where(
+        events.c.reader_id == reader_id,
+        events.c.article_id.in_(sa.bindparam("ids", expanding=True)),
+        events.c.kind.in_(kinds),
+    )
+    for chunk in chunks(sorted({e.article_id for e in wanted})):
+        for article_id, kind in conn.execute(query, {"ids": list(chunk)}):
+            known.add((article_id, 0 if kind == "impression" else 1))
     counts: dict[tuple[int, int], list[int]] = {}
-    for e in items:
-        if e.kind is EventKind.IMPRESSION or e.kind in ENGAGING:
-            slot = counts.setdefault((e.article_id, utc_day(e.at)), [0, 0])
-            slot[0 if e.kind is EventKind.IMPRESSION else 1] += 1
+    for e in sorted(wanted, key=lambda e: e.at):
+        which = 0 if e.kind is EventKind.IMPRESSION else 1
+        if (e.article_id, which) in known:
+            continue
+        known.add((e.article_id, which))
+        counts.setdefault((e.article_id, utc_day(e.at)), [0, 0])[which] += 1
     if not counts:
         return
+    seq = change_seq(conn)
     insert = insert_for(conn)(engagement)
     upsert = insert.on_conflict_do_update(
         index_elements=[engagement.c.article_id, engagement.c.day],
         set_={
             "shown": engagement.c.shown + insert.excluded.shown,
             "engaged": engagement.c.engaged + insert.excluded.engaged,
+            "seq": insert.excluded.seq,
         },
     )
     conn.execute(
         upsert,
         [
-            {"article_id": a, "day": d, "shown": n[0], "engaged": n[1]}
+            {"article_id": a, "day": d, "shown": n[0], "engaged": n[1], "seq": seq}
             for (a, d), n in sorted(counts.items())
         ],
     )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.errors import SourceExistsError, SourceNotFoundError
-from tidings.store.schema import article_sources, articles, sources
-from tidings.store.sql.connection import SQLBase
+from tidings.store.schema import (
+    article_removals,
+    article_sources,
+    articles,
+    enrichments,
+    sources,
+)
+from tidings.store.sql.connection import SQLBase, change_seq, chunks
 from tidings.store.sql.rows import json_list, json_strings
 from tidings.types import PagePolicy, Source, SourceHealth, SourceKind
 
@@ -137,6 +143,11 @@ class SourcesMixin(SQLBase):
     def remove_source(self, key: int | str) -> None:
         with self._transaction("remove the source", writes=True) as conn:
             source_id = self._source_row(conn, key).id
+            ids = (
+                conn.execute(sa.select(articles.c.id).where(articles.c.source_id == source_id))
+                .scalars()
+                .all()
+            )
             # Articles that also appeared elsewhere move to the source that saw them
             # first. Their guid belonged to the removed source and could clash with one
             # of the new source's, so it goes; the canonical URL still identifies them.
@@ -162,6 +173,31 @@ class SourcesMixin(SQLBase):
                     )
                 )
             )
+            moved = sa.select(articles.c.id).where(
+                articles.c.id.in_(sa.bindparam("ids", expanding=True)),
+                articles.c.source_id != source_id,
+            )
+            gone = (
+                conn.execute(sa.select(articles.c.id).where(articles.c.source_id == source_id))
+                .scalars()
+                .all()
+            )
+            # What ranking holds in memory follows: moved articles are stamped as changed,
+            # deleted ones recorded as removed (the change sequence, migration 0006).
+            seq = change_seq(conn)
+            for chunk in chunks(list(ids)):
+                conn.execute(
+                    sa.update(enrichments)
+                    .where(enrichments.c.article_id.in_(moved.scalar_subquery()))
+                    .values(seq=seq),
+                    {"ids": list(chunk)},
+                )
+            if gone:
+                removed = datetime.now(UTC)
+                conn.execute(
+                    sa.insert(article_removals),
+                    [{"seq": seq, "article_id": a, "removed": removed} for a in gone],
+                )
             conn.execute(sa.delete(articles).where(articles.c.source_id == source_id))
             conn.execute(sa.delete(article_sources).where(article_sources.c.source_id == source_id))
             conn.execute(sa.delete(sources).where(sources.c.id == source_id))
