@@ -11,7 +11,6 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -119,11 +118,11 @@ def cli(
             logging.getLogger(name).setLevel(logging.ERROR)
     settings = load_settings()
     if database:
-        settings = replace(settings, database_url=database)
+        settings = settings.replace(database_url=database)
     if allow_networks:
         extra = parse_networks(list(allow_networks))
-        fetch = replace(settings.fetch, allowed_networks=settings.fetch.allowed_networks + extra)
-        settings = replace(settings, fetch=fetch)
+        fetch = settings.fetch.replace(allowed_networks=settings.fetch.allowed_networks + extra)
+        settings = settings.replace(fetch=fetch)
     ctx = Context(settings, debug)
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)

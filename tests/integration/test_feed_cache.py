@@ -111,9 +111,8 @@ def test_a_page_expires(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataclasses import replace
 
-    with make_engine(replace(settings, feed_cache_seconds=0)) as engine:
+    with make_engine(settings.replace(feed_cache_seconds=0)) as engine:
         newsroom(engine)
         engine.add_reader("ana")
         calls = ranked(engine, monkeypatch)
