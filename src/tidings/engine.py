@@ -650,6 +650,6 @@ def make_engine(
     """Open (and migrate) the configured database and return a ready Engine."""
     settings = settings or load_settings()
     if database_url is not None:
-        settings = replace(settings, database_url=database_url)
+        settings = settings.replace(database_url=database_url)
     storage = open_storage(settings.database_url)
     return Engine(settings, storage, transport=transport, clock=clock)

@@ -114,7 +114,7 @@ def smtp_settings(port: int, **changes: Any) -> Settings:
         timeout=5,
         site_url=SITE,
     )
-    return Settings(smtp=replace(smtp, **changes))
+    return Settings(smtp=smtp.replace(**changes))
 
 
 def reader(engine: Engine, name: str, digest: str = "daily") -> int:
@@ -249,10 +249,10 @@ def test_smtp_failures_are_delivery_errors(engine: Engine, inbox: tuple[Inbox, i
     message.set_content("hello")
     # The test server offers no STARTTLS: refusing to go on in the clear, with the reason.
     with pytest.raises(DeliveryError, match="does not offer STARTTLS") as info:
-        send_digest(message, replace(smtp_settings(port).smtp, security="starttls"))
+        send_digest(message, smtp_settings(port).smtp.replace(security="starttls"))
     assert info.value.resource == f"smtp://127.0.0.1:{port}"
     with pytest.raises(DeliveryError, match=r"did not answer|cannot reach|TLS"):
-        send_digest(message, replace(smtp_settings(port).smtp, security="ssl", timeout=2))
+        send_digest(message, smtp_settings(port).smtp.replace(security="ssl", timeout=2))
 
 
 @pytest.fixture
@@ -281,10 +281,10 @@ def test_a_refused_login_is_a_delivery_error(auth_inbox: int) -> None:
     message["From"] = "digest@tidings.example"
     message["To"] = "x@example.org"
     message.set_content("hello")
-    smtp = replace(smtp_settings(auth_inbox).smtp, username="tidings", password="wrong")
+    smtp = smtp_settings(auth_inbox).smtp.replace(username="tidings", password="wrong")
     with pytest.raises(DeliveryError, match="refused the login"):
         send_digest(message, smtp)
-    send_digest(message, replace(smtp, password="right"))
+    send_digest(message, smtp.replace(password="right"))
 
 
 def test_the_cli_sends_due_digests(

@@ -227,7 +227,7 @@ def test_articles_added_by_hand_are_analysed_unless_switched_off(tmp_path: Path)
         article = engine.add_article(str(page))
         insight = engine.article_insight(article.id)
         assert insight is not None and insight.status is EnrichmentStatus.DONE
-    with make_engine(replace(settings, enrich=False)) as engine:
+    with make_engine(settings.replace(enrich=False)) as engine:
         page.write_text(page.read_text().replace("Wednesday", "Thursday"), encoding="utf-8")
         article = engine.add_article(str(page))
         assert engine.storage.count_to_enrich() == 1
@@ -256,9 +256,8 @@ def test_an_ingestion_pass_analyses_what_it_brought(
         content_type="application/rss+xml",
     )
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    settings = replace(
-        settings,
-        fetch=replace(settings.fetch, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),)),
+    settings = settings.replace(
+        fetch=settings.fetch.replace(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),)),
     )
     with make_engine(settings) as engine:
         engine.add_source(loopback.url("/feed.xml"), pages=PagePolicy.NEVER)

@@ -113,9 +113,8 @@ def test_a_page_expires(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataclasses import replace
 
-    with make_engine(replace(settings, feed_cache_seconds=0)) as engine:
+    with make_engine(settings.replace(feed_cache_seconds=0)) as engine:
         newsroom(engine)
         engine.add_reader("ana")
         calls = ranked(engine, monkeypatch)
@@ -155,9 +154,8 @@ def test_pages_in_use_are_ranked_again_before_they_expire(
     """No request waits for a page that could have been ready: the background thread ranks
     a page readers keep asking for again before it expires."""
     import time
-    from dataclasses import replace
 
-    with make_engine(replace(settings, feed_cache_seconds=2)) as engine:
+    with make_engine(settings.replace(feed_cache_seconds=2)) as engine:
         newsroom(engine)
         engine.add_reader("ana")
         first = engine.feed("ana")

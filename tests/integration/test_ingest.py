@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,7 @@ def make_test_engine(tmp_path: Path, **fetch_changes: Any) -> Engine:
     settings = load_settings(
         env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
     )
-    fetch = replace(
-        settings.fetch,
+    fetch = settings.fetch.replace(
         allowed_networks=LOOPBACK_ONLY,
         connect_timeout=2.0,
         read_timeout=2.0,
@@ -52,7 +50,7 @@ def make_test_engine(tmp_path: Path, **fetch_changes: Any) -> Engine:
         backoff_max=0.05,
         **fetch_changes,
     )
-    return make_engine(replace(settings, fetch=fetch))
+    return make_engine(settings.replace(fetch=fetch))
 
 
 @pytest.fixture

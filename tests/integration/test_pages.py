@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,13 +67,12 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     settings = load_settings(
         env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
     )
-    fetch = replace(
-        settings.fetch,
+    fetch = settings.fetch.replace(
         allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
         attempts=1,
         total_timeout=5.0,
     )
-    with make_engine(replace(settings, fetch=fetch)) as e:
+    with make_engine(settings.replace(fetch=fetch)) as e:
         yield e
 
 

@@ -7,6 +7,7 @@ reaches storage): unknown fields, NaN and infinities, ids beyond a 64-bit intege
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,13 +20,16 @@ from tidings.engine import MAX_INTEREST_CHARS
 from tidings.types import (
     Account,
     Article,
+    ArticleDraft,
     ArticleFacts,
     ArticleInsight,
     CoveredBy,
     DigestFrequency,
     Entity,
+    EntityPage,
     EventKind,
     FeedItem,
+    FeedPage,
     Interest,
     InterestKind,
     Quote,
@@ -34,6 +38,7 @@ from tidings.types import (
     SourceHealth,
     Stance,
     Story,
+    StoryPage,
     Token,
     TopicTag,
 )
@@ -316,6 +321,85 @@ def article_detail_out(a: Article, insight: ArticleInsight | None) -> ArticleDet
     )
 
 
+class ArticleWithAnalysisOut(ArticleDetailOut):
+    """An article and all its analysis, quotes and near-duplicates included (what
+    ``tidings article show --json`` prints)."""
+
+    analysis: AnalysisOut | None = Field(description="None until the article is analysed")
+
+
+def article_with_analysis_out(a: Article, insight: ArticleInsight | None) -> ArticleWithAnalysisOut:
+    return ArticleWithAnalysisOut(
+        **article_detail_out(a, insight).model_dump(),
+        analysis=analysis_out(insight) if insight is not None else None,
+    )
+
+
+class ExtractedOut(BaseModel):
+    """An article as extraction made it, before storage (what ``tidings extract --json``
+    prints)."""
+
+    title: str | None
+    authors: list[str]
+    published: datetime | None
+    updated: datetime | None
+    section: str | None
+    site_name: str | None
+    url: str | None
+    canonical_url: str | None
+    guid: str | None
+    language: str | None
+    summary: str | None
+    summary_points: list[str]
+    body: str | None
+    images: list[ImageOut]
+    related: list[LinkOut]
+    tags: list[str]
+    extraction_note: str | None
+
+
+def extracted_out(d: ArticleDraft) -> ExtractedOut:
+    return ExtractedOut(
+        title=d.title,
+        authors=list(d.authors),
+        published=d.published,
+        updated=d.updated,
+        section=d.section,
+        site_name=d.site_name,
+        url=d.url,
+        canonical_url=d.canonical_url,
+        guid=d.guid,
+        language=d.language,
+        summary=d.summary,
+        summary_points=list(d.summary_points),
+        body=d.body,
+        images=[ImageOut(url=i.url, caption=i.caption, credit=i.credit) for i in d.images],
+        related=[LinkOut(url=r.url, title=r.title) for r in d.related],
+        tags=list(d.tags),
+        extraction_note=d.extraction_note,
+    )
+
+
+def entity_page_out(page: EntityPage) -> EntityPageOut:
+    return EntityPageOut(
+        **entity_out(page.entity).model_dump(),
+        articles=[article_out(a) for a in page.articles],
+        quotes=[quote_out(q) for q in page.quotes],
+    )
+
+
+def story_page_out(page: StoryPage) -> StoryPageOut:
+    return StoryPageOut(
+        **story_out(page.story).model_dump(),
+        articles=[article_out(a) for a in page.articles],
+        sources=list(page.sources),
+    )
+
+
+def topic_count_out(t: TopicTag, articles: int) -> TopicCountOut:
+    return TopicCountOut(id=t.id, label=t.label, kind=t.kind.value, articles=articles)
+
+
 # --- sources -----------------------------------------------------------------------------
 
 
@@ -506,6 +590,18 @@ def interest_out(i: Interest) -> InterestOut:
     )
 
 
+class ReaderDetailOut(ReaderOut):
+    """A reader with what they follow and mute (what ``tidings reader show --json`` prints)."""
+
+    interests: list[InterestOut]
+
+
+def reader_detail_out(r: Reader, interests: Sequence[Interest]) -> ReaderDetailOut:
+    return ReaderDetailOut(
+        **reader_out(r).model_dump(), interests=[interest_out(i) for i in interests]
+    )
+
+
 #: The earliest time an event may carry: nothing was read in Tidings before it existed.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -617,4 +713,12 @@ def feed_item_out(item: FeedItem, facts: dict[int, ArticleFacts]) -> FeedItemOut
         source_count=item.source_count,
         exploration=item.exploration,
         read=item.read,
+    )
+
+
+def feed_out(page: FeedPage) -> FeedOut:
+    return FeedOut(
+        items=[feed_item_out(item, page.articles) for item in page.items],
+        next_cursor=page.next_cursor,
+        hint=page.hint,
     )

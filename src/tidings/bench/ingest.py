@@ -116,21 +116,19 @@ class FeedServer:
 
 def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
     import ipaddress
-    from dataclasses import replace
 
     from tidings.config import load_settings
     from tidings.engine import make_engine
     from tidings.types import PagePolicy
 
     settings = load_settings(env={})
-    fetch = replace(
-        settings.fetch,
+    fetch = settings.fetch.replace(
         allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
         per_host_concurrency=CONCURRENCY,
     )
     # Ingestion alone, as the peer does; analysis is measured by `tidings bench enrich`.
-    settings = replace(
-        settings, database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent, enrich=False
+    settings = settings.replace(
+        database_url=f"sqlite:///{db}", fetch=fetch, data_dir=db.parent, enrich=False
     )
     with make_engine(settings) as engine:
         for url in urls:

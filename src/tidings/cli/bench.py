@@ -1,0 +1,220 @@
+"""Benchmarks, each against a peer in the same run: ``tidings bench ...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tidings.cli.output import fail
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks, run side by side with a peer (figures go to BENCHMARKS.md)."""
+
+
+def default_shared_data() -> Path:
+    return Path.cwd().parent / "shared" / "data"
+
+
+@bench.command("ingest")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The shared data folder holding feeds/.",
+)
+@click.option("--entries", default=50_000, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_ingest_command(data_dir: Path, entries: int, as_json: bool) -> None:
+    """Full ingest of the real feeds on loopback, against the `reader` library."""
+    from tidings.bench.ingest import bench_ingest, format_report
+
+    if not (data_dir / "feeds").is_dir():
+        fail(f"no feeds folder in {data_dir} (pass --data DIR)")
+    result = bench_ingest(data_dir, entries)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("extract")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: default_shared_data() / "aeb",
+    show_default="../shared/data/aeb",
+    help="A folder in the article-extraction-benchmark format (html/*.html.gz).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_extract_command(data_dir: Path, as_json: bool) -> None:
+    """HTML pages per second, against plain trafilatura in the same run."""
+    from tidings.bench.extract import bench_extract, format_report
+
+    if not (data_dir / "html").is_dir():
+        fail(f"no html/ folder in {data_dir} (pass --data DIR)")
+    result = bench_extract(data_dir)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("enrich")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: default_shared_data() / "ecbplus",
+    show_default="../shared/data/ecbplus",
+    help="A folder with docs.jsonl in the ECB+ format.",
+)
+@click.option(
+    "--feeds",
+    "feeds_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The data folder `bench ingest` reads, for the ingestion rate reported beside.",
+)
+@click.option("--no-ingest", is_flag=True, help="Skip the ingestion rate.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_enrich_command(data_dir: Path, feeds_dir: Path, no_ingest: bool, as_json: bool) -> None:
+    """Articles analysed per second end to end, against stock spaCy NER in the same run,
+    with the ingestion rate beside it."""
+    from tidings.bench.enrich import bench_enrich, format_report
+
+    if not (data_dir / "docs.jsonl").is_file():
+        fail(f"no docs.jsonl in {data_dir} (pass --data DIR)")
+    result = bench_enrich(data_dir, feeds_dir=None if no_ingest else feeds_dir)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("vectors")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The shared data folder (ecbplus, ag_news and sts_news texts are embedded).",
+)
+@click.option(
+    "--copies",
+    default=9,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Noisy copies per real vector for the scaled set (0: real vectors only).",
+)
+@click.option("--quick", is_flag=True, help="int8 and float16 only (about half the time).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: bool) -> None:
+    """Vector index recall@10 and queries per second, against exact numpy search."""
+    from tidings.bench.vectors import format_report, run
+
+    dtypes: tuple[Any, ...] = ("i8", "f16") if quick else ("i8", "f16", "f32")
+    only = ("real", "scaled") if copies else ("real",)
+    result = run(
+        data_dir,
+        copies=max(copies, 1),
+        dtypes=dtypes,
+        only=only,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("feed")
+@click.option("--articles", default=1_000_000, show_default=True, type=click.IntRange(100))
+@click.option("--readers", default=10_000, show_default=True, type=click.IntRange(1))
+@click.option("--pages", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--quick", is_flag=True, help="100,000 articles and 1,000 readers.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated database (and its vector index) is cached.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_feed_command(
+    articles: int, readers: int, pages: int, quick: bool, workdir: Path | None, as_json: bool
+) -> None:
+    """Time to assemble a reader's 30-item page at scale: p50/p99, pages/s, peak memory."""
+    from tidings.bench.feed import QUICK, format_report, run
+
+    if quick:
+        articles, readers = QUICK["articles"], QUICK["readers"]
+    result = run(
+        articles=articles,
+        readers=readers,
+        pages=pages,
+        workdir=workdir,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("http")
+@click.option("--articles", default=100_000, show_default=True, type=click.IntRange(100))
+@click.option("--readers", default=1_000, show_default=True, type=click.IntRange(1))
+@click.option("--duration", type=click.IntRange(1), help="Seconds of load.  [default: 60]")
+@click.option("--connections", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--tokens", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--enrich", is_flag=True, help="Analyse what ingestion brings, during the load.")
+@click.option("--fresh", is_flag=True, help="Start again from the generated database.")
+@click.option("--no-profile", is_flag=True, help="Skip timing the pages in-process.")
+@click.option("--quick", is_flag=True, help="10,000 articles, 200 readers, 15 seconds.")
+@click.option(
+    "--warm",
+    is_flag=True,
+    help="Make every token holder's page on each worker before the load (the page cache's "
+    "steady state, rather than every reader's first page).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated database and its copy are cached (shared with bench feed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_http_command(
+    articles: int,
+    readers: int,
+    duration: int | None,
+    connections: int,
+    workers: int,
+    tokens: int,
+    enrich: bool,
+    fresh: bool,
+    no_profile: bool,
+    quick: bool,
+    warm: bool,
+    workdir: Path | None,
+    as_json: bool,
+) -> None:
+    """GET /api/feed under load from wrk, with ingestion running: requests/s, p50/p99, errors."""
+    from tidings.bench.http import DURATION_S, QUICK_HTTP, format_report, run
+
+    if quick:
+        articles, readers = QUICK_HTTP["articles"], QUICK_HTTP["readers"]
+        duration = duration or QUICK_HTTP["duration"]
+    try:
+        result = run(
+            articles=articles,
+            readers=readers,
+            duration=duration or DURATION_S,
+            connections=connections,
+            workers=workers,
+            tokens=tokens,
+            enrich=enrich,
+            fresh=fresh,
+            profile=not no_profile,
+            warm_cache_first=warm,
+            workdir=workdir,
+            echo=lambda m: click.echo(m, err=True),
+        )
+    except RuntimeError as e:
+        fail(str(e))
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
