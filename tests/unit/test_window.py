@@ -166,3 +166,13 @@ def test_candidates_come_from_follows_top_stories_taste_and_the_newest() -> None
     hidden = ReaderState(follows=state.follows, hidden=frozenset({50}))
     rows = candidate_rows(window, hidden, NOW)
     assert 50 not in window.take(rows, popularity_since=SINCE).ids.tolist()
+
+
+def test_a_top_storys_representative_is_used_only_while_it_is_recent() -> None:
+    window = window_of(
+        facts(1, 24 * 7 + 2, story_id=5, story_sources=4),  # older than the week
+        facts(2, 5, story_id=5, story_sources=4),
+    )
+    window.set_story(5, sources=4, recent=1, representative=1)
+    top = window.top_story_rows(10, SINCE)
+    assert window.take(top, popularity_since=SINCE).ids.tolist() == [2]

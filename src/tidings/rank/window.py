@@ -756,11 +756,15 @@ class ArticleWindow:
         unique_slots, first = np.unique(slots, return_index=True)
         representative = stories.representative.data[unique_slots]
         rep_rows = self.rows_of(representative)
-        chosen = np.where(
-            (representative >= 0) & (rep_rows >= 0) & self._alive.data[np.maximum(rep_rows, 0)],
-            rep_rows,
-            rows[first],
+        safe = np.maximum(rep_rows, 0)
+        # The representative stands for its story only while it is itself a candidate.
+        usable = (
+            (representative >= 0)
+            & (rep_rows >= 0)
+            & self._alive.data[safe]
+            & (self._published.data[safe] >= since)
         )
+        chosen = np.where(usable, rep_rows, rows[first])
         sources = stories.sources.data[unique_slots]
         seen = stories.last_seen.data[unique_slots]
         order = np.lexsort((-seen, -sources))
