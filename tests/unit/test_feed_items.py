@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tidings.rank.assemble import Action, ActionVerb, Reason, ReasonKind, TargetKind
-from tidings.web.items import Covered, ago, item_view
+from tidings.web.items import Covered, ago, item_view, summary_after_title
 
 
 def reason(
@@ -79,3 +79,20 @@ def test_relative_times() -> None:
     assert ago(now - timedelta(days=2, hours=5), now) == "2 d ago"
     assert ago(now - timedelta(days=20), now) == "17 Nov"
     assert ago(datetime(2025, 3, 1, tzinfo=UTC), now) == "1 Mar 2025"
+
+
+def test_a_summary_that_repeats_the_headline_loses_it() -> None:
+    assert summary_after_title("Three die in bank", "Three die in bank. Riots over cuts.") == (
+        "Riots over cuts."
+    )
+    assert summary_after_title("Three  die in bank", "three die in bank Updated 5 May") == (
+        "Updated 5 May"
+    )
+    assert summary_after_title("Title", "Title") is None
+    assert summary_after_title("Title", "Another text") == "Another text"
+    assert summary_after_title(None, " Text ") == "Text"
+    assert summary_after_title("Title", None) is None
+    # A headline cut short by the feed: the summary goes on from where it stopped.
+    assert summary_after_title("Roads, bridges and…", "Roads, bridges and tunnels close.") == (
+        "\u2026tunnels close."
+    )

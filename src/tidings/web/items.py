@@ -127,6 +127,27 @@ def item_view(
     )
 
 
+def summary_after_title(title: str | None, summary: str | None) -> str | None:
+    """The summary without the headline it repeats: many feeds' descriptions (and copied
+    pages) begin with the title, which the item already shows a line above."""
+    if not summary:
+        return None
+    text = summary.strip()
+    whole = " ".join((title or "").split())
+    head = whole.rstrip(".…")
+    # A headline the feed cut short: what follows it in the summary goes on mid-sentence.
+    cut = whole.endswith(("…", "..."))
+    if head and " ".join(text.split()).casefold().startswith(head.casefold()):
+        # Drop as many characters of the summary as the title spans, spaces compared loosely.
+        words = len(head.split())
+        rest = text.split(None, words)
+        text = rest[words] if len(rest) > words else ""
+        text = text.lstrip(" .:;,-\u2013\u2014|")
+        if text and cut:
+            text = "\u2026" + text
+    return text or None
+
+
 def ago(moment: datetime | None, now: datetime) -> str:
     """How long ago, as news products say it: "just now", "12 min ago", "3 h ago",
     "2 d ago"; older than a week, the date ("7 Dec", with the year if not this year)."""

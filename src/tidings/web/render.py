@@ -35,6 +35,7 @@ from tidings.errors import (
 )
 from tidings.rank.assemble import InvalidCursorError
 from tidings.web.items import ago as relative_time
+from tidings.web.items import summary_after_title
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,6 +108,7 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["iso"] = iso
     env.filters["ago"] = ago
+    env.filters["after_title"] = lambda summary, title: summary_after_title(title, summary)
     env.globals["percent"] = percent
     return env
 
