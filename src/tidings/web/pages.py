@@ -123,7 +123,7 @@ def for_you(
         feed=feed,
         views=item_views(feed),
         images=lead_images(request, [i.article_id for i in feed.items]),
-        saved={a.id for a in engine.saved_articles(reader.id, limit=SAVED_SHOWN)},
+        saved=saved_ids(request, reader.id),
         stances=Stances.of(interests),
     )
 
@@ -176,7 +176,13 @@ def article(request: Request, article_id: int) -> Response:
         images=proxied_images(request, found),
         related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
         stances=Stances.of(engine.interests(caller.reader.id)),
+        saved=article_id in saved_ids(request, caller.reader.id),
     )
+
+
+def saved_ids(request: Request, reader_id: int) -> set[int]:
+    """The reader's recent saves, to show "Saved ✓" where they are."""
+    return {a.id for a in engine_of(request).saved_articles(reader_id, limit=SAVED_SHOWN)}
 
 
 def proxied_images(request: Request, found: Article) -> list[tuple[str, Image]]:

@@ -56,7 +56,8 @@
   });
 })();
 
-// The feed: every item's buttons work in place, and the keyboard moves through the items.
+// Buttons in place on every page (the feed's items, an article, a story, an entity), and on
+// the feed the keyboard moves through the items.
 // Without this script each button is a plain form that returns to the same item (its
 // anchor); with it, the form is sent in the background (the server answers 204 to the
 // X-Tidings-In-Place header) and the item changes where it is, so the reader never loses
@@ -70,8 +71,9 @@
 (function () {
   "use strict";
   var feed = document.querySelector("ol.feed");
+  var main = document.getElementById("main");
   var token = document.querySelector('meta[name="csrf-token"]');
-  if (!feed || !token || !window.fetch || !window.FormData) {
+  if (!main || !token || !window.fetch || !window.FormData) {
     return;
   }
   var UNDO_MS = 6000;
@@ -100,8 +102,9 @@
     });
   }
 
+  // What a form acts on: a feed item, or on other pages the row or section it sits in.
   function itemOf(node) {
-    return node.closest("[data-item]");
+    return node.closest("[data-item], li, section, article") || node.parentNode;
   }
 
   function titleOf(item) {
@@ -217,7 +220,7 @@
         var gone = [item];
         var also = form.getAttribute("data-also");
         if (also) {
-          Array.prototype.forEach.call(feed.querySelectorAll(also), function (other) {
+          Array.prototype.forEach.call(main.querySelectorAll(also), function (other) {
             if (other !== item && !other.hidden) {
               gone.push(other);
             }
@@ -259,9 +262,9 @@
     });
   }
 
-  feed.addEventListener("submit", function (event) {
+  main.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.hasAttribute("data-inplace") || !itemOf(form)) {
+    if (!form.hasAttribute("data-inplace")) {
       return;
     }
     event.preventDefault();
@@ -283,11 +286,15 @@
     }
   });
   // Following a link (an article, the next page) with a hide pending sends it first.
-  feed.addEventListener("click", function (event) {
+  main.addEventListener("click", function (event) {
     if (event.target.closest("a[href]") && pending.length) {
       flush();
     }
   });
+
+  if (!feed) {
+    return;
+  }
 
   // The keyboard, as in Feedly and Miniflux.
   var help = document.getElementById("keys");
