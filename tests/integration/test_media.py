@@ -270,3 +270,14 @@ def test_the_secret_is_generated_once_and_kept_private(
     monkeypatch.setenv(SECRET_VARIABLE, "short")
     with pytest.raises(ValueError, match="at least 32"):
         media_secret(tmp_path)
+
+
+def test_a_data_directory_that_cannot_be_written_still_gives_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    # Not even root can make a folder inside a file.
+    first = media_secret(blocked / "data")
+    assert len(first) >= 32 and media_secret(blocked / "data") != first

@@ -271,15 +271,22 @@ def media_secret(data_dir: Path) -> bytes:
     path = data_dir / SECRET_FILE
     try:
         return _read_secret(path)
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # none yet (or none can be kept there: see below)
     secret = _b64(os.urandom(32)).encode("ascii")
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         # O_EXCL: of two processes starting at once, one writes and both read its secret.
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_secret(path)
+    except OSError as e:
+        # A read-only data directory must not take the pages down: this process signs with
+        # a secret of its own (pictures then work within one process only).
+        log.warning(
+            "cannot keep the media proxy's secret in %s (%s): set %s", path, e, SECRET_VARIABLE
+        )
+        return secret
     with os.fdopen(handle, "wb") as out:
         out.write(secret)
     return secret

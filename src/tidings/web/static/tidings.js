@@ -173,7 +173,13 @@
     if (submitter && submitter.name) {
       data.set(submitter.name, submitter.value);
     }
+    // A button in the ⋯ menu: the menu closes, and focus goes back to its ⋯.
+    var menu = form.closest("details.menu");
+    var back = menu ? menu.querySelector("summary") : null;
     closeMenus(item);
+    if (back && (menu.contains(document.activeElement) || document.activeElement === document.body)) {
+      back.focus();
+    }
     if (effect === "hide") {
       var entry = { data: data, timer: 0 };
       entry.timer = window.setTimeout(function () {
@@ -203,7 +209,7 @@
         if (partner) {
           partner.hidden = false;
           var next = partner.querySelector("button");
-          if (next && (form.contains(document.activeElement) || document.activeElement === document.body)) {
+          if (next && !back && (form.contains(document.activeElement) || document.activeElement === document.body)) {
             next.focus();
           }
           announce(next ? next.textContent.replace(/\s+/g, " ").trim() : "Done");
