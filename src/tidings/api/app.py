@@ -28,7 +28,7 @@ from tidings.api.middleware import (
     BodySizeLimitMiddleware,
     SecurityHeadersMiddleware,
 )
-from tidings.api.routes import accounts, content, feeds, reader, sources
+from tidings.api.routes import accounts, content, feeds, media, reader, sources
 from tidings.api.schemas import ErrorOut
 from tidings.engine import Engine
 from tidings.errors import (
@@ -176,7 +176,7 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     app.add_exception_handler(StarletteHTTPException, http_errors)
     app.add_exception_handler(Exception, _for_api(api_server_error, _page_server_error))
 
-    for module in (accounts, reader, content, sources, feeds):
+    for module in (accounts, reader, content, sources, feeds, media):
         app.include_router(module.router)
 
     @app.get("/api/health", summary="Liveness", tags=["news"])

@@ -10,9 +10,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The content security policy of every page: our own scripts and styles only (no inline
 #: script, so an injected ``<script>`` cannot run even if sanitising ever failed), images
-#: from anywhere over https (article pictures), no plugins, no framing, forms post here only.
+#: from this site only (publishers' pictures come through the media proxy,
+#: :mod:`tidings.deliver.media`, so the reader's browser never tells a publisher who reads
+#: what), no plugins, no framing, forms post here only.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 #: The interactive API documentation (``/docs``, ``/redoc``) is FastAPI's, which loads its

@@ -1,5 +1,10 @@
 """What the feed's and pages' buttons do: small forms, each POST → 303 → GET back to the
-page it came from (``next``, a path on this site). Each carries the session's CSRF token."""
+page it came from (``next``, a path on this site, with the item's anchor so the reader is
+back at the item). Each carries the session's CSRF token.
+
+The page's script sends the same forms in place, with the header :data:`IN_PLACE_HEADER`;
+those get ``204 No Content`` instead of the redirect, and the script updates the item
+(see ``static/tidings.js``)."""
 
 from __future__ import annotations
 
@@ -31,8 +36,19 @@ FEEDBACK = {
 }
 
 
+#: Sent by the page's script with a form it submits in place.
+IN_PLACE_HEADER = "x-tidings-in-place"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def back(request: Request, next: str, default: str = "/") -> Response:
+    """Done: 204 for the page's script, else a redirect to ``next`` (on this site)."""
+    if request.headers.get(IN_PLACE_HEADER) == "1":
+        return Response(status_code=204)
+    return redirect(local_path(next, default))
 
 
 @router.post("/interests")
@@ -55,7 +71,7 @@ def change_interest(
         engine.unfollow(caller.reader.id, kind, value)
     else:
         raise InvalidInputError("choose follow, mute or unfollow")
-    return redirect(local_path(next))
+    return back(request, next)
 
 
 @router.post("/feedback")
@@ -77,7 +93,7 @@ def feedback(
     engine.record_events(
         caller.reader.id, [ReaderEvent(kind=event, article_id=article_id, at=_now())]
     )
-    return redirect(local_path(next))
+    return back(request, next)
 
 
 @router.post("/saved/remove")
@@ -89,7 +105,7 @@ def unsave(
 ) -> Response:
     caller = require_form(request, csrf)
     engine_of(request).unsave_article(caller.reader.id, article_id)
-    return redirect(local_path(next, "/saved"))
+    return back(request, next, "/saved")
 
 
 @router.post("/read")
@@ -158,4 +174,4 @@ def act_on_reason(
         engine.set_reader_settings(
             reader, exploration=max(0.0, round(current - EXPLORATION_STEP, 2))
         )
-    return redirect(local_path(next))
+    return back(request, next)

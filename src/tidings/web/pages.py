@@ -11,17 +11,21 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tidings.api.routes.media import media_proxy
 from tidings.deliver.sanitize import plain_text
-from tidings.errors import TidingsError
+from tidings.errors import NotFoundError, TidingsError
 from tidings.types import (
     Article,
     EventKind,
+    FeedPage,
+    Image,
     Interest,
     InterestKind,
     ReaderEvent,
     Stance,
     TopicKind,
 )
+from tidings.web.items import Covered, ItemView, item_view
 from tidings.web.render import PageRoute, page, redirect, to_signin
 from tidings.web.session import engine_of, page_caller, require_reader
 
@@ -29,6 +33,9 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 #: Items on one page of the feed: a screenful or two on a phone, and each costs reasons.
 FEED_PAGE = 20
+#: Saved articles looked up to mark the page's items "Saved ✓": a reader's recent saves,
+#: which is where the items of today's page are.
+SAVED_SHOWN = 500
 #: Choices offered at onboarding, per kind: enough to find something, few enough to read.
 ONBOARDING_TOPICS = 24
 ONBOARDING_ENTITIES = 12
@@ -114,8 +121,10 @@ def for_you(
         "feed.html",
         title="For you",
         feed=feed,
+        views=item_views(feed),
+        images=lead_images(request, [i.article_id for i in feed.items]),
+        saved=saved_ids(request, reader.id),
         stances=Stances.of(interests),
-        names=source_names(request),
     )
 
 
@@ -164,10 +173,58 @@ def article(request: Request, article_id: int) -> Response:
         similar=similar_to(request, article_id, limit=5),
         use_html=prefers_html(found),
         link=safe_url(found.url),
-        images=[(safe_url(i.url), i) for i in found.images if safe_url(i.url)],
+        images=proxied_images(request, found),
         related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
         stances=Stances.of(engine.interests(caller.reader.id)),
+        saved=article_id in saved_ids(request, caller.reader.id),
     )
+
+
+def saved_ids(request: Request, reader_id: int) -> set[int]:
+    """The reader's recent saves, to show "Saved ✓" where they are."""
+    return {a.id for a in engine_of(request).saved_articles(reader_id, limit=SAVED_SHOWN)}
+
+
+def proxied_images(request: Request, found: Article) -> list[tuple[str, Image]]:
+    """The article's pictures with the media proxy's addresses (those it can serve)."""
+    signer = media_proxy(request.app).signer
+    return [(url, i) for i in found.images if (url := signer.url(i.url))]
+
+
+def lead_images(request: Request, article_ids: list[int]) -> dict[int, str]:
+    """Each article's first picture, as a media proxy address; articles without one are
+    left out. One read per article: the engine's page facts do not carry pictures yet."""
+    engine = engine_of(request)
+    signer = media_proxy(request.app).signer
+    found = {}
+    for article_id in article_ids:
+        try:
+            images = engine.get_article(article_id).images
+        except NotFoundError:
+            continue  # removed since the page was ranked
+        for image in images:
+            if url := signer.url(image.url):
+                found[article_id] = url
+                break
+    return found
+
+
+def item_views(feed: FeedPage) -> dict[int, ItemView]:
+    """What each item of ``feed`` shows (:func:`tidings.web.items.item_view`)."""
+    views = {}
+    for item in feed.items:
+        covered = [
+            Covered(name=feed.articles[c.article_id].source_name, article_id=c.article_id)
+            for c in item.also_covered_by
+            if c.article_id in feed.articles
+        ]
+        views[item.article_id] = item_view(
+            item.reasons,
+            source_id=item.source_id,
+            covered=covered,
+            source_count=item.source_count,
+        )
+    return views
 
 
 def similar_to(request: Request, article_id: int, *, limit: int) -> list[tuple[Article, float]]:
