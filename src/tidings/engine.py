@@ -439,6 +439,20 @@ class Engine:
     def unsave_article(self, reader: int | str, article_id: int) -> bool:
         return self.storage.unsave_article(self.storage.get_reader(reader).id, article_id)
 
+    def saved_among(self, reader: int | str, article_ids: Sequence[int]) -> set[int]:
+        """Which of these articles the reader saved."""
+        return self.storage.saved_among(self.storage.get_reader(reader).id, article_ids)
+
+    def unhide(self, reader: int | str, article_id: int) -> bool:
+        """Undo the reader's "hide" of an article; whether there was one."""
+        who = self.storage.get_reader(reader)
+        return bool(self.storage.forget_events(who.id, article_id, [EventKind.HIDE]))
+
+    def has_history(self, reader: int | str) -> bool:
+        """Whether the reader has any event (a cheap test, for onboarding)."""
+        who = self.storage.get_reader(reader)
+        return bool(self.storage.reader_events(who.id, limit=1))
+
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)
 

@@ -637,9 +637,13 @@ class ArticleFacts:
     #: ``(entity id, name, first offset)`` of its entities, most prominent first.
     entities: tuple[tuple[int, str, int], ...] = ()
     duplicate_of: int | None = None
-    #: Across all readers lately: times shown, and times opened, saved or shared.
+    #: Across all readers lately: readers shown it, and readers who opened, saved or
+    #: shared it.
     shown: int = 0
     engaged: int = 0
+    #: The address of its lead picture, where it has one (read for the pages that show
+    #: it, not for ranking).
+    image: str | None = None
 
 
 # --- the feed: items, their reasons and what the reader can do about them -------------------
@@ -742,7 +746,8 @@ class FeedItem:
     #: The best article of each other source on the story, best first, at most
     #: ``rank.assemble.ALSO_COVERED_MAX``.
     also_covered_by: tuple[CoveredBy, ...] = ()
-    #: How many different (unmuted) sources cover the story, the shown one included.
+    #: How many different sources cover the story, the shown one included: the story's
+    #: own count (``Story.source_count``), the same on its reason and its coverage page.
     source_count: int = 1
     #: Whether the item fills an exploration slot.
     exploration: bool = False

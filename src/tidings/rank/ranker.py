@@ -574,7 +574,11 @@ class Ranker:
             reasons = explain(explaining, own, vector, now).weigh(weights)[1]
             out.append(
                 replace(
-                    item, reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text)))
+                    item,
+                    reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text))),
+                    # One count of a story's sources everywhere: the one storage keeps on the
+                    # story (its reason, its coverage page and this item agree).
+                    source_count=own.story_sources if own.story_id is not None else 1,
                 )
             )
         return out, facts

@@ -814,6 +814,12 @@ class ArticleWindow:
             authors=self.authors,
         )
 
+    def story_ids(self, rows: Ints) -> Ints:
+        """The story id of each row (-1 for none)."""
+        slots = self._story.data[rows]
+        found: Ints = np.where(slots >= 0, self._stories.ids.data[np.maximum(slots, 0)], -1)
+        return found
+
     def texts(self, rows: Ints) -> list[str]:
         """The case-folded headline and summary start of each row (keyword matching)."""
         ptr, data = self._text_ptr.data, self._text.data

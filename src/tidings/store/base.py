@@ -360,6 +360,13 @@ class ReaderStorage(Protocol):
     def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
         """Most recently saved first. Raises ReaderNotFoundError."""
 
+    def saved_among(self, reader_id: int, article_ids: Sequence[int]) -> set[int]:
+        """Which of these articles the reader saved. Raises ReaderNotFoundError."""
+
+    def forget_events(self, reader_id: int, article_id: int, kinds: Sequence[EventKind]) -> int:
+        """Delete the reader's events of these kinds about an article (an undone "hide");
+        how many. Engagement counts are left as they are. Raises ReaderNotFoundError."""
+
 
 class AccountStorage(Protocol):
     """How readers sign in and are reached: accounts and tokens."""
@@ -463,9 +470,9 @@ class RankingStorage(Protocol):
         ``limit`` rows per kind. Raises only StorageError."""
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
-        """Values that change whenever anything of the reader that ranking reads changes
-        (their events, follows and mutes, settings): equal stamps, same inputs. Empty for
-        a reader who does not exist. Raises only StorageError."""
+        """Values that change whenever the reader does something that should change their
+        page at once (an event other than an impression, a follow or mute, a setting).
+        Empty for a reader who does not exist. Raises only StorageError."""
 
     def load_model(self, name: str) -> tuple[str, datetime, int] | None:
         """A stored model's JSON payload, when it was fitted and from how many examples.

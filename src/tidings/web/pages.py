@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tidings.api.routes.media import media_proxy
 from tidings.deliver.sanitize import plain_text
-from tidings.errors import NotFoundError, TidingsError
+from tidings.errors import TidingsError
 from tidings.types import (
     Article,
     EventKind,
@@ -33,9 +33,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 #: Items on one page of the feed: a screenful or two on a phone, and each costs reasons.
 FEED_PAGE = 20
-#: Saved articles looked up to mark the page's items "Saved ✓": a reader's recent saves,
-#: which is where the items of today's page are.
-SAVED_SHOWN = 500
 #: Choices offered at onboarding, per kind: enough to find something, few enough to read.
 ONBOARDING_TOPICS = 24
 ONBOARDING_ENTITIES = 12
@@ -100,7 +97,7 @@ def for_you(
         not cursor
         and not start
         and not interests
-        and not engine.source_usefulness(reader.id)
+        and not engine.has_history(reader.id)
         and not engine.saved_articles(reader.id, limit=1)
     ):
         return redirect("/onboarding")
@@ -122,8 +119,8 @@ def for_you(
         title="For you",
         feed=feed,
         views=item_views(feed),
-        images=lead_images(request, [i.article_id for i in feed.items]),
-        saved=saved_ids(request, reader.id),
+        images=lead_images(request, feed),
+        saved=engine.saved_among(reader.id, [i.article_id for i in feed.items]),
         stances=Stances.of(interests),
     )
 
@@ -176,13 +173,8 @@ def article(request: Request, article_id: int) -> Response:
         images=proxied_images(request, found),
         related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
         stances=Stances.of(engine.interests(caller.reader.id)),
-        saved=article_id in saved_ids(request, caller.reader.id),
+        saved=bool(engine_of(request).saved_among(caller.reader.id, [article_id])),
     )
-
-
-def saved_ids(request: Request, reader_id: int) -> set[int]:
-    """The reader's recent saves, to show "Saved ✓" where they are."""
-    return {a.id for a in engine_of(request).saved_articles(reader_id, limit=SAVED_SHOWN)}
 
 
 def proxied_images(request: Request, found: Article) -> list[tuple[str, Image]]:
@@ -191,21 +183,15 @@ def proxied_images(request: Request, found: Article) -> list[tuple[str, Image]]:
     return [(url, i) for i in found.images if (url := signer.url(i.url))]
 
 
-def lead_images(request: Request, article_ids: list[int]) -> dict[int, str]:
-    """Each article's first picture, as a media proxy address; articles without one are
-    left out. One read per article: the engine's page facts do not carry pictures yet."""
-    engine = engine_of(request)
+def lead_images(request: Request, feed: FeedPage) -> dict[int, str]:
+    """Each item's lead picture, as a media proxy address; items without one are left
+    out."""
     signer = media_proxy(request.app).signer
     found = {}
-    for article_id in article_ids:
-        try:
-            images = engine.get_article(article_id).images
-        except NotFoundError:
-            continue  # removed since the page was ranked
-        for image in images:
-            if url := signer.url(image.url):
-                found[article_id] = url
-                break
+    for item in feed.items:
+        facts = feed.articles.get(item.article_id)
+        if facts is not None and facts.image and (url := signer.url(facts.image)):
+            found[item.article_id] = url
     return found
 
 

@@ -3,6 +3,7 @@ stamp for caches; and the models learned from all readers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from tidings.store.schema import (
 from tidings.store.sql.connection import SQLBase, chunks
 from tidings.store.sql.readers import utc_day
 from tidings.store.sql.rows import json_strings
-from tidings.types import ArticleFacts, EnrichmentStatus, RankingChanges, StoryCounts
+from tidings.types import ArticleFacts, EnrichmentStatus, EventKind, RankingChanges, StoryCounts
 
 
 class RankingMixin(SQLBase):
@@ -41,6 +42,8 @@ class RankingMixin(SQLBase):
         dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
         body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
         vector = enrichments.c.vector if vectors else sa.null().label("vector")
+        # Pictures are read for display only, where vectors are not.
+        images = sa.null().label("images") if vectors else articles.c.images
         columns = (
             articles.c.id,
             articles.c.source_id,
@@ -56,6 +59,7 @@ class RankingMixin(SQLBase):
             enrichments.c.duplicate_of,
             stories.c.source_count,
             stories.c.recent_count,
+            images,
         )
         base = (
             sa.select(*columns)
@@ -228,8 +232,10 @@ class RankingMixin(SQLBase):
         )
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
+        # Impressions are left out: showing a page records them, and a page must not go
+        # stale by being shown (they reach the next page when the cached one expires).
         events_of = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
-            events.c.reader_id == reader_id
+            events.c.reader_id == reader_id, events.c.kind != EventKind.IMPRESSION.value
         )
         interests_of = (
             sa.select(interests.c.kind, interests.c.value, interests.c.stance)
@@ -338,6 +344,7 @@ def _facts(
             topics=topic_tags.get(a, ()),
             entities=mentions.get(a, ()),
             duplicate_of=duplicate_of,
+            image=_first_image(images),
         )
         for (
             a,
@@ -354,5 +361,16 @@ def _facts(
             duplicate_of,
             source_count,
             recent_count,
+            images,
         ) in rows
     ]
+
+
+def _first_image(images: str | None) -> str | None:
+    """The first picture's address of an article's stored images (JSON), if any."""
+    if not images or images == "[]":
+        return None
+    for image in json.loads(images):
+        if isinstance(image, dict) and image.get("url"):
+            return str(image["url"])
+    return None

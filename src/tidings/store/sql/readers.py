@@ -202,6 +202,30 @@ class ReadersMixin(SQLBase):
             reader_row(conn, reader_id)
             return [article_from_row(r) for r in conn.execute(query)]
 
+    def saved_among(self, reader_id: int, article_ids: Sequence[int]) -> set[int]:
+        query = sa.select(saved.c.article_id).where(
+            saved.c.reader_id == reader_id,
+            saved.c.article_id.in_(sa.bindparam("ids", expanding=True)),
+        )
+        found: set[int] = set()
+        with self._transaction("look up saved articles") as conn:
+            reader_row(conn, reader_id)
+            for chunk in chunks(list(dict.fromkeys(article_ids))):
+                found.update(conn.execute(query, {"ids": list(chunk)}).scalars())
+        return found
+
+    def forget_events(self, reader_id: int, article_id: int, kinds: Sequence[EventKind]) -> int:
+        with self._transaction("forget the reader's events", writes=True) as conn:
+            reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(events).where(
+                    events.c.reader_id == reader_id,
+                    events.c.article_id == article_id,
+                    events.c.kind.in_([k.value for k in kinds]),
+                )
+            )
+            return int(done.rowcount or 0)
+
 
 def reader_row(conn: sa.Connection, key: int | str) -> sa.Row[Any]:
     """The reader with this id (int) or name (str). Raises ReaderNotFoundError."""
