@@ -504,14 +504,7 @@ class Engine:
 
     def due_digests(self, now: datetime | None = None) -> list[Account]:
         """Accounts whose digest is due at ``now`` (by default, the clock's now)."""
-        from tidings.deliver.digest import digest_due
-
-        moment = now or self._clock()
-        return [
-            a
-            for a in self.accounts.accounts_with_digests()
-            if digest_due(a.digest, a.digest_last_sent, moment)
-        ]
+        return self.accounts.due_digests(now or self._clock())
 
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         self.accounts.mark_digest_sent(reader, at)

@@ -287,7 +287,7 @@ def test_more_stories_pages_through_the_feed(app: FastAPI, monkeypatch: pytest.M
     shown = set(re.findall(r'data-article-id="(\d+)"', first))
     assert shown and shown.isdisjoint(re.findall(r'data-article-id="(\d+)"', second))
     garbage = client.get("/?cursor=not-a-cursor")
-    assert garbage.status_code == 400 and "text/html" in garbage.headers["content-type"]
+    assert garbage.status_code == 422 and "text/html" in garbage.headers["content-type"]
 
 
 def test_forms_without_the_csrf_field_are_refused(app: FastAPI, ids: dict[str, int]) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tidings.enrich import pipeline
-from tidings.enrich.embed import ModelLoadError
 from tidings.enrich.entities import EntityRecord, Mention
 from tidings.enrich.topics import Topic, TopicMatch
+from tidings.errors import ModelLoadError
 from tidings.types import Article, TopicKind
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

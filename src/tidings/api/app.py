@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from tidings import __version__
-from tidings.api.auth import CSRFError
+from tidings.api.errors import status_for
 from tidings.api.limits import AuthRateLimits
 from tidings.api.middleware import (
     MAX_BODY_BYTES,
@@ -32,18 +32,7 @@ from tidings.api.routes import accounts, content, feeds, media, reader, sources
 from tidings.api.schemas import ErrorOut
 from tidings.engine import Engine
 from tidings.errors import (
-    AuthenticationError,
-    FeedParseError,
-    FetchError,
-    InvalidCursorError,
-    InvalidInputError,
-    InvalidURLError,
-    NotFoundError,
-    OPMLError,
-    PermissionDeniedError,
     RateLimitedError,
-    ReaderExistsError,
-    SourceExistsError,
     TidingsError,
 )
 
@@ -66,28 +55,6 @@ HTTP_ERROR_KEYS = {
 }
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
-
-
-def status_for(error: TidingsError) -> int:
-    """The one place where an error becomes an HTTP status."""
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, CSRFError | PermissionDeniedError):
-        return 403
-    if isinstance(error, AuthenticationError):
-        return 401
-    if isinstance(error, RateLimitedError):
-        return 429
-    if isinstance(error, SourceExistsError | ReaderExistsError):
-        return 409
-    if isinstance(
-        error,
-        InvalidURLError | OPMLError | FeedParseError | InvalidInputError | InvalidCursorError,
-    ):
-        return 422
-    if isinstance(error, FetchError):
-        return 502
-    return 500
 
 
 def is_api_path(path: str) -> bool:

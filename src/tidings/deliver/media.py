@@ -52,12 +52,18 @@ import nh3
 from tidings.config import FetchSettings
 from tidings.deliver.sanitize import ATTRIBUTES, LINK_REL, TAGS, URL_SCHEMES
 from tidings.errors import (
+    BadSignatureError,
     BlockedAddressError,
     FetchError,
     FetchTimeoutError,
+    ImageTooLargeError,
     InvalidURLError,
+    MediaError,
+    MediaForbiddenError,
+    MediaTimeoutError,
+    MediaUnavailableError,
+    NotAnImageError,
     ResponseTooLargeError,
-    TidingsError,
 )
 from tidings.ingest.fetch import Fetcher
 
@@ -141,56 +147,6 @@ def sniff_image(content: bytes) -> str | None:
         if matches(head):
             return kind
     return None
-
-
-# --- errors ----------------------------------------------------------------------------
-
-
-class MediaError(TidingsError):
-    """A picture the proxy will not serve; ``status`` is the HTTP status to answer with."""
-
-    key = "media"
-    status = 502
-
-
-class BadSignatureError(MediaError):
-    """The address was not signed by this server (or was edited)."""
-
-    key = "media_signature"
-    status = 403
-
-
-class MediaForbiddenError(MediaError):
-    """The picture is on an address the fetcher may not reach (private, loopback, ...)."""
-
-    key = "media_forbidden"
-    status = 403
-
-
-class NotAnImageError(MediaError):
-    """The publisher's answer is not a picture we serve."""
-
-    key = "media_not_image"
-    status = 502
-
-
-class ImageTooLargeError(MediaError):
-    """The picture is over :data:`MAX_IMAGE_BYTES`."""
-
-    key = "media_too_large"
-    status = 502
-
-
-class MediaUnavailableError(MediaError):
-    """The publisher could not be reached, or answered with an error."""
-
-    key = "media_unavailable"
-    status = 502
-
-
-class MediaTimeoutError(MediaError):
-    key = "media_timeout"
-    status = 504
 
 
 # --- signing ---------------------------------------------------------------------------

@@ -303,7 +303,7 @@ def check_models() -> None:
     a model or library enrichment needs is missing. Cheap: finds, does not import."""
     from importlib.util import find_spec
 
-    from tidings.enrich.embed import ModelLoadError
+    from tidings.errors import ModelLoadError
 
     missing = [package for module, package in REQUIRED if find_spec(module) is None]
     if missing:

@@ -20,18 +20,10 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from tidings.api.errors import status_for
 from tidings.deliver.media import MediaSigner, proxied_html
 from tidings.deliver.sanitize import clean_html
 from tidings.errors import (
-    AuthenticationError,
-    FetchError,
-    InvalidCursorError,
-    InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ReaderExistsError,
-    SourceExistsError,
     TidingsError,
 )
 from tidings.web.items import ago as relative_time
@@ -149,25 +141,11 @@ def to_signin(request: Request) -> RedirectResponse:
     return redirect(f"/signin?{urlencode({'next': here})}")
 
 
-def status_for(error: TidingsError) -> int:
-    """The page's status for an error (the API maps its own in ``tidings.api.app``)."""
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, RateLimitedError):
-        return 429
-    if isinstance(error, AuthenticationError):
-        return 403
-    if isinstance(error, PermissionDeniedError):
-        return 403
-    if isinstance(error, SourceExistsError | ReaderExistsError):
-        return 409
-    if isinstance(error, InvalidCursorError):
-        return 400
-    if isinstance(error, InvalidInputError):
-        return 422
-    if isinstance(error, FetchError):
-        return 502
-    return 500
+def page_status(error: TidingsError) -> int:
+    """A page's status for an error: the API's (``tidings.api.errors.status_for``), except
+    that a page never asks for HTTP authentication (it offers the sign-in page)."""
+    status = status_for(error)
+    return 403 if status == 401 else status
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -204,7 +182,7 @@ class PageRoute(APIRoute):
             except SignInRequired:
                 return to_signin(request)
             except TidingsError as e:
-                return error_page(request, status_for(e), str(e))
+                return error_page(request, page_status(e), str(e))
             except RequestValidationError:
                 if request.method == "GET":
                     # Only ids and small fields come in the path or query: a wrong one names

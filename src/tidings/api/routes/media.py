@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from tidings.api.errors import status_for
 from tidings.deliver.media import (
     MAX_URL_CHARS,
     MEDIA_CONTENT_SECURITY_POLICY,
     MEDIA_PREFIX,
-    MediaError,
     MediaProxy,
     MediaSigner,
     cache_headers,
@@ -23,6 +23,7 @@ from tidings.deliver.media import (
     media_secret,
 )
 from tidings.engine import Engine
+from tidings.errors import MediaError
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,7 +58,7 @@ async def media(request: Request, signature: Signature, encoded: Encoded) -> Res
     except MediaError as e:
         return PlainTextResponse(
             str(e),
-            status_code=e.status,
+            status_code=status_for(e),
             headers={
                 "Cache-Control": "no-store",
                 "Content-Security-Policy": MEDIA_CONTENT_SECURITY_POLICY,
