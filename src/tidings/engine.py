@@ -564,6 +564,12 @@ class Engine:
             return []
         return [i for i, _ in index.search(vector, limit)]  # type: ignore[arg-type]
 
+    def prepare_to_serve(self) -> None:
+        """Read what pages need into memory now (the vector index and the window of recent
+        articles), so that the first request does not wait for it."""
+        self.enrichment.vectors()
+        self.ranker.ensure_loaded()
+
     def feed(self, reader: int | str, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed: one item per story, each with its reasons; pass the
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises

@@ -608,6 +608,10 @@ class ReaderEvent:
     at: datetime
     #: The position for an impression, the seconds for a read; otherwise unused.
     value: float | None = None
+    #: For an impression of a page item: the features the ranker scored the article with
+    #: when it showed it (``FeedItem.features``, opaque here), so that learning reads what
+    #: was shown, not what the reader's state says today.
+    features: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -753,6 +757,9 @@ class FeedItem:
     exploration: bool = False
     #: Whether the reader has read any article of the story.
     read: bool = False
+    #: The features the item was scored with, packed by ``rank.learn.pack_features``: give
+    #: them back with its impression (``ReaderEvent.features``).
+    features: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,9 +8,11 @@ become HTTP statuses in one place, :func:`status_for`, and every error under ``/
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -123,7 +125,15 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
     default limits on sign-in and sign-up attempts (10 a minute per address and per name);
     the pages' forms use the same object, ``app.state.auth_limits``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What ranking holds in memory is read before the first request, not in it.
+        await asyncio.to_thread(engine.prepare_to_serve)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tidings",
         version=__version__,
         summary="A personalised news feed with its reasons: the HTTP API",

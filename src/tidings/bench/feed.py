@@ -1111,7 +1111,6 @@ def measure(
     # reports the cache's share beside its figures).
     settings = Settings(database_url=url, data_dir=workdir, feed_cache_seconds=0)
     engine = Engine(settings, open_storage(url), clock=lambda: NOW)
-    blas = _BlasLimit()
     pick = random.Random(seed)
     names = [reader_name(pick.randrange(readers)) for _ in range(pages)]
     try:
@@ -1161,7 +1160,6 @@ def measure(
         profile = _profile(engine, names[: max(1, min(profiled, pages))])
         facts = _rank_facts_cost(engine.storage, articles, seed)
     finally:
-        blas.close()
         engine.close()
         engine.storage.close()
     p99 = _percentile(timings, 99)
@@ -1194,34 +1192,9 @@ def measure(
         "goal": {"p99_ms": GOAL_P99_MS, "met": p99 <= GOAL_P99_MS},
         "vector_index_open_seconds": round(index_seconds, 1),
         "load_average_1min": round(load, 2),
-        "blas_threads": 1 if blas.limited else "default",
         "profile": profile,
         "rank_facts_alone": facts,
     }
-
-
-class _BlasLimit:
-    """BLAS held to one thread while it is open, where threadpoolctl is installed (the dev
-    extra brings it). A page's similarity products are small (70 x 384 by 384 x 1,500):
-    one thread does one in 0.5 ms, but OpenBLAS splits it over every core and, on a host
-    busy with other work, its threads wait for each other: 30 ms typical and 100 ms at
-    worst, measured here under a load average of 8. A server runs pages in parallel, not
-    the products within one, so a deployment should do the same (OPENBLAS_NUM_THREADS=1)."""
-
-    def __init__(self) -> None:
-        self.limited = False
-        self._limit: Any = None
-        try:
-            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-        except ImportError:
-            return
-        self._limit = threadpool_limits(limits=1, user_api="blas")
-        self.limited = True
-
-    def close(self) -> None:
-        if self._limit is not None:
-            self._limit.restore_original_limits()
-            self._limit = None
 
 
 def run(
@@ -1309,8 +1282,7 @@ def format_report(result: dict[str, Any]) -> str:
         f"({result['window']['mb_per_million_articles']:,} MB per million articles), "
         f"resident +{result['window']['rss_mb']:,} MB",
         f"  peak RSS {result['peak_rss_mb']} MB; 1-minute load average while timing "
-        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs; "
-        f"BLAS threads {result.get('blas_threads', 'default')}",
+        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs",
         f"  goal p99 <= {result['goal']['p99_ms']} ms: "
         + ("met" if result["goal"]["met"] else "NOT met"),
         "",

@@ -42,7 +42,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -350,8 +350,7 @@ class MediaProxy:
     ) -> None:
         self.signer = signer
         self.max_bytes = max_bytes
-        self._settings = replace(
-            fetch_settings,
+        self._settings = fetch_settings.replace(
             max_body_bytes=min(max_bytes, fetch_settings.max_body_bytes),
             total_timeout=min(TOTAL_TIMEOUT, fetch_settings.total_timeout),
             # A reader is waiting: one try, and a broken picture is remembered instead.

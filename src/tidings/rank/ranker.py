@@ -169,6 +169,7 @@ class Ranker:
     ) -> None:
         self.storage = storage
         self.clock = clock
+        _one_blas_thread()
         self.window = window if window is not None else ArticleWindow()
         self.archive = self._new_archive()
         self.similar = similar
@@ -255,9 +256,9 @@ class Ranker:
         self, state: ReaderState, article_ids: Sequence[int], moment: float
     ) -> tuple[Floats, list[int]]:
         """Features of any articles (window or archive) for the reader at ``moment``, and
-        the ids they are of (those known: analysed, not removed): the featuriser of
+        the ids they are of (those the window or the archive hold: :meth:`seen` brings
+        older ones into the archive): the featuriser of
         :func:`tidings.rank.learn.impression_rows`."""
-        self.seen(article_ids)  # brings older ones into the archive
         parts: list[Floats] = []
         kept: list[int] = []
         since = moment - POPULARITY_WINDOW.total_seconds()
@@ -342,8 +343,12 @@ class Ranker:
         self, interests: Sequence[Interest], events: Sequence[ReaderEvent]
     ) -> learn.Rows:
         """A reader's impressions as fit rows, featurised as they were when shown."""
-        seen = self.seen(e.article_id for e in events)
-        return learn.impression_rows(interests, events, seen, self.features_of, width=len(FEATURES))
+        recorded = [e for e in events if e.kind is EventKind.IMPRESSION][: learn.LEARN_FROM]
+        # What is known of the history is read only for impressions recorded without the
+        # features they were shown with.
+        needs = any(learn.unpack_features(e.features, FEATURES) is None for e in recorded)
+        seen = self.seen(e.article_id for e in events) if needs else {}
+        return learn.impression_rows(interests, events, seen, self.features_of, names=FEATURES)
 
     def learn(self, readers: Sequence[Reader]) -> tuple[int, int]:
         """Fit the global weights on these readers' impressions (see :mod:`learn`), store
@@ -579,6 +584,7 @@ class Ranker:
                     # One count of a story's sources everywhere: the one storage keeps on the
                     # story (its reason, its coverage page and this item agree).
                     source_count=own.story_sources if own.story_id is not None else 1,
+                    features=learn.pack_features(scoring.features[row], FEATURES),
                 )
             )
         return out, facts
@@ -707,6 +713,17 @@ class Ranker:
         if self.storage is None:
             raise InvalidInputError("this ranker has no storage")
         return self.storage
+
+
+def _one_blas_thread() -> None:
+    """Hold BLAS to one thread in this process. A page's products are small (a reader's
+    liked vectors by a thousand candidates): one thread does one in about a millisecond,
+    while BLAS's own threads, contending with the server's, made it ten times the CPU and
+    twenty times the wall time on a busy two-core host (measured). A server ranks pages in
+    parallel, not the products within one."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _needs_text(state: ReaderState) -> bool:

@@ -556,14 +556,17 @@ def featurize(
         reasoned |= found
     keywords = follows.get(InterestKind.KEYWORD, {})
     if keywords and texts is not None:
-        # One pattern for all keywords ("contains any" is all the feature asks), tried only
-        # on texts that contain one as a substring: most do not, and ``in`` is far cheaper.
+        # One pattern for all keywords ("contains any" is all the feature asks), run once
+        # over all texts joined by line breaks (a keyword never spans one: it is matched as
+        # whole words, and texts hold no line break but the one after the headline, which
+        # the old per-text search did not cross either); each match is given to its text.
         pattern = re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keywords))
-        needles = tuple(keywords)
-        found = np.array(
-            [any(k in t for k in needles) and pattern.search(t) is not None for t in texts],
-            dtype=np.bool_,
-        )
+        joined = "\n\n".join(texts)
+        ends = np.cumsum([len(t) + 2 for t in texts])
+        starts = [m.start() for m in pattern.finditer(joined)]
+        found = np.zeros(n, dtype=np.bool_)
+        if starts:
+            found[np.searchsorted(ends, starts, side="right")] = True
         out[:, col["follow_keyword"]] = found
         reasoned |= found
 

@@ -361,6 +361,8 @@ events = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value", sa.Float),
     sa.Column("at", UTCDateTime, nullable=False),
+    # An impression's features as the ranker scored it (migration 0006), packed by ranking.
+    sa.Column("features", sa.LargeBinary),
     # A reader's history, newest first; and "has this reader seen / read this article".
     sa.Index("ix_events_reader_id_at", "reader_id", "at"),
     sa.Index("ix_events_reader_id_article_id", "reader_id", "article_id"),

@@ -108,7 +108,11 @@ def for_you(
             reader.id,
             [
                 ReaderEvent(
-                    kind=EventKind.IMPRESSION, article_id=i.article_id, at=now, value=i.rank - 1
+                    kind=EventKind.IMPRESSION,
+                    article_id=i.article_id,
+                    at=now,
+                    value=i.rank - 1,
+                    features=i.features,
                 )
                 for i in feed.items
             ],

@@ -13,7 +13,7 @@ from tidings.errors import ReaderExistsError, ReaderNotFoundError
 from tidings.store.schema import articles, engagement, events, interests, readers, saved
 from tidings.store.sql.articles import require_articles
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
-from tidings.store.sql.rows import article_from_row
+from tidings.store.sql.rows import article_from_row, utc
 from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
 
 
@@ -138,6 +138,7 @@ class ReadersMixin(SQLBase):
                         "kind": e.kind.value,
                         "value": e.value,
                         "at": e.at,
+                        "features": e.features,
                     }
                     for e in items
                 ],
@@ -152,8 +153,12 @@ class ReadersMixin(SQLBase):
         kinds: Sequence[EventKind] | None = None,
         limit: int = 1000,
     ) -> list[ReaderEvent]:
+        # The time is read as stored (SQLite: naive UTC text) and made aware here:
+        # SQLAlchemy's own conversion of SQLite text was most of this read's time, and a
+        # page reads up to 2,000 events.
+        at = sa.type_coerce(events.c.at, sa.String).label("at")
         query = (
-            sa.select(events)
+            sa.select(events.c.kind, events.c.article_id, at, events.c.value, events.c.features)
             .where(events.c.reader_id == reader_id)
             .order_by(events.c.at.desc(), events.c.id.desc())
             .limit(limit)
@@ -162,11 +167,18 @@ class ReadersMixin(SQLBase):
             query = query.where(events.c.at >= since)
         if kinds is not None:
             query = query.where(events.c.kind.in_([k.value for k in kinds]))
+        kind_of = {k.value: k for k in EventKind}
         with self._transaction("read the reader's events") as conn:
             reader_row(conn, reader_id)
             return [
-                ReaderEvent(kind=EventKind(r.kind), article_id=r.article_id, at=r.at, value=r.value)
-                for r in conn.execute(query)
+                ReaderEvent(
+                    kind=kind_of[kind],
+                    article_id=article,
+                    at=utc(when),
+                    value=value,
+                    features=bytes(features) if features is not None else None,
+                )
+                for kind, article, when, value, features in conn.execute(query).all()
             ]
 
     def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
