@@ -556,14 +556,14 @@ def featurize(
         reasoned |= found
     keywords = follows.get(InterestKind.KEYWORD, {})
     if keywords and texts is not None:
-        # One pattern for all keywords ("contains any" is all the feature asks), run once
-        # over all texts joined by line breaks (a keyword never spans one: it is matched as
-        # whole words, and texts hold no line break but the one after the headline, which
-        # the old per-text search did not cross either); each match is given to its text.
-        pattern = re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keywords))
+        # All texts joined by line breaks (a keyword never spans one: texts hold no line
+        # break but the one after the headline, which a whole-word match does not cross),
+        # each keyword found with ``str.find`` (a regular expression with word boundaries
+        # was several times slower over a thousand texts) and kept where it is a whole word;
+        # each match is given to its text.
         joined = "\n\n".join(texts)
         ends = np.cumsum([len(t) + 2 for t in texts])
-        starts = [m.start() for m in pattern.finditer(joined)]
+        starts = _whole_words(joined, keywords)
         found = np.zeros(n, dtype=np.bool_)
         if starts:
             found[np.searchsorted(ends, starts, side="right")] = True
@@ -623,6 +623,28 @@ def featurize(
             touches_known[topic_rows[np.isin(columns.topic_code, known)]] = True
         exploring = has_topics & ~touches_known & ~reasoned
     return out, exploring
+
+
+def _whole_words(text: str, words: Iterable[str]) -> list[int]:
+    """Where each of ``words`` occurs in ``text`` as whole words (not inside a longer
+    word), the way ``(?<!\\w)word(?!\\w)`` matches."""
+    found = []
+    size = len(text)
+    for word in words:
+        if not word:
+            continue
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not (at > 0 and _wordy(text[at - 1])) and not (end < size and _wordy(text[end])):
+                found.append(at)
+            at = text.find(word, at + 1)
+    return found
+
+
+def _wordy(char: str) -> bool:
+    """Whether ``char`` is a word character (``\\w``)."""
+    return char.isalnum() or char == "_"
 
 
 def _affinity_columns(
