@@ -137,6 +137,16 @@ def test_html_to_text_never_raises_and_gives_tidy_text(markup: str) -> None:
     assert "\n\n\n" not in text
 
 
+@pytest.mark.parametrize("unit", ["<!--", "<b ", "<a href='", "<!-- x --> <!--", "<title>"])
+def test_hostile_repetitions_are_read_in_one_pass(unit: str) -> None:
+    """Each of these once made a parser search to the end from every repetition: at this
+    size, minutes instead of a fraction of a second (no timing here: a regression shows as a
+    test that does not finish)."""
+    markup = "<p>kept</p>" + unit * 30_000
+    assert html_to_text(markup).startswith("kept")
+    assert clean_text(markup, paragraphs=True).startswith("kept")
+
+
 # --- clean_text ----------------------------------------------------------------------------
 
 

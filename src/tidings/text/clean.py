@@ -66,9 +66,7 @@ _HTML_ELEMENTS = (
     "small|source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|"
     "textarea|tfoot|th|thead|time|title|tr|track|tt|u|ul|var|video|wbr"
 )
-_MARKUP = re.compile(
-    rf"<(/?)({_HTML_ELEMENTS})(?=[\s/>])([^<>]*)>|<!--.*?-->", re.IGNORECASE | re.DOTALL
-)
+_TAG = re.compile(rf"<(/?)({_HTML_ELEMENTS})(?=[\s/>])([^<>]*)>", re.IGNORECASE)
 #: Elements that have no content and so no end tag.
 _VOID_ELEMENTS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -89,7 +87,7 @@ def clean_text(text: str | None, *, paragraphs: bool = False) -> str:
         text = _C1_CONTROLS.sub(_windows_1252, text)
     if "&" in text or "#" in text:
         text = _unescape(text)
-    if "<" in text and _MARKUP.search(text):
+    if "<" in text and (_TAG.search(text) or "<!--" in text):
         text = _strip_markup(text)
     if "\\" in text:
         text = _BACKSLASH_ESCAPE.sub("", text)
@@ -138,70 +136,82 @@ def _windows_1252(match: re.Match[str]) -> str:
 
 def _strip_markup(text: str) -> str:
     """The text of ``text`` read as HTML, where only what is certainly markup counts."""
-    tags = _markup(text)
-    if not tags:
+    spans = _markup(text)
+    if not spans:
         return text
     pieces: list[str] = []
     end = 0
-    for match in tags:
-        pieces.append(html.escape(text[end : match.start()], quote=False))
-        pieces.append(match.group(0))
-        end = match.end()
+    for start, stop in spans:
+        pieces.append(html.escape(text[end:start], quote=False))
+        pieces.append(text[start:stop])
+        end = stop
     pieces.append(html.escape(text[end:], quote=False))
     return html_to_text("".join(pieces))
 
 
-def _markup(text: str) -> list[re.Match[str]]:
-    """The tags of ``text`` that are markup rather than words about HTML.
+def _markup(text: str) -> list[tuple[int, int]]:
+    """Where the markup of ``text`` is, rather than words about HTML, in order.
 
     Certain: comments, ``<br>``, tags with attributes, and start and end tags that pair up
     ("<b>...</b>"). Other void tags ("<hr>") and stray end tags count only beside certain
-    markup; a lone start tag ("History of the <blink> tag", "Why <title> matters") is text.
+    markup; a lone start tag ("History of the <blink> tag", "Why <title> matters") is text,
+    and so is an element whose content is dropped when it is not closed (it would hide the
+    rest of the text).
     """
-    found = list(_MARKUP.finditer(text))
-    certain: set[int] = set()
-    bare: set[int] = set()
-    open_tags: dict[str, list[int]] = {}
-    for i, match in enumerate(found):
-        name = match.group(2)
-        if name is None:  # a comment
-            certain.add(i)
+    comments = _comments(text)
+    certain: list[tuple[int, int]] = list(comments)
+    bare: list[tuple[int, int]] = []
+    open_tags: dict[str, list[tuple[int, int]]] = {}
+    last_close: dict[str, int] = {}
+    lowered = text.lower()
+    position = 0  # index into comments: tags inside a comment are part of it
+    for match in _TAG.finditer(text):
+        while position < len(comments) and comments[position][1] <= match.start():
+            position += 1
+        if position < len(comments) and comments[position][0] <= match.start():
             continue
-        name = name.lower()
+        span = match.span()
+        name = match.group(2).lower()
         if match.group(1):  # an end tag
             opened = open_tags.get(name)
             if opened:
-                certain.update((opened.pop(), i))
+                certain.extend((opened.pop(), span))
             else:
-                bare.add(i)
+                bare.append(span)
         elif match.group(3).strip(" \t\r\n/") or name == "br":
             # Attributes (<a href="...">, <font color="...">), or a line break: "<br>" is
             # the commonest markup left in feed text, and rarely a word about HTML.
-            certain.add(i)
+            if name in SKIPPED_ELEMENTS and not _closes(lowered, name, span, last_close):
+                continue
+            certain.append(span)
         elif name in _VOID_ELEMENTS:
-            bare.add(i)
+            bare.append(span)
         else:
-            open_tags.setdefault(name, []).append(i)
+            open_tags.setdefault(name, []).append(span)
     if not certain:
         return []
-    # An element whose content is dropped must be closed: unclosed, it would hide the rest.
-    kept = certain | bare
-    return [
-        m
-        for i, m in enumerate(found)
-        if i in kept
-        and not (
-            m.group(2)
-            and not m.group(1)
-            and m.group(2).lower() in SKIPPED_ELEMENTS
-            and not _closes(text, m.group(2).lower(), m)
-        )
-    ]
+    return sorted(certain + bare)
 
 
-def _closes(text: str, name: str, start: re.Match[str]) -> bool:
-    """Whether the element started at ``start`` is closed later in ``text``."""
-    return re.search(rf"</{name}\s*>", text[start.end() :], re.IGNORECASE) is not None
+def _comments(text: str) -> list[tuple[int, int]]:
+    """The spans of the closed comments in ``text``, found in one pass (a pattern would
+    search to the end again from every unclosed ``<!--``)."""
+    spans = []
+    start = text.find("<!--")
+    while start >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        spans.append((start, end + 3))
+        start = text.find("<!--", end + 3)
+    return spans
+
+
+def _closes(lowered: str, name: str, span: tuple[int, int], last_close: dict[str, int]) -> bool:
+    """Whether the element started at ``span`` is closed later in the (lower-cased) text."""
+    if name not in last_close:
+        last_close[name] = lowered.rfind(f"</{name}")
+    return last_close[name] >= span[1]
 
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")

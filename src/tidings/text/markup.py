@@ -57,6 +57,7 @@ _LINE = "\x01"  # a sentinel for a line break; control characters are removed fr
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _COMMENT_START = "<!--"
+_TAG_START = re.compile(r"<[A-Za-z]")
 
 
 def squash(text: str) -> str:
@@ -86,13 +87,33 @@ def html_to_text(markup: str | None) -> str:
         return text_paragraphs(markup)
     if _needs_control_strip(markup):
         markup = _CONTROLS.sub("", markup)
-    start = markup.rfind(_COMMENT_START)
-    if start >= 0 and markup.find("-->", start + len(_COMMENT_START)) < 0:
-        markup = markup[:start]  # an unclosed comment hides the rest, as in a browser
+    if _COMMENT_START in markup:
+        markup = _without_unclosed_comment(markup)
+    markup = _without_unclosed_tag(markup)
     collector = _TextCollector()
     collector.feed(markup)
     collector.close()
     return "\n\n".join(collector.paragraphs)
+
+
+def _without_unclosed_comment(markup: str) -> str:
+    """``markup`` up to a comment that is never closed: it hides the rest, as in a browser.
+
+    Every comment that starts before the last ``-->`` ends there or earlier, so the first
+    ``<!--`` after it is the unclosed one. Found with two scans, so that thousands of
+    ``<!--`` cost no more than one (the parser would search to the end from each).
+    """
+    last_end = markup.rfind("-->")
+    start = markup.find(_COMMENT_START, last_end + 3 if last_end >= 0 else 0)
+    return markup[:start] if start >= 0 else markup
+
+
+def _without_unclosed_tag(markup: str) -> str:
+    """``markup`` without a tag left open at its end ("text<b class=", "<a href='x"): in a
+    browser it swallows the rest, and the standard library's parser would search for its end
+    again from every ``<`` after it, in time that grows with the square of their number."""
+    tail = _TAG_START.search(markup, markup.rfind(">") + 1)
+    return markup[: tail.start()] if tail else markup
 
 
 def _needs_control_strip(text: str) -> bool:
