@@ -12,13 +12,14 @@ Publishers and aggregators escape text once too often, or lose half an escape on
   built the same way, replaced the ``&`` with a space: the space before an apostrophe or a
   closing quote is taken back ("Italian PM #39;s" → "Italian PM's");
 
-then removes **markup** (``<b>...</b>`` in a title) when the text holds tags of HTML's own
-elements, keeping anything else in angle brackets ("<TXN.N>", "<stdio.h>", "3 < 4"); drops
-**stray backslash escapes** before ``$ ' " &`` ("\\$50" → "$50", "\\'" → "'"), keeping every
-other backslash ("C:\\Users", "\\n", "\\\\"); maps C1 control characters, which only appear
-when Windows-1252 text was decoded as Latin-1, to the characters Windows-1252 meant; drops
-invisible characters (soft hyphens, zero-width spaces, byte order marks); and collapses
-whitespace.
+then removes **markup** (``<b>...</b>`` in a title): tags of HTML's own elements that are
+certainly markup (paired, with attributes, ``<br>``, comments), keeping a lone tag that is a
+word about HTML ("History of the <blink> tag") and anything else in angle brackets
+("<TXN.N>", "<stdio.h>", "3 < 4"); drops **stray backslash escapes** before ``$ ' " &``
+("\\$50" → "$50", "\\'" → "'"), keeping every other backslash ("C:\\Users", "\\n", "\\\\");
+maps C1 control characters, which only appear when Windows-1252 text was decoded as
+Latin-1, to the characters Windows-1252 meant; drops invisible characters (soft hyphens,
+zero-width spaces, byte order marks); and collapses whitespace.
 
 It is meant for short plain-text fields (titles, summaries, captions, names), applied once
 where an article enters (feed entries, extracted pages, pasted text) and by the migration
