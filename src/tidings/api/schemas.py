@@ -15,8 +15,9 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidings.accounts import MAX_PASSWORD
-from tidings.deliver.sanitize import clean_html, plain_text
+from tidings.deliver.sanitize import clean_html
 from tidings.engine import MAX_INTEREST_CHARS
+from tidings.text import html_to_text
 from tidings.types import (
     Account,
     Article,
@@ -308,7 +309,7 @@ def article_detail_out(a: Article, insight: ArticleInsight | None) -> ArticleDet
         site_name=a.site_name,
         summary_points=list(a.summary_points),
         body=a.body,
-        text=a.body or plain_text(a.content_html),
+        text=a.body or html_to_text(a.content_html),
         content_html=clean_html(a.content_html, base_url=a.canonical_url or a.url),
         language=a.language,
         images=[ImageOut(url=i.url, caption=i.caption, credit=i.credit) for i in a.images],

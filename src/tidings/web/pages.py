@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tidings.api.routes.media import media_proxy
-from tidings.deliver.sanitize import plain_text
 from tidings.errors import TidingsError
+from tidings.text import html_to_text
 from tidings.types import (
     Article,
     EventKind,
@@ -231,7 +231,7 @@ def prefers_html(found: Article) -> bool:
     HTML beside a whole extracted body is not."""
     if not found.content_html:
         return False
-    return len(plain_text(found.content_html)) >= 0.8 * len(found.body or "")
+    return len(html_to_text(found.content_html)) >= 0.8 * len(found.body or "")
 
 
 @router.get("/articles/{article_id}/similar", response_class=HTMLResponse)

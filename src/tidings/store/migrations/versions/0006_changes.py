@@ -20,7 +20,7 @@ first open, save or share. Reloading a page or opening an article twice no longe
 popular. The counts are rebuilt from the stored events.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
