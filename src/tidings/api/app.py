@@ -127,9 +127,12 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     the pages' forms use the same object, ``app.state.auth_limits``."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # What ranking holds in memory is read before the first request, not in it.
-        await asyncio.to_thread(engine.prepare_to_serve)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What ranking holds in memory is read before the first request, not in it (an app
+        # made only for its schema may have no engine yet).
+        serving: Engine | None = app.state.engine
+        if serving is not None:
+            await asyncio.to_thread(serving.prepare_to_serve)
         yield
 
     app = FastAPI(
