@@ -13,6 +13,7 @@ The stages do the work and never import each other; the engine wires them:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -550,11 +551,13 @@ class Engine:
     def ranker(self) -> Ranker:
         """Ranking's state in this process (built from storage on the first page)."""
         if self._ranker is None:
+            digest = hashlib.sha256(self.settings.database_url.encode()).hexdigest()[:16]
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
                 similar=self._similar,
                 cache_seconds=self.settings.feed_cache_seconds,
+                snapshot=self.settings.data_dir / "ranking" / f"{digest}.npz",
             )
         return self._ranker
 

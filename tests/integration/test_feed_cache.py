@@ -167,3 +167,28 @@ def test_pages_in_use_are_ranked_again_before_they_expire(
         assert calls, "the background thread never ranked the page again"
         served = engine.feed("ana")
         assert served is not first  # the fresh one, made outside any request
+
+
+def test_a_restart_reads_the_saved_window_and_catches_up(settings: Settings) -> None:
+    """A process saves what it holds when it closes; the next one starts from that and reads
+    only what changed since, not the whole week of articles again."""
+    clock = Clock(datetime.now(UTC))
+    with make_engine(settings, clock=clock) as first:
+        newsroom(first)
+        first.add_reader("ana")
+        before = {i.article_id for i in first.feed("ana").items}
+    hours = (clock.now - T_ORIGIN).total_seconds() / 3600
+    with make_engine(settings) as other:
+        late = store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])
+        other.enrich()
+    with make_engine(settings, clock=clock) as second:
+        reads: list[int] = []
+        window_facts = second.storage.window_facts
+        second.storage.window_facts = (  # type: ignore[method-assign]
+            lambda **kw: reads.append(1) or window_facts(**kw)
+        )
+        page = second.feed("ana")
+        assert not reads  # started from the snapshot
+        assert late["late"] in second.ranker.window
+        assert all(a in second.ranker.window for a in before)
+        assert page.items

@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +99,9 @@ ARCHIVE_ROWS = 100_000
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
+#: Seconds between two saves of the window's snapshot while serving: a restart then reads
+#: at most this much of the change sequence (and the close of a process saves it too).
+SNAPSHOT_EVERY = 600.0
 #: A cached page is ranked again in the background when it is this close to expiring (as
 #: a share of its lifetime) and was asked for within its lifetime.
 REFRESH_AHEAD = 0.25
@@ -166,6 +170,7 @@ class Ranker:
         cache_seconds: float = 60.0,
         mask: Floats | None = None,
         centre: bool = learn.CENTRE_WITHIN_PAGES,
+        snapshot: Path | None = None,
     ) -> None:
         self.storage = storage
         self.clock = clock
@@ -177,6 +182,10 @@ class Ranker:
         #: Features held at 0 (an evaluation's ablations), and whether fits centre pages.
         self.mask = mask
         self.centre = centre
+        #: Where the window is saved between runs, and the position last saved there.
+        self.snapshot = snapshot
+        self._saved_position: int | None = None
+        self._last_save = time.monotonic()
         self._lock = threading.RLock()
         self._loaded = storage is None
         self._follower: _Follower | None = None
@@ -192,6 +201,11 @@ class Ranker:
         if self._background is not None:
             self._background.join(timeout=5)
             self._background = None
+        if self._loaded and self.storage is not None:
+            try:
+                self.save_snapshot()
+            except OSError as e:  # the next start reads storage instead
+                log.warning("the ranking window could not be saved: %s", e)
 
     # --- what is known of articles -----------------------------------------------------
 
@@ -603,28 +617,56 @@ class Ranker:
         return self._loaded
 
     def load(self) -> int:
-        """(Re)build the window from storage: the analysed articles of its span, then
-        follow the change sequence from where storage stood before reading them."""
+        """(Re)build the window: from its snapshot when there is a usable one, else from
+        storage (the analysed articles of its span); then follow storage's change sequence
+        from where the snapshot, or storage before the read, stood."""
         storage = self._storage()
-        position = storage.change_position()
-        window = ArticleWindow(span=self.window.span, dimensions=self.window.dimensions)
-        since = self.clock() - window.span
-        after = 0
-        while True:
-            batch = storage.window_facts(since=since, after_id=after, limit=LOAD_BATCH)
-            if not batch:
-                break
-            window.upsert(batch)
-            after = batch[-1].article_id
-            if len(batch) < LOAD_BATCH:
-                break
-        window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
+        span, dimensions = self.window.span, self.window.dimensions
+        found = (
+            ArticleWindow.load(self.snapshot, span=span, dimensions=dimensions)
+            if (self.snapshot is not None)
+            else None
+        )
+        if found is not None:
+            window, position = found
+            self._saved_position = position
+        else:
+            position = storage.change_position()
+            window = ArticleWindow(span=span, dimensions=dimensions)
+            since = self.clock() - window.span
+            after = 0
+            while True:
+                batch = storage.window_facts(since=since, after_id=after, limit=LOAD_BATCH)
+                if not batch:
+                    break
+                window.upsert(batch)
+                after = batch[-1].article_id
+                if len(batch) < LOAD_BATCH:
+                    break
+            window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
         self.window = window
         self._follower = _Follower(position, time.monotonic())
         self._loaded = True
-        self._last_refresh = self.clock().timestamp()
+        self._last_refresh = -np.inf
+        # Catch up at once: a snapshot is as old as its last save.
+        self.refresh()
         self.invalidate()
-        return len(window)
+        return len(self.window)
+
+    def save_snapshot(self) -> bool:
+        """Save the window for the next start, if it changed since the last save; whether
+        it was saved. The position saved is one the window is complete up to: the lowest
+        number still missing, less one."""
+        follower = self._follower
+        if self.snapshot is None or follower is None:
+            return False
+        with self._lock:
+            position = min([follower.high, *(seq - 1 for seq in follower.gaps)])
+            if position == self._saved_position:
+                return False
+            self.window.save(self.snapshot, position=position)
+            self._saved_position = position
+        return True
 
     def refresh_if_due(self) -> None:
         if self.clock().timestamp() - self._last_refresh >= REFRESH_EVERY:
@@ -688,6 +730,9 @@ class Ranker:
         while not self._stop.wait(tick):
             try:
                 self.refresh_if_due()
+                if time.monotonic() - self._last_save >= SNAPSHOT_EVERY:
+                    self._last_save = time.monotonic()
+                    self.save_snapshot()
                 now = self.clock().timestamp()
                 ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
                 with self._lock:
