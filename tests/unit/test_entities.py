@@ -21,7 +21,14 @@ from tidings.enrich.entities import (
     role_before,
     split_role,
 )
-from tidings.eval.entities import match_mentions, pair_counts
+from tidings.eval.entities import (
+    MemoryLinker,
+    gold_mentions,
+    match_mentions,
+    pair_counts,
+    reader_view,
+    well_formed,
+)
 
 
 def mentions_of(text: str, *names: tuple[str, str]) -> list[Mention]:
@@ -453,6 +460,91 @@ def test_pair_counts() -> None:
     assert pair_counts([(0, "Q1"), (0, "Q1"), (1, "Q1")]) == (1, 1, 3)
     assert pair_counts([(0, "Q1"), (0, "Q2")]) == (0, 1, 0)
     assert pair_counts([]) == (0, 0, 0)
+
+
+def record(
+    name: str, type_: str, *spans: tuple[int, int], aliases: tuple[str, ...] = ()
+) -> EntityRecord:
+    return EntityRecord(
+        name=name,
+        type=type_,
+        aliases=aliases,
+        description=None,
+        mentions=tuple(Mention(name, s, e, type_) for s, e in spans),
+    )
+
+
+def gold_doc(text: str, *labels: tuple[str, str, str]) -> dict[str, object]:
+    """A document annotated with (mention text, linked name, classes) at the text's first
+    occurrence of each mention."""
+    return {
+        "text": text,
+        "labels": [
+            {"span": [text.index(m), text.index(m) + len(m)], "name": n, "type": c}
+            for m, n, c in labels
+        ],
+    }
+
+
+def test_memory_linker_follows_the_store_rules() -> None:
+    linker = MemoryLinker()
+    xi = linker.link(record("Xi", "PERSON", (0, 2)), 0)
+    # A fuller name whose aliases hold the stored short one adopts and renames it.
+    full = linker.link(record("Xi Jinping", "PERSON", (0, 10), aliases=("Xi",)), 1)
+    assert full is xi and xi.name == "Xi Jinping" and xi.articles == {0, 1}
+    # A later short form finds it by key; another type is another entity.
+    assert linker.link(record("Xi", "PERSON", (5, 7)), 2) is xi
+    assert linker.link(record("Xi", "ORG", (5, 7)), 2) is not xi
+    assert [e.name for e in linker.most_covered("PERSON", 5)] == ["Xi Jinping"]
+
+
+def test_well_formed_needs_the_annotated_span_name_and_type() -> None:
+    doc = gold_doc(
+        "LONDON - Prime Minister Rishi Sunak met the U.S. envoy in Iraq's capital.",
+        ("LONDON", "London", "Q27096213"),
+        ("Rishi Sunak", "Rishi Sunak", "Q215627"),
+        ("U.S.", "United States of America", "Q27096213|Q43229"),
+        ("Iraq", "Iraq", "OTHER"),
+    )
+    text, gold = str(doc["text"]), gold_mentions(doc)  # type: ignore[arg-type]
+    sunak = (text.index("Rishi"), text.index(" met"))
+    assert well_formed("Rishi Sunak", "PERSON", [sunak], text, gold)
+    # The wrong type, or a span the annotators did not mark ("Minister Rishi Sunak").
+    assert not well_formed("Rishi Sunak", "ORG", [sunak], text, gold)
+    assert not well_formed(
+        "Rishi Sunak", "PERSON", [(text.index("Minister"), sunak[1])], text, gold
+    )
+    # A name we expand is fine; another name on the marked span is not.
+    us = (text.index("U.S."), text.index("U.S.") + 4)
+    assert well_formed("United States", "PLACE", [us], text, gold)
+    assert not well_formed("Gerald Ford", "PLACE", [us], text, gold)
+    # A dateline shown in capitals is not well-formed; in normal case it is.
+    assert not well_formed("LONDON", "PLACE", [(0, 6)], text, gold)
+    assert well_formed("London", "PLACE", [(0, 6)], text, gold)
+    # No class in the annotation: the span and the name decide; a possessive is trimmed.
+    iraq = (text.index("Iraq"), text.index(" capital"))
+    assert well_formed("Iraq", "ORG", [iraq], text, gold)
+
+
+def test_reader_view_counts_suggestions_and_lead_names() -> None:
+    docs = [
+        gold_doc("Rishi Sunak spoke.", ("Rishi Sunak", "Rishi Sunak", "Q215627")),
+        gold_doc("JAPAN - Sunak flew in.", ("Sunak", "Rishi Sunak", "Q215627")),
+    ]
+    records = [
+        [record("Rishi Sunak", "PERSON", (0, 11))],
+        # The second article calls him "Sunak" in its lead (and in full later).
+        [record("JAPAN", "PERSON", (0, 5)), record("Rishi Sunak", "PERSON", (8, 13))],
+    ]
+    view = reader_view(docs, records, per_type=2, types=["PERSON"], lead_chars=300)
+    onboarding = view["onboarding"]
+    assert [(s["name"], s["articles"], s["well_formed"]) for s in onboarding["suggestions"]] == [
+        ("Rishi Sunak", 2, True),
+        ("JAPAN", 1, False),
+    ]
+    assert onboarding["precision"] == 0.5
+    # Three (document, entity) pairs named in the lead: Sunak twice, JAPAN once.
+    assert (view["reasons"]["shown"], view["reasons"]["well_formed"]) == (3, 2)
 
 
 # --- the model -----------------------------------------------------------------------------
