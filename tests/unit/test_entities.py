@@ -18,8 +18,10 @@ from tidings.enrich.entities import (
     complete_mentions,
     is_acronym,
     name_key,
+    repair_mentions,
     role_before,
     split_role,
+    spread_mentions,
 )
 from tidings.eval.entities import (
     MemoryLinker,
@@ -349,6 +351,81 @@ def test_short_place_names_get_their_full_name() -> None:
     assert record.aliases == ("US",)
 
 
+def test_a_name_with_and_without_middle_initials_is_one_person() -> None:
+    text = "Gerald Ford was buried. Gerald R. Ford served. Ford was 93."
+    ms = mentions_of(text, ("Gerald Ford", "PERSON"), ("Gerald R. Ford", "PERSON"), ("Ford", "ORG"))
+    (record,) = canonicalise(text, ms)
+    assert (record.name, record.type) == ("Gerald R. Ford", "PERSON")
+
+
+def test_a_surname_without_its_arabic_article_joins() -> None:
+    text = "Nouri al-Maliki spoke. Maliki's office agreed."
+    ms = mentions_of(text, ("Nouri al-Maliki", "PERSON"), ("Maliki", "ORG"))
+    (record,) = canonicalise(text, ms)
+    assert record.name == "Nouri al-Maliki" and record.type == "PERSON"
+
+
+def test_surnames_vote_their_person_type() -> None:
+    # The NER calls the lone surnames organisations; they joined a person, so a person.
+    text = "Chertoff pledges. Michael Chertoff said. Chertoff added. Chertoff left."
+    ms = mentions_of(text, ("Michael Chertoff", "PERSON"), ("Chertoff", "ORG"))
+    (record,) = canonicalise(text, ms)
+    assert record.type == "PERSON"
+
+
+@pytest.mark.parametrize(
+    ("long", "short"),
+    [
+        ("Burlington Industries Inc", "Burlington"),
+        ("Merck and Co Inc", "Merck"),
+        ("NV Philips Gloeilampenfabrieken", "Philips"),
+        ("Kidder, Peabody and Co", "Kidder Peabody"),
+        ("Miami Heat", "Heat"),
+        ("U.S. Treasury", "Treasury"),
+    ],
+)
+def test_an_organisations_short_form_joins_it(long: str, short: str) -> None:
+    text = f"{long} said on Monday. Later {short} added more."
+    ms = mentions_of(text, (long, "ORG"), (short, "ORG"))
+    assert len(canonicalise(text, ms)) == 1
+
+
+def test_a_generic_last_word_or_a_place_does_not_join_an_organisation() -> None:
+    text = "the Senate Budget Committee met. The Committee chair left. Georgia Power said Georgia"
+    ms = mentions_of(
+        text,
+        ("Senate Budget Committee", "ORG"),
+        ("Committee", "ORG"),
+        ("Georgia Power", "ORG"),
+        ("Georgia", "PLACE"),
+    )
+    assert len(canonicalise(text, ms)) == 4
+
+
+def test_a_possessive_without_its_apostrophe_joins() -> None:
+    text = "West Germanys investments fell, West Germany said"
+    ms = mentions_of(text, ("West Germanys", "PLACE"), ("West Germany", "PLACE"))
+    (record,) = canonicalise(text, ms)
+    assert record.name in {"West Germany", "West Germanys"} and len(record.mentions) == 2
+
+
+def test_state_abbreviations_get_their_full_name() -> None:
+    text = "TUSCALOOSA, Ala. - Saban left. Alabama fans cried."
+    ms = mentions_of(text, ("Ala.", "PLACE"), ("Alabama", "PLACE"))
+    (record,) = canonicalise(text, ms)
+    assert record.name == "Alabama" and len(record.mentions) == 2
+
+
+def test_the_canonical_name_is_the_fullest_well_formed_one() -> None:
+    # Same name, but the first is broken over a line and written as a list.
+    text = "Blue Cross, Blue Shield of\nAlabama said; Blue Cross Blue Shield of Alabama agreed"
+    first = Mention("Blue Cross, Blue Shield of\nAlabama", 0, 34, "ORG")
+    start = text.index("Blue Cross Blue")
+    second = Mention("Blue Cross Blue Shield of Alabama", start, start + 33, "ORG")
+    (record,) = canonicalise(text, [first, second])
+    assert record.name == "Blue Cross Blue Shield of Alabama"
+
+
 def test_conflict_variants_are_one_event() -> None:
     text = "the Israel-Hamas war and the Israel-Hamas conflict"
     ms = mentions_of(text, ("Israel-Hamas war", "EVENT"), ("Israel-Hamas conflict", "EVENT"))
@@ -443,6 +520,187 @@ def test_a_programme_name_followed_by_another_capitalised_word_is_another_name()
     text = "the Belt and Road Initiative and the Belt and Road Summit"
     ms = mentions_of(text, ("Belt and Road Initiative", "WORK"))
     assert found(text, ms) == [("Belt and Road Initiative", "WORK")]
+
+
+# --- repair_mentions -----------------------------------------------------------------------
+
+
+def repaired(text: str, *names: tuple[str, str]) -> list[tuple[str, str, str]]:
+    """(name, label, span text) of the repaired mentions of ``names`` (as :func:`mentions_of`)."""
+    return [
+        (m.text, m.label, text[m.start : m.end])
+        for m in repair_mentions(text, mentions_of(text, *names))
+    ]
+
+
+def test_a_dateline_is_a_place_in_normal_case_and_its_credit_no_mention() -> None:
+    text = "Stocks up\nLONDON (Reuters) - Shares rose in London on Monday."
+    assert repaired(text, ("LONDON", "PERSON"), ("Reuters", "ORG"), ("London", "PLACE")) == [
+        ("London", "PLACE", "LONDON"),
+        ("London", "PLACE", "London"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The model misses both: the dateline's grammar says they are places.
+        ("BUCKHANNON, W. Va. - One year ago", [("Buckhannon", "BUCKHANNON"), ("W. Va.", "W. Va.")]),
+        ("KAWASAKI, JAPAN - Engineers at NEC", [("Kawasaki", "KAWASAKI"), ("Japan", "JAPAN")]),
+        ("GRAND RAPIDS, Mich. -- Ford was", [("Grand Rapids", "GRAND RAPIDS"), ("Mich.", "Mich.")]),
+        # A feed that lost the dash leaves wide space.
+        ("SEATTLE   Jamel Dean never expected", [("Seattle", "SEATTLE")]),
+        # Wire slugs and agencies are no place.
+        ("BREAKING NEWS - 3 DEAD in Athens", []),
+        ("AP - The president said", []),
+    ],
+)
+def test_datelines(text: str, expected: list[tuple[str, str]]) -> None:
+    places = [
+        (m.text, text[m.start : m.end]) for m in repair_mentions(text, []) if m.label == "PLACE"
+    ]
+    assert places == expected
+
+
+def test_credits_are_no_mentions() -> None:
+    text = "Wall St. Bears Claw Back Into the Black (Reuters)\n\nAFP - Markets rose, AFP said."
+    assert repaired(text, ("Reuters", "ORG"), ("AFP", "ORG")) == [("AFP", "ORG", "AFP")]
+
+
+def test_a_shouted_name_takes_the_articles_normal_case_or_is_dropped() -> None:
+    text = "CHARGERS' WILLIAMS ARRESTED\n\nThe San Diego Chargers said Jamal Williams was held."
+    assert repaired(text, ("CHARGERS", "ORG"), ("WILLIAMS", "PERSON"))[:2] == [
+        ("Chargers", "ORG", "CHARGERS"),
+        ("Williams", "PERSON", "WILLIAMS"),
+    ]
+    assert repaired("JAPAN STOCKS FALL ON YEN\n\nShares fell.", ("JAPAN", "PERSON")) == []
+    # An acronym among normal words stays as it is.
+    assert repaired("The NATO summit opened.", ("NATO", "ORG")) == [("NATO", "ORG", "NATO")]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "label"),
+    [
+        ("the faculty senate voted", "senate", "ORG"),
+        ("profit of five cts per share", "cts", "ORG"),
+        ("to a final 206p from", "206p", "PLACE"),
+        ("was formed Feb 27 by the merger", "Feb 27", "WORK"),
+        ("HOUSTON - Five employees were held", "Five", "PERSON"),
+        ("the President said", "President", "PERSON"),
+        ("said Vice President Dick Cheney", "Vice President", "PERSON"),
+        ("Secretary of State Hillary Clinton", "State", "ORG"),
+        ("the Under Secretary of Commerce, Bruce Smart", "Commerce", "ORG"),
+        ("Overseas, the Nikkei fell. Markets overseas were calm.", "Overseas", "PLACE"),
+    ],
+)
+def test_what_names_nothing_is_dropped(text: str, name: str, label: str) -> None:
+    assert [m for m in repaired(text, (name, label)) if m[2] == name] == []
+
+
+def test_a_place_named_with_a_title_is_kept() -> None:
+    text = "the President of France met the Secretary of State of the United States"
+    assert repaired(text, ("France", "PLACE"), ("United States", "PLACE")) == [
+        ("France", "PLACE", "France"),
+        ("United States", "PLACE", "United States"),
+    ]
+
+
+def test_mentions_are_cut_where_no_name_goes_on() -> None:
+    text = "Timberlake, Diaz reportedly break up\nin a trash bin\nHOUSTON - Five men"
+    ms = [
+        Mention("Timberlake, Diaz", 0, 16, "PERSON"),
+        Mention("bin\nHOUSTON - Five", text.index("bin"), len(text) - 4, "PERSON"),
+    ]
+    assert [(m.text, m.label) for m in repair_mentions(text, ms)] == [
+        ("Timberlake", "PERSON"),
+        ("Diaz", "PERSON"),
+        ("Houston", "PLACE"),
+    ]
+    # "Jr." after a comma goes on with the name.
+    king = "Martin Luther King, Jr. spoke"
+    assert repaired(king, ("Martin Luther King, Jr.", "PERSON"))[0][0] == "Martin Luther King, Jr."
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "label", "expected", "expected_label"),
+    [
+        ("its Eskey Inc ESK subsidiary", "Eskey Inc ESK", "ORG", "Eskey Inc", "ORG"),
+        ("NV Philips PGLO.AS shares", "NV Philips PGLO.AS", "ORG", "NV Philips", "ORG"),
+        (
+            "said Houston Police Capt. Rick Bownds",
+            "Houston Police Capt",
+            "ORG",
+            "Houston Police",
+            "ORG",
+        ),
+        ("Nutritionist Joy Bauer has", "Nutritionist Joy Bauer", "PERSON", "Joy Bauer", "PERSON"),
+        ("Miss USA Tara Conner, whose", "USA Tara Conner", "PERSON", "Tara Conner", "PERSON"),
+        ("to Merck and Co Inc for", "Co Inc", "ORG", "Merck and Co Inc", "ORG"),
+        (
+            "from Don Bybee and Associates, of Salem",
+            "Associates",
+            "ORG",
+            "Don Bybee and Associates",
+            "ORG",
+        ),
+        (
+            'revealed himself as "Deep Throat" 30 years',
+            "Deep Throat",
+            "PERSON",
+            "Deep Throat",
+            "WORK",
+        ),
+        (
+            "at George Bush Intercontinental Airport",
+            "George Bush Intercontinental Airport",
+            "PERSON",
+            "George Bush Intercontinental Airport",
+            "PLACE",
+        ),
+        (
+            "Kidder, Peabody and Co and",
+            "Kidder, Peabody and Co and",
+            "ORG",
+            "Kidder, Peabody and Co",
+            "ORG",
+        ),
+    ],
+)
+def test_mentions_are_trimmed_joined_and_retyped(
+    text: str, name: str, label: str, expected: str, expected_label: str
+) -> None:
+    assert (expected, expected_label) in [(m[0], m[1]) for m in repaired(text, (name, label))]
+
+
+def test_a_name_cut_at_its_particles_is_joined() -> None:
+    text = "chairman Cor van der Klugt told"
+    ms = [Mention("Cor van", 9, 16, "PERSON"), Mention("Klugt", 21, 26, "PERSON")]
+    assert [m.text for m in repair_mentions(text, ms)] == ["Cor van der Klugt"]
+
+
+# --- spread_mentions -----------------------------------------------------------------------
+
+
+def test_a_name_is_found_again_wherever_the_article_writes_it() -> None:
+    text = (
+        "Barbara Walters is back. Walters said so. ABC agreed; the ABC show ran. "
+        "Walters, creator of the show, left."
+    )
+    ms = [Mention("Barbara Walters", 0, 15, "PERSON"), Mention("ABC", 42, 45, "ORG")]
+    spread = spread_mentions(text, ms)
+    assert [(text[m.start : m.end], m.label) for m in spread] == [
+        ("Barbara Walters", "PERSON"),
+        ("Walters", "PERSON"),
+        ("ABC", "ORG"),
+        ("ABC", "ORG"),
+        ("Walters", "PERSON"),
+    ]
+
+
+def test_a_repeat_inside_a_longer_name_or_an_ordinary_word_is_not_spread() -> None:
+    text = "Gerald Ford died. Ford Motor Co sent flowers. Page 2: Bettie Page. The page turned."
+    ms = [Mention("Gerald Ford", 0, 11, "PERSON"), Mention("Bettie Page", 54, 65, "PERSON")]
+    assert spread_mentions(text, ms) == ms
 
 
 # --- the evaluation's counting ------------------------------------------------------------
