@@ -617,7 +617,7 @@ def test_mentions_are_cut_where_no_name_goes_on() -> None:
         ("Houston", "PLACE"),
     ]
     # "Jr." after a comma goes on with the name.
-    king = "Martin Luther King, Jr. spoke"
+    king = "a speech by Martin Luther King, Jr. was read"
     assert repaired(king, ("Martin Luther King, Jr.", "PERSON"))[0][0] == "Martin Luther King, Jr."
 
 
@@ -670,6 +670,23 @@ def test_mentions_are_trimmed_joined_and_retyped(
     text: str, name: str, label: str, expected: str, expected_label: str
 ) -> None:
     assert (expected, expected_label) in [(m[0], m[1]) for m in repaired(text, (name, label))]
+
+
+def test_a_headline_in_title_case_keeps_what_the_article_confirms() -> None:
+    body = (
+        "The Boston Red Sox lost again on Sunday, and the Red Sox now trail by two games "
+        "in the race for the wild card with a week to play."
+    )
+    text = f"Red Sox Feeling Heat in Wild Card Race\n\n{body}"
+    assert repaired(text, ("Red Sox Feeling Heat", "ORG"))[0] == ("Red Sox", "ORG", "Red Sox")
+    # Nothing of it written again and longer than three words: no name.
+    text = f"Big Blue Supercomputer Sets World Record\n\n{body}"
+    assert repaired(text, ("Big Blue Supercomputer Sets World", "ORG")) == []
+    # A line of running text is read as it is.
+    text = f"{body} Red Sox Feeling Heat is a song."
+    assert ("Red Sox Feeling Heat", "ORG", "Red Sox Feeling Heat") in repaired(
+        text, ("Red Sox Feeling Heat", "ORG")
+    )
 
 
 def test_a_name_cut_at_its_particles_is_joined() -> None:

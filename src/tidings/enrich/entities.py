@@ -283,8 +283,9 @@ _CREDIT_FIRST = re.compile(
     r"^[ \t]*(?P<credit>[^\W\d][\w .&/-]{0,30}?)[ \t]*(?:-{1,2}|\u2013|\u2014)[ \t]", re.MULTILINE
 )
 _PARENTHESES = re.compile(r"\((?P<credit>[^()\n]{1,40})\)")
-#: Dashes with space around them: a name never contains one ("MIAMI - Pat Riley").
-_SPACED_DASH = re.compile(r"[ \t]+(?:-{1,2}|\u2013|\u2014)[ \t]+")
+#: Dashes, slashes and bars with space around them: a name never contains one ("MIAMI - Pat
+#: Riley", "Calxeda / HP").
+_SPACED_DASH = re.compile(r"[ \t]+(?:-{1,2}|\u2013|\u2014|/|\|)[ \t]+")
 #: What ends a person's name after a comma without starting another ("King, Jr.").
 _NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 #: Lower-case words that belong to a name when a capitalised word follows ("van der Klugt",
@@ -603,6 +604,69 @@ def _quoted(text: str, m: Mention) -> Mention:
     return Mention(m.text, m.start, m.end, "WORK")
 
 
+#: Small words a headline in title case leaves in lower case.
+_SMALL_WORDS = frozenset((
+    "a", "an", "the", "and", "or", "but", "nor", "of", "in", "on", "at", "to", "for", "with",
+    "by", "from", "as", "vs", "vs.", "via", "into", "over", "up", "is", "are", "be", "its",
+))  # fmt: skip
+#: Share of a line's other words that must be capitalised for it to be a headline in title
+#: case ("Red Sox Feeling Heat in Race"): running text capitalises about a third of them,
+#: title case all; three quarters lets a few lower-case words and numbers through.
+_TITLE_CASE_SHARE = 0.75
+#: Most words a headline's mention may keep when the article never writes it, or a part of
+#: it, again: longer ones run into the headline's verbs ("IBM Supercomputer Sets World Record").
+_MAX_UNCONFIRMED_WORDS = 3
+#: Fewest characters outside title-case lines for the article to confirm a headline's
+#: names: about one sentence.
+_MIN_CONFIRMING_CHARS = 100
+
+
+def _title_case_lines(text: str) -> list[tuple[int, int]]:
+    """Spans of the lines written in title case, where the model reads every capitalised
+    word as part of a name."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        words = [w for w in line.group().split() if _LETTERS.search(w)]
+        content = [w for w in words if w.casefold().strip(".,:;'\"") not in _SMALL_WORDS]
+        if len(content) < 3:
+            continue
+        capitalised = sum(1 for w in content if w.lstrip(_QUOTES + "(")[:1].isupper())
+        if capitalised >= _TITLE_CASE_SHARE * len(content):
+            spans.append(line.span())
+    return spans
+
+
+def _confirmed(text: str, m: Mention, headlines: Sequence[tuple[int, int]]) -> Mention | None:
+    """A mention in a title-case line cut to the longest run of its words the article writes
+    outside such lines ("Red Sox" of "Red Sox Feeling Heat"; a feed often repeats the
+    headline in the summary); as it is when the article confirms all of it or none and it
+    is short; else None."""
+    words = list(re.finditer(r"\S+", m.text))
+    if len(words) < 2:
+        return m
+    kept, last_end = [], 0
+    for start, end in headlines:
+        kept.append(text[last_end:start])
+        last_end = end
+    outside = "\n".join([*kept, text[last_end:]])
+    if len(outside.strip()) < _MIN_CONFIRMING_CHARS:
+        return m  # nothing but headlines to go by
+
+    def written(run: str) -> bool:
+        return re.search(rf"(?<![\w-]){re.escape(run)}(?![\w-])", outside) is not None
+
+    for size in range(len(words), 0, -1):
+        for a in range(len(words) - size + 1):
+            first, last = words[a], words[a + size - 1]
+            run = m.text[first.start() : last.end()]
+            if run.casefold() in _SMALL_WORDS or not run[:1].isupper() or not written(run):
+                continue
+            if size == len(words):
+                return m
+            return _trimmed(text, m.start + first.start(), m.start + last.end(), m.label)
+    return m if len(words) <= _MAX_UNCONFIRMED_WORDS else None
+
+
 def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """The model's mentions mended by how news is written; in text order (pure).
 
@@ -618,6 +682,9 @@ def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
       sentence while the article also writes it in lower case ("Overseas").
     - Capitals: a mention in a shouted line takes the article's normal-case form of the same
       name ("CHARGERS" -> Chargers) and is dropped when the article has none.
+    - A headline in title case: a mention there is cut to the longest run of its words the
+      article writes elsewhere ("Red Sox" of "Red Sox Feeling Heat"), and dropped when the
+      article confirms no part of it and it runs over three words.
     - A company's tail after "and" ("Co Inc" of "Merck and Co Inc") takes in its head.
     - A person's name in quotation marks is a nickname or a title ("Deep Throat"): WORK; one
       ending in a place's or an organisation's head word is that ("George Bush
@@ -628,11 +695,15 @@ def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """
     credit_spans = _credits(text)
     placed = [p for pair in _datelines(text) for p in pair if p is not None]
+    headlines = _title_case_lines(text)
     out: list[Mention] = list(placed)
     for whole in mentions:
         for piece in _split(text, whole):
             m = _trim_words(text, piece)
             if m is None or any(s <= m.start and m.end <= e for s, e in credit_spans):
+                continue
+            in_headline = any(h[0] <= m.start and m.end <= h[1] for h in headlines)
+            if in_headline and (m := _confirmed(text, m, headlines)) is None:
                 continue
             if any(p.start < m.end and m.start < p.end for p in placed):
                 continue  # the dateline's own mention stands for it
@@ -1105,23 +1176,12 @@ def canonicalise(text: str, mentions: Sequence[Mention]) -> list[EntityRecord]:
         fits = [j for j in full if _bare(_last(names[j])) == token]
         if not fits and majority(i) == "PERSON":
             fits = [j for j in full if names[j].split()[0].casefold() == token]
-        if not fits and majority(i) == "PERSON":
-            # A surname the article calls a person, after a full name the NER typed
-            # otherwise ("MIAMI - Pat Riley" read as an organisation).
-            fits = [
-                j
-                for j in range(len(ms))
-                if 1 < len(names[j].split()) <= 3
-                and majority(j) != "PLACE"
-                and names[j].split()[-1] == words[0]
-                and all(w[:1].isupper() for w in names[j].split())
-            ]
         if join_nearest(i, fits):
             people.add(i)
 
-    # An organisation's short form: its first words ("Burlington" of "Burlington Industries
-    # Inc", "Merck" of "Merck and Co Inc") or, for a name ending in no generic word, its last
-    # ("Heat" of "Miami Heat", "Times" of "The New York Times").
+    # An organisation's short form: the first words of a company's full name ("Burlington"
+    # of "Burlington Industries Inc", "Merck" of "Merck and Co Inc") or, for a name ending
+    # in no generic word, its last ("Heat" of "Miami Heat", "Times" of "The New York Times").
     orgs = [j for j in range(len(ms)) if majority(j) == "ORG" and len(_org_words(names[j])) > 1]
     for i in range(len(ms)):
         if i in people or majority(i) == "PLACE":
@@ -1129,11 +1189,14 @@ def canonicalise(text: str, mentions: Sequence[Mention]) -> list[EntityRecord]:
         short_words = _org_words(names[i])
         if not short_words:
             continue
+        # Only a company's full name, not another organisation that starts with this one's
+        # name ("NFL Network", "Microsoft Watch").
         fits = [
             j
             for j in orgs
             if len(_org_words(names[j])) > len(short_words)
             and _org_words(names[j])[: len(short_words)] == short_words
+            and _is_company(names[j], len(short_words))
         ]
         if not fits and len(short_words) == 1 and names[i][:1].isupper():
             fits = [
@@ -1214,7 +1277,7 @@ def _last(name: str) -> str:
 
 
 #: An initial in a name ("R.", "W", "H.W.").
-_INITIAL = re.compile(r"^(?:[a-z]\.?){1,2}$")
+_INITIAL = re.compile(r"^(?:[a-z]\.?|(?:[a-z]\.){2})$")
 #: Arabic articles written on a surname: "al-Maliki" is "Maliki".
 _ARTICLE_PREFIX = re.compile(r"^(?:al|el|ad|an|ar|as|ash|at|az|ul)[-\u2010]", re.IGNORECASE)
 #: Last words shared by many organisations' names: alone they name none of them ("the
@@ -1244,6 +1307,18 @@ def _well_formed(name: str) -> bool:
         or (len(words) > 1 and all(_shouted_word(w) for w in words if _LETTERS.search(w)))
         or re.search(r",(?!\s*(?:Jr|Sr|II|III|IV)\b)", name)
     )
+
+
+#: Words of a company's full name that its short form leaves out.
+_COMPANY_WORDS = frozenset((*(w.strip(".") for w in _CORPORATE), *_COMPANY_ENDS, "bank"))
+
+
+def _is_company(name: str, skip: int) -> bool:
+    """Whether a company word ("Inc", "NV", "Bank") is among the name's words other than its
+    first ``skip`` compared ones (:func:`_org_words`)."""
+    words = [w.strip(",.") for w in name.casefold().split()]
+    lead = len(words) - len(_org_words(name))
+    return any(w in _COMPANY_WORDS for w in words[:lead] + words[lead + skip :])
 
 
 def _bare(token: str) -> str:
@@ -1278,6 +1353,10 @@ def _record(
     canonical = names[canonical_i]
     if ms[canonical_i].label == "PLACE" or labels.most_common(1)[0][0] == "PLACE":
         canonical = _PLACE_NAMES.get(canonical.casefold(), canonical)
+    if labels["WORK"] and set(labels) <= {"WORK", "PERSON"}:
+        # A person's name the article also puts in quotation marks is a nickname or a
+        # title ("Deep Throat"), wherever else it goes unquoted.
+        labels = Counter({"WORK": 1})
     top = max(labels.values())
     majority = [label for label, count in labels.items() if count == top]
     label = votes[canonical_i] if votes[canonical_i] in majority else majority[0]
