@@ -114,6 +114,8 @@ def test_split_role(name: str, expected: tuple[str | None, str]) -> None:
         # A role on the line above belongs to something else.
         ("the President\nJoe Biden", None),
         ("the President, Joe Biden", None),
+        # A word that opens the clause qualifies nothing.
+        ("When President Joe Biden took office", "President"),
     ],
 )
 def test_role_before(text: str, expected: str | None) -> None:
@@ -194,6 +196,13 @@ def test_person_forms_become_one_entity_with_a_description() -> None:
     assert len(xi.mentions) == 4
     assert [m.start for m in xi.mentions] == sorted(m.start for m in xi.mentions)
     assert records["Putin"].aliases == ()
+
+
+def test_a_courtesy_title_is_no_description() -> None:
+    text = "Mr. LaRue said. Fred LaRue, a Watergate figure, died."
+    ms = mentions_of(text, ("LaRue", "PERSON"), ("Fred LaRue", "PERSON"))
+    (record,) = canonicalise(text, ms)
+    assert record.description is None and "Mr. LaRue" in record.aliases
 
 
 def test_role_in_the_span_is_moved_to_the_description() -> None:

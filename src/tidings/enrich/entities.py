@@ -950,6 +950,17 @@ def split_role(name: str) -> tuple[str | None, str]:
     return " ".join(words[:i]), " ".join(words[i:])
 
 
+#: Words that open a sentence or clause in capitals but qualify no role.
+_CLAUSE_WORDS = frozenset((
+    "when", "then", "but", "and", "as", "after", "if", "while", "though", "although", "because",
+    "since", "before", "so", "yet", "or", "now", "also", "with", "for", "in", "on", "at", "by",
+    "from", "under", "where", "how", "why", "what", "who", "meanwhile", "today", "yesterday",
+    "once", "until", "during", "like", "unlike", "even", "only", "just", "still", "later",
+))  # fmt: skip
+#: Courtesy titles: "Mr." before a name says nothing of a person's role.
+_HONORIFICS = frozenset({"mr.", "mrs.", "ms.", "dr.", "mr", "mrs", "ms", "dr", "miss", "sir"})
+
+
 def role_before(text: str, start: int) -> tuple[str, int] | None:
     """The role description written right before ``text[start:]`` and where it starts
     ("Chinese Foreign Minister Wang Yi" -> "Chinese Foreign Minister"), or None."""
@@ -968,13 +979,18 @@ def role_before(text: str, start: int) -> tuple[str, int] | None:
         w = words[i].group()
         if w.lower() in _ROLES or w.lower() in _ROLE_MODIFIERS:
             first = i
-        elif w[:1].isupper() and w.lower() not in _DETERMINERS and not re.search(r"['\u2019]", w):
+        elif (
+            w[:1].isupper()
+            and w.lower() not in _DETERMINERS
+            and w.lower() not in _CLAUSE_WORDS
+            and not re.search(r"['\u2019]", w)
+        ):
             # A capitalised qualifier: "Chinese", "Russian", "Apple".
             first = i
         else:
             break
-    # A capitalised qualifier that only starts a sentence ("Then President X") is still
-    # part of the phrase; what matters is that a role word anchors it.
+    # A capitalised qualifier is part of the phrase wherever it stands; a word that opens a
+    # clause ("When President X", "But Senator Y") is not.
     begin = words[first].start()
     return text[begin : words[-1].end()], begin
 
@@ -1366,7 +1382,11 @@ def _record(
             if alias and alias != canonical and alias not in aliases:
                 aliases.append(alias)
     # The role the article gives most often; the first one on a tie.
-    roles = Counter(d for i in idx if (d := descriptions[i]))
+    roles = Counter(
+        d
+        for i in idx
+        if (d := descriptions[i]) and not all(w.casefold() in _HONORIFICS for w in d.split())
+    )
     description = roles.most_common(1)[0][0] if roles else None
     return EntityRecord(
         name=canonical,
