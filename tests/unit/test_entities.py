@@ -574,6 +574,13 @@ def test_datelines(text: str, expected: list[tuple[str, str]]) -> None:
 def test_credits_are_no_mentions() -> None:
     text = "Wall St. Bears Claw Back Into the Black (Reuters)\n\nAFP - Markets rose, AFP said."
     assert repaired(text, ("Reuters", "ORG"), ("AFP", "ORG")) == [("AFP", "ORG", "AFP")]
+    # Whatever stands in a dateline's parentheses is its credit, a station's too.
+    text = "YUKON, Okla. (KFOR)   Six families were displaced by KFOR reporters."
+    assert repaired(text, ("KFOR", "ORG")) == [
+        ("Yukon", "PLACE", "YUKON"),
+        ("Okla.", "PLACE", "Okla."),
+        ("KFOR", "ORG", "KFOR"),  # the second, in the running text
+    ]
 
 
 def test_a_shouted_name_takes_the_articles_normal_case_or_is_dropped() -> None:

@@ -263,7 +263,7 @@ _AGENCIES = frozenset(
     n.casefold()
     for n in (
         *_BROADCASTERS, "Reuter", "Associated Press", "Agence France-Presse", "Canadian Press",
-        "CP", "UPI", "Dow Jones", "Sports Network", "Ticker", "CBS.MW", "CNN/Money",
+        "CP", "UPI", "Dow Jones",
     )
 )  # fmt: skip
 #: A dateline: at the start of a line, a place in capitals ("LONDON", "GRAND RAPIDS", "ST.
@@ -471,12 +471,12 @@ def _sentence_start(text: str, start: int) -> bool:
 
 
 def _credits(text: str) -> list[tuple[int, int]]:
-    """Spans of news agencies' credits: in datelines, alone before a dash, in parentheses."""
-    spans: list[tuple[int, int]] = []
-    for pattern in (_DATELINE, _CREDIT_FIRST, _PARENTHESES):
+    """Spans of credits: whatever stands in a dateline's parentheses ("(Reuters)", "(KFOR)"),
+    and a news agency alone before a dash at the start of a line or in parentheses."""
+    spans = [d.span("credit") for d in _DATELINE.finditer(text) if d.group("credit")]
+    for pattern in (_CREDIT_FIRST, _PARENTHESES):
         for found in pattern.finditer(text):
-            credit = found.group("credit")
-            if credit and " ".join(credit.split()).casefold() in _AGENCIES:
+            if " ".join(found.group("credit").split()).casefold() in _AGENCIES:
                 spans.append(found.span("credit"))
     return spans
 
