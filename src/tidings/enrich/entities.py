@@ -286,6 +286,7 @@ _PARENTHESES = re.compile(r"\((?P<credit>[^()\n]{1,40})\)")
 #: Dashes, slashes and bars with space around them: a name never contains one ("MIAMI - Pat
 #: Riley", "Calxeda / HP").
 _SPACED_DASH = re.compile(r"[ \t]+(?:-{1,2}|\u2013|\u2014|/|\|)[ \t]+")
+_CUTS = re.compile(r"\n|" + _SPACED_DASH.pattern)
 #: What ends a person's name after a comma without starting another ("King, Jr.").
 _NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 #: Lower-case words that belong to a name when a capitalised word follows ("van der Klugt",
@@ -344,6 +345,7 @@ _TITLE_OF = re.compile(
 )
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 _LETTERS = re.compile(r"[^\W\d_]+")
+_LETTERED_WORD = re.compile(r"[^\s]*[^\W\d_][^\s]*")
 _CAPITALS_WORD = re.compile(r"^[^a-z]*[A-Z][^a-z]*$")
 
 
@@ -371,8 +373,10 @@ def _split(text: str, m: Mention) -> list[Mention]:
     """A mention cut where no name goes on: at line breaks and spaced dashes, and a person's
     or place's at commas ("Timberlake, Diaz", "Los Angeles, California")."""
     cuts = [m.start]
-    for found in re.finditer(r"\n|" + _SPACED_DASH.pattern, text[m.start : m.end]):
-        cuts += [m.start + found.start(), m.start + found.end()]
+    if "\n" not in m.text and " " not in m.text:
+        return [m]
+    for found in _CUTS.finditer(text, m.start, m.end):
+        cuts += [found.start(), found.end()]
     if m.label in ("PERSON", "PLACE"):
         for found in re.finditer(r",\s*", text[m.start : m.end]):
             after = text[m.start + found.end() : m.end].split()
@@ -621,19 +625,21 @@ _MAX_UNCONFIRMED_WORDS = 3
 _MIN_CONFIRMING_CHARS = 100
 
 
+def _title_case(line: str) -> bool:
+    """Whether a line is written in title case, where the model reads every capitalised word
+    as part of a name."""
+    content = [
+        w for w in _LETTERED_WORD.findall(line) if w.casefold().strip(".,:;'\"") not in _SMALL_WORDS
+    ]
+    if len(content) < 3:
+        return False
+    capitalised = sum(1 for w in content if w.lstrip(_QUOTES + "(")[:1].isupper())
+    return capitalised >= _TITLE_CASE_SHARE * len(content)
+
+
 def _title_case_lines(text: str) -> list[tuple[int, int]]:
-    """Spans of the lines written in title case, where the model reads every capitalised
-    word as part of a name."""
-    spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        words = [w for w in line.group().split() if _LETTERS.search(w)]
-        content = [w for w in words if w.casefold().strip(".,:;'\"") not in _SMALL_WORDS]
-        if len(content) < 3:
-            continue
-        capitalised = sum(1 for w in content if w.lstrip(_QUOTES + "(")[:1].isupper())
-        if capitalised >= _TITLE_CASE_SHARE * len(content):
-            spans.append(line.span())
-    return spans
+    """Spans of the lines written in title case."""
+    return [line.span() for line in re.finditer(r"[^\n]+", text) if _title_case(line.group())]
 
 
 def _confirmed(text: str, m: Mention, headlines: Sequence[tuple[int, int]]) -> Mention | None:
@@ -695,16 +701,23 @@ def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """
     credit_spans = _credits(text)
     placed = [p for pair in _datelines(text) for p in pair if p is not None]
-    headlines = _title_case_lines(text)
+    headlines: list[tuple[int, int]] | None = None  # found when first needed
+    line_cases: dict[int, bool] = {}
     out: list[Mention] = list(placed)
     for whole in mentions:
         for piece in _split(text, whole):
             m = _trim_words(text, piece)
             if m is None or any(s <= m.start and m.end <= e for s, e in credit_spans):
                 continue
-            in_headline = any(h[0] <= m.start and m.end <= h[1] for h in headlines)
-            if in_headline and (m := _confirmed(text, m, headlines)) is None:
-                continue
+            line_start = text.rfind("\n", 0, m.start) + 1
+            if line_start not in line_cases:
+                line_end = text.find("\n", line_start)
+                line = text[line_start : line_end if line_end >= 0 else len(text)]
+                line_cases[line_start] = _title_case(line)
+            if line_cases[line_start] and " " in m.text:
+                headlines = _title_case_lines(text) if headlines is None else headlines
+                if (m := _confirmed(text, m, headlines)) is None:
+                    continue
             if any(p.start < m.end and m.start < p.end for p in placed):
                 continue  # the dateline's own mention stands for it
             if not _names_something(text, m):
@@ -1153,8 +1166,10 @@ def canonicalise(text: str, mentions: Sequence[Mention]) -> list[EntityRecord]:
     for key, m in zip(keys, ms, strict=True):
         key_labels.setdefault(key, Counter())[m.label] += 1
 
+    majority_of = {k: labels.most_common(1)[0][0] for k, labels in key_labels.items()}
+
     def majority(i: int) -> str:
-        return key_labels[keys[i]].most_common(1)[0][0]
+        return majority_of[keys[i]]
 
     def join_nearest(i: int, fits: list[int]) -> bool:
         """Join ``i`` to the nearest fitting mention before it, else the first after it."""
@@ -1198,11 +1213,12 @@ def canonicalise(text: str, mentions: Sequence[Mention]) -> list[EntityRecord]:
     # An organisation's short form: the first words of a company's full name ("Burlington"
     # of "Burlington Industries Inc", "Merck" of "Merck and Co Inc") or, for a name ending
     # in no generic word, its last ("Heat" of "Miami Heat", "Times" of "The New York Times").
-    orgs = [j for j in range(len(ms)) if majority(j) == "ORG" and len(_org_words(names[j])) > 1]
+    org_words = [_org_words(n) for n in names]
+    orgs = [j for j in range(len(ms)) if majority(j) == "ORG" and len(org_words[j]) > 1]
     for i in range(len(ms)):
         if i in people or majority(i) == "PLACE":
             continue
-        short_words = _org_words(names[i])
+        short_words = org_words[i]
         if not short_words:
             continue
         # Only a company's full name, not another organisation that starts with this one's
@@ -1210,16 +1226,15 @@ def canonicalise(text: str, mentions: Sequence[Mention]) -> list[EntityRecord]:
         fits = [
             j
             for j in orgs
-            if len(_org_words(names[j])) > len(short_words)
-            and _org_words(names[j])[: len(short_words)] == short_words
+            if len(org_words[j]) > len(short_words)
+            and org_words[j][: len(short_words)] == short_words
             and _is_company(names[j], len(short_words))
         ]
         if not fits and len(short_words) == 1 and names[i][:1].isupper():
             fits = [
                 j
                 for j in orgs
-                if _org_words(names[j])[-1] == short_words[0]
-                and short_words[0] not in _GENERIC_HEADS
+                if org_words[j][-1] == short_words[0] and short_words[0] not in _GENERIC_HEADS
             ]
         join_nearest(i, fits)
 
