@@ -642,11 +642,15 @@ def _title_case_lines(text: str) -> list[tuple[int, int]]:
     return [line.span() for line in re.finditer(r"[^\n]+", text) if _title_case(line.group())]
 
 
-def _confirmed(text: str, m: Mention, headlines: Sequence[tuple[int, int]]) -> Mention | None:
-    """A mention in a title-case line cut to the longest run of its words the article writes
-    outside such lines ("Red Sox" of "Red Sox Feeling Heat"; a feed often repeats the
-    headline in the summary); as it is when the article confirms all of it or none and it
-    is short; else None."""
+def _confirmed(
+    text: str, m: Mention, headlines: Sequence[tuple[int, int]], names: Sequence[Mention]
+) -> Mention | None:
+    """A mention in a title-case line cut to the longest run of its words the article names
+    outside such lines (a feed often repeats the headline in its summary): within one of
+    ``names`` ("Red Sox" of "Red Sox Feeling Heat", with "Boston Red Sox" in the body) or,
+    over two words or more, written there at all; the name it is cut to takes the label the
+    article gives it there. As it is when the article confirms all of it, or none and it is
+    short; else None."""
     words = list(re.finditer(r"\S+", m.text))
     if len(words) < 2:
         return m
@@ -657,6 +661,13 @@ def _confirmed(text: str, m: Mention, headlines: Sequence[tuple[int, int]]) -> M
     outside = "\n".join([*kept, text[last_end:]])
     if len(outside.strip()) < _MIN_CONFIRMING_CHARS:
         return m  # nothing but headlines to go by
+    in_body = [
+        n for n in names if not any(start <= n.start and n.end <= end for start, end in headlines)
+    ]
+
+    def named(run: str) -> Mention | None:
+        pattern = rf"(?<![\w-]){re.escape(run)}(?![\w-])"
+        return next((n for n in in_body if re.search(pattern, n.text)), None)
 
     def written(run: str) -> bool:
         return re.search(rf"(?<![\w-]){re.escape(run)}(?![\w-])", outside) is not None
@@ -665,12 +676,22 @@ def _confirmed(text: str, m: Mention, headlines: Sequence[tuple[int, int]]) -> M
         for a in range(len(words) - size + 1):
             first, last = words[a], words[a + size - 1]
             run = m.text[first.start() : last.end()]
-            if run.casefold() in _SMALL_WORDS or not run[:1].isupper() or not written(run):
+            if run.casefold() in _SMALL_WORDS or not run[:1].isupper():
+                continue
+            body = named(run)
+            if body is None and (size < 2 or not written(run)):
                 continue
             if size == len(words):
                 return m
-            return _trimmed(text, m.start + first.start(), m.start + last.end(), m.label)
+            label = body.label if body is not None and body.text == run else m.label
+            return _trimmed(text, m.start + first.start(), m.start + last.end(), label)
     return m if len(words) <= _MAX_UNCONFIRMED_WORDS else None
+
+
+def dateline_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the places and regions of the text's datelines: where the story was filed,
+    not what it is about (relation topics leave them out)."""
+    return [(p.start, p.end) for pair in _datelines(text) for p in pair if p is not None]
 
 
 def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
@@ -689,8 +710,9 @@ def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     - Capitals: a mention in a shouted line takes the article's normal-case form of the same
       name ("CHARGERS" -> Chargers) and is dropped when the article has none.
     - A headline in title case: a mention there is cut to the longest run of its words the
-      article writes elsewhere ("Red Sox" of "Red Sox Feeling Heat"), and dropped when the
-      article confirms no part of it and it runs over three words.
+      article names elsewhere ("Red Sox" of "Red Sox Feeling Heat"), with the label it has
+      there, and dropped when the article confirms no part of it and it runs over three
+      words.
     - A company's tail after "and" ("Co Inc" of "Merck and Co Inc") takes in its head.
     - A person's name in quotation marks is a nickname or a title ("Deep Throat"): WORK; one
       ending in a place's or an organisation's head word is that ("George Bush
@@ -716,7 +738,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention]) -> list[Mention]:
                 line_cases[line_start] = _title_case(line)
             if line_cases[line_start] and " " in m.text:
                 headlines = _title_case_lines(text) if headlines is None else headlines
-                if (m := _confirmed(text, m, headlines)) is None:
+                if (m := _confirmed(text, m, headlines, mentions)) is None:
                     continue
             if any(p.start < m.end and m.start < p.end for p in placed):
                 continue  # the dateline's own mention stands for it
