@@ -632,6 +632,11 @@ def test_mentions_are_cut_where_no_name_goes_on() -> None:
         ("Diaz", "PERSON"),
         ("Houston", "PLACE"),
     ]
+    # A spaced hyphen cuts only after capitals, before a capital: feeds that space out
+    # their hyphens write "AK - 47" and "Israel - Hamas war".
+    for name in ("AK - 47", "Israel - Hamas war"):
+        text = f"the {name} again"
+        assert [m.text for m in repair_mentions(text, mentions_of(text, (name, "EVENT")))] == [name]
     # "Jr." after a comma goes on with the name.
     king = "a speech by Martin Luther King, Jr. was read"
     assert repaired(king, ("Martin Luther King, Jr.", "PERSON"))[0][0] == "Martin Luther King, Jr."

@@ -283,10 +283,13 @@ _CREDIT_FIRST = re.compile(
     r"^[ \t]*(?P<credit>[^\W\d][\w .&/-]{0,30}?)[ \t]*(?:-{1,2}|\u2013|\u2014)[ \t]", re.MULTILINE
 )
 _PARENTHESES = re.compile(r"\((?P<credit>[^()\n]{1,40})\)")
-#: Dashes, slashes and bars with space around them: a name never contains one ("MIAMI - Pat
-#: Riley", "Calxeda / HP").
-_SPACED_DASH = re.compile(r"[ \t]+(?:-{1,2}|\u2013|\u2014|/|\|)[ \t]+")
-_CUTS = re.compile(r"\n|" + _SPACED_DASH.pattern)
+#: Dashes, slashes and bars with space around them: a name never contains one ("Calxeda /
+#: HP"). A spaced hyphen only after a word in capitals and before a capital ("MIAMI - Pat
+#: Riley"): feeds that spaced out their hyphens write "AK - 47" and "Israel - Hamas war".
+_CUTS = re.compile(
+    r"\n|[ \t]+(?:--|\u2013|\u2014|/|\|)[ \t]+"
+    r"|(?<=[A-Z][A-Z.])[ \t]+-[ \t]+(?=[A-Z])"
+)
 #: What ends a person's name after a comma without starting another ("King, Jr.").
 _NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 #: Lower-case words that belong to a name when a capitalised word follows ("van der Klugt",
