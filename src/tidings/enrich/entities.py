@@ -459,7 +459,7 @@ def _in_shouting(text: str, m: Mention) -> bool:
     rather than an acronym: it has more than one word, or a word beside it is in capitals."""
     if not _shouted_word(m.text.replace(" ", "")) or not m.text.replace(".", "").isupper():
         return False
-    if len(m.text.split()) > 1:
+    if len([w for w in m.text.split() if _LETTERS.search(w)]) > 1:
         return True
     line_start = text.rfind("\n", 0, m.start) + 1
     line_end = text.find("\n", m.end)
