@@ -331,7 +331,16 @@ def test_acronym_of_a_name_with_suffixes_or_a_qualifier_joins(long: str, short: 
     ms = [Mention(long, 0, len(long), "ORG")]
     ms.append(Mention(short, len(long) + 7, len(long) + 7 + len(short), "ORG"))
     (record,) = canonicalise(text, ms)
-    assert record.aliases == (short,)
+    assert record.aliases[0] == short
+
+
+def test_a_company_is_also_known_without_its_suffix() -> None:
+    # What other articles call it alone: the store finds one entity for both.
+    text = "Microsoft Corp. said on Monday it would cut prices."
+    (record,) = canonicalise(text, [Mention("Microsoft Corp.", 0, 15, "ORG")])
+    assert record.aliases == ("Microsoft",)
+    (record,) = canonicalise(text, [Mention("Microsoft Corp.", 0, 15, "PERSON")])
+    assert record.aliases == ()
 
 
 def test_a_persons_initials_are_not_an_acronym() -> None:

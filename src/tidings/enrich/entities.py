@@ -1421,6 +1421,15 @@ def _record(
         for alias in (names[i], role_forms[i], *extra_aliases.get(i, [])):
             if alias and alias != canonical and alias not in aliases:
                 aliases.append(alias)
+    if label == "ORG":
+        # The company's name without "Corp." or "Inc": what other articles call it alone,
+        # so that the store finds one entity for "Microsoft" and "Microsoft Corp.".
+        words = canonical.split()
+        while len(words) > 1 and words[-1].casefold().strip(",") in _CORPORATE:
+            words.pop()
+        short = " ".join(words).rstrip(",")
+        if short != canonical and short not in aliases:
+            aliases.append(short)
     # The role the article gives most often; the first one on a tie.
     roles = Counter(
         d
