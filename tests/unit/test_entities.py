@@ -24,7 +24,7 @@ from tidings.enrich.entities import (
     spread_mentions,
 )
 from tidings.eval.entities import (
-    MemoryLinker,
+    StoreLinker,
     gold_mentions,
     match_mentions,
     pair_counts,
@@ -791,16 +791,21 @@ def gold_doc(text: str, *labels: tuple[str, str, str]) -> dict[str, object]:
     }
 
 
-def test_memory_linker_follows_the_store_rules() -> None:
-    linker = MemoryLinker()
-    xi = linker.link(record("Xi", "PERSON", (0, 2)), 0)
-    # A fuller name whose aliases hold the stored short one adopts and renames it.
-    full = linker.link(record("Xi Jinping", "PERSON", (0, 10), aliases=("Xi",)), 1)
-    assert full is xi and xi.name == "Xi Jinping" and xi.articles == {0, 1}
-    # A later short form finds it by key; another type is another entity.
-    assert linker.link(record("Xi", "PERSON", (5, 7)), 2) is xi
-    assert linker.link(record("Xi", "ORG", (5, 7)), 2) is not xi
-    assert [e.name for e in linker.most_covered("PERSON", 5)] == ["Xi Jinping"]
+def test_the_store_links_what_the_evaluation_counts(tmp_path: Path) -> None:
+    """The evaluation matches entities across documents through storage itself."""
+    linker = StoreLinker(tmp_path)
+    try:
+        [xi] = linker.link(0, [record("Xi", "PERSON", (0, 2))])
+        # A fuller name whose aliases hold the stored short one adopts and renames it.
+        [full] = linker.link(1, [record("Xi Jinping", "PERSON", (0, 10), aliases=("Xi",))])
+        assert full == xi
+        assert linker.entity(xi).name == "Xi Jinping" and linker.entity(xi).articles == 2
+        # A later short form finds it by key; another type is another entity.
+        assert linker.link(2, [record("Xi", "PERSON", (5, 7))]) == [xi]
+        assert linker.link(3, [record("Xi", "ORG", (5, 7))]) != [xi]
+        assert [e.name for e in linker.most_covered("PERSON", 5)] == ["Xi Jinping"]
+    finally:
+        linker.close()
 
 
 def test_well_formed_needs_the_annotated_span_name_and_type() -> None:
