@@ -1644,7 +1644,12 @@ def eval_topics(data_dir: Path) -> None:
     type=click.IntRange(0),
     help="Unrelated AG News items mixed in, each its own story (read from ../ag_news).",
 )
-def eval_stories(data_dir: Path, order: str, seeds: str, distractors: int) -> None:
+@click.option(
+    "--cold",
+    is_flag=True,
+    help="A new enrichment stage for every batch of 64, as if each ran in a new process.",
+)
+def eval_stories(data_dir: Path, order: str, seeds: str, distractors: int, cold: bool) -> None:
     """B-cubed F1 of story clustering through the enrichment stage, not told the number of
     stories, beside TF-IDF told it; per seed, mean and worst, and by halves of the topics."""
     from tidings.eval import baseline
@@ -1661,6 +1666,7 @@ def eval_stories(data_dir: Path, order: str, seeds: str, distractors: int) -> No
         order=order,
         seeds=seed_list,
         distractors=distractors,
+        cold=cold,
         progress=lambda line: click.echo(line, err=True),
     )
     click.echo(format_report(report))

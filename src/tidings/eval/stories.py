@@ -182,12 +182,18 @@ class _AnalysedEnricher(Enricher):
         return out
 
 
-def run_stage(docs: Sequence[Doc], analyses: dict[str, Analysis]) -> list[str]:
+def run_stage(
+    docs: Sequence[Doc], analyses: dict[str, Analysis], *, cold: bool = False
+) -> list[str]:
     """Store ``docs`` in this order in a fresh database, run the enrichment stage over them
-    and return each one's story id."""
+    and return each one's story id.
+
+    With ``cold``, every batch is run by a new stage, as if each were a new process: the
+    open stories come back from storage as their sums and name counts only (see
+    :class:`tidings.enrich.story_feed.StoryFiler`)."""
     from tidings.config import Settings
     from tidings.engine import make_engine
-    from tidings.enrich.stage import EnrichmentStage
+    from tidings.enrich.stage import BATCH, EnrichmentStage
 
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=f"sqlite:///{folder}/eval.sqlite", data_dir=Path(folder))
@@ -202,13 +208,12 @@ def run_stage(docs: Sequence[Doc], analyses: dict[str, Analysis]) -> list[str]:
                 )
                 result = storage.upsert_articles(source.id, [draft], fetched_at=SAME_DAY)
                 ids.extend(result.changed_ids)
-            stage = EnrichmentStage(
-                storage,
-                vector_path=None,
-                clock=lambda: SAME_DAY,
-                enricher=_AnalysedEnricher(analyses),
-            )
-            stage.run()
+            enricher = _AnalysedEnricher(analyses)
+            while storage.count_to_enrich():
+                stage = EnrichmentStage(
+                    storage, vector_path=None, clock=lambda: SAME_DAY, enricher=enricher
+                )
+                stage.run(limit=BATCH if cold else None)
             filed = storage.stories_of(ids)
     return [f"s{filed[i]}" if i in filed else f"none:{i}" for i in ids]
 
@@ -311,13 +316,15 @@ def evaluate_stories(
     distractors: int = 0,
     ag_dir: Path | None = None,
     analyses: dict[str, Analysis] | None = None,
+    cold: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Cluster the ECB+ articles in ``data_dir`` (the ``ecbplus`` folder) in the given
     order(s) through the enrichment stage and score them (see the module docstring).
 
     ``analyses`` (by document key, as :func:`analyse` returns them) saves analysing again
-    when several settings are run in one process.
+    when several settings are run in one process. ``cold`` runs every batch in a new stage
+    (:func:`run_stage`).
     """
     if order not in ("file", "shuffled"):
         raise ValueError(f"order must be 'file' or 'shuffled', not {order!r}")
@@ -352,7 +359,7 @@ def evaluate_stories(
                 stream.insert(rng.randrange(len(stream) + 1), doc)
         say(f"clustering {len(stream)} articles, {order} order, seed {seed}")
         began = time.perf_counter()
-        predicted = run_stage(stream, analyses)
+        predicted = run_stage(stream, analyses, cold=cold)
         seconds = time.perf_counter() - began
         key = tuple(sorted(d.key for d in stream))
         if key not in baselines:  # average link does not depend on the order
@@ -370,6 +377,7 @@ def evaluate_stories(
     return {
         "order": order,
         "distractors": distractors,
+        "cold": cold,
         "documents": len(ecb) + len(extra),
         "runs": runs,
         "mean_f1": float(np.mean(f1s)),
@@ -393,6 +401,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"stories on {report['documents']} items, {report['order']} order"
         + (f", {report['distractors']} AG News distractors" if report["distractors"] else "")
+        + (", a new stage for every batch" if report.get("cold") else "")
         + f" (features {report['features_seconds']:.0f} s)"
     ]
     for r in report["runs"]:
