@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tidings.enrich.entities import EntityRecord, Mention
+from tidings.enrich.pipeline import Analysis
 from tidings.enrich.stories import (
     PAIR_FEATURES,
     PairModel,
@@ -28,8 +29,10 @@ from tidings.enrich.stories import (
     shipped_model,
     specifics,
 )
+from tidings.enrich.story_feed import StoryFiler, story_item
 from tidings.eval.stories import average_link as told_average_link
 from tidings.eval.stories import bcubed, summary_line, tfidf
+from tidings.types import Article, Enrichment, FoundEntity, StoryState
 
 T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 DIM = 8
@@ -384,3 +387,73 @@ def test_summary_line() -> None:
     assert not summary_line(report, {**minimums, "stories_shuffled_over_tfidf": 0.06})[1]
     file_order = {**report, "order": "file"}
     assert summary_line(file_order, {"stories_bcubed_f1": 0.9})[1]
+
+
+# --- how the stage feeds the clusterer ------------------------------------------------
+
+
+def analysed(article_id: int, vector: np.ndarray, names: dict[str, tuple[int, int]]) -> Analysis:
+    """An analysis naming ``names`` (name -> (mentions, first offset))."""
+    found = tuple(
+        FoundEntity(name=n, type="PLACE", mentions=m, first_offset=o) for n, (m, o) in names.items()
+    )
+    return Analysis(
+        Enrichment(article_id=article_id, content_hash="h", entities=found),
+        vector,
+        frozenset(),
+    )
+
+
+def article(article_id: int, source_id: int, hours: float, title: str, body: str) -> Article:
+    when = T0 + timedelta(hours=hours)
+    return Article(
+        id=article_id,
+        source_id=source_id,
+        content_hash="h",
+        fetched_at=when,
+        published=when,
+        title=title,
+        body=body,
+    )
+
+
+def test_story_item_is_what_the_stage_gives_the_clusterer() -> None:
+    a = article(7, 3, 0, "Quake of 6.1 hits Chile", "It struck in 2008. " + "x " * 200)
+    analysis = analysed(7, direction(0), {"Chile": (3, 22), "USGS": (1, 900), "Lost": (1, 5)})
+    it = story_item(a, analysis, {"Chile": 11, "USGS": 12})
+    assert it is not None
+    assert it.id == "a7" and it.source == "3" and it.published == T0
+    assert it.entities == {"11"}  # first named in the lead; "Lost" was not stored
+    assert dict(it.names) == {"11": 3, "12": 1}
+    assert it.numbers == {"6.1"} and it.years == {"2008"}
+    skipped = Analysis(analysis.enrichment, None, frozenset())
+    assert story_item(a, skipped, {}) is None
+
+
+def test_filer_files_batches_against_stored_stories_and_splits_with_what_it_remembers() -> None:
+    filer = StoryFiler(model=MODEL)
+    # Batch 1: a Chile article and a Nepal article close enough in meaning to be filed
+    # together (the names are few: one each).
+    first = [
+        item("a1", direction(0), {"1", "2", "3", "4", "5"}, 0),
+        item("a2", direction(10), {"1", "2", "3", "4", "5"}, 0),
+    ]
+    changes = filer.file(first, [], {}, 2)
+    assert [(c.id, c.new_members) for c in changes] == [(None, (1, 2))]
+    filer.remember(changes, {0: 40})
+    state = StoryState(
+        id=40,
+        total=np.sum([i.vector for i in first], axis=0).astype(np.float32).tobytes(),
+        names=tuple(sorted(changes[0].names)),
+        article_count=2,
+        first_seen=T0,
+        last_seen=T0,
+    )
+    # Batch 2 joins the stored story.
+    second = [item("a3", direction(5), {"1", "2", "3", "4", "5"}, 1)]
+    (joined,) = filer.file(second, [state], {}, 3)
+    assert joined.id == 40 and joined.new_members == (3,) and joined.article_count == 3
+    # A new process knows the story only by its sum: it still grows.
+    fresh = StoryFiler(model=MODEL)
+    (grown,) = fresh.file(second, [state], {}, 3)
+    assert grown.id == 40 and grown.article_count == 3

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -87,8 +87,9 @@ class StoryFiler:
         self.model = model
         #: Filed articles' features, by item id, oldest first.
         self._members: dict[str, StoryItem] = {}
-        #: Item ids of each stored story's members known here.
+        #: Item ids of each stored story's members known here, and the other way round.
         self._story_members: dict[int, list[str]] = {}
+        self._home: dict[str, int] = {}
 
     def file(
         self,
@@ -161,24 +162,37 @@ class StoryFiler:
             story_id = ids.get(position)
             if story_id is None:
                 continue
-            for gone in change.absorbed:
-                moved = self._story_members.pop(gone, [])
-                self._story_members.setdefault(story_id, []).extend(moved)
             members = self._story_members.setdefault(story_id, [])
+            for gone in change.absorbed:
+                for key in self._story_members.pop(gone, []):
+                    members.append(key)
+                    self._home[key] = story_id
             for article_id in change.new_members:
                 key = f"a{article_id}"
-                for other in self._story_members.values():
-                    if other is not members and key in other:
-                        other.remove(key)
-                if key not in members:
-                    members.append(key)
+                before = self._home.get(key)
+                if before == story_id:
+                    continue
+                if before is not None and key in self._story_members.get(before, []):
+                    self._story_members[before].remove(key)
+                members.append(key)
+                self._home[key] = story_id
         while len(self._members) > MEMORY:
-            del self._members[next(iter(self._members))]
+            self._forget(next(iter(self._members)))
 
     def forget_before(self, when: datetime) -> None:
-        """Drop remembered articles published before ``when`` (closed stories)."""
-        for key in [k for k, v in self._members.items() if v.published < when - timedelta(0)]:
-            del self._members[key]
+        """Drop remembered articles published before ``when``: their stories are closed."""
+        for key in [k for k, v in self._members.items() if v.published < when]:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        self._members.pop(key, None)
+        story_id = self._home.pop(key, None)
+        if story_id is not None:
+            members = self._story_members.get(story_id, [])
+            if key in members:
+                members.remove(key)
+            if not members:
+                self._story_members.pop(story_id, None)
 
 
 def _stored_id(story_id: str) -> int | None:
