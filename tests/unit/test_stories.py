@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -457,3 +458,30 @@ def test_filer_files_batches_against_stored_stories_and_splits_with_what_it_reme
     fresh = StoryFiler(model=MODEL)
     (grown,) = fresh.file(second, [state], {}, 3)
     assert grown.id == 40 and grown.article_count == 3
+
+
+def test_filer_splits_a_stored_story_when_given_its_members() -> None:
+    # Stored story 40 holds a Chile article and a Nepal article (an early mistake).
+    members = [item("a1", direction(0), CHILE), item("a2", direction(45), NEPAL)]
+    state = StoryState(
+        id=40,
+        total=np.sum([m.vector for m in members], axis=0).astype(np.float32).tobytes(),
+        names=tuple(sorted(Counter(n for m in members for n in m.entities).items())),
+        article_count=2,
+        first_seen=T0,
+        last_seen=T0,
+    )
+    batch = [
+        item("a3", direction(5), CHILE, 1),
+        item("a4", direction(-5), CHILE, 1),
+        item("a5", direction(50), NEPAL, 1),
+    ]
+    changes = StoryFiler(model=MODEL).file(batch, [state], {}, 5, members={40: members})
+    by_id = {c.id: c for c in changes}
+    assert set(by_id) == {40, None}
+    assert set(by_id[40].new_members) == {3, 4} and by_id[40].article_count == 3
+    assert set(by_id[None].new_members) == {2, 5}  # article 2 moves out of story 40
+    # Known only by its sum (half Chile, half Nepal), the stored story cannot be taken
+    # apart: it takes all three.
+    (blind,) = StoryFiler(model=MODEL).file(batch, [state], {}, 5)
+    assert blind.id == 40 and blind.new_members == (3, 4, 5) and blind.article_count == 5

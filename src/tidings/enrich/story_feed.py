@@ -97,11 +97,14 @@ class StoryFiler:
         states: Sequence[StoryState],
         frequencies: Mapping[str, int],
         articles: int,
+        members: Mapping[int, Sequence[StoryItem]] | None = None,
     ) -> list[StoryChange]:
         """The changes that filing ``items`` makes to the open ``states``.
 
         ``frequencies`` counts the articles naming each name (as storage counts them, this
-        batch included) out of ``articles``.
+        batch included) out of ``articles``. ``members`` (stored story id -> its articles as
+        :func:`story_item` makes them), when storage can give them, lets stories from before
+        this process be taken apart too; otherwise the members remembered here are used.
         """
         clusterer = StoryClusterer(self.params, self.model)
         for state in states:
@@ -114,7 +117,7 @@ class StoryFiler:
                     published=state.last_seen,
                     title=state.headline,
                 )
-            known = [
+            known = list((members or {}).get(state.id, ())) or [
                 self._members[m]
                 for m in self._story_members.get(state.id, [])
                 if m in self._members
