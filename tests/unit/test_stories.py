@@ -23,6 +23,7 @@ from tidings.enrich.stories import (
     average_link,
     cluster,
     headline,
+    is_headline,
     lead_names,
     pair_features,
     repair_stories,
@@ -323,6 +324,28 @@ def test_repair_leaves_sound_stories_alone() -> None:
 )
 def test_headline(title: str | None, expected: str | None) -> None:
     assert headline(title) == expected
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "Last Updated: Monday, 28 November 2005, 02: 24 GMT",
+        "DECEMBER 16, 2008",
+        "Posted September 26, 2013 - 3: 47pm Updated September 27, 2013 - 6: 56am",
+        "3 / 27 / 2012 @ 10: 05AM",
+        "Friday, November 11, 2011",
+        "",
+        None,
+    ],
+)
+def test_time_stamps_do_not_head_a_story(stamp: str | None) -> None:
+    assert not is_headline(stamp)
+    members = [
+        item("stamp", direction(0), CHILE, 0, stamp),
+        item("real", direction(20), CHILE, 1, "Quake hits Chile"),
+    ]
+    rep = representative(members)
+    assert rep is not None and rep.id == "real"
 
 
 def test_headline_of_a_story_is_its_most_representative_member() -> None:

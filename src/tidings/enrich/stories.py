@@ -460,6 +460,24 @@ def headline(title: str | None) -> str | None:
     return text[0].upper() + text[1:]
 
 
+#: Words of a time stamp: "Last Updated: Monday, 28 November 2005, 02:24 GMT", "Posted
+#: September 26, 2013 - 3:47pm", "Nov 13, 2007, 1:17pm EST".
+_STAMP = (
+    "january february march april may june july august september october november "
+    "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday "
+    "thursday friday saturday sunday last updated update posted published am pm gmt utc "
+    "est edt pst pdt cet bst et pt at on"
+)
+_STAMP_WORDS = frozenset(_STAMP.split())
+
+
+def is_headline(title: str | None) -> bool:
+    """Whether a title can head a story: it has words beyond a date or time stamp (some
+    feeds give "DECEMBER 16, 2008" or "Posted September 26, 2013" as an item's title)."""
+    words = re.findall(r"[A-Za-z]+", title or "")
+    return sum(1 for w in words if w.lower() not in _STAMP_WORDS) >= 2
+
+
 def _shouting(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) > 0.8
@@ -482,14 +500,14 @@ def _title_case(text: str) -> str:
 
 def representative(items: Sequence[StoryItem]) -> StoryItem | None:
     """The member most like the others (nearest the centroid of the embeddings), preferring
-    one with a title; None for no items."""
+    one whose title can head a story (:func:`is_headline`); None for no items."""
     if not items:
         return None
     vectors = np.stack([np.asarray(i.vector, dtype=np.float64) for i in items])
     centroid = _unit_rows(vectors.sum(axis=0, keepdims=True))[0]
     closeness = vectors @ centroid
     order = sorted(range(len(items)), key=lambda k: (-closeness[k], items[k].id))
-    titled = [k for k in order if items[k].title and items[k].title.strip()]  # type: ignore[union-attr]
+    titled = [k for k in order if is_headline(items[k].title)]
     return items[(titled or order)[0]]
 
 
@@ -862,10 +880,10 @@ class StoryClusterer:
         total = story.total(dim)
         candidates = list(story.items)
         rep = representative(candidates) if candidates else None
-        if story.restored_representative is not None and rep is not None:
+        stored = story.restored_representative
+        if stored is not None and rep is not None and is_headline(stored.title):
             # The stored representative competes by closeness to the whole story's centroid.
             centroid = _unit_rows(total[None, :])[0]
-            stored = story.restored_representative
             if float(np.dot(centroid, stored.vector)) > float(np.dot(centroid, rep.vector)):
                 rep = stored
         elif rep is None:
