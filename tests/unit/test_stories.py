@@ -334,6 +334,7 @@ def test_headline(title: str | None, expected: str | None) -> None:
         "Posted September 26, 2013 - 3: 47pm Updated September 27, 2013 - 6: 56am",
         "3 / 27 / 2012 @ 10: 05AM",
         "Friday, November 11, 2011",
+        "Updated 8: 41 p. m. EST, Tue March 3, 2009",
         "",
         None,
     ],

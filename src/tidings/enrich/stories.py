@@ -250,6 +250,8 @@ def pair_features(
         return dict.fromkeys(values, 1.0)
 
     out = np.zeros((len(rows), len(cols), len(PAIR_FEATURES)), dtype=np.float64)
+    if not rows or not cols:
+        return out
     a = np.stack([np.asarray(it.vector, dtype=np.float64) for it in rows])
     b = a if cols is rows else np.stack([np.asarray(it.vector, dtype=np.float64) for it in cols])
     out[..., 0] = a @ b.T
@@ -465,8 +467,8 @@ def headline(title: str | None) -> str | None:
 _STAMP = (
     "january february march april may june july august september october november "
     "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday "
-    "thursday friday saturday sunday last updated update posted published am pm gmt utc "
-    "est edt pst pdt cet bst et pt at on"
+    "thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun last "
+    "updated update posted published am pm gmt utc est edt pst pdt cet bst et pt at on"
 )
 _STAMP_WORDS = frozenset(_STAMP.split())
 
@@ -474,7 +476,7 @@ _STAMP_WORDS = frozenset(_STAMP.split())
 def is_headline(title: str | None) -> bool:
     """Whether a title can head a story: it has words beyond a date or time stamp (some
     feeds give "DECEMBER 16, 2008" or "Posted September 26, 2013" as an item's title)."""
-    words = re.findall(r"[A-Za-z]+", title or "")
+    words = re.findall(r"[A-Za-z]{2,}", title or "")  # "p. m." is no word
     return sum(1 for w in words if w.lower() not in _STAMP_WORDS) >= 2
 
 
