@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -509,3 +509,35 @@ def test_filer_splits_a_stored_story_when_given_its_members() -> None:
     # apart: it takes all three.
     (blind,) = StoryFiler(model=MODEL).file(batch, [state], {}, 5)
     assert blind.id == 40 and blind.new_members == (3, 4, 5) and blind.article_count == 5
+
+
+def test_filer_reads_back_only_the_stored_stories_a_batch_touches() -> None:
+    chile = [item("a1", direction(0), CHILE), item("a2", direction(45), NEPAL)]
+    other = [item("a7", direction(0, plane=2), {"Apple", "iPhone", "Cupertino", "x", "y"})]
+
+    def state(story_id: int, members: list[StoryItem]) -> StoryState:
+        return StoryState(
+            id=story_id,
+            total=np.sum([m.vector for m in members], axis=0).astype(np.float32).tobytes(),
+            names=tuple(sorted(Counter(n for m in members for n in m.entities).items())),
+            article_count=len(members),
+            first_seen=T0,
+            last_seen=T0,
+        )
+
+    asked: list[list[int]] = []
+
+    def load(ids: Sequence[int]) -> dict[int, list[StoryItem]]:
+        asked.append(list(ids))
+        return {i: {40: chile, 41: other}[i] for i in ids}
+
+    batch = [
+        item("a3", direction(5), CHILE, 1),
+        item("a4", direction(-5), CHILE, 1),
+        item("a5", direction(50), NEPAL, 1),
+    ]
+    changes = StoryFiler(model=MODEL).file(
+        batch, [state(40, chile), state(41, other)], {}, 6, load=load
+    )
+    assert asked == [[40]]  # the iPhone story is not touched, so not read
+    assert {c.id for c in changes} == {40, None}  # and story 40 could be split

@@ -29,8 +29,14 @@ import numpy as np
 from tidings.enrich.duplicates import DuplicateIndex
 from tidings.enrich.embed import Vector, from_bytes
 from tidings.enrich.pipeline import Analysis, Enricher
-from tidings.enrich.stories import StoryParams
-from tidings.enrich.story_feed import StoryFiler, published, story_item
+from tidings.enrich.stories import StoryItem, StoryParams
+from tidings.enrich.story_feed import (
+    MEMBERS_READ,
+    StoryFiler,
+    published,
+    stored_item,
+    story_item,
+)
 from tidings.errors import TidingsError
 from tidings.store.base import Storage
 from tidings.store.vectors import VectorIndex
@@ -221,12 +227,30 @@ class EnrichmentStage:
         mentioned.update(int(n) for s in states for n, _ in s.names)
         frequencies, seen = self.storage.entity_frequencies(sorted(mentioned))
         changes = self._stories.file(
-            items, states, {str(k): v for k, v in frequencies.items()}, seen
+            items,
+            states,
+            {str(k): v for k, v in frequencies.items()},
+            seen,
+            load=self._story_members,
         )
         self._stories.remember(changes, self.storage.save_stories(changes))
         self._stories.forget_before(earliest - window)
         started = sum(1 for c in changes if c.id is None)
         return started, len(changes) - started
+
+    def _story_members(self, story_ids: Sequence[int]) -> dict[int, list[StoryItem]]:
+        """Stored stories' latest members as the clusterer sees them (for stories filed
+        before this process started, which a batch touches)."""
+        found: dict[int, list[StoryItem]] = {}
+        for story_id in story_ids:
+            members = []
+            for article in self.storage.story_articles(story_id)[:MEMBERS_READ]:
+                insight = self.storage.article_insight(article.id)
+                vector = self.storage.article_vector(article.id)
+                if insight is not None and vector is not None:
+                    members.append(stored_item(article, from_bytes(vector), insight.entities))
+            found[story_id] = members
+        return found
 
     # --- vectors -----------------------------------------------------------------------
 

@@ -691,34 +691,37 @@ class StoryClusterer:
         for it in fresh:
             self._seen += 1
             self._df.update(_names_of(it).keys() | it.entities)
+        units, owner, touched = self._touching(fresh)
+        keep = [k for k in range(len(units)) if k < len(fresh) or owner[k] in touched]
+        self._recluster([units[k] for k in keep], [owner[k] for k in keep])
+
+    def touched_by(self, items: Sequence[StoryItem]) -> set[str]:
+        """The ids of the open stories that filing ``items`` would cluster again (those
+        with an article, or stand-in, the model links to one of them); nothing is filed."""
+        return self._touching(list(items))[2]
+
+    def _touching(
+        self, fresh: Sequence[StoryItem]
+    ) -> tuple[list[tuple[StoryItem, int]], list[str | None], set[str]]:
+        """The new items followed by the units of the open stories around their dates, who
+        owns each, and which stories the new items touch."""
+        units: list[tuple[StoryItem, int]] = [(it, 1) for it in fresh]
+        owner: list[str | None] = [None] * len(fresh)
+        if not fresh:
+            return units, owner, set()
         earliest = min(it.published for it in fresh)
         latest = max(it.published for it in fresh)
         window = self.params.window
-        open_stories = [
-            s
-            for s in self._stories.values()
-            if s.last_seen >= earliest - window and s.first_seen <= latest + window
-        ]
-        # Which open stories could the new articles join? Those with a unit the model links
-        # to one of them at the threshold; only these are clustered again.
-        units: list[tuple[StoryItem, int]] = [(it, 1) for it in fresh]
-        owner: list[str | None] = [None] * len(fresh)
-        for s in open_stories:
-            for unit, size in s.units():
-                units.append((unit, size))
-                owner.append(s.story_id)
-        threshold = self.model.threshold
-        if len(units) > len(fresh):
-            probability = self._probabilities([u for u, _ in units], rows=len(fresh))  # new x all
-            touched = {
-                owner[col]
-                for col in np.flatnonzero((probability >= threshold).any(axis=0)).tolist()
-                if owner[col] is not None
-            }
-        else:
-            touched = set()
-        keep = [k for k in range(len(units)) if k < len(fresh) or owner[k] in touched]
-        self._recluster([units[k] for k in keep], [owner[k] for k in keep])
+        for s in self._stories.values():
+            if s.last_seen >= earliest - window and s.first_seen <= latest + window:
+                for unit, size in s.units():
+                    units.append((unit, size))
+                    owner.append(s.story_id)
+        if len(units) == len(fresh):
+            return units, owner, set()
+        probability = self._probabilities([u for u, _ in units], rows=len(fresh))
+        linked = np.flatnonzero((probability >= self.model.threshold).any(axis=0)).tolist()
+        return units, owner, {o for col in linked if (o := owner[col]) is not None}
 
     def recheck(self, story_ids: Iterable[str] | None = None) -> None:
         """Cluster the members of the given stories (all by default) again, together: a

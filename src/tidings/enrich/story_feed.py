@@ -17,12 +17,12 @@ No I/O: :class:`tidings.enrich.stage.EnrichmentStage` reads and writes around it
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
 
-from tidings.enrich.embed import from_bytes
+from tidings.enrich.embed import Vector, from_bytes
 from tidings.enrich.pipeline import Analysis, article_text
 from tidings.enrich.stories import (
     LEAD_NAME_CHARS,
@@ -33,7 +33,12 @@ from tidings.enrich.stories import (
     StoryParams,
     specifics,
 )
-from tidings.types import Article, StoryChange, StoryState
+from tidings.types import Article, ArticleEntity, StoryChange, StoryState
+
+#: Most members read back per stored story (the latest); the rest of a larger story stand
+#: together as one item. Stories that run to more are broad events whose newest coverage is
+#: what new articles are compared with.
+MEMBERS_READ = 50
 
 #: Features of filed articles kept in memory, at most. A story's members older than the
 #: window are not needed (it is closed); 50,000 articles (about 30 MB of features) covers
@@ -43,6 +48,30 @@ MEMORY = 50_000
 
 def published(article: Article) -> datetime:
     return article.published or article.fetched_at
+
+
+def stored_item(article: Article, vector: Vector, entities: Sequence[ArticleEntity]) -> StoryItem:
+    """The clusterer's view of a stored article (as :func:`story_item` made it when the
+    article was filed): from its stored vector and entities."""
+    names: dict[str, int] = {}
+    lead: set[str] = set()
+    for found in entities:
+        key = str(found.entity.id)
+        names[key] = names.get(key, 0) + found.mentions
+        if found.first_offset < LEAD_NAME_CHARS:
+            lead.add(key)
+    numbers, years = specifics(article_text(article))
+    return StoryItem(
+        id=f"a{article.id}",
+        vector=vector,
+        entities=frozenset(lead),
+        published=published(article),
+        title=article.title,
+        names=names,
+        numbers=numbers,
+        years=years,
+        source=str(article.source_id),
+    )
 
 
 def story_item(
@@ -98,6 +127,7 @@ class StoryFiler:
         frequencies: Mapping[str, int],
         articles: int,
         members: Mapping[int, Sequence[StoryItem]] | None = None,
+        load: Callable[[Sequence[int]], Mapping[int, Sequence[StoryItem]]] | None = None,
     ) -> list[StoryChange]:
         """The changes that filing ``items`` makes to the open ``states``.
 
@@ -105,7 +135,37 @@ class StoryFiler:
         batch included) out of ``articles``. ``members`` (stored story id -> its articles as
         :func:`story_item` makes them), when storage can give them, lets stories from before
         this process be taken apart too; otherwise the members remembered here are used.
+        ``load`` (stored story ids -> their members) is asked for the members of the stories
+        the batch touches that neither gives: only those, so a new process reads back a few
+        stories rather than the whole window.
         """
+        given = dict(members or {})
+        if load is not None:
+            unknown = [s for s in states if s.id not in given and not self._knows(s)]
+            if unknown:
+                probe = self._clusterer(unknown, given, items, frequencies, articles)
+                wanted = sorted(int(sid[1:]) for sid in probe.touched_by(items))
+                if wanted:
+                    given.update(load(wanted))
+        clusterer = self._clusterer(states, given, items, frequencies, articles)
+        clusterer.add_all(items)
+        for item in items:
+            self._members[item.id] = item
+        return [self._change(story) for story in clusterer.changed()]
+
+    def _knows(self, state: StoryState) -> bool:
+        known = self._story_members.get(state.id, [])
+        return sum(1 for m in known if m in self._members) >= state.article_count
+
+    def _clusterer(
+        self,
+        states: Sequence[StoryState],
+        members: Mapping[int, Sequence[StoryItem]],
+        items: Sequence[StoryItem],
+        frequencies: Mapping[str, int],
+        articles: int,
+    ) -> StoryClusterer:
+        """A clusterer holding ``states`` (with the members known), name statistics set."""
         clusterer = StoryClusterer(self.params, self.model)
         for state in states:
             rep = None
@@ -117,7 +177,7 @@ class StoryFiler:
                     published=state.last_seen,
                     title=state.headline,
                 )
-            known = list((members or {}).get(state.id, ())) or [
+            known = list(members.get(state.id, ())) or [
                 self._members[m]
                 for m in self._story_members.get(state.id, [])
                 if m in self._members
@@ -138,10 +198,7 @@ class StoryFiler:
             Counter({k: max(v - in_batch[k], 0) for k, v in frequencies.items()}),
             max(articles - len(items), 0),
         )
-        clusterer.add_all(items)
-        for item in items:
-            self._members[item.id] = item
-        return [self._change(story) for story in clusterer.changed()]
+        return clusterer
 
     def _change(self, story: StoryAssignment) -> StoryChange:
         total = story.total if story.total is not None else np.zeros(1)
