@@ -465,8 +465,23 @@ class StoryChange:
     representative_id: int | None
     #: Articles this pass filed under the story.
     new_members: tuple[int, ...] = ()
-    #: Stored stories merged into this one (their articles move here; they are deleted).
+    #: Stored stories merged into this one (their articles move here; they are deleted,
+    #: and readers' follows and mutes of them move here too).
     absorbed: tuple[int, ...] = ()
+    #: For a story split off a stored one: that story (readers who follow or mute it
+    #: follow or mute this part too).
+    split_from: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryMember:
+    """A stored story's article as clustering reads it back."""
+
+    article: Article
+    #: Its embedding (:func:`tidings.store.embedding.to_bytes` form).
+    vector: bytes
+    #: ``(entity id, mentions, first offset)`` of the entities it names.
+    entities: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

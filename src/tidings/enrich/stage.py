@@ -244,16 +244,14 @@ class EnrichmentStage:
     def _story_members(self, story_ids: Sequence[int]) -> dict[int, list[StoryItem]]:
         """Stored stories' latest members as the clusterer sees them (for stories filed
         before this process started, which a batch touches)."""
-        found: dict[int, list[StoryItem]] = {}
-        for story_id in story_ids:
-            members = []
-            for article in self.storage.story_articles(story_id)[:MEMBERS_READ]:
-                insight = self.storage.article_insight(article.id)
-                vector = self.storage.article_vector(article.id)
-                if insight is not None and vector is not None:
-                    members.append(stored_item(article, from_bytes(vector), insight.entities))
-            found[story_id] = members
-        return found
+        stored = self.storage.story_members(story_ids, limit=MEMBERS_READ)
+        return {
+            story_id: [
+                stored_item(m.article, from_bytes(m.vector), m.entities)
+                for m in stored.get(story_id, ())
+            ]
+            for story_id in story_ids
+        }
 
     # --- vectors -----------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from tidings.enrich.stories import (
     specifics,
 )
 from tidings.store.embedding import from_bytes
-from tidings.types import Article, ArticleEntity, StoryChange, StoryState
+from tidings.types import Article, StoryChange, StoryState
 
 #: Most members read back per stored story (the latest); the rest of a larger story stand
 #: together as one item. Stories that run to more are broad events whose newest coverage is
@@ -51,15 +51,18 @@ def published(article: Article) -> datetime:
     return article.published or article.fetched_at
 
 
-def stored_item(article: Article, vector: Vector, entities: Sequence[ArticleEntity]) -> StoryItem:
+def stored_item(
+    article: Article, vector: Vector, entities: Sequence[tuple[int, int, int]]
+) -> StoryItem:
     """The clusterer's view of a stored article (as :func:`story_item` made it when the
-    article was filed): from its stored vector and entities."""
+    article was filed): from its stored vector and its entities' ``(id, mentions, first
+    offset)``."""
     names: dict[str, int] = {}
     lead: set[str] = set()
-    for found in entities:
-        key = str(found.entity.id)
-        names[key] = names.get(key, 0) + found.mentions
-        if found.first_offset < LEAD_NAME_CHARS:
+    for entity_id, mentions, first_offset in entities:
+        key = str(entity_id)
+        names[key] = names.get(key, 0) + mentions
+        if first_offset < LEAD_NAME_CHARS:
             lead.add(key)
     numbers, years = specifics(article_text(article))
     return StoryItem(
@@ -214,6 +217,7 @@ class StoryFiler:
             representative_id=int(story.representative[1:]) if story.representative else None,
             new_members=tuple(int(m[1:]) for m in story.members),
             absorbed=tuple(i for s in story.absorbed if (i := _stored_id(s)) is not None),
+            split_from=_stored_id(story.split_from) if story.split_from else None,
         )
 
     def remember(self, changes: Sequence[StoryChange], ids: Mapping[int | None, int]) -> None:

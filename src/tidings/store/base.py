@@ -40,6 +40,7 @@ from tidings.types import (
     Stance,
     Story,
     StoryChange,
+    StoryMember,
     StoryState,
     Token,
     TokenKind,
@@ -236,6 +237,13 @@ class EnrichmentStorage(Protocol):
 
     def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
         """The story id of each of these articles that has one. Raises only StorageError."""
+
+    def story_members(
+        self, story_ids: Sequence[int], *, limit: int = 50
+    ) -> dict[int, list[StoryMember]]:
+        """Each stored story's latest ``limit`` members with an embedding, newest first,
+        with their vectors and the entities they name: what clustering needs of a story it
+        has not met in this process. Raises only StorageError."""
 
     def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
         """Write stories back after clustering, in one transaction: update or create each,
