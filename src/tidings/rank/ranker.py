@@ -653,16 +653,16 @@ class Ranker:
         self.invalidate()
         return len(self.window)
 
-    def save_snapshot(self) -> bool:
-        """Save the window for the next start, if it changed since the last save; whether
-        it was saved. The position saved is one the window is complete up to: the lowest
-        number still missing, less one."""
+    def save_snapshot(self, *, force: bool = False) -> bool:
+        """Save the window for the next start, if it changed since the last save (or
+        ``force``); whether it was saved. The position saved is one the window is complete
+        up to: the lowest number still missing, less one."""
         follower = self._follower
         if self.snapshot is None or follower is None:
             return False
         with self._lock:
             position = min([follower.high, *(seq - 1 for seq in follower.gaps)])
-            if position == self._saved_position:
+            if position == self._saved_position and not force:
                 return False
             self.window.save(self.snapshot, position=position)
             self._saved_position = position
