@@ -100,6 +100,8 @@ def test_a_page_is_reused_until_the_reader_or_the_news_changes(
 def test_a_page_expires(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock(datetime.now(UTC))
     with make_engine(settings, clock=clock) as engine:
+        # Pages expire by the process's seconds, here moved with the clock.
+        engine.ranker.timer = lambda: clock.now.timestamp()
         newsroom(engine)
         engine.add_reader("ana")
         calls = ranked(engine, monkeypatch)
@@ -128,6 +130,7 @@ def test_another_processs_news_reaches_the_page(settings: Settings) -> None:
     change sequence, without rebuilding what it holds."""
     clock = Clock(datetime.now(UTC))
     with make_engine(settings, clock=clock) as engine, make_engine(settings) as other:
+        engine.ranker.timer = lambda: clock.now.timestamp()
         newsroom(engine)
         engine.add_reader("ana")
         before = {i.article_id for i in engine.feed("ana").items}
@@ -202,3 +205,23 @@ def test_a_restart_reads_the_saved_window_and_catches_up(settings: Settings) -> 
         assert late["late"] in second.ranker.window
         assert all(a in second.ranker.window for a in before)
         assert page.items
+
+
+def test_a_stopped_clock_does_not_stop_the_news(settings: Settings) -> None:
+    """Caches and refreshes run on the process's seconds, not the news's clock: with the
+    clock stopped (as benchmarks run), another process's analyses still reach the window."""
+    import time
+
+    frozen = Clock(datetime.now(UTC))
+    with make_engine(settings, clock=frozen) as engine, make_engine(settings) as other:
+        newsroom(engine)
+        engine.add_reader("ana")
+        engine.feed("ana")
+        hours = (frozen.now - T_ORIGIN).total_seconds() / 3600
+        fresh = store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])
+        other.enrich()
+        deadline = time.monotonic() + 10
+        while fresh["late"] not in engine.ranker.window and time.monotonic() < deadline:
+            time.sleep(0.2)
+            engine.feed("ana")
+        assert fresh["late"] in engine.ranker.window

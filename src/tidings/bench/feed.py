@@ -1124,12 +1124,12 @@ def measure(
         # So is reading the window of recent articles into memory.
         # The first start reads the window from storage; later ones from its snapshot.
         ranker = engine.ranker
-        if ranker.snapshot is not None:
-            ranker.snapshot.unlink(missing_ok=True)
+        snapshot, ranker.snapshot = ranker.snapshot, None
         rss_before = _rss_mb()
         began = time.perf_counter()
         ranker.ensure_loaded()
         window_seconds = time.perf_counter() - began
+        ranker.snapshot = snapshot
         window = ranker.window
         window_mb = window.memory_bytes() / 2**20
         rss_window = _rss_mb() - rss_before

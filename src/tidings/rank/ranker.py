@@ -171,9 +171,14 @@ class Ranker:
         mask: Floats | None = None,
         centre: bool = learn.CENTRE_WITHIN_PAGES,
         snapshot: Path | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage = storage
+        #: The news's time (what is recent, what a reader did when), and the process's
+        #: seconds, which time caches and refreshes (a stopped news clock, as benchmarks use,
+        #: must not stop them).
         self.clock = clock
+        self.timer = timer
         _one_blas_thread()
         self.window = window if window is not None else ArticleWindow()
         self.archive = self._new_archive()
@@ -185,7 +190,7 @@ class Ranker:
         #: Where the window is saved between runs, and the position last saved there.
         self.snapshot = snapshot
         self._saved_position: int | None = None
-        self._last_save = time.monotonic()
+        self._last_save = self.timer()
         self._lock = threading.RLock()
         self._loaded = storage is None
         self._follower: _Follower | None = None
@@ -299,7 +304,7 @@ class Ranker:
     def global_weights(self) -> tuple[Floats, object]:
         """The global weights (learned by :meth:`learn`, else the judged defaults) and a
         version for caches; read from storage at most every :data:`GLOBAL_MODEL_REFRESH`."""
-        now = time.monotonic()
+        now = self.timer()
         with self._lock:
             cached = self._global
         if cached is not None and now - cached[2] < GLOBAL_MODEL_REFRESH:
@@ -319,7 +324,7 @@ class Ranker:
     def set_global_weights(self, weights: Floats, version: object) -> None:
         """Use these global weights (an evaluation's refit, or a model just learned)."""
         with self._lock:
-            self._global = (weights, version, time.monotonic())
+            self._global = (weights, version, self.timer())
             self._fitted.clear()
             self._pages.clear()
 
@@ -414,7 +419,7 @@ class Ranker:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
         stamp = (*found,)
         key = (reader_id, cursor, size)
-        now = self.clock().timestamp()
+        now = self.timer()
         with self._lock:
             hit = self._pages.get(key)
             if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
@@ -645,12 +650,18 @@ class Ranker:
                     break
             window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
         self.window = window
-        self._follower = _Follower(position, time.monotonic())
+        self._follower = _Follower(position, self.timer())
         self._loaded = True
         self._last_refresh = -np.inf
         # Catch up at once: a snapshot is as old as its last save.
         self.refresh()
         self.invalidate()
+        if found is None:
+            # The next start (or a worker starting beside this one) reads this instead.
+            try:
+                self.save_snapshot(force=True)
+            except OSError as e:
+                log.warning("the ranking window could not be saved: %s", e)
         return len(self.window)
 
     def save_snapshot(self, *, force: bool = False) -> bool:
@@ -669,7 +680,7 @@ class Ranker:
         return True
 
     def refresh_if_due(self) -> None:
-        if self.clock().timestamp() - self._last_refresh >= REFRESH_EVERY:
+        if self.timer() - self._last_refresh >= REFRESH_EVERY:
             self.refresh()
 
     def refresh(self) -> int:
@@ -679,7 +690,7 @@ class Ranker:
         if storage is None or follower is None:
             return 0
         with self._lock:
-            self._last_refresh = self.clock().timestamp()
+            self._last_refresh = self.timer()
             total = 0
             while True:
                 changes = storage.ranking_changes(
@@ -689,7 +700,7 @@ class Ranker:
                     break
                 total += len(changes.seqs)
                 self._apply(changes)
-                follower.read(changes.seqs, time.monotonic())
+                follower.read(changes.seqs, self.timer())
                 if len(changes.seqs) < CHANGES_BATCH:
                     break
             if total and (compacted := self.window.compacted(self.clock())) is not None:
@@ -730,10 +741,10 @@ class Ranker:
         while not self._stop.wait(tick):
             try:
                 self.refresh_if_due()
-                if time.monotonic() - self._last_save >= SNAPSHOT_EVERY:
-                    self._last_save = time.monotonic()
+                if self.timer() - self._last_save >= SNAPSHOT_EVERY:
+                    self._last_save = self.timer()
                     self.save_snapshot()
-                now = self.clock().timestamp()
+                now = self.timer()
                 ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
                 with self._lock:
                     due = [
@@ -750,7 +761,7 @@ class Ranker:
                     if not stamp:
                         continue
                     page = self._rank(storage.get_reader(reader_id), cursor, size)
-                    self._remember(key, page, stamp, self.clock().timestamp(), entry.last_hit)
+                    self._remember(key, page, stamp, self.timer(), entry.last_hit)
             except Exception:  # a background failure must never take the process down
                 log.exception("ranking pages again in the background failed")
 
