@@ -832,7 +832,7 @@ class EngineScorer:
             if (shown and n not in self.first_shown) or mind_article_id(n) not in window
         ]
         if new:
-            window.upsert(
+            self.ranker.upsert(
                 [article_facts(n, self.news.get(n), published, self.vectors.get(n)) for n in new]
             )
             if shown:

@@ -96,6 +96,9 @@ RECHECK_AT_START = 100
 #: Articles kept in the archive of older articles that readers' histories name, after which
 #: it starts afresh: about 2 KB each.
 ARCHIVE_ROWS = 100_000
+#: Articles whose :class:`~tidings.rank.state.Seen` is kept between pages (readers'
+#: histories share many): about 2 KB each with its vector.
+SEEN_KEPT = 20_000
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
@@ -196,6 +199,7 @@ class Ranker:
         self._follower: _Follower | None = None
         self._last_refresh = -np.inf
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
+        self._seen: dict[int, Seen] = {}
         self._global: tuple[Floats, object, float] | None = None
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._background: threading.Thread | None = None
@@ -215,11 +219,25 @@ class Ranker:
     # --- what is known of articles -----------------------------------------------------
 
     def seen(self, article_ids: Iterable[int]) -> dict[int, Seen]:
-        """What a reader state needs of these articles (those analysed): from the window,
-        else the archive, else storage (then kept in the archive)."""
-        ids = list(dict.fromkeys(article_ids))
-        if not ids:
+        """What a reader state needs of these articles (those analysed): kept from an
+        earlier page (readers share articles), else from the window, else the archive, else
+        storage (then kept in the archive)."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
             return {}
+        known = self._seen
+        out: dict[int, Seen] = {a: found for a in wanted if (found := known.get(a)) is not None}
+        ids = [a for a in wanted if a not in out]
+        if ids:
+            fresh = self._seen_afresh(ids)
+            out.update(fresh)
+            with self._lock:
+                known.update(fresh)
+                while len(known) > SEEN_KEPT:
+                    del known[next(iter(known))]
+        return out
+
+    def _seen_afresh(self, ids: list[int]) -> dict[int, Seen]:
         out: dict[int, Seen] = {}
         missing: list[int] = []
         for where in (self.window, self.archive):
@@ -650,6 +668,7 @@ class Ranker:
                     break
             window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
         self.window = window
+        self._seen.clear()
         self._follower = _Follower(position, self.timer())
         self._loaded = True
         self._last_refresh = -np.inf
@@ -692,6 +711,9 @@ class Ranker:
         with self._lock:
             self._last_refresh = self.timer()
             total = 0
+            # Most looks find nothing: one read of the sequence's position says so.
+            if not follower.gaps and storage.change_position() <= follower.high:
+                return 0
             while True:
                 changes = storage.ranking_changes(
                     after=follower.high, also=sorted(follower.gaps), limit=CHANGES_BATCH
@@ -707,12 +729,20 @@ class Ranker:
                 self.window = compacted
         return total
 
+    def upsert(self, facts: Sequence[ArticleFacts]) -> None:
+        """Put these articles' facts in the window (new, or changed since)."""
+        for f in facts:
+            self._seen.pop(f.article_id, None)
+        self.window.upsert(facts)
+
     def _apply(self, changes: RankingChanges) -> None:
         window = self.window
         if changes.dropped:
+            for article_id in changes.dropped:
+                self._seen.pop(article_id, None)
             window.remove(changes.dropped)
         if changes.articles:
-            window.upsert(changes.articles)
+            self.upsert(changes.articles)
         for story in changes.stories:
             window.set_story(
                 story.story_id,
