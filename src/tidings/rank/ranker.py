@@ -99,6 +99,9 @@ ARCHIVE_ROWS = 100_000
 #: Articles whose :class:`~tidings.rank.state.Seen` is kept between pages (readers'
 #: histories share many): about 2 KB each with its vector.
 SEEN_KEPT = 20_000
+#: Entity names kept for the reasons pages show, and for how many seconds.
+NAMES_KEPT = 50_000
+NAMES_FOR = 600.0
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
@@ -200,6 +203,7 @@ class Ranker:
         self._last_refresh = -np.inf
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
         self._seen: dict[int, Seen] = {}
+        self._names: dict[int, tuple[str, float]] = {}
         self._global: tuple[Floats, object, float] | None = None
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._background: threading.Thread | None = None
@@ -588,8 +592,7 @@ class Ranker:
         shown = [item.article_id for item in items]
         covering = [c.article_id for item in items for c in item.also_covered_by]
         found = {
-            f.article_id: f
-            for f in self._storage().display_facts([*shown, *covering, *named], detailed=shown)
+            f.article_id: f for f in self._storage().display_facts([*shown, *covering, *named])
         }
         counts = dict(
             zip(
@@ -598,11 +601,24 @@ class Ranker:
                 strict=True,
             )
         )
-        facts = {
-            a: replace(found[a], shown=counts.get(a, (0, 0))[0], engaged=counts.get(a, (0, 0))[1])
-            for a in dict.fromkeys([*shown, *covering])
-            if a in found
-        }
+        # The items' topics and entities (their reasons name them) are the window's.
+        tags = {f.article_id: f for f in scoring.window.facts(columns.rows[wanted])}
+        names = self._entity_names({e for f in tags.values() for e, _, _ in f.entities})
+        facts = {}
+        for a in dict.fromkeys([*shown, *covering]):
+            if a not in found:
+                continue
+            shown_to, engaged = counts.get(a, (0, 0))
+            tagged = tags.get(a)
+            facts[a] = replace(
+                found[a],
+                shown=shown_to,
+                engaged=engaged,
+                topics=tagged.topics if tagged else (),
+                entities=tuple((e, names[e], o) for e, _, o in tagged.entities if e in names)
+                if tagged
+                else (),
+            )
         titles = {a: found[a].title or "an article" for a in named if a in found}
         explaining = replace(state, liked_titles=titles)
         out = []
@@ -625,6 +641,29 @@ class Ranker:
                 )
             )
         return out, facts
+
+    def _entity_names(self, entity_ids: Iterable[int]) -> dict[int, str]:
+        """Names of entities, kept for :data:`NAMES_FOR` seconds (a merge or a better name
+        reaches pages within that)."""
+        now = self.timer()
+        out: dict[int, str] = {}
+        missing = []
+        for e in entity_ids:
+            kept = self._names.get(e)
+            if kept is not None and now - kept[1] < NAMES_FOR:
+                out[e] = kept[0]
+            else:
+                missing.append(e)
+        if missing:
+            fresh = self._storage().entity_names(missing)
+            out.update(fresh)
+            with self._lock:
+                for e, name in fresh.items():
+                    self._names.pop(e, None)
+                    self._names[e] = (name, now)
+                while len(self._names) > NAMES_KEPT:
+                    del self._names[next(iter(self._names))]
+        return out
 
     # --- keeping current ---------------------------------------------------------------
 

@@ -445,13 +445,13 @@ class RankingStorage(Protocol):
         ``since``), plus those of ``article_ids``. Skipped articles are left out. Raises
         only StorageError."""
 
-    def display_facts(
-        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
-    ) -> list[ArticleFacts]:
+    def display_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
         """What a page shows of these analysed articles (headline, summary, address,
-        source, story counts; no embedding), in no particular order; those of ``detailed``
-        with their topics and named entities too (for the reasons beside them). Raises only
-        StorageError."""
+        picture, source, story counts; no embedding, topics or entities: ranking holds
+        those), in no particular order. Raises only StorageError."""
+
+    def entity_names(self, entity_ids: Sequence[int]) -> dict[int, str]:
+        """The names of these entities (those that exist). Raises only StorageError."""
 
     def window_facts(
         self, *, since: datetime, after_id: int = 0, limit: int = 5000

@@ -97,19 +97,24 @@ class RankingMixin(SQLBase):
                     rows[row.id] = row
             return _facts(conn, list(rows.values()), names=True)
 
-    def display_facts(
-        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
-    ) -> list[ArticleFacts]:
+    def display_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
         base, _ = self._facts_query(vectors=False)
         by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
         with self._transaction("read the page's articles") as conn:
             rows: list[Any] = []
             for chunk in chunks(list(dict.fromkeys(article_ids))):
                 rows.extend(conn.execute(by_ids, {"ids": list(chunk)}).all())
-            wanted = set(detailed)
-            full = _facts(conn, [r for r in rows if r[0] in wanted], names=True)
-            lean = _facts(conn, [r for r in rows if r[0] not in wanted], names=False, tags=False)
-        return [*full, *lean]
+            return _facts(conn, rows, names=False, tags=False)
+
+    def entity_names(self, entity_ids: Sequence[int]) -> dict[int, str]:
+        query = sa.select(entities.c.id, entities.c.name).where(
+            entities.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        out: dict[int, str] = {}
+        with self._transaction("read entities' names") as conn:
+            for chunk in chunks(list(dict.fromkeys(entity_ids))):
+                out.update((int(i), n) for i, n in conn.execute(query, {"ids": list(chunk)}))
+        return out
 
     def window_facts(
         self, *, since: datetime, after_id: int = 0, limit: int = 5000
