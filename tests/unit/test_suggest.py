@@ -37,6 +37,8 @@ def test_datelines_shouted_fragments_and_titles_are_not_offered() -> None:
         entity("X", "ORG"),
         entity("2009", "EVENT"),
         entity("JOHN", "PERSON"),
+        entity("GMT", "ORG"),  # the end of "10: 39 GMT"
+        entity("navy", "ORG"),  # a word, not a name
     ):
         assert not presentable(bad), bad.name
     for good in (
@@ -63,6 +65,8 @@ def test_onboarding_offers_well_covered_names_a_reader_knows() -> None:
             entity("Secretary", "PERSON", 15),
             entity("State", "PERSON", 14),  # of "Secretary of State"
             entity("Vladimir Putin", "PERSON", 12),
+            entity("Reuters", "ORG", 400),  # a credit, not news about it
+            entity("AP", "ORG", 300),
             entity("Wang Yi", "PERSON", 2),  # little news: only while there is no more
         ],
         limit=5,
