@@ -548,7 +548,7 @@ def test_settings_page_downloads_imports_and_offers_the_bookmarklet(
         data={"csrf": csrf},
     )
     assert done.status_code == 200
-    assert re.search(r"Imported 4 follows, 2 mutes, 2 saved, 1 clippings, \d+ events\.", done.text)
+    assert re.search(r"Imported 4 follows, 2 mutes, 2 saved, 1 clipping, \d+ events\.", done.text)
     bad = client.post(
         "/settings/import", files={"file": ("x.json", b"{oops", "text/plain")}, data={"csrf": csrf}
     )

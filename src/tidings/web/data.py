@@ -152,19 +152,23 @@ async def import_file(
     except (InvalidInputError, OPMLError) as e:
         return settings_page(request, status_code=422, error=f"Nothing was imported: {e}.")
     done = [
-        f"{report.follows} follows",
-        f"{report.mutes} mutes",
+        counted(report.follows, "follow"),
+        counted(report.mutes, "mute"),
         f"{report.saved} saved",
-        f"{report.clippings} clippings",
-        f"{report.events} events",
+        counted(report.clippings, "clipping"),
+        counted(report.events, "event"),
     ]
     if report.sources_added:
-        done.append(f"{report.sources_added} new sources")
+        done.append(counted(report.sources_added, "new source"))
     notice = "Imported " + ", ".join(done) + "."
     if report.skipped:
         notice += f" Not found here ({len(report.skipped)}): " + "; ".join(report.skipped[:8])
         notice += "…" if len(report.skipped) > 8 else "."
     return settings_page(request, notice=notice)
+
+
+def counted(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 @router.post("/settings/delete", response_class=HTMLResponse)
