@@ -62,7 +62,8 @@ def clippings_page(
 @router.get("/clippings", response_class=HTMLResponse)
 def clippings(
     request: Request,
-    url: Annotated[str, Query(max_length=MAX_URL_CHARS)] = "",
+    # Longer than any address taken, so that one too long is refused with its reason.
+    url: Annotated[str, Query(max_length=4 * MAX_URL_CHARS)] = "",
     added: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     return clippings_page(request, url=url, added=added)
