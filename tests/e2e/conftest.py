@@ -21,6 +21,7 @@ and Content-Security-Policy violations, saves screenshots to ``test-artifacts/sc
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -202,6 +203,42 @@ class Site:
         return self.base_url + path
 
 
+#: The copied page of ``../shared/seed``, added by the operator as ``tidings article add
+#: ... --text --source Clippings`` would: Xi Jinping and the China–Russia relation are in the
+#: news the browser sees.
+SEED = "xi-putin-belt-and-road.txt"
+
+
+@contextlib.contextmanager
+def serving(engine: Engine) -> Iterator[str]:
+    """The app over ``engine`` on a free loopback port, in a thread; its base address."""
+    import uvicorn
+
+    from tidings.api.app import create_app
+    from tidings.api.limits import AuthRateLimits
+
+    port = free_port()
+    # Every test signs up and in from 127.0.0.1: the limits on attempts (tested on their
+    # own) would turn the suite into a wait.
+    app = create_app(engine, auth_limits=AuthRateLimits(limit=1000))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    # A thread, not a process: the test can look at storage through the same engine.
+    # uvicorn installs no signal handlers off the main thread.
+    thread = threading.Thread(target=server.run, name=f"uvicorn-e2e-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the app did not start (see the log above)")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Site]:
     """The app on a free loopback port over an analysed database; one per session (filling
@@ -210,11 +247,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterato
     demo = shared_data / "demo-news"
     if not demo.is_dir():
         pytest.skip(f"demo-news not found at {demo}")
-    import uvicorn
-
-    from tidings.api.app import create_app
-    from tidings.api.limits import AuthRateLimits
-
     folder = tmp_path_factory.mktemp("e2e-site")
     # The publishers' picture host is on loopback, which the operator allows here.
     fetch = FetchSettings(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),), attempts=1)
@@ -222,27 +254,25 @@ def site(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterato
         database_url=f"sqlite:///{folder / 'tidings.sqlite'}", data_dir=folder, fetch=fetch
     )
     with LoopbackServer() as pictures, make_engine(settings) as engine:
+        # (The text, not the file's path: extracting a path runs an event loop of its own,
+        # which Playwright's, running in this thread, does not allow.)
+        engine.ingestion.add_article_text(
+            (shared_data.parent / "seed" / SEED).read_text("utf-8"), source_name="Clippings"
+        )
         fill(engine, demo, pictures)
-        port = free_port()
-        # Every test signs up and in from 127.0.0.1: the limits on attempts (tested on
-        # their own) would turn the suite into a wait.
-        app = create_app(engine, auth_limits=AuthRateLimits(limit=1000))
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        # A thread, not a process: the test can look at storage through the same engine.
-        # uvicorn installs no signal handlers off the main thread.
-        thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the app did not start (see the log above)")
-            time.sleep(0.02)
-        try:
-            yield Site(f"http://127.0.0.1:{port}", engine, pictures)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving(engine) as base_url:
+            yield Site(base_url, engine, pictures)
+
+
+@pytest.fixture
+def fresh_site(tmp_path: Path, site: Site) -> Iterator[Site]:
+    """Another Tidings, new and empty (no sources, no articles), as a reader moving their
+    data would find one; the same process, so its analysis shares the loaded models."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fresh.sqlite'}", data_dir=tmp_path / "fresh"
+    )
+    with make_engine(settings) as engine, serving(engine) as base_url:
+        yield Site(base_url, engine, site.pictures)
 
 
 # --- the browser ---------------------------------------------------------------------------

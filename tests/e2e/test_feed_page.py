@@ -20,7 +20,6 @@ from playwright.sync_api import Locator, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS, TIMEOUT_S, Browsing, Site
 from tests.e2e.test_reader_journey import open_menu, signed_up_with_feed
-from tidings.types import EventKind
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -125,30 +124,35 @@ def test_an_action_on_item_ten_leaves_the_reader_at_item_ten(
     expect(tenth.locator(".badge.following")).to_be_visible()
     assert place()[0] == pytest.approx(where[0], abs=2)
 
-    # Hide: the item folds into "Hidden ... Undo" in its place; Undo brings it back.
+    # Hide: the item folds into "Hidden ... Undo" in its place, and the hide is stored at
+    # once; Undo brings it back and forgets the hide on the server.
+    def hidden() -> bool:
+        return site.engine.is_hidden(reader.id, article_id)
+
+    def eventually(expected: bool) -> None:
+        deadline = time.monotonic() + TIMEOUT_S
+        while hidden() is not expected:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the hide was {'never' if expected else 'not'} undone on the server")
+            time.sleep(0.05)
+
     open_menu(tenth).get_by_role("button", name="Hide").click()
     folded = b.page.locator("ol.feed > li:nth-child(10) > .folded")
     expect(folded).to_contain_text(f"Hidden: {title}")
     expect(tenth).to_be_hidden()
     assert b.page.evaluate("window.scrollY") == pytest.approx(where[0], abs=2)
+    eventually(True)
     folded.get_by_role("button", name="Undo").click()
     expect(tenth).to_be_visible()
     expect(folded).to_have_count(0)
     assert b.page.evaluate("window.scrollY") == pytest.approx(where[0], abs=2)
+    eventually(False)
 
-    # Hidden for good once the reader moves on: the hide is sent as they leave.
+    # Hidden for good: the next page leaves it out.
     open_menu(tenth).get_by_role("button", name="Hide").click()
     expect(tenth).to_be_hidden()
+    eventually(True)
     b.check()
-    b.goto("/saved")
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        hides = site.engine.storage.reader_events(reader.id, kinds=[EventKind.HIDE])
-        if any(e.article_id == article_id for e in hides):
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the hide was never sent")
     b.goto("/")
     expect(b.page.locator(f"article.item[data-article-id='{article_id}']")).to_have_count(0)
     b.check()
@@ -173,9 +177,21 @@ def test_without_script_an_action_returns_to_the_same_item(browser: Browser, sit
         # The item shows its new state after the round trip.
         if back.get_attribute("data-article-id") == tenth.get_attribute("data-article-id"):
             expect(back.get_by_role("button", name=re.compile(r"^Saved ✓"))).to_be_visible()
+        hidden_id = back.get_attribute("data-article-id")
+        hidden_anchor = back.get_attribute("id")
         open_menu(back).get_by_role("button", name="Hide").click()
         b.page.wait_for_load_state("load")
-        assert re.search(r"/#at-\d+$", b.page.url), b.page.url
+        found = re.search(r"/\?hidden=(\d+)&at=(\d+)#at-(\d+)$", b.page.url)
+        assert found and found.group(1) == hidden_id, b.page.url
+        # Where the item was: "Hidden: …" with Undo, which brings it back to the same place.
+        place = b.page.locator(f"#at-{found.group(2)}")
+        expect(place.locator(".folded")).to_contain_text("Hidden: ")
+        expect(place).to_be_in_viewport()
+        place.get_by_role("button", name=re.compile(r"^Undo")).click()
+        b.page.wait_for_load_state("load")
+        assert b.page.url.endswith(f"/#at-{found.group(2)}"), b.page.url
+        # Back on the page: its story (the engine may show it through another article).
+        expect(b.page.locator(f"article.item#{hidden_anchor}")).to_have_count(1)
         b.check()
     finally:
         context.close()

@@ -19,7 +19,7 @@ from tests.loopback import LoopbackServer
 from tidings.api.app import create_app
 from tidings.api.middleware import CONTENT_SECURITY_POLICY
 from tidings.api.routes.media import media_proxy
-from tidings.config import FetchSettings, Settings
+from tidings.config import FetchSettings, Settings, load_settings
 from tidings.deliver.media import (
     MAX_IMAGE_BYTES,
     SECRET_FILE,
@@ -32,6 +32,7 @@ from tidings.deliver.media import (
 )
 from tidings.deliver.sanitize import clean_html
 from tidings.engine import Engine, make_engine
+from tidings.errors import ConfigError
 
 pytestmark = pytest.mark.integration
 
@@ -258,24 +259,35 @@ def test_article_html_pictures_are_proxied_and_nothing_else_changes() -> None:
     assert proxied_html("<p>No pictures</p>", signer) == "<p>No pictures</p>"
 
 
-def test_the_secret_is_generated_once_and_kept_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+def test_the_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
     first = media_secret(tmp_path)
     assert media_secret(tmp_path) == first and len(first) >= 32
     assert (tmp_path / SECRET_FILE).stat().st_mode & 0o077 == 0
-    monkeypatch.setenv(SECRET_VARIABLE, "s" * 40)
-    assert media_secret(tmp_path) == b"s" * 40
-    monkeypatch.setenv(SECRET_VARIABLE, "short")
+    assert media_secret(tmp_path, "s" * 40) == b"s" * 40
     with pytest.raises(ValueError, match="at least 32"):
-        media_secret(tmp_path)
+        media_secret(tmp_path, "short")
 
 
-def test_a_data_directory_that_cannot_be_written_still_gives_a_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+def test_the_secret_is_a_setting_with_its_variable(tmp_path: Path) -> None:
+    given = "k" * 40
+    settings = load_settings({SECRET_VARIABLE: given, "TIDINGS_DATA_DIR": str(tmp_path)})
+    assert settings.media_secret is not None
+    assert settings.media_secret.get_secret_value() == given
+    assert given not in repr(settings)
+    with make_engine(settings) as engine:
+        signer = media_proxy(create_app(engine)).signer
+        # Signed with the configured secret: another process with the same one agrees.
+        assert signer.url("https://a.example/p.png") == MediaSigner(given.encode()).url(
+            "https://a.example/p.png"
+        )
+    assert not (tmp_path / SECRET_FILE).exists()
+    with pytest.raises(
+        ConfigError, match=f"{SECRET_VARIABLE} = \\(hidden\\): expected at least 32"
+    ):
+        load_settings({SECRET_VARIABLE: "too-short-to-be-a-secret"})
+
+
+def test_a_data_directory_that_cannot_be_written_still_gives_a_secret(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     # Not even root can make a folder inside a file.

@@ -746,10 +746,34 @@ def test_item_actions_in_place_and_without_script_back_at_the_item(
     hide_action, hide = Page(page).form("Hide")
     assert hide["article_id"] == str(first) and hide["next"] == "/#at-1"
     hidden = client.post(hide_action, data=hide, follow_redirects=False)
-    assert hidden.headers["location"] == "/#at-1"
-    after = client.get("/").text
+    assert hidden.headers["location"] == f"/?hidden={first}&at=1#at-1"
+    after = client.get(hidden.headers["location"]).text
     assert first not in feed_items(after)
-    assert re.search(r'<li id="at-1">\s*<article ', after)
+    # Where the item was: "Hidden: <title>" with Undo, a plain form that undoes it on the
+    # server and comes back to the same place, the item back.
+    notice = re.search(
+        r'<li id="at-1">\s*<form class="folded" method="post" action="/unhide"', after
+    )
+    assert notice, after[:3000]
+    assert "Hidden: " in after
+    action, data = Page(after).form(next(b for b in Page(after).buttons() if b.startswith("Undo")))
+    assert (action, data["article_id"], data["next"]) == ("/unhide", str(first), "/#at-1")
+    undone = client.post(action, data=data, follow_redirects=False)
+    assert undone.status_code == 303 and undone.headers["location"] == "/#at-1"
+    back = client.get("/").text
+    assert first in feed_items(back) and "Hidden: " not in back
+    assert not engine.is_hidden(reader_of(engine, client).id, first)
+    # Another reader's article id, or one never hidden, shows no notice.
+    assert "Hidden: " not in client.get(f"/?hidden={second}&at=1").text
+    # In place (the page's script): the hide is stored at once and Undo forgets it.
+    for path, expected in (("/feedback", True), ("/unhide", False)):
+        done = client.post(
+            path,
+            data={"article_id": str(first), "kind": "hide", "csrf": csrf},
+            headers={"X-Tidings-In-Place": "1"},
+        )
+        assert done.status_code == 204
+        assert engine.is_hidden(reader_of(engine, client).id, first) is expected
 
     # Following the source in place, then the page says "Following" on its items.
     page = client.get("/").text

@@ -30,7 +30,7 @@ from tidings.api.middleware import (
     BodySizeLimitMiddleware,
     SecurityHeadersMiddleware,
 )
-from tidings.api.routes import accounts, content, feeds, media, reader, sources
+from tidings.api.routes import accounts, content, feeds, media, mine, reader, sources
 from tidings.api.schemas import ErrorOut
 from tidings.engine import Engine
 from tidings.errors import (
@@ -156,7 +156,7 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     app.add_exception_handler(StarletteHTTPException, http_errors)
     app.add_exception_handler(Exception, _for_api(api_server_error, _page_server_error))
 
-    for module in (accounts, reader, content, sources, feeds, media):
+    for module in (accounts, reader, mine, content, sources, feeds, media):
         app.include_router(module.router)
 
     @app.get("/api/health", summary="Liveness", tags=["news"])
@@ -178,6 +178,10 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         if theirs is not None and theirs is not ours:
             handlers[kind] = _for_api(api, theirs)
     # Outermost last: the security headers go on every response, a 413 included.
-    app.add_middleware(BodySizeLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limit=MAX_BODY_BYTES,
+        larger=dict.fromkeys(mine.IMPORT_PATHS, mine.MAX_IMPORT_BYTES),
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

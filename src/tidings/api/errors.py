@@ -6,7 +6,9 @@ from __future__ import annotations
 from tidings.errors import (
     AuthenticationError,
     BadSignatureError,
+    BlockedAddressError,
     CSRFError,
+    ExtractionError,
     FeedParseError,
     FetchError,
     InvalidCursorError,
@@ -43,8 +45,15 @@ def status_for(error: TidingsError) -> int:
         return 409
     if isinstance(
         error,
-        InvalidURLError | OPMLError | FeedParseError | InvalidInputError | InvalidCursorError,
+        InvalidURLError
+        | BlockedAddressError
+        | OPMLError
+        | FeedParseError
+        | InvalidInputError
+        | InvalidCursorError
+        | ExtractionError,
     ):
+        # A private address or a page with no article in it: what the caller gave.
         return 422
     if isinstance(error, FetchError):
         return 502

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tidings.accounts import MAX_PASSWORD
 from tidings.deliver.sanitize import clean_html
 from tidings.engine import MAX_INTEREST_CHARS
+from tidings.portability import clipping_source
+from tidings.suggest import Suggestion
 from tidings.text import html_to_text
 from tidings.types import (
     Account,
@@ -418,6 +420,44 @@ class SourceOut(BaseModel):
     next_poll: datetime | None
 
 
+class ArticleIn(Strict):
+    """An article a reader brings: its address, or the text of its copied page."""
+
+    url: str | None = Field(
+        default=None, max_length=4096, description="The article's http(s) address"
+    )
+    text: str | None = Field(
+        default=None,
+        description="The text of the article's page as a browser copies it (select all, copy)",
+    )
+
+
+class ClippingOut(BaseModel):
+    """An article the reader added themselves."""
+
+    article: ArticleOut
+    added: datetime
+    source: str = Field(description="Where it came from: the publisher, the host, or a paste")
+
+
+def clipping_out(a: Article, added: datetime) -> ClippingOut:
+    return ClippingOut(article=article_out(a), added=added, source=clipping_source(a))
+
+
+class ImportOut(BaseModel):
+    """What an import did."""
+
+    follows: int
+    mutes: int
+    saved: int
+    clippings: int
+    events: int
+    articles_added: int = Field(description="Saved or clipped articles stored from the file")
+    sources_added: int
+    settings: bool
+    skipped: list[str] = Field(description="What could not be found here, one line each")
+
+
 class SourceIn(Strict):
     url: str = Field(min_length=1, max_length=2048, description="An http(s) feed URL")
     title: str | None = Field(default=None, max_length=300)
@@ -588,6 +628,35 @@ class InterestOut(BaseModel):
 def interest_out(i: Interest) -> InterestOut:
     return InterestOut(
         kind=i.kind, value=i.value, stance=i.stance, label=i.label, created=i.created
+    )
+
+
+class SuggestionOut(BaseModel):
+    """Something to follow or mute, found by the start of its name."""
+
+    kind: InterestKind = Field(description="What PUT /api/interests takes as kind")
+    value: str = Field(description="What PUT /api/interests takes as value (an id)")
+    label: str
+    type: str | None = Field(
+        description="An entity's type (PERSON, ORG, PLACE, …) or a topic's kind "
+        "(taxonomy, section, relation); null for a source"
+    )
+    articles: int | None = Field(description="Articles about it (null for a source)")
+    detail: str = Field(description="A line for people: 'Person · 12 articles'")
+    stance: Stance | None = Field(
+        default=None, description="Whether the signed-in reader follows or mutes it already"
+    )
+
+
+def suggestion_out(s: Suggestion, stance: Stance | None = None) -> SuggestionOut:
+    return SuggestionOut(
+        kind=s.kind,
+        value=s.value,
+        label=s.label,
+        type=s.type,
+        articles=s.articles,
+        detail=s.detail,
+        stance=stance,
     )
 
 

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-from tidings.config import FetchSettings
+from tidings.config import MIN_MEDIA_SECRET_CHARS, FetchSettings
 from tidings.deliver.sanitize import ATTRIBUTES, LINK_REL, TAGS, URL_SCHEMES
 from tidings.errors import (
     BadSignatureError,
@@ -71,15 +71,13 @@ log = logging.getLogger(__name__)
 
 #: Where the proxy answers; the route and the addresses the page gets agree on it.
 MEDIA_PREFIX = "/media"
-#: The environment variable holding the proxy's secret. Until it is a setting of
-#: :mod:`tidings.config`, it is read here; without it a random secret is kept in the data
-#: directory (see :func:`media_secret`).
+#: The setting holding the proxy's secret (``Settings.media_secret``), by its variable;
+#: without it a random secret is kept in the data directory (see :func:`media_secret`).
 SECRET_VARIABLE = "TIDINGS_MEDIA_SECRET"  # noqa: S105 - a variable's name
 #: The file that holds the generated secret, in the data directory.
 SECRET_FILE = "media-proxy.secret"  # noqa: S105 - a file's name
-#: Shortest secret accepted from the environment: 32 characters of a random token are far
-#: beyond guessing, and anything shorter is more likely a placeholder than a secret.
-MIN_SECRET_CHARS = 32
+#: Shortest secret accepted (the setting checks the same length when it is loaded).
+MIN_SECRET_CHARS = MIN_MEDIA_SECRET_CHARS
 #: What the signing key is derived for (changing it invalidates every address once).
 KEY_PURPOSE = b"tidings media proxy v1"
 
@@ -211,12 +209,13 @@ class MediaSigner:
         return url
 
 
-def media_secret(data_dir: Path) -> bytes:
-    """The proxy's secret: ``TIDINGS_MEDIA_SECRET`` if set (every process and machine
-    serving one site must share it), else a random one generated once and kept in
-    ``data_dir`` (readable by its owner only), which the processes of one machine share.
-    Raises ValueError for a secret in the environment that is too short."""
-    given = os.environ.get(SECRET_VARIABLE, "").strip()
+def media_secret(data_dir: Path, configured: str | None = None) -> bytes:
+    """The proxy's secret: ``configured`` (the ``media_secret`` setting, which every process
+    and machine serving one site must share) if given, else a random one generated once and
+    kept in ``data_dir`` (readable by its owner only), which the processes of one machine
+    share. Raises ValueError for a configured secret that is too short (the setting refuses
+    one when it is loaded; this guards callers that build the value themselves)."""
+    given = (configured or "").strip()
     if given:
         if len(given) < MIN_SECRET_CHARS:
             raise ValueError(

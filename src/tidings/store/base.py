@@ -171,6 +171,11 @@ class ArticleStorage(Protocol):
         one of ``canonical_urls``. Each article at most once, in no particular order.
         Raises only StorageError."""
 
+    def articles_by_address(self, urls: Sequence[str]) -> dict[str, Article]:
+        """The stored articles with these canonical URLs, or else these addresses
+        (``Article.url``), by the URL asked for (the oldest where two share one). Raises
+        only StorageError."""
+
     def get_article(self, article_id: int) -> Article:
         """Raises ArticleNotFoundError."""
 
@@ -277,6 +282,11 @@ class FindingsStorage(Protocol):
         """Entities named in at least one article, most often named first; ``query``
         matches any of their names in part. Raises only StorageError."""
 
+    def suggest_entities(self, query: str, *, limit: int = 20) -> list[Entity]:
+        """Entities named in at least one article one of whose names (by ``entity_key``)
+        starts with ``query`` or has a word that does, most often named first. Raises only
+        StorageError."""
+
     def get_entity(self, key: int | str) -> Entity:
         """By id, or by any of its names. Raises EntityNotFoundError."""
 
@@ -309,6 +319,11 @@ class FindingsStorage(Protocol):
         """Every topic used, with its article count, most used first. Raises only
         StorageError."""
 
+    def suggest_topics(self, query: str, *, limit: int = 20) -> list[tuple[TopicTag, int]]:
+        """Stored topics whose label (ignoring case) starts with ``query`` or has a word
+        that does (words split at spaces and dashes), with their article counts, most
+        used first. Raises only StorageError."""
+
 
 class ReaderStorage(Protocol):
     """Readers and what they say and do.
@@ -332,8 +347,22 @@ class ReaderStorage(Protocol):
         """Write the reader's settings (exploration, diversity). Raises
         ReaderNotFoundError."""
 
-    def remove_reader(self, key: int | str) -> None:
-        """Delete a reader with everything they said and did. Raises ReaderNotFoundError."""
+    def remove_reader(self, key: int | str, *, clippings_source: int | None = None) -> list[int]:
+        """Delete a reader with everything they said and did, in one transaction. With
+        ``clippings_source``, the articles of that source which they clipped, no other
+        reader clipped and no other source carried go too (they are in the database only
+        because of this reader); returns those articles' ids. Raises
+        ReaderNotFoundError."""
+
+    def add_clipping(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        """Record that the reader added this article themselves (idempotent). Raises
+        ReaderNotFoundError, ArticleNotFoundError."""
+
+    def clipped_articles(
+        self, reader_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Article, datetime]]:
+        """The articles the reader added themselves, with when, most recent first. Raises
+        ReaderNotFoundError."""
 
     def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
         """Follow or mute something, replacing an earlier stance on the same thing.

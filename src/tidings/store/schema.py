@@ -381,6 +381,18 @@ saved = sa.Table(
 )
 
 
+#: Articles a reader added themselves, by link or copied page (migration 0008): their
+#: clippings, which their exported data carries and deleting their account removes.
+clippings = sa.Table(
+    "clippings",
+    metadata,
+    _part_of("reader_id", "readers", key=True),
+    _part_of("article_id", "articles", key=True),
+    sa.Column("added", UTCDateTime, nullable=False),
+    sa.Index("ix_clippings_article_id", "article_id"),
+)
+
+
 # --- accounts and search (migration 0004) --------------------------------------------------
 
 #: How a reader signs in and is reached (``tidings.types.Account``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -44,11 +45,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def back(request: Request, next: str, default: str = "/") -> Response:
-    """Done: 204 for the page's script, else a redirect to ``next`` (on this site)."""
+def back(request: Request, next: str, default: str = "/", *, hidden: int | None = None) -> Response:
+    """Done: 204 for the page's script, else a redirect to ``next`` (on this site). After a
+    hide (``hidden``), the page comes back saying so, with Undo, where the item was."""
     if request.headers.get(IN_PLACE_HEADER) == "1":
         return Response(status_code=204)
-    return redirect(local_path(next, default))
+    target = local_path(next, default)
+    if hidden is not None:
+        target = with_hidden(target, hidden)
+    return redirect(target)
+
+
+def with_hidden(path: str, article_id: int) -> str:
+    """``path`` (a local one, perhaps with ``#at-N``) asking the feed to show "Hidden: …
+    Undo" for ``article_id`` at place N: ``/?hidden=12&at=10#at-10``. Pure."""
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("hidden", "at")]
+    query.append(("hidden", str(article_id)))
+    if parts.fragment.startswith("at-") and parts.fragment[3:].isdigit():
+        query.append(("at", parts.fragment[3:]))
+    return urlunsplit(("", "", parts.path, urlencode(query), parts.fragment))
 
 
 @router.post("/interests")
@@ -93,6 +109,20 @@ def feedback(
     engine.record_events(
         caller.reader.id, [ReaderEvent(kind=event, article_id=article_id, at=_now())]
     )
+    return back(request, next, hidden=article_id if event is EventKind.HIDE else None)
+
+
+@router.post("/unhide")
+def unhide(
+    request: Request,
+    article_id: Annotated[int, Form(ge=1)],
+    csrf: Csrf = "",
+    next: Next = "/",
+) -> Response:
+    """Undo a hide: the item is back on the reader's next page (the page's Undo, and the
+    plain form the feed shows after a hide without script)."""
+    caller = require_form(request, csrf)
+    engine_of(request).unhide(caller.reader.id, article_id)
     return back(request, next)
 
 

@@ -114,15 +114,15 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
     caller = page_caller(request)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    values: dict[str, Any] = {"here": here, "here_base": here}
+    values.update(context)
     html = ENV.get_template(template).render(
         request=request,
         caller=caller,
         reader=caller.reader if caller else None,
         csrf=caller.csrf if caller else "",
-        here=here,
-        here_base=here,
         media=media_proxy(request.app).signer,
-        **context,
+        **values,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 

@@ -32,7 +32,8 @@ _making = threading.Lock()
 
 def media_proxy(app: FastAPI) -> MediaProxy:
     """The app's one media proxy (and its signer), made on first use from the engine's
-    settings: the data directory for the secret, the fetch settings for the network."""
+    settings: the secret (or the data directory that keeps one), the fetch settings for the
+    network."""
     found: MediaProxy | None = getattr(app.state, "media_proxy", None)
     if found is not None:
         return found
@@ -41,7 +42,13 @@ def media_proxy(app: FastAPI) -> MediaProxy:
         if found is None:
             engine: Engine = app.state.engine
             settings = engine.settings
-            signer = MediaSigner(media_secret(settings.data_dir))
+            configured = settings.media_secret
+            signer = MediaSigner(
+                media_secret(
+                    settings.data_dir,
+                    configured.get_secret_value() if configured is not None else None,
+                )
+            )
             found = MediaProxy(signer, settings.fetch)
             app.state.media_proxy = found
     return found

@@ -4,13 +4,23 @@ per-day engagement counts that events add to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.errors import ReaderExistsError, ReaderNotFoundError
-from tidings.store.schema import articles, engagement, events, interests, readers, saved
+from tidings.store.schema import (
+    article_removals,
+    article_sources,
+    articles,
+    clippings,
+    engagement,
+    events,
+    interests,
+    readers,
+    saved,
+)
 from tidings.store.sql.articles import require_articles
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
 from tidings.store.sql.rows import article_from_row, utc
@@ -51,10 +61,40 @@ class ReadersMixin(SQLBase):
             )
             return _reader(reader_row(conn, reader.id))
 
-    def remove_reader(self, key: int | str) -> None:
+    def remove_reader(self, key: int | str, *, clippings_source: int | None = None) -> list[int]:
         with self._transaction("remove the reader", writes=True) as conn:
             row = reader_row(conn, key)
+            gone: list[int] = []
+            if clippings_source is not None:
+                gone = _only_theirs(conn, row.id, clippings_source)
             conn.execute(sa.delete(readers).where(readers.c.id == row.id))
+            _delete_articles(conn, gone)
+            return gone
+
+    def add_clipping(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        with self._transaction("keep the clipping", writes=True) as conn:
+            reader_row(conn, reader_id)
+            require_articles(conn, [article_id])
+            conn.execute(
+                insert_for(conn)(clippings)
+                .values(reader_id=reader_id, article_id=article_id, added=at)
+                .on_conflict_do_nothing()
+            )
+
+    def clipped_articles(
+        self, reader_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Article, datetime]]:
+        query = (
+            sa.select(articles, clippings.c.added.label("clipped_at"))
+            .join(clippings, clippings.c.article_id == articles.c.id)
+            .where(clippings.c.reader_id == reader_id)
+            .order_by(clippings.c.added.desc(), articles.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("list the reader's clippings") as conn:
+            reader_row(conn, reader_id)
+            return [(article_from_row(r), utc(r.clipped_at)) for r in conn.execute(query)]
 
     def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
         values = {
@@ -237,6 +277,44 @@ class ReadersMixin(SQLBase):
                 )
             )
             return int(done.rowcount or 0)
+
+
+def _only_theirs(conn: sa.Connection, reader_id: int, source_id: int) -> list[int]:
+    """The articles of ``source_id`` that this reader clipped, no other reader clipped and
+    no other source carried: those that are in the database only because of them."""
+    other = clippings.alias("other")
+    others = sa.exists().where(other.c.article_id == articles.c.id, other.c.reader_id != reader_id)
+    elsewhere = sa.exists().where(
+        article_sources.c.article_id == articles.c.id, article_sources.c.source_id != source_id
+    )
+    query = (
+        sa.select(articles.c.id)
+        .join(clippings, clippings.c.article_id == articles.c.id)
+        .where(
+            clippings.c.reader_id == reader_id,
+            articles.c.source_id == source_id,
+            ~others,
+            ~elsewhere,
+        )
+        .order_by(articles.c.id)
+    )
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def _delete_articles(conn: sa.Connection, article_ids: Sequence[int]) -> None:
+    """Delete these articles (with everything that hangs on them), recording each in the
+    change sequence so that serving processes drop them (migration 0006)."""
+    if not article_ids:
+        return
+    seq = change_seq(conn)
+    removed = datetime.now(UTC)
+    conn.execute(
+        sa.insert(article_removals),
+        [{"seq": seq, "article_id": a, "removed": removed} for a in article_ids],
+    )
+    for chunk in chunks(list(article_ids)):
+        conn.execute(sa.delete(article_sources).where(article_sources.c.article_id.in_(chunk)))
+        conn.execute(sa.delete(articles).where(articles.c.id.in_(chunk)))
 
 
 def reader_row(conn: sa.Connection, key: int | str) -> sa.Row[Any]:

@@ -66,8 +66,8 @@
 //   data-effect="swap"   the form gives way to its partner (Save <-> Saved, Follow <-> Unfollow);
 //   data-effect="remove" the item (and data-also's items) fold into "Muted ... Undo", where
 //                        Undo posts /interests stance=unfollow for data-undo-kind/-value;
-//   data-effect="hide"   the item folds into "Hidden. Undo" at once, and the hide is sent
-//                        only after UNDO_MS (or when the reader leaves), so Undo is real.
+//   data-effect="hide"   the item folds into "Hidden: ... Undo" at once while the hide is
+//                        sent; Undo posts /unhide, which forgets the hide on the server.
 (function () {
   "use strict";
   var feed = document.querySelector("ol.feed");
@@ -76,9 +76,7 @@
   if (!main || !token || !window.fetch || !window.FormData) {
     return;
   }
-  var UNDO_MS = 6000;
   var csrf = token.getAttribute("content");
-  var pending = [];  // hides not yet sent: {data, timer}
 
   function announce(text) {
     var region = document.getElementById("announce");
@@ -160,12 +158,6 @@
     return button;
   }
 
-  function sendHide(entry) {
-    window.clearTimeout(entry.timer);
-    pending.splice(pending.indexOf(entry), 1);
-    return post("/feedback", entry.data);
-  }
-
   function act(form, submitter) {
     var item = itemOf(form);
     var effect = form.getAttribute("data-effect");
@@ -181,19 +173,21 @@
       back.focus();
     }
     if (effect === "hide") {
-      var entry = { data: data, timer: 0 };
-      entry.timer = window.setTimeout(function () {
-        sendHide(entry).catch(function (error) { failed(item, error); });
-      }, UNDO_MS);
-      pending.push(entry);
+      // Folded at once (the reader asked for it out of the way), sent at the same time;
+      // Undo waits for the hide to be stored, then forgets it on the server.
+      var sent = post(form.action, data);
       var undo = fold(item, form.getAttribute("data-gone") || "Hidden", function () {
-        window.clearTimeout(entry.timer);
-        var at = pending.indexOf(entry);
-        if (at >= 0) {
-          pending.splice(at, 1);
-          return Promise.resolve();
+        return sent.then(function () {
+          return post("/unhide", { csrf: csrf, article_id: data.get("article_id") });
+        });
+      });
+      sent.catch(function (error) {
+        var notice = document.querySelector("[data-folded-for='" + item.id + "']");
+        if (notice) {
+          notice.remove();
         }
-        return Promise.reject(new Error("already hidden"));
+        item.hidden = false;
+        failed(item, error);
       });
       undo.focus();
       announce("Hidden: " + titleOf(item) + ". Undo is next to it.");
@@ -275,27 +269,6 @@
     }
     event.preventDefault();
     act(form, event.submitter);
-  });
-
-  // Hides still waiting for their Undo time are sent when the reader leaves.
-  function flush() {
-    pending.slice().forEach(function (entry) {
-      window.clearTimeout(entry.timer);
-      navigator.sendBeacon("/feedback", entry.data);
-    });
-    pending = [];
-  }
-  window.addEventListener("pagehide", flush);
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") {
-      flush();
-    }
-  });
-  // Following a link (an article, the next page) with a hide pending sends it first.
-  main.addEventListener("click", function (event) {
-    if (event.target.closest("a[href]") && pending.length) {
-      flush();
-    }
   });
 
   if (!feed) {
@@ -449,4 +422,219 @@
       event.target.hidden = true;
     }
   }, true);
+})();
+
+// Suggestions as the reader types, under every box marked data-suggest (the header's search,
+// the search page, onboarding): people, organisations, places, topics and sources from
+// /api/suggest, each with Follow and Mute, which act at once. Without this script the boxes
+// are plain search forms whose pages list the same suggestions.
+(function () {
+  "use strict";
+  var token = document.querySelector('meta[name="csrf-token"]');
+  var boxes = document.querySelectorAll("input[data-suggest]");
+  if (!token || !boxes.length || !window.fetch) {
+    return;
+  }
+  var csrf = token.getAttribute("content");
+  var WAIT_MS = 150;  // typing pauses shorter than this are not worth a request
+  var MIN_CHARS = 2;
+
+  function href(s) {
+    if (s.kind === "entity") {
+      return "/entities/" + encodeURIComponent(s.value);
+    }
+    if (s.kind === "topic") {
+      return "/topics/" + encodeURIComponent(s.value);
+    }
+    return "/sources#source-" + encodeURIComponent(s.value);
+  }
+
+  function say(region, text) {
+    var live = document.getElementById("announce");
+    if (live) {
+      live.textContent = "";
+      window.setTimeout(function () { live.textContent = text; }, 30);
+    }
+  }
+
+  // One Follow or Mute button: pressing it sets that stance (or, pressed again, forgets it).
+  function stanceButton(s, stance, row) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "small" + (stance === "mute" ? " quiet" : "");
+    button.setAttribute("data-stance", stance);
+    function show() {
+      var on = row.getAttribute("data-stance") === stance;
+      var verb = stance === "follow" ? (on ? "Following ✓" : "Follow") : (on ? "Muted ✓" : "Mute");
+      button.textContent = verb;
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.setAttribute("aria-label", verb + " " + s.label);
+      button.classList.toggle("on", on);
+    }
+    show();
+    button.addEventListener("click", function () {
+      var on = row.getAttribute("data-stance") === stance;
+      button.disabled = true;
+      window.fetch("/interests", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-Tidings-In-Place": "1" },
+        redirect: "manual",
+        body: new URLSearchParams({
+          csrf: csrf, kind: s.kind, value: s.value, stance: on ? "unfollow" : stance
+        })
+      }).then(function (response) {
+        button.disabled = false;
+        if (response.status !== 204) {
+          throw new Error("status " + response.status);
+        }
+        row.setAttribute("data-stance", on ? "" : stance);
+        Array.prototype.forEach.call(row.querySelectorAll("button[data-stance]"), function (b) {
+          b.dispatchEvent(new Event("tidings:stance"));
+        });
+        say(row, (on ? "No longer " + (stance === "follow" ? "following " : "muting ") :
+          (stance === "follow" ? "Following " : "Muted ")) + s.label);
+      }).catch(function (error) {
+        button.disabled = false;
+        button.textContent = "Did not work (" + error.message + ")";
+      });
+    });
+    button.addEventListener("tidings:stance", show);
+    return button;
+  }
+
+  function render(list, found, query) {
+    list.textContent = "";
+    if (!found.length) {
+      var none = document.createElement("p");
+      none.className = "empty";
+      none.textContent = "Nothing to follow named “" + query + "” yet.";
+      list.appendChild(none);
+      return;
+    }
+    var ul = document.createElement("ul");
+    found.forEach(function (s) {
+      var li = document.createElement("li");
+      li.setAttribute("data-stance", s.stance || "");
+      li.setAttribute("data-kind", s.kind);
+      var name = document.createElement("a");
+      name.className = "name";
+      name.href = href(s);
+      name.textContent = s.label;
+      var detail = document.createElement("span");
+      detail.className = "detail";
+      detail.textContent = s.detail;
+      var actions = document.createElement("span");
+      actions.className = "stances";
+      actions.appendChild(stanceButton(s, "follow", li));
+      actions.appendChild(stanceButton(s, "mute", li));
+      li.appendChild(name);
+      li.appendChild(detail);
+      li.appendChild(actions);
+      ul.appendChild(li);
+    });
+    list.appendChild(ul);
+  }
+
+  Array.prototype.forEach.call(boxes, function (box) {
+    var list = document.getElementById(box.getAttribute("data-suggest"));
+    var form = box.form;
+    if (!list) {
+      return;
+    }
+    var timer = 0;
+    var asked = null;  // the request in flight, aborted when the reader types on
+    box.setAttribute("aria-expanded", "false");
+    function close() {
+      list.hidden = true;
+      box.setAttribute("aria-expanded", "false");
+    }
+    function lookUp() {
+      var query = box.value.replace(/\s+/g, " ").trim();
+      if (asked) {
+        asked.abort();
+        asked = null;
+      }
+      if (query.length < MIN_CHARS) {
+        close();
+        return;
+      }
+      asked = new AbortController();
+      window.fetch("/api/suggest?" + new URLSearchParams({ q: query.slice(0, 100) }), {
+        credentials: "same-origin",
+        signal: asked.signal
+      }).then(function (response) {
+        if (!response.ok) {
+          throw new Error("status " + response.status);
+        }
+        return response.json();
+      }).then(function (found) {
+        asked = null;
+        render(list, found, query);
+        list.hidden = false;
+        box.setAttribute("aria-expanded", "true");
+      }).catch(function (error) {
+        if (error.name !== "AbortError") {
+          close();
+        }
+      });
+    }
+    box.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(lookUp, WAIT_MS);
+    });
+    box.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !list.hidden) {
+        close();
+        event.preventDefault();
+      } else if (event.key === "ArrowDown" && !list.hidden) {
+        var first = list.querySelector("a, button");
+        if (first) {
+          first.focus();
+          event.preventDefault();
+        }
+      }
+    });
+    list.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        close();
+        box.focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (form && !form.contains(event.target) && !list.contains(event.target)) {
+        close();
+      }
+    });
+  });
+})();
+
+// "Add an article": a paste longer than Tidings takes is refused here, with the reason,
+// before megabytes go over the network (the server refuses it too, without this script).
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-max-chars]");
+  if (!form) {
+    return;
+  }
+  var box = form.querySelector("textarea");
+  var note = form.querySelector(".error");
+  var max = parseInt(form.getAttribute("data-max-chars"), 10);
+  form.addEventListener("submit", function (event) {
+    var length = box.value.length;
+    var problem = null;
+    if (!box.value.trim()) {
+      problem = "Paste the text of an article page: the box is empty.";
+    } else if (length > max) {
+      problem = "That is " + length.toLocaleString("en") + " characters: a copied article page is far " +
+        "shorter (at most " + max.toLocaleString("en") + "). Paste the article's own page, or give its address.";
+    }
+    if (problem) {
+      event.preventDefault();
+      note.textContent = problem;
+      note.hidden = false;
+      box.setAttribute("aria-invalid", "true");
+      box.focus();
+    }
+  });
 })();
