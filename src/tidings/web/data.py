@@ -16,9 +16,9 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from tidings.api.routes.mine import MAX_IMPORT_BYTES
-from tidings.engine import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.errors import FetchError, InvalidInputError, OPMLError
 from tidings.portability import clipping_source
+from tidings.readers import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.web.account import settings_page
 from tidings.web.render import PageRoute, page, redirect
 from tidings.web.session import end_session, engine_of, require_form, require_reader
