@@ -96,3 +96,26 @@ def test_a_summary_that_repeats_the_headline_loses_it() -> None:
     assert summary_after_title("Roads, bridges and…", "Roads, bridges and tunnels close.") == (
         "\u2026tunnels close."
     )
+
+
+def test_a_summary_loses_the_time_stamp_it_opens_with() -> None:
+    # As the demo's ECB+ texts open (tokenised, spaced out), and as feeds write them.
+    cases = {
+        "04 / 28 / 09 07: 35 PM ET Federal agencies again": "Federal agencies again",
+        "Updated 5 / 5 / 2010 1: 41 PM Riots over harsh new": "Riots over harsh new",
+        "published: 2012 - 04 - 04 11: 47: 35 During the promotional": "During the promotional",
+        "06 / 06 / 13 07: 05 PM ET EDT The self - described": "The self - described",
+        "12/07/2026 - Ministers met": "Ministers met",
+        "2026-12-07 09:00 UTC: Ministers met": "Ministers met",
+    }
+    for summary, expected in cases.items():
+        assert summary_after_title("A headline", summary) == expected, summary
+    # Not a date: numbers that are news stay.
+    for kept in ("2 dead in floods", "3-2 win for the visitors", "In 2024 the rate fell"):
+        assert summary_after_title("A headline", kept) == kept
+    # Nothing but a stamp: kept rather than left empty.
+    assert summary_after_title("A headline", "12/07/2026") == "12/07/2026"
+    # After the headline it repeats, too.
+    assert summary_after_title("Riots", "Riots. Updated 5/5/2010 1:41 PM Three died") == (
+        "Three died"
+    )

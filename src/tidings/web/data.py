@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from tidings.api.ingesting import source_added
 from tidings.api.routes.mine import MAX_IMPORT_BYTES
 from tidings.engine import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.errors import FetchError, InvalidInputError, OPMLError
@@ -161,6 +162,7 @@ async def import_file(
     ]
     if report.sources_added:
         done.append(counted(report.sources_added, "new source"))
+        source_added(request.app)
     notice = "Imported " + ", ".join(done) + "."
     if report.skipped:
         notice += f" Not found here ({len(report.skipped)}): " + "; ".join(report.skipped[:8])

@@ -13,6 +13,7 @@ rest sit behind "Why this?".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,12 +128,31 @@ def item_view(
     )
 
 
+#: A time stamp a summary opens with ("04/28/09 07:35 PM ET", "Updated 5/5/2010 1:41 PM",
+#: "published: 2012-04-04 11:47:35"; the spaced-out forms "04 / 28 / 09 07: 35 PM" are
+#: tokenised news text as ECB+ has it): the item shows its time beside the source already,
+#: so the summary's line goes to what happened. A date is required, so that a summary
+#: opening with a number ("2 dead in ...") keeps it.
+_LEADING_STAMP = re.compile(
+    r"^(?i:(?:last\s+)?(?:updated|published|posted)\s*:?\s*)?"
+    r"\d{1,4}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{1,4}"
+    r"(?:\s*,?\s*\d{1,2}\s*:\s*\d{2}(?:\s*:\s*\d{2})?)?"
+    r"(?:\s*(?i:[ap]\.?\s?m\.?)(?![a-z]))?"
+    r"(?:\s+(?:[ECMP][SD]?T|GMT|UTC|BST|CES?T)\b)*"
+    r"\s*[-\u2013\u2014:|]?\s*"
+)
+
+
 def summary_after_title(title: str | None, summary: str | None) -> str | None:
-    """The summary without the headline it repeats: many feeds' descriptions (and copied
-    pages) begin with the title, which the item already shows a line above."""
+    """The summary without the headline it repeats (many feeds' descriptions, and copied
+    pages, begin with the title, which the item already shows a line above) and without a
+    time stamp it opens with (the item shows the time)."""
     if not summary:
         return None
     text = summary.strip()
+    unstamped = _LEADING_STAMP.sub("", text, count=1)
+    if unstamped.strip():
+        text = unstamped
     whole = " ".join((title or "").split())
     head = whole.rstrip(".…")
     # A headline the feed cut short: what follows it in the summary goes on mid-sentence.
@@ -145,6 +165,9 @@ def summary_after_title(title: str | None, summary: str | None) -> str | None:
         text = text.lstrip(" .:;,-\u2013\u2014|")
         if text and cut:
             text = "\u2026" + text
+        unstamped = _LEADING_STAMP.sub("", text, count=1)
+        if unstamped.strip():
+            text = unstamped
     return text or None
 
 
