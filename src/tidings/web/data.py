@@ -21,7 +21,7 @@ from tidings.engine import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.errors import FetchError, InvalidInputError, OPMLError
 from tidings.portability import clipping_source
 from tidings.web.account import settings_page
-from tidings.web.render import PageRoute, page, redirect
+from tidings.web.render import PageRoute, counted, page, redirect
 from tidings.web.session import end_session, engine_of, require_form, require_reader
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -168,10 +168,6 @@ async def import_file(
         notice += f" Not found here ({len(report.skipped)}): " + "; ".join(report.skipped[:8])
         notice += "…" if len(report.skipped) > 8 else "."
     return settings_page(request, notice=notice)
-
-
-def counted(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 @router.post("/settings/delete", response_class=HTMLResponse)

@@ -69,6 +69,11 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat() if moment else ""
 
 
+def counted(n: int, thing: str) -> str:
+    """``n`` things, in words a reader reads: "1 source", "3 sources"."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "–"
 
@@ -100,6 +105,7 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["iso"] = iso
     env.filters["ago"] = ago
+    env.filters["counted"] = counted
     env.filters["after_title"] = lambda summary, title: summary_after_title(title, summary)
     env.globals["percent"] = percent
     return env
