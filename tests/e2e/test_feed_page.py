@@ -252,8 +252,10 @@ def test_a_storys_numbers_agree_on_the_item_the_article_and_the_story_page(
         assert found, hidden
         sources = int(found.group(1))
         named = item.locator(".also a[href^='/articles/']").count()
+        # "+N" after the names, or "N other sources" where the page names none.
         more = item.locator(".also a[href^='/stories/']")
-        extra = int((more.inner_text() or "+0").lstrip("+")) if more.count() else 0
+        counted = re.search(r"\d+", more.inner_text()) if more.count() else None
+        extra = int(counted.group(0)) if counted else 0
         assert named + extra + 1 == sources, (story, named, extra, sources)
         reason = item.locator(".meta .reason")
         line = reason.inner_text() if reason.count() else None

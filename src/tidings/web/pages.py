@@ -31,7 +31,7 @@ from tidings.types import (
     Stance,
     TopicKind,
 )
-from tidings.web.items import Covered, ItemView, item_view
+from tidings.web.items import Covered, ItemView, headline, item_view
 from tidings.web.render import PageRoute, page, redirect, to_signin
 from tidings.web.session import engine_of, page_caller, require_reader
 
@@ -196,7 +196,7 @@ def article(request: Request, article_id: int) -> Response:
     return page(
         request,
         "article.html",
-        title=found.title or "Article",
+        title=headline(found.title, found.summary) or "Article",
         article=found,
         source=source_names(request).get(found.source_id, ""),
         insight=insight,

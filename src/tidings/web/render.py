@@ -27,7 +27,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.web.items import ago as relative_time
-from tidings.web.items import summary_after_title
+from tidings.web.items import headline, summary_after_title
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,6 +107,7 @@ def _environment() -> Environment:
     env.filters["ago"] = ago
     env.filters["counted"] = counted
     env.filters["after_title"] = lambda summary, title: summary_after_title(title, summary)
+    env.filters["headline"] = headline
     env.globals["percent"] = percent
     return env
 
