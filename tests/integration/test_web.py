@@ -205,6 +205,10 @@ def test_sign_up_onboard_and_see_a_feed_with_reasons(app: FastAPI, ids: dict[str
         follow_redirects=False,
     )
     assert done.status_code == 303 and done.headers["location"] == "/"
+    # Back on onboarding, what they follow is ticked (changed in Settings, not here).
+    again = client.get("/onboarding").text
+    assert f'name="entity" value="{xi.group(1)}" checked disabled> Xi Jinping' in again
+    assert f'name="topic" value="{relation.group(1)}" checked disabled>' in again
 
     feed = client.get("/")
     assert feed.status_code == 200

@@ -486,6 +486,7 @@ def search(request: Request, q: SearchText = "") -> Response:
     return page(
         request,
         "search.html",
+        header_search=False,
         title=f"Search: {query}" if query else "Search",
         query=query,
         results=[a for a, _ in found],
