@@ -24,6 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from tidings import __version__
 from tidings.api.errors import status_for
+from tidings.api.ingesting import BackgroundIngestion
 from tidings.api.limits import AuthRateLimits
 from tidings.api.middleware import (
     MAX_BODY_BYTES,
@@ -121,10 +122,14 @@ async def _page_server_error(_: Request, __: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, *, auth_limits: AuthRateLimits | None = None, ingest: bool = False
+) -> FastAPI:
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
     default limits on sign-in and sign-up attempts (10 a minute per address and per name);
-    the pages' forms use the same object, ``app.state.auth_limits``."""
+    the pages' forms use the same object, ``app.state.auth_limits``. With ``ingest``, the
+    app reads its sources as they fall due while it serves (``app.state.ingestion``, a
+    :class:`BackgroundIngestion`, started and stopped with the app)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,7 +138,14 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         serving: Engine | None = app.state.engine
         if serving is not None:
             await asyncio.to_thread(serving.prepare_to_serve)
-        yield
+        ingestion: BackgroundIngestion | None = app.state.ingestion
+        if ingestion is not None:
+            ingestion.start()
+        try:
+            yield
+        finally:
+            if ingestion is not None:
+                await asyncio.to_thread(ingestion.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -148,6 +160,7 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         ),
     )
     app.state.engine = engine
+    app.state.ingestion = BackgroundIngestion(engine) if ingest else None
     app.state.auth_limits = auth_limits or AuthRateLimits()
 
     http_errors = _for_api(api_http_error, http_exception_handler)

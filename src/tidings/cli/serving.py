@@ -17,22 +17,32 @@ from tidings.suggest import well_covered
 from tidings.types import Entity, SourceKind, TopicKind, TopicTag
 
 
-def serve_engine(engine: Engine, host: str, port: int) -> None:
+def serve_engine(engine: Engine, host: str, port: int, *, ingest: bool = True) -> None:
+    """Serve the app; with ``ingest``, it reads the sources as they fall due (a source a
+    reader adds on the page within seconds) in a thread of its own."""
     import uvicorn
 
     from tidings.api.app import create_app
 
-    click.echo(f"serving Tidings at http://{host}:{port}  (Ctrl-C to stop)")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    reading = "; reading sources as they fall due" if ingest else ""
+    click.echo(f"serving Tidings at http://{host}:{port}{reading}  (Ctrl-C to stop)")
+    uvicorn.run(create_app(engine, ingest=ingest), host=host, port=port, log_level="warning")
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--no-ingest",
+    is_flag=True,
+    help="Do not read sources while serving (when `tidings ingest --watch` runs elsewhere).",
+)
 @pass_ctx
-def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve the HTTP API and pages."""
-    serve_engine(ctx.engine, host, port)
+def serve(ctx: Context, host: str, port: int, no_ingest: bool) -> None:
+    """Serve the HTTP API and pages, and read the sources as they fall due."""
+    if not no_ingest:
+        ctx.engine.check_enrichment()
+    serve_engine(ctx.engine, host, port, ingest=not no_ingest)
 
 
 @click.command()
