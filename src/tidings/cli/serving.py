@@ -186,7 +186,15 @@ def demo_follows(engine: Engine) -> tuple[list[TopicTag], list[Entity]]:
         return ranked_tags[:DEMO_TOPICS], names[:DEMO_ENTITIES]
     chosen_tags = [tags[t] for t, _ in topic_runs.most_common(DEMO_TOPICS)]
     by_runs = sorted(entity_runs, key=lambda e: (-entity_runs[e], -people[e].article_count, e))
-    return chosen_tags, [people[e] for e in by_runs[:DEMO_ENTITIES]]
+    # Places run through most stories (a country is in every story of its news), so they
+    # would take every slot and give most items the same reason: one place at most.
+    chosen: list[Entity] = []
+    for e in by_runs:
+        if len(chosen) == DEMO_ENTITIES:
+            break
+        if people[e].type != "PLACE" or all(c.type != "PLACE" for c in chosen):
+            chosen.append(people[e])
+    return chosen_tags, chosen
 
 
 def ensure_demo_reader(engine: Engine, host: str) -> str:
