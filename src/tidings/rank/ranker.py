@@ -645,13 +645,11 @@ class Ranker:
         found = {
             f.article_id: f for f in self._storage().display_facts([*shown, *covering, *named])
         }
-        counts = dict(
-            zip(
-                columns.ids.tolist(),
-                zip(columns.shown.tolist(), columns.engaged.tolist(), strict=True),
-                strict=True,
-            )
-        )
+        counts = {
+            a: (int(columns.shown[i]), int(columns.engaged[i]))
+            for a in dict.fromkeys([*shown, *covering])
+            if (i := index.get(a)) is not None
+        }
         # The items' topics and entities (their reasons name them) are the window's.
         tags = {f.article_id: f for f in scoring.window.facts(columns.rows[wanted])}
         names = self._entity_names({e for f in tags.values() for e, _, _ in f.entities})
