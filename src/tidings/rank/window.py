@@ -367,30 +367,7 @@ class ArticleWindow:
 
     def memory_bytes(self) -> int:
         """Bytes held by the window's arrays and dictionaries (capacity, not just rows)."""
-        arrays = [
-            self._ids,
-            self._alive,
-            self._published,
-            self._source,
-            self._story,
-            self._half_life,
-            self._teaser,
-            self._clickbait,
-            self._vectors,
-            self._inverse_norm,
-            self._topic_ptr,
-            self._topic_code,
-            self._topic_conf,
-            self._entity_ptr,
-            self._entity_id,
-            self._entity_offset,
-            self._author_ptr,
-            self._author_code,
-            self._text_ptr,
-            self._text,
-            self._shown,
-            self._engaged,
-        ]
+        arrays: list[_Array] = [getattr(self, name) for name in self._COLUMNS]
         total = sum(a.data.nbytes for a in arrays) + self._row_of.nbytes
         total += self._stories.nbytes()
         total += sum(p.nbytes() for p in (self.by_entity, self.by_topic, self.by_source))
