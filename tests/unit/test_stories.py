@@ -29,6 +29,7 @@ from tidings.enrich.stories import (
     repair_stories,
     representative,
     shipped_model,
+    shouts,
     specifics,
 )
 from tidings.enrich.story_feed import StoryFiler, story_item
@@ -351,9 +352,9 @@ def test_time_stamps_do_not_head_a_story(stamp: str | None) -> None:
 
 def test_headline_of_a_story_is_its_most_representative_member() -> None:
     members = [
-        item("edge1", direction(-25), CHILE, 0, "Edge one"),
+        item("edge1", direction(-25), CHILE, 0, "EDGE ONE SHOUTS"),
         item("centre", direction(0), CHILE, 1, "MAJOR QUAKE STRIKES CHILE COAST"),
-        item("edge2", direction(25), CHILE, 2, "Edge two"),
+        item("edge2", direction(25), CHILE, 2, "EDGE TWO SHOUTS"),
     ]
     rep = representative(members)
     assert rep is not None and rep.id == "centre"
@@ -362,6 +363,29 @@ def test_headline_of_a_story_is_its_most_representative_member() -> None:
     (story,) = c.stories()
     assert story.representative == "centre"
     assert story.headline == "Major Quake Strikes Chile Coast"
+
+
+@pytest.mark.parametrize(
+    "loud",
+    [
+        "MAJOR QUAKE STRIKES CHILE COAST",
+        "Quake in Chile: town found GUILTY of poor building",
+        "MUST SEE: Chile quake",
+    ],
+)
+def test_a_calm_title_heads_a_story_before_a_shouting_one(loud: str) -> None:
+    assert shouts(loud)
+    members = [
+        item("edge", direction(-25), CHILE, 0, "Quake strikes Chile coast"),
+        item("centre", direction(0), CHILE, 1, loud),
+    ]
+    rep = representative(members)
+    assert rep is not None and rep.id == "edge"
+
+
+@pytest.mark.parametrize("title", ["NASA finds water on Mars", "US, UK sign a deal", "Quake hits"])
+def test_abbreviations_do_not_shout(title: str) -> None:
+    assert not shouts(title)
 
 
 def test_lead_names_keeps_names_first_mentioned_early() -> None:

@@ -500,9 +500,25 @@ def _title_case(text: str) -> str:
     return " ".join(out)
 
 
+#: A word in capitals that is emphasis, not an abbreviation: five letters or more
+#: ("GUILTY"), or two such words of three letters or more in a row ("MUST SEE", "HUNGER
+#: GAMES"). Abbreviations are mostly shorter ("NASA", "NATO", "FBI"); one that is not
+#: ("NASDAQ") only makes its title a second choice.
+_SHOUTED = re.compile(r"\b[A-Z]{5,}\b|\b[A-Z]{3,}\W{1,3}[A-Z]{3,}\b")
+
+
+def shouts(title: str | None) -> bool:
+    """Whether a title shouts in part: a word or two in capitals for emphasis ("Man found
+    GUILTY of ...", "... HUNGER GAMES Sequel"). :func:`headline` puts a wholly shouted title
+    in normal case; a title that shouts in part is a story's headline only when no member
+    has a calmer one."""
+    return bool(_SHOUTED.search(title or ""))
+
+
 def representative(items: Sequence[StoryItem]) -> StoryItem | None:
     """The member most like the others (nearest the centroid of the embeddings), preferring
-    one whose title can head a story (:func:`is_headline`); None for no items."""
+    one whose title can head a story (:func:`is_headline`) and, among those, one whose
+    title does not shout (:func:`shouts`); None for no items."""
     if not items:
         return None
     vectors = np.stack([np.asarray(i.vector, dtype=np.float64) for i in items])
@@ -510,7 +526,8 @@ def representative(items: Sequence[StoryItem]) -> StoryItem | None:
     closeness = vectors @ centroid
     order = sorted(range(len(items)), key=lambda k: (-closeness[k], items[k].id))
     titled = [k for k in order if is_headline(items[k].title)]
-    return items[(titled or order)[0]]
+    calm = [k for k in titled if not shouts(items[k].title)]
+    return items[(calm or titled or order)[0]]
 
 
 # --- the clusterer -----------------------------------------------------------------------
@@ -887,10 +904,15 @@ class StoryClusterer:
         rep = representative(candidates) if candidates else None
         stored = story.restored_representative
         if stored is not None and rep is not None and is_headline(stored.title):
-            # The stored representative competes by closeness to the whole story's centroid.
-            centroid = _unit_rows(total[None, :])[0]
-            if float(np.dot(centroid, stored.vector)) > float(np.dot(centroid, rep.vector)):
+            calm, rep_shouts = not shouts(stored.title), shouts(rep.title)
+            if calm and rep_shouts:
                 rep = stored
+            elif calm or rep_shouts:
+                # The stored representative competes by closeness to the whole story's
+                # centroid.
+                centroid = _unit_rows(total[None, :])[0]
+                if float(np.dot(centroid, stored.vector)) > float(np.dot(centroid, rep.vector)):
+                    rep = stored
         elif rep is None:
             rep = story.restored_representative
         return StoryAssignment(
