@@ -40,11 +40,11 @@ def test_the_seed_article_is_understood(tmp_path: Path, seed_file: Path) -> None
     analysis = data["analysis"]
     assert analysis["status"] == "done" and analysis["language"] == "en"
     kinds = {t["kind"] for t in analysis["topics"]}
-    assert kinds == {"taxonomy", "section", "relation"}
-    assert any(
-        t["label"] == "China-Russia relations" and t["kind"] == "section"
-        for t in analysis["topics"]
-    )
+    # The page's section ("China-Russia relations") names a relation: it is the relation's
+    # topic, once, not a section topic beside it (migration 0008).
+    assert kinds == {"taxonomy", "relation"}
+    relations = [t["label"] for t in analysis["topics"] if t["kind"] == "relation"]
+    assert relations == ["China–Russia relations"]
     names = {e["name"] for e in analysis["entities"]}
     assert {"Xi Jinping", "Vladimir Putin", "Wang Yi", "Belt and Road Initiative"} <= names
     speakers = {q["entity"] for q in analysis["quotes"]}
