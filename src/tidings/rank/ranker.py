@@ -54,6 +54,7 @@ from tidings.rank.state import (
 )
 from tidings.rank.window import ArticleWindow, Columns, epoch
 from tidings.store.base import Storage
+from tidings.store.changes import ChangeFollower as _Follower
 from tidings.types import (
     ArticleFacts,
     EventKind,
@@ -84,14 +85,6 @@ CACHED_PAGES = 2048
 #: Seconds between two looks at storage's change sequence while pages are asked for: new
 #: analyses and other readers' engagement reach pages within this.
 REFRESH_EVERY = 1.0
-#: Change numbers missing below the highest one read are looked for again on every refresh
-#: for this long: a change written by a transaction that commits after a later-numbered one
-#: (PostgreSQL: several writers) is read when it commits. Writers hold no transaction open
-#: for anywhere near this long.
-GAP_SECONDS = 120.0
-#: Numbers just below the position the window was read at that are looked for again: more
-#: than the writers that can be open at once.
-RECHECK_AT_START = 100
 #: Articles kept in the archive of older articles that readers' histories name, after which
 #: it starts afresh: about 2 KB each.
 ARCHIVE_ROWS = 100_000
@@ -124,32 +117,6 @@ class _CachedPage:
     stamp: tuple[object, ...]
     at: float
     last_hit: float
-
-
-class _Follower:
-    """A position in storage's change sequence: the highest number read, and the numbers
-    below it not read yet (see :data:`GAP_SECONDS`)."""
-
-    def __init__(self, position: int, now: float) -> None:
-        self.high = position
-        # Writers still open when the window was read may hold numbers just below the
-        # position: those are looked for too, for a while.
-        self.gaps = dict.fromkeys(range(max(position - RECHECK_AT_START, 0) + 1, position + 1), now)
-
-    def read(self, seqs: Iterable[int], now: float) -> None:
-        found = set(seqs)
-        for seq in found:
-            self.gaps.pop(seq, None)
-        top = max(found, default=self.high)
-        if top > self.high:
-            # Numbers skipped between the old high and the new one may still commit.
-            for seq in range(self.high + 1, top):
-                if seq not in found:
-                    self.gaps[seq] = now
-            self.high = top
-        for seq, since in list(self.gaps.items()):
-            if now - since > GAP_SECONDS:
-                del self.gaps[seq]
 
 
 class Ranker:
