@@ -290,6 +290,11 @@ class Settings(BaseSettings):
     feed_cache_seconds: float = Field(default=60.0, ge=0)
     """How long a reader's unchanged page may be served again, in seconds (0 ranks every
     request afresh)."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Addresses of the reverse proxies in front of ``tidings serve`` (``"10.0.0.5/32"``):
+    only requests from them may say, in ``X-Forwarded-For`` and ``X-Forwarded-Proto``, who
+    the client is and whether it came over HTTPS. None by default: from anyone else those
+    headers would let a client pick the address that rate limits count."""
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     """How Tidings talks to the network."""
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -328,6 +333,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if not isinstance(value, str | list | tuple):
+            return value
+        try:
+            return parse_networks(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
 
     @field_validator("admins", mode="before")
     @classmethod

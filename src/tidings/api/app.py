@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tidings import __version__
 from tidings.api.auth import CSRFError
@@ -200,4 +201,10 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     # Outermost last: the security headers go on every response, a 413 included.
     app.add_middleware(BodySizeLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeadersMiddleware)
+    trusted = [str(net) for net in engine.settings.trusted_proxies]
+    if trusted:
+        # The client's address (what rate limits count) and scheme come from proxy
+        # headers only when a configured proxy sent them; `tidings serve` turns uvicorn's
+        # own handling off (it trusts 127.0.0.1 by default, so anyone on the machine).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app

@@ -10,9 +10,10 @@ form shows its message) once a client address, or a reader name, has made too ma
 in the window. Counting by address slows one machine guessing many names; counting by name
 slows many machines guessing one reader's password.
 
-In memory and per process: enough for the one-machine installation Tidings is made for;
-behind a reverse proxy, run uvicorn with ``--proxy-headers`` so that the client address is
-the reader's, not the proxy's.
+The client address is the connection's, unless the connection comes from a reverse proxy
+named in ``TIDINGS_TRUSTED_PROXIES``: then it is the one the proxy puts in
+``X-Forwarded-For`` (``api/app.py``). Anyone else could put any address there and get a
+fresh limit with each.
 """
 
 from __future__ import annotations

@@ -15,22 +15,89 @@ from tidings.ingest.stage import classify_source_url
 from tidings.types import SourceKind, TopicKind
 
 
-def serve_engine(engine: Engine, host: str, port: int) -> None:
+def plain_http_warning(host: str, *, tls: bool, behind_proxy: bool) -> str | None:
+    """What to tell an operator about to serve plain HTTP beyond this machine, or None.
+    Pure."""
+    if tls or behind_proxy or is_loopback(host):
+        return None
+    return (
+        f"warning: serving plain HTTP on {host}: passwords and session cookies would cross "
+        "the network unencrypted. Put a TLS-terminating reverse proxy in front (and name it "
+        "in TIDINGS_TRUSTED_PROXIES), or pass --ssl-certfile and --ssl-keyfile."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_engine(
+    engine: Engine,
+    host: str,
+    port: int,
+    *,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+) -> None:
     import uvicorn
 
     from tidings.api.app import create_app
 
-    click.echo(f"serving Tidings at http://{host}:{port}  (Ctrl-C to stop)")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    warning = plain_http_warning(
+        host, tls=certfile is not None, behind_proxy=bool(engine.settings.trusted_proxies)
+    )
+    if warning:
+        click.echo(warning, err=True)
+    scheme = "https" if certfile is not None else "http"
+    click.echo(f"serving Tidings at {scheme}://{host}:{port}  (Ctrl-C to stop)")
+    uvicorn.run(
+        create_app(engine),
+        host=host,
+        port=port,
+        log_level="warning",
+        # Proxy headers are the app's to honour, from TIDINGS_TRUSTED_PROXIES alone.
+        proxy_headers=False,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+    )
+
+
+def _tls_files(certfile: Path | None, keyfile: Path | None) -> None:
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+
+
+_certfile = click.option(
+    "--ssl-certfile",
+    "certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile).",
+)
+_keyfile = click.option(
+    "--ssl-keyfile",
+    "keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@_certfile
+@_keyfile
 @pass_ctx
-def serve(ctx: Context, host: str, port: int) -> None:
+def serve(ctx: Context, host: str, port: int, certfile: Path | None, keyfile: Path | None) -> None:
     """Serve the HTTP API and pages."""
-    serve_engine(ctx.engine, host, port)
+    _tls_files(certfile, keyfile)
+    serve_engine(ctx.engine, host, port, certfile=certfile, keyfile=keyfile)
 
 
 @click.command()
@@ -101,16 +168,11 @@ DEMO_ENTITIES = 3
 def ensure_demo_reader(engine: Engine, host: str) -> str:
     """The demo reader, made once (with follows of the most frequent topics and people,
     organisations and places) and able to sign in; returns their password."""
-    import ipaddress
     import secrets
 
     from tidings.errors import AuthenticationError, NotFoundError
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    password = DEMO_PASSWORD if loopback else secrets.token_urlsafe(12)
+    password = DEMO_PASSWORD if is_loopback(host) else secrets.token_urlsafe(12)
     try:
         engine.get_reader(DEMO_READER)
     except NotFoundError:
