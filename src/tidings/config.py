@@ -130,6 +130,12 @@ class FetchSettings(Section):
     backoff_max: float = Field(default=30.0, ge=0)
     """Longest delay between attempts within one fetch; longer Retry-After values are left to
     the scheduler instead of blocking the pass."""
+    source_deadline: float = Field(default=90.0, gt=0)
+    """Seconds one source may take in a pass, every attempt and wait included: its feed, then
+    its article pages. A feed not read by then is a timeout (retried at the next poll);
+    pages not fetched by then wait for the next pass. 90 s lets one whole attempt at
+    ``total_timeout`` (60 s) and a quick retry through, where three attempts of a server
+    dripping a byte a second held a pass for 183 s."""
     allowed_networks: tuple[Network, ...] = ()
     """Private, loopback or link-local networks the guard lets fetches reach anyway
     (``"10.0.0.0/8, 127.0.0.1/32"``); none by default."""

@@ -101,6 +101,7 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     ("fetch", "attempts"): ("1", 1),
     ("fetch", "backoff_base"): ("0.25", 0.25),
     ("fetch", "backoff_max"): ("5", 5.0),
+    ("fetch", "source_deadline"): ("30", 30.0),
     ("fetch", "allowed_networks"): ("10.0.0.0/8, ::1", parse_networks("10.0.0.0/8,::1")),
     ("schedule", "min_interval"): ("60", 60),
     ("schedule", "max_interval"): ("7200", 7200),

@@ -29,6 +29,7 @@ from tidings.errors import (
     ExtractionError,
     FeedParseError,
     FetchError,
+    FetchTimeoutError,
     InvalidURLError,
     NotFoundError,
     TidingsError,
@@ -264,9 +265,21 @@ class IngestionStage:
     async def _ingest_feed(
         self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
     ) -> SourceUpdate:
-        response = await fetcher.fetch(
-            source.url, etag=source.etag, last_modified=source.last_modified
-        )
+        # One deadline for the whole source, retries and pages included, so that no source
+        # holds the pass (a fetch's own timeouts apply per attempt).
+        budget = self.settings.fetch.source_deadline
+        deadline = asyncio.get_running_loop().time() + budget
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await fetcher.fetch(
+                    source.url, etag=source.etag, last_modified=source.last_modified
+                )
+        except TimeoutError:
+            raise FetchTimeoutError(
+                f"no complete response within {budget:g} s (the per-source deadline, "
+                "every attempt included)",
+                resource=source.url,
+            ) from None
         now = response.fetched_at
         if response.not_modified:
             return self._record_not_modified(
@@ -285,7 +298,9 @@ class IngestionStage:
                 url=response.url,
                 content_type=response.content_type,
             )
-        drafts = await self._complete_with_pages(source, feed.articles, fetcher, parse_slots)
+        drafts = await self._complete_with_pages(
+            source, feed.articles, fetcher, parse_slots, deadline
+        )
         feed = replace(feed, articles=tuple(drafts))
         return self._store_feeds(
             source,
@@ -303,12 +318,14 @@ class IngestionStage:
         drafts: Sequence[ArticleDraft],
         fetcher: Fetcher,
         parse_slots: asyncio.Semaphore,
+        deadline: float,
     ) -> list[ArticleDraft]:
         """Fetch and extract the article pages of entries that are only teasers.
 
         Known articles are not fetched again: an extracted one keeps its page's fields, one
         whose page failed keeps its note (the failure is not retried on every poll), and
-        one still pending is fetched now. A failing page never fails the source.
+        one still pending is fetched now. A failing page never fails the source, and pages
+        still coming at the source's ``deadline`` (event loop time) wait for the next pass.
         """
         wanted = [i for i, d in enumerate(drafts) if self.pages.wants_page(d, source.pages)]
         out = list(drafts)
@@ -334,11 +351,21 @@ class IngestionStage:
         for i in to_fetch[PAGES_PER_PASS:]:
             out[i] = replace(drafts[i], extraction_note=self.pages.pending_note)
         now = to_fetch[:PAGES_PER_PASS]
-        pages = await asyncio.gather(
-            *(self._fetch_page(drafts[i], fetcher, parse_slots) for i in now)
-        )
-        for i, completed in zip(now, pages, strict=True):
-            out[i] = completed
+        if not now:
+            return out
+        tasks = [
+            asyncio.ensure_future(self._fetch_page(drafts[i], fetcher, parse_slots)) for i in now
+        ]
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        done, late = await asyncio.wait(tasks, timeout=remaining)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        for i, task in zip(now, tasks, strict=True):
+            if task in done:
+                out[i] = task.result()
+            else:
+                out[i] = replace(drafts[i], extraction_note=self.pages.pending_note)
         return out
 
     async def _fetch_page(
