@@ -171,10 +171,20 @@ class Engine:
         tags: Sequence[str] = (),
         title: str | None = None,
         pages: PagePolicy = PagePolicy.AUTO,
+        operator: bool = False,
     ) -> Source:
         """Subscribe to a feed URL, or a local feed file or folder (see
-        :meth:`IngestionStage.add_source`). Raises InvalidURLError, SourceExistsError."""
-        return self.ingestion.add_source(url, tags=tags, title=title, pages=pages)
+        :meth:`IngestionStage.add_source`). ``operator`` only from the operator's own
+        command line: such a source may reach the networks of ``allowed_networks``.
+        Raises InvalidURLError, SourceExistsError."""
+        return self.ingestion.add_source(
+            url, tags=tags, title=title, pages=pages, operator=operator
+        )
+
+    def trust_source(self, key: int | str) -> Source:
+        """Let a source use the operator's network allowances (the operator vouches for
+        it). Raises SourceNotFoundError."""
+        return self.storage.update_source(replace(self.storage.get_source(key), operator=True))
 
     def get_source(self, key: int | str) -> Source:
         return self.storage.get_source(key)
@@ -186,10 +196,12 @@ class Engine:
         self.storage.remove_source(key)
         self._content_changed()
 
-    def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
+    def import_opml(
+        self, content: bytes, *, operator: bool = False
+    ) -> tuple[list[Source], list[OutlineEntry]]:
         """Subscribe to every feed of an OPML document. Returns (added, already present).
         Raises OPMLError."""
-        return self.ingestion.import_opml(content)
+        return self.ingestion.import_opml(content, operator=operator)
 
     def export_opml(self) -> str:
         return self.ingestion.export_opml()

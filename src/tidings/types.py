@@ -75,6 +75,9 @@ class Source:
     interval: int | None = None
     #: When the source is next due; ``None`` means due now.
     next_poll: datetime | None = None
+    #: Added by the operator from the command line, so fetched with the operator's network
+    #: allowances (``allowed_networks``); sources readers add never are.
+    operator: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

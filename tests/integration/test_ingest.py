@@ -93,7 +93,7 @@ def test_real_feeds_from_loopback(
         loopback.serve_file(route, path, etag=f'"v{i}"' if i % 2 == 0 else None)
         url = loopback.url(route)
         # These feeds link to the real web: fetching their pages is not what is tested here.
-        engine.add_source(url, pages=PagePolicy.NEVER)
+        engine.add_source(url, pages=PagePolicy.NEVER, operator=True)
         count = entry_count_feedparser_reads(path.read_bytes())
         if count is not None:
             expected[url] = count
@@ -171,7 +171,9 @@ def test_misbehaving_server_loses_nothing(
     names = ["good", "flaky", "hang", "huge", "sneaky", "laughs", "page"]
     suffix = {"page": ".html"}
     sources = {
-        n: engine.add_source(loopback.url(f"/{n}{suffix.get(n, '.rss')}"), pages=PagePolicy.NEVER)
+        n: engine.add_source(
+            loopback.url(f"/{n}{suffix.get(n, '.rss')}"), pages=PagePolicy.NEVER, operator=True
+        )
         for n in names
     }
 
@@ -210,7 +212,7 @@ def test_misbehaving_server_loses_nothing(
 
 def test_failing_source_backs_off_and_recovers(engine: Engine, loopback: LoopbackServer) -> None:
     loopback.status("/down.rss", 503, retry_after=7200)
-    source = engine.add_source(loopback.url("/down.rss"))
+    source = engine.add_source(loopback.url("/down.rss"), operator=True)
     [update] = engine.ingest().updates
     assert update.error and "503" in update.error
     stored = engine.get_source(source.id)
@@ -240,7 +242,7 @@ def test_changed_entry_is_updated_in_place(engine: Engine, loopback: LoopbackSer
         ).encode()
 
     loopback.serve("/f.rss", feed("First headline"))
-    source = engine.add_source(loopback.url("/f.rss"), pages=PagePolicy.NEVER)
+    source = engine.add_source(loopback.url("/f.rss"), pages=PagePolicy.NEVER, operator=True)
     [first] = engine.ingest().updates
     assert (first.new, first.updated) == (2, 0)
     [before] = [a for a in engine.list_articles() if a.guid == "g1"]
@@ -260,7 +262,7 @@ def test_watch_polls_only_what_is_due(engine: Engine, loopback: LoopbackServer) 
         b"<rss version='2.0'><channel><title>W</title><ttl>60</ttl><item><guid>1</guid>"
         b"<title>One</title></item></channel></rss>",
     )
-    engine.add_source(loopback.url("/w.rss"))
+    engine.add_source(loopback.url("/w.rss"), operator=True)
     waits: list[float] = []
     reports: list[int] = []
     engine.watch(max_passes=3, sleep=waits.append, on_pass=lambda r: reports.append(len(r.updates)))
@@ -286,8 +288,8 @@ def test_a_dripping_source_is_cut_at_its_deadline(tmp_path: Path, loopback: Loop
     with make_test_engine(
         tmp_path, total_timeout=1.0, attempts=5, backoff_base=0.0, source_deadline=1.6
     ) as engine:
-        drip = engine.add_source(loopback.url("/drip.rss"))
-        quick = engine.add_source(loopback.url("/quick.rss"))
+        drip = engine.add_source(loopback.url("/drip.rss"), operator=True)
+        quick = engine.add_source(loopback.url("/quick.rss"), operator=True)
         updates = {u.source.id: u for u in engine.ingest().updates}
     assert updates[quick.id].ok and updates[quick.id].new == 1
     error = updates[drip.id].error or ""
@@ -315,7 +317,9 @@ def test_pages_still_coming_at_the_deadline_wait_for_the_next_pass(
     loopback.drip("/page1.html", page, interval=0.05, chunk=10)
     loopback.hang("/page2.html")
     with make_test_engine(tmp_path, total_timeout=30.0, source_deadline=2.0) as engine:
-        source = engine.add_source(loopback.url("/teasers.rss"), pages=PagePolicy.ALWAYS)
+        source = engine.add_source(
+            loopback.url("/teasers.rss"), pages=PagePolicy.ALWAYS, operator=True
+        )
         [update] = engine.ingest().updates
         assert update.ok and update.new == 3
         stored = {a.guid: a for a in engine.list_articles(source=source.id)}

@@ -133,7 +133,7 @@ def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
     with make_engine(settings) as engine:
         for url in urls:
             # Feed ingestion only: the peer does not fetch article pages either.
-            engine.add_source(url, pages=PagePolicy.NEVER)
+            engine.add_source(url, pages=PagePolicy.NEVER, operator=True)
         start = time.perf_counter()
         report = engine.ingest()
         seconds = time.perf_counter() - start

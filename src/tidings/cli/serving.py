@@ -119,11 +119,13 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
         url = str(feeds_dir.resolve())
         known = {h.source.url for h in engine.list_sources()}
         if classify_source_url(url)[0] not in known:
-            engine.add_source(url, tags=("demo",), title=f"Local feeds: {feeds_dir.name}")
+            engine.add_source(
+                url, tags=("demo",), title=f"Local feeds: {feeds_dir.name}", operator=True
+            )
         click.echo(f"demo: reading feed files from {feeds_dir.resolve()}")
     else:
         starter = resources.files("tidings").joinpath("data/starter.opml").read_bytes()
-        added, existing = engine.import_opml(starter)
+        added, existing = engine.import_opml(starter, operator=True)
         click.echo(f"demo: {len(added) + len(existing)} starter news feeds from the internet")
     sources = [h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL]
     with progress_bar(len(sources), quiet=False) as advance:

@@ -37,7 +37,9 @@ def source_add(
     ctx: Context, url: str, tags: tuple[str, ...], title: str | None, pages: str
 ) -> None:
     """Subscribe to a feed URL, or a local feed file or folder."""
-    added = ctx.engine.add_source(url, tags=tags, title=title, pages=PagePolicy(pages))
+    added = ctx.engine.add_source(
+        url, tags=tags, title=title, pages=PagePolicy(pages), operator=True
+    )
     click.echo(f"added source {added.id}: {added.url} ({added.kind.value})")
 
 
@@ -76,6 +78,16 @@ def source_list(ctx: Context, as_json: bool) -> None:
         click.echo(f"{'':>52}{short(status, 120)}")
 
 
+@source.command("trust")
+@click.argument("key")
+@pass_ctx
+def source_trust(ctx: Context, key: str) -> None:
+    """Let a source (by id or URL) reach the networks --allow-network and
+    TIDINGS_FETCH__ALLOWED_NETWORKS open: sources readers add never do until you trust them."""
+    trusted = ctx.engine.trust_source(int(key) if key.isdigit() else key)
+    click.echo(f"source {trusted.id} may now use the network allowances: {trusted.url}")
+
+
 @source.command("remove")
 @click.argument("key")
 @pass_ctx
@@ -99,7 +111,7 @@ def opml_import(ctx: Context, file: Path) -> None:
         content = file.read_bytes()
     except OSError as e:
         fail(f"cannot read {file}: {e.strerror}")
-    added, existing = ctx.engine.import_opml(content)
+    added, existing = ctx.engine.import_opml(content, operator=True)
     click.echo(f"imported {len(added)} source(s); {len(existing)} already present")
 
 

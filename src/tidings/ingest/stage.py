@@ -161,11 +161,13 @@ class IngestionStage:
         tags: Sequence[str] = (),
         title: str | None = None,
         pages: PagePolicy = PagePolicy.AUTO,
+        operator: bool = False,
     ) -> Source:
         """Subscribe to a feed URL, or a local feed file or folder. Due for polling at once.
 
         ``pages`` says when entries' article pages are fetched for their whole text (feeds
-        on the web only; local feed files are read as they are)."""
+        on the web only; local feed files are read as they are). Only a source the operator
+        adds (``operator``) is fetched with the network allowances."""
         normalised, kind = classify_source_url(url)
         clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
         return self.storage.add_source(
@@ -175,9 +177,12 @@ class IngestionStage:
             tags=clean_tags,
             pages=PagePolicy(pages),
             added=self._clock(),
+            operator=operator,
         )
 
-    def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
+    def import_opml(
+        self, content: bytes, *, operator: bool = False
+    ) -> tuple[list[Source], list[OutlineEntry]]:
         """Subscribe to every feed of an OPML document. Returns (added, already present)."""
         added: list[Source] = []
         existing: list[OutlineEntry] = []
@@ -187,7 +192,9 @@ class IngestionStage:
             if normalised in known:
                 existing.append(entry)
                 continue
-            source = self.add_source(entry.url, tags=entry.tags, title=entry.title)
+            source = self.add_source(
+                entry.url, tags=entry.tags, title=entry.title, operator=operator
+            )
             if entry.site and source.site is None:
                 source = self.storage.update_source(replace(source, site=entry.site))
             known.add(source.url)
@@ -220,9 +227,16 @@ class IngestionStage:
         # Fetching outpaces parsing, so without a bound every fetched body would wait in
         # memory for a parse slot; this keeps at most this many sources in flight.
         source_slots = asyncio.Semaphore(self.settings.fetch.total_concurrency)
-        async with Fetcher(self.settings.fetch, transport=self._transport) as fetcher:
+        # The operator's network allowances are for the operator's own sources: a source a
+        # reader added is fetched (feed and pages) as if none were configured.
+        operators = Fetcher(self.settings.fetch, transport=self._transport)
+        readers = Fetcher(
+            self.settings.fetch.replace(allowed_networks=()), transport=self._transport
+        )
+        async with operators, readers:
 
             async def one(source: Source) -> None:
+                fetcher = operators if source.operator else readers
                 async with source_slots:
                     update = await self._ingest_source(source, fetcher, parse_slots)
                 updates.append(update)

@@ -112,8 +112,10 @@ class SourceStorage(Protocol):
         tags: Sequence[str] = (),
         pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
+        operator: bool = False,
     ) -> Source:
-        """Store a new source, due for polling at once. Raises SourceExistsError."""
+        """Store a new source, due for polling at once (``operator``: added by the operator,
+        see :attr:`tidings.types.Source.operator`). Raises SourceExistsError."""
 
     def get_source(self, key: int | str) -> Source:
         """The source with this id (int) or URL (str). Raises SourceNotFoundError."""

@@ -99,6 +99,8 @@ sources = sa.Table(
     sa.Column("warning", sa.Text),
     sa.Column("interval", sa.Integer),
     sa.Column("next_poll", UTCDateTime),
+    # Added from the operator's command line: may use the network allowances (0007).
+    sa.Column("operator", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ux_sources_url", "url", unique=True),
     # "What is due" asks for next_poll IS NULL OR next_poll <= now on every pass.
     sa.Index("ix_sources_next_poll", "next_poll"),

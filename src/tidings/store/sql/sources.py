@@ -35,8 +35,10 @@ class SourcesMixin(SQLBase):
         tags: Sequence[str] = (),
         pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
+        operator: bool = False,
     ) -> Source:
         values = {
+            "operator": operator,
             "url": url,
             "kind": SourceKind(kind).value,
             "title": title,
@@ -128,6 +130,7 @@ class SourcesMixin(SQLBase):
             "warning": source.warning,
             "interval": source.interval,
             "next_poll": source.next_poll,
+            "operator": source.operator,
         }
         with self._transaction("update the source", writes=True) as conn:
             row = conn.execute(
@@ -222,4 +225,5 @@ def _source(row: sa.Row[Any]) -> Source:
         warning=row.warning,
         interval=row.interval,
         next_poll=row.next_poll,
+        operator=bool(row.operator),
     )
