@@ -221,6 +221,9 @@ class SourceUpdate:
     error: str | None = None
     #: A non-fatal problem (ill-formed feed that still yielded entries).
     warning: str | None = None
+    #: The error was Tidings' own (storage full or gone, a bug), not the source's: the
+    #: source is not backed off for it, and the command that ran the pass exits non-zero.
+    internal: bool = False
 
     @property
     def ok(self) -> bool:
@@ -250,6 +253,11 @@ class IngestReport:
     @property
     def failed(self) -> tuple[SourceUpdate, ...]:
         return tuple(u for u in self.updates if not u.ok)
+
+    @property
+    def internal_failures(self) -> tuple[SourceUpdate, ...]:
+        """Sources that failed for Tidings' own reasons (see :attr:`SourceUpdate.internal`)."""
+        return tuple(u for u in self.updates if u.internal)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from tidings.errors import (
     FetchTimeoutError,
     InvalidURLError,
     NotFoundError,
+    StorageError,
     TidingsError,
 )
 from tidings.ingest import local, opml, schedule
@@ -73,6 +74,9 @@ EXTRACT_TIMEOUT = 10.0
 
 #: What a browser sends for a page; some sites serve feeds-only clients a stub.
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+#: How a source's last error starts when the failure was Tidings' own (storage, a bug).
+OWN_FAILURE = "Tidings' own failure, not the source's"
 
 #: The name of the source that articles added by hand go to when none is given.
 MANUAL_SOURCE = "Added by hand"
@@ -270,11 +274,14 @@ class IngestionStage:
             return await self._ingest_feed(source, fetcher, parse_slots)
         except (FetchError, FeedParseError, InvalidURLError) as e:
             return self._record_failure(source, str(e), getattr(e, "retry_after", None))
+        except StorageError as e:
+            # Ours, not the source's: the database is full, gone or refusing.
+            return self._record_internal_failure(source, str(e))
         except TidingsError as e:
             return self._record_failure(source, str(e), None)
         except Exception as e:  # a bug for one source must not stop the pass
             log.exception("unexpected error while ingesting %s", source.url)
-            return self._record_failure(source, f"internal error: {type(e).__name__}: {e}", None)
+            return self._record_internal_failure(source, f"{type(e).__name__}: {e}")
 
     async def _ingest_feed(
         self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
@@ -521,6 +528,26 @@ class IngestionStage:
             )
         )
         return SourceUpdate(source=stored, error=message)
+
+    def _record_internal_failure(self, source: Source, message: str) -> SourceUpdate:
+        """A failure of Tidings' own while reading a source: said on the source (when
+        storage still takes that much), without the backoff a failing source earns; it is
+        read again after the shortest interval."""
+        now = self._clock()
+        error = f"{OWN_FAILURE}: {message}"
+        try:
+            stored = self.storage.update_source(
+                replace(
+                    source,
+                    last_error=error,
+                    last_error_at=now,
+                    next_poll=now + timedelta(seconds=self.settings.schedule.min_interval),
+                )
+            )
+        except StorageError as e:
+            log.error("cannot record the failure on source %s: %s", source.url, e)
+            stored = source
+        return SourceUpdate(source=stored, error=error, internal=True)
 
     # --- one article at a time ----------------------------------------------------------
 
