@@ -9,8 +9,11 @@ One run takes the articles whose current version has not been analysed, in batch
    :class:`tidings.enrich.linking.EntityRules` decide;
 4. new articles are filed under stories by :class:`tidings.enrich.stories.StoryClusterer`,
    restored with the stories still open around the batch's dates, and the changed stories
-   are written back;
-5. their vectors go into the vector index.
+   are written back.
+
+The vector index follows storage (:class:`tidings.store.vector_follow.FollowedIndex`): a run
+brings it up to date at its end, and any process that uses it catches up with what others
+stored, so a run killed half-way leaves nothing missing from it.
 
 Every step reaches storage through :class:`tidings.store.base.Storage` only.
 """
@@ -22,20 +25,19 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from tidings.enrich.duplicates import DuplicateIndex
-from tidings.enrich.embed import Vector
 from tidings.enrich.linking import EntityRules
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryClusterer, StoryItem, StoryParams
-from tidings.errors import TidingsError
 from tidings.store.base import Storage
 from tidings.store.embedding import from_bytes
+from tidings.store.vector_follow import FollowedIndex
 from tidings.store.vectors import VectorIndex
 from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport, StoryChange
 
@@ -83,7 +85,7 @@ class EnrichmentStage:
         self.params = params or StoryParams()
         self._enricher = enricher
         self._vector_path = vector_path
-        self._vectors: VectorIndex | None = None
+        self._vectors: FollowedIndex | None = None
         self._duplicates: DuplicateIndex | None = None
         self._duplicates_since: datetime | None = None
         self._roots: dict[int, int] = {}
@@ -96,9 +98,10 @@ class EnrichmentStage:
         return self._enricher
 
     def close(self) -> None:
-        """Write the vector index to disk."""
+        """Bring the vector index up to date and write it to disk."""
         with self._lock:
-            self._save_vectors()
+            if self._vectors is not None:
+                self._vectors.close()
 
     # --- the run -----------------------------------------------------------------------
 
@@ -125,8 +128,6 @@ class EnrichmentStage:
         done = 0
         if progress is not None:
             progress(0, total)
-        if total:
-            self.vectors()  # opened (or rebuilt) before this run adds to storage
         while done < total:
             size = min(BATCH, total - done)
             batch = self.storage.articles_to_enrich(
@@ -144,13 +145,13 @@ class EnrichmentStage:
             started_n, changed_n = self._file_stories(batch, analyses, names)
             new_stories += started_n
             changed_stories += changed_n
-            self._index_vectors(analyses)
             analysed += sum(1 for a in analyses if a.enrichment.status is EnrichmentStatus.DONE)
             skipped += sum(1 for a in analyses if a.enrichment.status is EnrichmentStatus.SKIPPED)
             done += len(batch)
             if progress is not None:
                 progress(done, total)
-        self._save_vectors()
+        if analysed and (followed := self._followed()) is not None:
+            followed.catch_up()
         return EnrichReport(
             analysed=analysed,
             skipped=skipped,
@@ -287,43 +288,17 @@ class EnrichmentStage:
     # --- vectors -----------------------------------------------------------------------
 
     def vectors(self) -> VectorIndex | None:
-        """The vector index, opened on first use; a missing or damaged file is rebuilt
-        from the vectors in storage (storage is the truth, the index a cache of it)."""
+        """The vector index, opened (or rebuilt from storage) on first use and caught up
+        with what any process stored since (see :mod:`tidings.store.vector_follow`)."""
+        followed = self._followed()
+        return followed.index() if followed is not None else None
+
+    def _followed(self) -> FollowedIndex | None:
         if self._vector_path is None:
             return None
         if self._vectors is None:
-            index = VectorIndex(self._vector_path, rows=self._stored_vectors)
-            if index.rebuilt == "corrupt" or (index.rebuilt and len(index)):
-                log.warning(
-                    "vector index %s was %s; rebuilt from storage (%d vectors)",
-                    self._vector_path,
-                    index.rebuilt,
-                    len(index),
-                )
-            self._vectors = index
+            self._vectors = FollowedIndex(self._vector_path, self.storage)
         return self._vectors
-
-    def _stored_vectors(self) -> Iterator[tuple[int, Vector]]:
-        after = 0
-        while rows := self.storage.article_vectors(after_id=after):
-            for article_id, data in rows:
-                yield article_id, from_bytes(data)
-            after = rows[-1][0]
-
-    def _index_vectors(self, analyses: Sequence[Analysis]) -> None:
-        index = self.vectors()
-        if index is None:
-            return
-        rows = [(a.enrichment.article_id, a.vector) for a in analyses if a.vector is not None]
-        if rows:
-            index.add([r[0] for r in rows], np.stack([r[1] for r in rows]))
-
-    def _save_vectors(self) -> None:
-        if self._vectors is not None:
-            try:
-                self._vectors.save()
-            except TidingsError as e:
-                log.warning("cannot save the vector index: %s", e)
 
     def similar(self, article_id: int, k: int = 10) -> list[tuple[int, float]]:
         """Articles most like this one, by embedding (best first, itself excluded)."""

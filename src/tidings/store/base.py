@@ -477,6 +477,53 @@ class RankingStorage(Protocol):
         """Store (or replace) a model. Raises only StorageError."""
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisChange:
+    """An article whose analysis was written (or rewritten) after a change position."""
+
+    article_id: int
+    #: Its embedding; None when the article is not analysed in full (skipped).
+    vector: bytes | None
+    #: Its near-duplicate signature (when asked for), and the article it copies.
+    signature: bytes | None
+    duplicate_of: int | None
+    #: When it was published (or first fetched).
+    dated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisChanges:
+    """What :meth:`WorkStorage.analysis_changes` found."""
+
+    changed: tuple[AnalysisChange, ...]
+    #: Articles deleted (their source removed).
+    removed: tuple[int, ...]
+    #: The change numbers read, for :class:`tidings.store.changes.ChangeFollower`.
+    seqs: tuple[int, ...]
+
+
+class WorkStorage(Protocol):
+    """What processes sharing one database need to share work and follow each other: the
+    database's identity and the analyses written since a change position."""
+
+    def database_identity(self) -> bytes:
+        """16 bytes that tell this database from any other (a file made from another one
+        must be rebuilt, even at the same URL). Raises only StorageError."""
+
+    def analysis_changes(
+        self,
+        *,
+        after: int,
+        also: Sequence[int] = (),
+        limit: int = 5000,
+        signatures: bool = False,
+    ) -> AnalysisChanges:
+        """Analyses written, and articles deleted, by changes numbered above ``after`` or
+        in ``also``: a whole prefix of those numbers, at most about ``limit`` rows of each
+        kind (every row of a number it reads). Signatures only when asked (they are half
+        the bytes). Raises only StorageError."""
+
+
 class Storage(
     SourceStorage,
     ArticleStorage,
@@ -485,6 +532,7 @@ class Storage(
     ReaderStorage,
     AccountStorage,
     RankingStorage,
+    WorkStorage,
     Protocol,
 ):
     """Persistent state of one Tidings installation: every domain's protocol.

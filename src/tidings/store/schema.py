@@ -465,6 +465,19 @@ article_removals = sa.Table(
     sa.Column("removed", UTCDateTime, nullable=False),
 )
 
+# --- workers (migration 0007) ----------------------------------------------------------------
+
+#: One row: a random token made when the database was created, so that a file built from
+#: it (a vector index) is never taken for one of another database at the same URL.
+database_identity = sa.Table(
+    "database_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    # 32 hex digits.
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.CheckConstraint("id = 1", name="one_row"),
+)
+
 #: Full-text search lives outside this module's tables: an FTS5 table kept by triggers on
 #: SQLite, an expression GIN index on PostgreSQL (see migration 0004). Comparisons of this
 #: module with a database leave them out (:func:`objects_for`).

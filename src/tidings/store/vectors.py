@@ -5,12 +5,14 @@ whose vectors have the highest cosine similarity. The vectors themselves stay in
 (``tidings.store.embedding.to_bytes``); this index is a cache of them that can always be rebuilt,
 so a missing, truncated or corrupt file is a reason to rebuild, never to lose data.
 
-**On disk.** One file: a 52-byte header (magic, format version, SHA-256 and length of what
-follows) then USearch's own serialisation. USearch checks little when it reads a file, and a
-damaged file it accepts can crash the process on the first search (reads through null
-pointers in its distance kernels), so nothing reaches USearch until the checksum matches.
-:meth:`VectorIndex.save` writes a temporary file beside the target, fsyncs it and renames it
-over the old one, so a reader or a crash sees the old index or the new one, never half of one.
+**On disk.** One file: a 76-byte header (magic, format version, SHA-256 and length of what
+follows, the change position the index is complete up to and the identity of the database it
+was built from; see :mod:`tidings.store.vector_follow`) then USearch's own serialisation.
+USearch checks little when it reads a file, and a damaged file it accepts can crash the
+process on the first search (reads through null pointers in its distance kernels), so
+nothing reaches USearch until the checksum matches. :meth:`VectorIndex.save` writes a
+temporary file beside the target, fsyncs it and renames it over the old one, so a reader or
+a crash sees the old index or the new one, never half of one.
 
 **Loaded, not memory-mapped.** USearch can *view* a file (mmap, pages read on demand) instead
 of loading it, but a view is read-only, and ingestion adds to this index all day; a view
@@ -85,8 +87,13 @@ EXPANSION_ADD = 128
 EXPANSION_SEARCH = 128
 
 _MAGIC = b"TIDVEC\r\n"  # \r\n: a text-mode copy that mangles line ends fails the magic check
-_FORMAT = 1
-_HEADER = struct.Struct("<8sI32sQ")  # magic, format, sha256 of the payload, payload length
+#: Format 2 added the change position and the database identity; a format 1 file is
+#: rebuilt (it cannot say what it is complete up to).
+_FORMAT = 2
+#: magic, format, sha256 of the payload, payload length, change position, database identity
+_HEADER = struct.Struct("<8sI32sQQ16s")
+#: The identity of no database in particular (an index never tied to one).
+NO_IDENTITY = bytes(16)
 #: Rows per batch when rebuilding, to bound memory while reading from the database.
 _REBUILD_BATCH = 4096
 #: USearch keys are unsigned 64-bit; we keep ids in the signed range so they round-trip
@@ -154,6 +161,10 @@ class VectorIndex:
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._index = self._new_usearch()
+        #: The change position of storage the index is complete up to, and the database
+        #: it is of (both written to the file; kept by :mod:`tidings.store.vector_follow`).
+        self.position = 0
+        self.identity = NO_IDENTITY
         #: Why the index was rebuilt on opening, or ``None`` if it was loaded or started empty.
         self.rebuilt: RebuildReason | None = None
         #: What was wrong with the file when it was rebuilt because of it.
@@ -370,7 +381,15 @@ class VectorIndex:
                     raise VectorIndexError(
                         f"could not serialise the vector index: {e}", resource=str(path)
                     ) from e
-            header = _HEADER.pack(_MAGIC, _FORMAT, hashlib.sha256(payload).digest(), len(payload))
+                position, identity = self.position, self.identity
+            header = _HEADER.pack(
+                _MAGIC,
+                _FORMAT,
+                hashlib.sha256(payload).digest(),
+                len(payload),
+                position,
+                identity,
+            )
             _write_atomically(path, header, payload)
 
     def _load(self, path: Path) -> None:
@@ -380,7 +399,7 @@ class VectorIndex:
             raise VectorIndexError(
                 f"could not read the vector index: {e.strerror or e}", resource=str(path)
             ) from e
-        payload = _verified_payload(data, path)
+        payload, position, identity = _verified_payload(data, path)
         index = self._new_usearch()
         try:
             index.load(payload)
@@ -402,6 +421,7 @@ class VectorIndex:
         index.expansion_search = self._settings["expansion_search"]
         index.expansion_add = self._settings["expansion_add"]
         self._index = index
+        self.position, self.identity = position, identity
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -489,12 +509,19 @@ def _batches(
         yield ids, vectors
 
 
-def _verified_payload(data: bytes, path: Path) -> memoryview:
+def _verified_payload(data: bytes, path: Path) -> tuple[memoryview, int, bytes]:
+    """The payload of a file, with the change position and database identity it records."""
+    if len(data) >= 12 and data[:8] == _MAGIC and data[8:12] != _FORMAT.to_bytes(4, "little"):
+        version = int.from_bytes(data[8:12], "little")
+        raise VectorIndexCorruptError(
+            f"vector index file format {version} is not one this version reads (format {_FORMAT})",
+            resource=str(path),
+        )
     if len(data) < _HEADER.size:
         raise VectorIndexCorruptError(
             f"the vector index file is truncated ({len(data)} bytes)", resource=str(path)
         )
-    magic, version, digest, length = _HEADER.unpack_from(data)
+    magic, version, digest, length, position, identity = _HEADER.unpack_from(data)
     if magic != _MAGIC:
         raise VectorIndexCorruptError("not a Tidings vector index file", resource=str(path))
     if version != _FORMAT:
@@ -513,7 +540,7 @@ def _verified_payload(data: bytes, path: Path) -> memoryview:
         raise VectorIndexCorruptError(
             "the vector index file is damaged (checksum mismatch)", resource=str(path)
         )
-    return payload
+    return payload, int(position), bytes(identity)
 
 
 def _write_atomically(path: Path, *parts: bytes) -> None:
