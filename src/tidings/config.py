@@ -171,6 +171,19 @@ class ScheduleSettings(Section):
         return self
 
 
+class WorkersSettings(Section):
+    """How processes sharing one database divide the work (``[workers]``)."""
+
+    lease_seconds: float = Field(default=300.0, gt=0)
+    """How long a worker holds the work it took (a batch of articles to analyse, a digest to
+    send; a source at least twice its ``source_deadline``) before another worker may take it
+    over: what a worker that dies delays. Far longer than a batch takes (seconds)."""
+    quick_backlog: int = Field(default=128, ge=0)
+    """While more articles than this wait for their first analysis, workers give them a
+    quick one (title and lead: rankable in a fraction of the time) before any full one.
+    128 is two batches: a steady flow is analysed in full at once, a backlog quickly first."""
+
+
 #: How an SMTP connection is secured.
 SMTP_SECURITY = ("starttls", "ssl", "none")
 #: The standard port for each: submission with STARTTLS (RFC 6409), implicit TLS (RFC 8314),
@@ -307,6 +320,8 @@ class Settings(BaseSettings):
     """How often sources are polled."""
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     """Email digests: the SMTP server and sender."""
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    """How workers sharing one database divide the work."""
 
     #: The section fields, by name (``fetch`` → FetchSettings).
     SECTIONS: ClassVar[Mapping[str, type[Section]]] = {}

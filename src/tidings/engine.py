@@ -247,6 +247,8 @@ class Engine:
                 self.storage,
                 vector_path=index_path(self.settings.data_dir, self.settings.database_url),
                 clock=self._clock,
+                lease_seconds=self.settings.workers.lease_seconds,
+                quick_backlog=self.settings.workers.quick_backlog,
             )
         return self._enrichment
 

@@ -503,6 +503,9 @@ class EnrichReport:
 
     #: Articles analysed in full.
     analysed: int = 0
+    #: Quick first passes (title and lead) made while a backlog waited: those articles are
+    #: rankable, and their full analysis follows.
+    quick: int = 0
     #: Articles skipped, with the reason stored on each (no text, not English).
     skipped: int = 0
     #: Stories started, and stories that gained articles or merged.

@@ -114,6 +114,8 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     ("smtp", "sender"): ("Tidings <news@example.org>", "Tidings <news@example.org>"),
     ("smtp", "timeout"): ("12", 12.0),
     ("smtp", "site_url"): ("https://news.example.org/", "https://news.example.org/"),
+    ("workers", "lease_seconds"): ("60", 60.0),
+    ("workers", "quick_backlog"): ("0", 0),
 }
 
 

@@ -50,7 +50,7 @@ class SourcesMixin(SQLBase):
         }
         # The unique index on url is the only constraint this insert can break.
         taken = SourceExistsError(f"source already exists: {url}", resource=url)
-        return _source(self._insert_one("add the source", sources, values, taken=taken))
+        return source_from_row(self._insert_one("add the source", sources, values, taken=taken))
 
     def _source_row(self, conn: sa.Connection, key: int | str) -> sa.Row[Any]:
         column = sources.c.url if isinstance(key, str) else sources.c.id
@@ -61,7 +61,7 @@ class SourcesMixin(SQLBase):
 
     def get_source(self, key: int | str) -> Source:
         with self._transaction("read the source") as conn:
-            return _source(self._source_row(conn, key))
+            return source_from_row(self._source_row(conn, key))
 
     def list_sources(
         self,
@@ -84,7 +84,7 @@ class SourcesMixin(SQLBase):
                 sources.c.tags.contains(json.dumps(tag, ensure_ascii=False), autoescape=True)
             )
         with self._transaction("list sources") as conn:
-            found = [_source(row) for row in conn.execute(query)]
+            found = [source_from_row(row) for row in conn.execute(query)]
         if tag is not None:
             found = [s for s in found if tag in s.tags]
         return found
@@ -107,7 +107,7 @@ class SourcesMixin(SQLBase):
         with self._transaction("read source health") as conn:
             return [
                 SourceHealth(
-                    source=_source(row),
+                    source=source_from_row(row),
                     articles=row.article_count or 0,
                     latest_article=row.latest_article,
                 )
@@ -141,7 +141,7 @@ class SourcesMixin(SQLBase):
             ).one_or_none()
             if row is None:
                 raise SourceNotFoundError(f"no such source: {source.id}", resource=str(source.id))
-            return _source(row)
+            return source_from_row(row)
 
     def remove_source(self, key: int | str) -> None:
         with self._transaction("remove the source", writes=True) as conn:
@@ -206,7 +206,7 @@ class SourcesMixin(SQLBase):
             conn.execute(sa.delete(sources).where(sources.c.id == source_id))
 
 
-def _source(row: sa.Row[Any]) -> Source:
+def source_from_row(row: sa.Row[Any]) -> Source:
     return Source(
         id=row.id,
         url=row.url,
