@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,26 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL schema, dropped afterwards; skips (or fails, with
+    TIDINGS_REQUIRE_POSTGRES) without TIDINGS_TEST_DATABASE_URL."""
+    if not PG_URL:
+        if os.environ.get("TIDINGS_REQUIRE_POSTGRES"):
+            pytest.fail("TIDINGS_REQUIRE_POSTGRES is set but TIDINGS_TEST_DATABASE_URL is not")
+        pytest.skip("PostgreSQL tests need TIDINGS_TEST_DATABASE_URL (postgresql+psycopg://…)")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(PG_URL, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -56,17 +77,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'tidings.sqlite'}"
         return
-    if not PG_URL:
-        if os.environ.get("TIDINGS_REQUIRE_POSTGRES"):
-            pytest.fail("TIDINGS_REQUIRE_POSTGRES is set but TIDINGS_TEST_DATABASE_URL is not")
-        pytest.skip("PostgreSQL tests need TIDINGS_TEST_DATABASE_URL (postgresql+psycopg://…)")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(PG_URL, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield _pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL schema (for what only PostgreSQL does: many workers)."""
+    with pg_schema() as url:
+        yield url

@@ -33,6 +33,7 @@ from tidings.errors import (
 )
 from tidings.extract.stage import Extraction
 from tidings.ingest.stage import IngestionStage, Progress
+from tidings.leases import holder_name, lease_until, new_token
 from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
 from tidings.rank.state import HISTORY, HISTORY_EVENTS, source_usefulness
@@ -137,6 +138,7 @@ class Engine:
         )
         self._enrichment: EnrichmentStage | None = None
         self._ranker: Ranker | None = None
+        self._token = new_token()
 
     def close(self) -> None:
         if self._ranker is not None:
@@ -515,6 +517,28 @@ class Engine:
 
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         self.accounts.mark_digest_sent(reader, at)
+
+    # --- sharing work with other processes (store/sql/work.py) ------------------------
+
+    @property
+    def worker_name(self) -> str:
+        """The name this engine's leases on digests are taken under."""
+        return holder_name(self._token)
+
+    def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool:
+        """Lease a reader's digest (found due with ``last_sent``) so that no other process
+        sends it meanwhile; False when another holds it or sent it since."""
+        now = self._clock()
+        return self.storage.claim_digest(
+            reader_id,
+            self.worker_name,
+            now=now,
+            until=lease_until(now, self.settings.workers.lease_seconds),
+            last_sent=last_sent,
+        )
+
+    def release_digest(self, reader_id: int) -> None:
+        self.storage.release_digest(reader_id, self.worker_name)
 
     # --- search ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -207,4 +208,22 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         # headers only when a configured proxy sent them; `tidings serve` turns uvicorn's
         # own handling off (it trusts 127.0.0.1 by default, so anyone on the machine).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    return app
+
+
+#: How ``tidings serve --workers N`` hands its settings (the command line's included) to the
+#: processes uvicorn starts, which import the app afresh (:func:`app_from_environment`).
+SETTINGS_VARIABLE = "_TIDINGS_SERVE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of the processes of ``tidings serve --workers N``: an engine of its
+    own on the shared database, closed (its vector index saved) when the process stops."""
+    from tidings.config import Settings
+    from tidings.engine import make_engine
+
+    settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
+    engine = make_engine(settings)
+    app = create_app(engine)
+    app.router.on_shutdown.append(engine.close)
     return app

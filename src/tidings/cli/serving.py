@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,10 +47,15 @@ def serve_engine(
     *,
     certfile: Path | None = None,
     keyfile: Path | None = None,
+    workers: int = 1,
 ) -> None:
+    """Serve the app; with ``workers`` above 1, in that many processes sharing the port,
+    each with an engine of its own on the same database (what they share goes through it:
+    sessions, rate limits, which cached pages are stale, the change sequence their ranking
+    data and vector indexes follow)."""
     import uvicorn
 
-    from tidings.api.app import create_app
+    from tidings.api.app import SETTINGS_VARIABLE, create_app
 
     warning = plain_http_warning(
         host, tls=certfile is not None, behind_proxy=bool(engine.settings.trusted_proxies)
@@ -56,17 +63,24 @@ def serve_engine(
     if warning:
         click.echo(warning, err=True)
     scheme = "https" if certfile is not None else "http"
-    click.echo(f"serving Tidings at {scheme}://{host}:{port}  (Ctrl-C to stop)")
-    uvicorn.run(
-        create_app(engine),
-        host=host,
-        port=port,
-        log_level="warning",
+    processes = f" in {workers} processes" if workers > 1 else ""
+    click.echo(f"serving Tidings at {scheme}://{host}:{port}{processes}  (Ctrl-C to stop)")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
         # Proxy headers are the app's to honour, from TIDINGS_TRUSTED_PROXIES alone.
-        proxy_headers=False,
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
-    )
+        "proxy_headers": False,
+        "ssl_certfile": str(certfile) if certfile else None,
+        "ssl_keyfile": str(keyfile) if keyfile else None,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(engine), **options)
+        return
+    # The processes import the app afresh; the settings, the command line's included, go
+    # to them through the environment.
+    os.environ[SETTINGS_VARIABLE] = engine.settings.model_dump_json()
+    uvicorn.run("tidings.api.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 def _tls_files(certfile: Path | None, keyfile: Path | None) -> None:
@@ -91,13 +105,28 @@ _keyfile = click.option(
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Serving processes sharing the port (about one per core); any number of machines "
+    "may serve one PostgreSQL database too.",
+)
 @_certfile
 @_keyfile
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, certfile: Path | None, keyfile: Path | None) -> None:
+def serve(
+    ctx: Context,
+    host: str,
+    port: int,
+    workers: int,
+    certfile: Path | None,
+    keyfile: Path | None,
+) -> None:
     """Serve the HTTP API and pages."""
     _tls_files(certfile, keyfile)
-    serve_engine(ctx.engine, host, port, certfile=certfile, keyfile=keyfile)
+    serve_engine(ctx.engine, host, port, certfile=certfile, keyfile=keyfile, workers=workers)
 
 
 @click.command()

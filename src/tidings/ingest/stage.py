@@ -38,6 +38,8 @@ from tidings.errors import (
 from tidings.ingest import local, opml, schedule
 from tidings.ingest.feeds import ParsedFeed, canonicalize_url, parse_feed
 from tidings.ingest.fetch import Fetcher
+from tidings.ingest.priority import names_followed
+from tidings.leases import holder_name, lease_until, new_token, source_lease_seconds
 from tidings.store.base import Storage
 from tidings.types import (
     Article,
@@ -155,6 +157,7 @@ class IngestionStage:
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()
+        self._token = new_token()
 
     # --- sources ---------------------------------------------------------------------
 
@@ -222,15 +225,27 @@ class IngestionStage:
         sources: Sequence[Source] | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """One pass over ``sources`` (default: those due now). Never raises for a source's
-        failure: it is recorded on the source and in the report."""
+        """One pass over the sources due now (or ``sources``, due or not). Never raises for
+        a source's failure: it is recorded on the source and in the report.
+
+        Each source is leased before it is read (``store/sql/work.py``), so processes
+        sharing the database never read one source twice in a due window: due sources are
+        claimed a few at a time, as slots free up, until none is left unclaimed; a source
+        named in ``sources`` that another process holds is left to it.
+        """
         started = self._clock()
-        todo = list(self.due_sources() if sources is None else sources)
         updates: list[SourceUpdate] = []
         parse_slots = asyncio.Semaphore(PARSE_CONCURRENCY)
         # Fetching outpaces parsing, so without a bound every fetched body would wait in
         # memory for a parse slot; this keeps at most this many sources in flight.
-        source_slots = asyncio.Semaphore(self.settings.fetch.total_concurrency)
+        slots = self.settings.fetch.total_concurrency
+        source_slots = asyncio.Semaphore(slots)
+        named = [s.id for s in sources] if sources is not None else None
+        try:
+            followed = self.storage.followed_entity_keys()
+        except StorageError as e:
+            log.warning("reading what readers follow failed; no entry goes first: %s", e)
+            followed = frozenset()
         # The operator's network allowances are for the operator's own sources: a source a
         # reader added is fetched (feed and pages) as if none were configured.
         operators = Fetcher(self.settings.fetch, transport=self._transport)
@@ -241,14 +256,50 @@ class IngestionStage:
 
             async def one(source: Source) -> None:
                 fetcher = operators if source.operator else readers
-                async with source_slots:
-                    update = await self._ingest_source(source, fetcher, parse_slots)
+                try:
+                    async with source_slots:
+                        update = await self._ingest_source(source, fetcher, parse_slots, followed)
+                finally:
+                    self._release(source)
                 updates.append(update)
                 if progress is not None:
                     progress(update)
 
-            await asyncio.gather(*(one(s) for s in todo))
+            running: set[asyncio.Future[None]] = set()
+            exhausted = False
+            while True:
+                free = slots - len(running)
+                if not exhausted and (free > 0 or named is not None):
+                    claimed = self._claim(limit=None if named is not None else free, ids=named)
+                    # Named sources are claimed at once; due ones until none is left.
+                    exhausted = named is not None or not claimed
+                    running.update(asyncio.ensure_future(one(s)) for s in claimed)
+                if not running:
+                    break
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a failure outside any source's handling is a bug: raise
         return IngestReport(updates=tuple(updates), started=started, finished=self._clock())
+
+    @property
+    def owner(self) -> str:
+        """The name this stage's leases on sources are taken under."""
+        return holder_name(self._token)
+
+    def _claim(self, *, limit: int | None, ids: Sequence[int] | None) -> list[Source]:
+        now = self._clock()
+        seconds = source_lease_seconds(
+            self.settings.workers.lease_seconds, self.settings.fetch.source_deadline
+        )
+        return self.storage.claim_sources(
+            self.owner, now=now, until=lease_until(now, seconds), limit=limit, ids=ids
+        )
+
+    def _release(self, source: Source) -> None:
+        try:
+            self.storage.release_sources(self.owner, [source.id])
+        except StorageError as e:  # the lease runs out by itself
+            log.warning("could not release source %s: %s", source.url, e)
 
     def seconds_until_next_poll(self) -> float:
         """Seconds until the earliest source is due (bounded to [1 s, min_interval])."""
@@ -266,12 +317,16 @@ class IngestionStage:
         return max(1.0, min(wait, float(self.settings.schedule.min_interval)))
 
     async def _ingest_source(
-        self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
+        self,
+        source: Source,
+        fetcher: Fetcher,
+        parse_slots: asyncio.Semaphore,
+        followed: frozenset[str] = frozenset(),
     ) -> SourceUpdate:
         try:
             if source.kind is SourceKind.LOCAL:
-                return await self._ingest_local(source, parse_slots)
-            return await self._ingest_feed(source, fetcher, parse_slots)
+                return await self._ingest_local(source, parse_slots, followed)
+            return await self._ingest_feed(source, fetcher, parse_slots, followed)
         except (FetchError, FeedParseError, InvalidURLError) as e:
             return self._record_failure(source, str(e), getattr(e, "retry_after", None))
         except StorageError as e:
@@ -284,7 +339,11 @@ class IngestionStage:
             return self._record_internal_failure(source, f"{type(e).__name__}: {e}")
 
     async def _ingest_feed(
-        self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
+        self,
+        source: Source,
+        fetcher: Fetcher,
+        parse_slots: asyncio.Semaphore,
+        followed: frozenset[str],
     ) -> SourceUpdate:
         # One deadline for the whole source, retries and pages included, so that no source
         # holds the pass (a fetch's own timeouts apply per attempt).
@@ -331,6 +390,7 @@ class IngestionStage:
             last_modified=response.last_modified,
             max_age=response.max_age,
             warning=feed.warning,
+            followed=followed,
         )
 
     async def _complete_with_pages(
@@ -407,7 +467,9 @@ class IngestionStage:
             return replace(draft, extraction_note=f"page not used: {e}")
         return self.pages.merge_page(draft, page)
 
-    async def _ingest_local(self, source: Source, parse_slots: asyncio.Semaphore) -> SourceUpdate:
+    async def _ingest_local(
+        self, source: Source, parse_slots: asyncio.Semaphore, followed: frozenset[str]
+    ) -> SourceUpdate:
         now = self._clock()
         async with parse_slots:
             read = await asyncio.to_thread(
@@ -435,6 +497,7 @@ class IngestionStage:
             last_modified=None,
             max_age=None,
             warning=warning,
+            followed=followed,
         )
 
     def _store_feeds(
@@ -447,12 +510,17 @@ class IngestionStage:
         last_modified: str | None,
         max_age: float | None,
         warning: str | None,
+        followed: frozenset[str] = frozenset(),
     ) -> SourceUpdate:
         drafts: list[ArticleDraft] = [a for feed in feeds for a in feed.articles]
         new = updated = unchanged = 0
         for start in range(0, len(drafts), UPSERT_BATCH):
+            batch = drafts[start : start + UPSERT_BATCH]
             result = self.storage.upsert_articles(
-                source.id, drafts[start : start + UPSERT_BATCH], fetched_at=now
+                source.id,
+                batch,
+                fetched_at=now,
+                followed=[d.digest() for d in batch if names_followed(d, followed)],
             )
             new += result.new
             updated += result.updated
