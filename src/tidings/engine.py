@@ -540,6 +540,14 @@ class Engine:
     def release_digest(self, reader_id: int) -> None:
         self.storage.release_digest(reader_id, self.worker_name)
 
+    def hit_rate_limit(self, key: str, *, limit: int, window: float) -> float:
+        """Count an attempt for ``key`` against a limit every serving process shares; 0 when
+        allowed, else the seconds to wait."""
+        return self.storage.hit_rate_limit(key, limit=limit, window=window, now=self._clock())
+
+    def clear_rate_limits(self, prefix: str) -> None:
+        self.storage.clear_rate_limits(prefix)
+
     # --- search ------------------------------------------------------------------------
 
     def search(

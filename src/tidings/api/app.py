@@ -156,8 +156,9 @@ async def _page_server_error(_: Request, __: Exception) -> Response:
 
 def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> FastAPI:
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
-    default limits on sign-in and sign-up attempts (10 a minute per address and per name);
-    the pages' forms use the same object, ``app.state.auth_limits``."""
+    default limits on sign-in and sign-up attempts (10 a minute per address and per name,
+    counted in the database for every process); the pages' forms use the same object,
+    ``app.state.auth_limits``."""
     app = FastAPI(
         title="Tidings",
         version=__version__,
@@ -170,7 +171,7 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         ),
     )
     app.state.engine = engine
-    app.state.auth_limits = auth_limits or AuthRateLimits()
+    app.state.auth_limits = auth_limits or AuthRateLimits(engine=engine)
 
     http_errors = _for_api(api_http_error, http_exception_handler)
     app.add_exception_handler(TidingsError, tidings_error)

@@ -438,6 +438,15 @@ class AccountStorage(Protocol):
         """Revoke the reader's tokens (one by id, or all of a kind, or all); how many.
         Another reader's token id revokes nothing. Raises ReaderNotFoundError."""
 
+    def hit_rate_limit(self, key: str, *, limit: int, window: float, now: datetime) -> float:
+        """Count an attempt for ``key`` (at most 64 characters) in a sliding window of
+        ``window`` seconds shared by every process: 0 when it is allowed, else the seconds
+        until one will be (a refused attempt is not counted). Raises only StorageError."""
+
+    def clear_rate_limits(self, prefix: str) -> None:
+        """Forget the attempts counted for keys starting with ``prefix``. Raises only
+        StorageError."""
+
 
 class RankingStorage(Protocol):
     """What ranking reads, and the models it learns from all readers."""

@@ -34,6 +34,7 @@ import hashlib
 import logging
 import os
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -426,6 +427,7 @@ class VectorIndex:
     # --- helpers ------------------------------------------------------------------------
 
     def _new_usearch(self) -> Any:
+        _import_onnxruntime_first()
         try:
             from usearch.index import Index
         except ImportError as e:
@@ -485,7 +487,19 @@ def _keys(ids: Sequence[int]) -> npt.NDArray[np.uint64]:
     return signed.astype(np.uint64)
 
 
+def _import_onnxruntime_first() -> None:
+    """Import ONNX Runtime (the embedding model's) before USearch, when it is installed: the
+    other way round the process dies of a segmentation fault the moment ONNX Runtime is
+    imported (usearch 2.26.6 and onnxruntime 1.32 on Linux x86_64, reproduced with nothing
+    else loaded), and a process that opens the index may analyse articles later."""
+    import importlib.util
+
+    if "usearch.compiled" not in sys.modules and importlib.util.find_spec("onnxruntime"):
+        import onnxruntime  # type: ignore[import-untyped]  # noqa: F401 (imported for order)
+
+
 def _usearch_scalar(dtype: VectorDType) -> Any:
+    _import_onnxruntime_first()
     from usearch.compiled import ScalarKind
 
     return {"i8": ScalarKind.I8, "f16": ScalarKind.F16, "f32": ScalarKind.F32}[dtype]

@@ -24,12 +24,14 @@ from tidings.store.schema import (
     topics,
 )
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
+from tidings.store.sql.marks import mark_followed
 from tidings.store.sql.rows import article_from_row, json_list, json_strings
 from tidings.types import (
     Article,
     Enrichment,
     EnrichmentStatus,
     FoundEntity,
+    InterestKind,
     StoryChange,
     StoryState,
     TopicTag,
@@ -98,12 +100,23 @@ class EnrichmentMixin(SQLBase):
                 )
             ids = [e.article_id for e in items]
             published: dict[int, datetime | None] = {}
+            # What readers may follow an article by, besides its entities and topics.
+            followed_by: dict[int, list[tuple[str, str]]] = {}
             for chunk in chunks(ids):
                 query = sa.select(
-                    articles.c.id, sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+                    articles.c.id,
+                    sa.func.coalesce(articles.c.published, articles.c.fetched_at),
+                    articles.c.source_id,
+                    articles.c.authors,
                 ).where(articles.c.id.in_(chunk))
-                published.update((row[0], row[1]) for row in conn.execute(query))
+                for article_id, dated, source_id, authors in conn.execute(query):
+                    published[article_id] = dated
+                    followed_by[article_id] = [
+                        (InterestKind.SOURCE.value, str(source_id)),
+                        *((InterestKind.AUTHOR.value, a.casefold()) for a in json_strings(authors)),
+                    ]
             touched: set[int] = set()
+            marks: set[tuple[str, str]] = set()
             for chunk in chunks(ids):
                 touched.update(
                     conn.execute(
@@ -123,8 +136,14 @@ class EnrichmentMixin(SQLBase):
                 )
                 touched.update(names.values())
                 result[item.article_id] = names
+                if item.status is EnrichmentStatus.DONE:
+                    marks.update(followed_by[item.article_id])
+                    marks.update((InterestKind.ENTITY.value, str(e)) for e in names.values())
+                    marks.update((InterestKind.TOPIC.value, t.id) for t in item.topics)
             linker.flush()
             _recount_entities(conn, sorted(touched))
+            # Followers' cached pages, in every serving process, are stale from now.
+            mark_followed(conn, marks)
         return result
 
     def _save_one(
@@ -342,6 +361,8 @@ class EnrichmentMixin(SQLBase):
                         .values(story_id=story_id, seq=change_seq(conn))
                     )
             _recount_stories(conn, touched)
+            grown = {ids[p] for p, c in enumerate(changes) if c.new_members or c.absorbed}
+            mark_followed(conn, {(InterestKind.STORY.value, str(i)) for i in grown})
         return ids
 
 

@@ -18,6 +18,7 @@ from tidings.store.schema import (
     sources,
 )
 from tidings.store.sql.connection import SQLBase, change_seq, chunks
+from tidings.store.sql.marks import EVERYTHING, mark_followed
 from tidings.store.sql.rows import json_list, json_strings
 from tidings.types import PagePolicy, Source, SourceHealth, SourceKind
 
@@ -201,6 +202,8 @@ class SourcesMixin(SQLBase):
                     sa.insert(article_removals),
                     [{"seq": seq, "article_id": a, "removed": removed} for a in gone],
                 )
+            # Pages showing them, in every serving process, are stale now.
+            mark_followed(conn, {EVERYTHING})
             conn.execute(sa.delete(articles).where(articles.c.source_id == source_id))
             conn.execute(sa.delete(article_sources).where(article_sources.c.source_id == source_id))
             conn.execute(sa.delete(sources).where(sources.c.id == source_id))
