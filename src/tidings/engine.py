@@ -139,6 +139,7 @@ class Engine:
         self._enrichment: EnrichmentStage | None = None
         self._ranker: Ranker | None = None
         self._token = new_token()
+        self._followed_news_read = 0
 
     def close(self) -> None:
         if self._ranker is not None:
@@ -608,7 +609,20 @@ class Engine:
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises
         InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
         reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
+        self._catch_up_with_followed_news()
         return self.ranker.page(reader_id, cursor=cursor, size=size)
+
+    def _catch_up_with_followed_news(self) -> None:
+        """News of something followed, written by any process, moves its followers' stamps
+        at once; the ranker's window looks at storage only every second. A page ranked in
+        between would be cached under the new stamp without the news, so the window reads
+        the news first (one indexed query per page; a refresh only after new analyses)."""
+        if self._ranker is None or not self._ranker.is_loaded():
+            return
+        mark = self.storage.latest_follow_mark()
+        if mark > self._followed_news_read:
+            self._ranker.refresh()
+            self._followed_news_read = mark
 
     def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
         """Fit the global ranking weights on a sample of up to ``readers`` readers'

@@ -496,8 +496,14 @@ class RankingStorage(Protocol):
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
         """Values that change whenever anything of the reader that ranking reads changes
-        (their events, follows and mutes, settings): equal stamps, same inputs. Empty for
-        a reader who does not exist. Raises only StorageError."""
+        (their events, follows and mutes, settings), when something they follow gets a new
+        article, and when every page goes stale (a source removed, new weights), whichever
+        process wrote it: equal stamps, same inputs. Empty for a reader who does not exist.
+        Raises only StorageError."""
+
+    def latest_follow_mark(self) -> int:
+        """The change number of the latest news of anything followed (or of every page
+        going stale; see :meth:`reader_stamp`), 0 before any. Raises only StorageError."""
 
     def load_model(self, name: str) -> tuple[str, datetime, int] | None:
         """A stored model's JSON payload, when it was fitted and from how many examples.

@@ -525,6 +525,8 @@ follow_marks = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("value", sa.Text, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
+    # The latest of them, from the index alone, on every page (Engine.feed).
+    sa.Index("ix_follow_marks_seq", "seq"),
 )
 
 #: Attempts counted by rate limits, shared by every serving process: per key (a hash of

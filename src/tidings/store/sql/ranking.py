@@ -271,6 +271,11 @@ class RankingMixin(SQLBase):
                 conn.execute(for_everyone).scalar_one_or_none(),
             )
 
+    def latest_follow_mark(self) -> int:
+        with self._transaction("read the latest news of what readers follow") as conn:
+            found = conn.execute(sa.select(sa.func.max(follow_marks.c.seq))).scalar_one()
+        return int(found or 0)
+
     def load_model(self, name: str) -> tuple[str, datetime, int] | None:
         with self._transaction("read the model") as conn:
             row = conn.execute(sa.select(models).where(models.c.name == name)).one_or_none()

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("kind", "value", name="pk_follow_marks"),
     )
+    op.create_index("ix_follow_marks_seq", "follow_marks", ["seq"])
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(64), nullable=False),
@@ -124,6 +125,7 @@ def downgrade() -> None:
     op.drop_table("database_identity")
     op.drop_index("ix_rate_limits_until", "rate_limits")
     op.drop_table("rate_limits")
+    op.drop_index("ix_follow_marks_seq", "follow_marks")
     op.drop_table("follow_marks")
     op.drop_index("ix_analysis_queue_order", "analysis_queue")
     op.drop_table("analysis_queue")
