@@ -215,6 +215,15 @@ class EnrichmentStage:
         batch = [c.article for c in claims]
         known = {c.article.id: from_bytes(c.vector) for c in claims if c.vector is not None}
         analyses = self.enricher.analyse(batch, quick=quick, vectors=known)
+        quick_bytes = {c.article.id: c.vector for c in claims if c.vector is not None}
+        # The quick pass's bytes as stored, not read and written again (which would round
+        # the scale differently): one embedding per version of an article.
+        analyses = [
+            _with_vector(a, quick_bytes[a.enrichment.article_id])
+            if a.enrichment.article_id in quick_bytes and a.enrichment.vector is not None
+            else a
+            for a in analyses
+        ]
         with storage.analysis_lock():
             self._catch_up_duplicates()
             analyses = self._link_duplicates(batch, analyses)
@@ -226,12 +235,12 @@ class EnrichmentStage:
                 quick=quick,
             )
             started_n, changed_n = self._file_stories(batch, analyses, names)
-            stored = [a for a in analyses if a.enrichment.article_id in names]
-            done = [a.enrichment for a in stored if a.enrichment.status is EnrichmentStatus.DONE]
+            kept = [a for a in analyses if a.enrichment.article_id in names]
+            done = [a.enrichment for a in kept if a.enrichment.status is EnrichmentStatus.DONE]
             # A skipped article is skipped for good: no full pass follows.
             final = [
                 (e.article_id, e.content_hash)
-                for a in stored
+                for a in kept
                 if (e := a.enrichment).status is not EnrichmentStatus.DONE or not quick
             ]
             storage.finish_analysis(self.owner, final, quick=False)
@@ -241,12 +250,12 @@ class EnrichmentStage:
                 )
         report.new_stories += started_n
         report.changed_stories += changed_n
-        report.duplicates += sum(1 for a in stored if a.enrichment.duplicate_of is not None)
+        report.duplicates += sum(1 for a in kept if a.enrichment.duplicate_of is not None)
         if quick:
             report.quick += len(done)
         else:
             report.analysed += len(done)
-        report.skipped += sum(1 for a in stored if a.enrichment.status is EnrichmentStatus.SKIPPED)
+        report.skipped += sum(1 for a in kept if a.enrichment.status is EnrichmentStatus.SKIPPED)
 
     # --- near-duplicates -----------------------------------------------------------------
 
@@ -425,6 +434,12 @@ class EnrichmentStage:
         if index is None or insight_vector is None:
             return []
         return index.search(from_bytes(insight_vector), k, exclude=(article_id,))
+
+
+def _with_vector(analysis: Analysis, vector: bytes) -> Analysis:
+    return Analysis(
+        replace(analysis.enrichment, vector=vector), analysis.vector, analysis.lead_names
+    )
 
 
 def _with(analysis: Analysis, *, duplicate_of: int | None) -> Analysis:
