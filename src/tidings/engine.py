@@ -140,8 +140,14 @@ class Engine:
         self._ranker: Ranker | None = None
         self._token = new_token()
         self._followed_news_read = 0
+        self._closed = False
 
     def close(self) -> None:
+        """Stop background work, save the vector index and release the database (once:
+        a server closes its engine at shutdown, and the command again when it ends)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._ranker is not None:
             self._ranker.close()
         if self._enrichment is not None:
@@ -597,6 +603,19 @@ class Engine:
                 cache_seconds=self.settings.feed_cache_seconds,
             )
         return self._ranker
+
+    def keep_vector_index(self) -> None:
+        """Open the vector index now, in the background (a serving process: its first
+        "more like this" should not wait for a rebuild), and keep it following storage."""
+        import threading
+
+        def keep() -> None:
+            try:
+                self.enrichment.vectors()
+            except TidingsError as e:
+                log.warning("the vector index could not be opened: %s", e)
+
+        threading.Thread(target=keep, name="tidings-vectors", daemon=True).start()
 
     def _similar(self, vector: object, limit: int) -> list[int]:
         index = self.enrichment.vectors()

@@ -226,5 +226,6 @@ def app_from_environment() -> FastAPI:
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
     engine = make_engine(settings)
     app = create_app(engine)
+    app.router.on_startup.append(engine.keep_vector_index)
     app.router.on_shutdown.append(engine.close)
     return app

@@ -75,7 +75,13 @@ def serve_engine(
         "ssl_keyfile": str(keyfile) if keyfile else None,
     }
     if workers <= 1:
-        uvicorn.run(create_app(engine), **options)
+        app = create_app(engine)
+        # uvicorn raises the stopping signal again once it has shut down (SIGTERM then
+        # ends the process before the command could close the engine): the engine is
+        # closed, its vector index saved, at the app's shutdown.
+        app.router.on_startup.append(engine.keep_vector_index)
+        app.router.on_shutdown.append(engine.close)
+        uvicorn.run(app, **options)
         return
     # The processes import the app afresh; the settings, the command line's included, go
     # to them through the environment.
