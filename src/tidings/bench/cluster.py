@@ -90,8 +90,10 @@ class Process:
     env: dict[str, str]
     log: Path
     popen: subprocess.Popen[bytes] | None = None
-    #: user + system CPU seconds of the finished runs of this process.
+    #: user + system CPU seconds of the finished runs of this process, and the largest
+    #: resident set of any of them (KiB).
     cpu: float = 0.0
+    max_rss_kib: int = 0
     kills: int = 0
 
     def start(self) -> Process:
@@ -113,6 +115,7 @@ class Process:
         assert self.popen is not None
         _, status, usage = os.wait4(self.popen.pid, 0)
         self.cpu += usage.ru_utime + usage.ru_stime
+        self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
         self.popen.returncode = os.waitstatus_to_exitcode(status)
         return self.popen.returncode
 
@@ -124,6 +127,7 @@ class Process:
             pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
             if pid:
                 self.cpu += usage.ru_utime + usage.ru_stime
+                self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
                 self.popen.returncode = os.waitstatus_to_exitcode(status)
                 break
             if deadline is not None and time.monotonic() > deadline:

@@ -31,14 +31,24 @@ def default_shared_data() -> Path:
     help="The shared data folder holding feeds/.",
 )
 @click.option("--entries", default=50_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Also ingest with this many `tidings worker --role ingest` processes on the "
+    "PostgreSQL database given with --database (in a scratch schema).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_ingest_command(data_dir: Path, entries: int, as_json: bool) -> None:
+@pass_ctx
+def bench_ingest_command(
+    ctx: Context, data_dir: Path, entries: int, workers: int | None, as_json: bool
+) -> None:
     """Full ingest of the real feeds on loopback, against the `reader` library."""
     from tidings.bench.ingest import bench_ingest, format_report
 
     if not (data_dir / "feeds").is_dir():
         fail(f"no feeds folder in {data_dir} (pass --data DIR)")
-    result = bench_ingest(data_dir, entries)
+    database = _postgres(ctx) if workers else None
+    result = bench_ingest(data_dir, entries, database_url=database, workers=workers or 2)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
