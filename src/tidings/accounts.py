@@ -40,6 +40,31 @@ TOKEN_PREFIX = {TokenKind.SESSION: "tds_", TokenKind.API: "tda_", TokenKind.FEED
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 
 
+#: How long after one digest the next is due.
+DIGEST_EVERY = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+
+#: A digest is due this much before a full period has passed: scheduled runs drift by
+#: seconds to minutes (cron start-up, the previous run's sending time), and without slack a
+#: daily run at 07:00 would find yesterday's 07:00:02 digest not yet a day old and skip a
+#: day. An hour absorbs any drift while never letting two daily digests go out within 23
+#: hours.
+DIGEST_SLACK = timedelta(hours=1)
+
+
+def digest_due(frequency: str, last_sent: datetime | None, now: datetime) -> bool:
+    """Whether a reader's digest is due at ``now``: never for ``"off"``; for ``"daily"`` and
+    ``"weekly"``, when none was sent yet or the period (less :data:`DIGEST_SLACK`) has passed.
+    Raises InvalidInputError for any other frequency."""
+    key = str(frequency).lower()
+    if key == "off":
+        return False
+    if key not in DIGEST_EVERY:
+        raise InvalidInputError(f"digests are daily, weekly or off, not {frequency!r}")
+    if last_sent is None:
+        return True
+    return now - last_sent >= DIGEST_EVERY[key] - DIGEST_SLACK
+
+
 class Unset:
     """The type of :data:`UNSET`: "leave as it is", apart from None ("remove")."""
 
@@ -247,8 +272,13 @@ class Accounts:
         who = self.storage.get_reader(reader)
         return self.storage.update_account(who.id, now=self.clock(), **changes)
 
-    def accounts_with_digests(self) -> list[Account]:
-        return self.storage.accounts_with_digests()
+    def due_digests(self, now: datetime) -> list[Account]:
+        """Accounts whose digest is due at ``now``."""
+        return [
+            a
+            for a in self.storage.accounts_with_digests()
+            if digest_due(a.digest, a.digest_last_sent, now)
+        ]
 
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         who = self.storage.get_reader(reader)

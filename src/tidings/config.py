@@ -30,7 +30,15 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -44,6 +52,9 @@ ENV_PREFIX = "TIDINGS_"
 ENV_NESTED = "__"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: Shortest media proxy secret accepted: 32 characters of a random token are far beyond
+#: guessing, and anything shorter is more likely a placeholder than a secret.
+MIN_MEDIA_SECRET_CHARS = 32
 #: Where a value sits in the settings: ("fetch", "attempts"), ("database_url",).
 Loc = tuple[str | int, ...]
 
@@ -314,6 +325,11 @@ class Settings(BaseSettings):
     only requests from them may say, in ``X-Forwarded-For`` and ``X-Forwarded-Proto``, who
     the client is and whether it came over HTTPS. None by default: from anyone else those
     headers would let a client pick the address that rate limits count."""
+
+    media_secret: SecretStr | None = None
+    """The media proxy's signing secret (32 characters or more), the same for every process
+    and machine serving one site; without it, a random one kept in the data directory
+    (``media-proxy.secret``). Never shown in logs, reprs or errors."""
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     """How Tidings talks to the network."""
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -364,6 +380,21 @@ class Settings(BaseSettings):
             return parse_networks(value)
         except ConfigError as e:
             raise ValueError(str(e)) from e
+
+    @field_validator("media_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value().strip()
+        if not secret:
+            return None
+        if len(secret) < MIN_MEDIA_SECRET_CHARS:
+            raise ValueError(
+                f"expected at least {MIN_MEDIA_SECRET_CHARS} characters (make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return SecretStr(secret)
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -563,9 +594,13 @@ def _config_error(
             # A rule across fields (the SMTP user and password): no one value to show.
             problems.append(f"{where}: {message}")
             continue
-        value = "(hidden)" if loc[-1] == "password" else repr(problem["input"])
+        value = "(hidden)" if loc[-1] in SECRET_FIELDS else repr(problem["input"])
         problems.append(f"{where} = {value}: {message}")
     return ConfigError("; ".join(problems))
+
+
+#: Settings whose values never appear in an error.
+SECRET_FIELDS = ("password", "media_secret")
 
 
 def _names_a_section(model: type[BaseModel], loc: Loc) -> bool:

@@ -13,6 +13,7 @@ The stages do the work and never import each other; the engine wires them:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -20,13 +21,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
 from tidings.accounts import UNSET, Accounts, Unset, clean_reader_name
 from tidings.config import Settings, load_settings
 from tidings.errors import (
+    BlockedAddressError,
     InvalidInputError,
+    InvalidURLError,
     NotFoundError,
     TidingsError,
     TopicNotFoundError,
@@ -39,6 +43,11 @@ from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
 from tidings.rank.state import HISTORY, HISTORY_EVENTS, source_usefulness
 from tidings.store.base import Storage
 from tidings.store.sql import open_storage
+from tidings.suggest import MAX_QUERY_CHARS as MAX_SUGGEST_CHARS
+from tidings.suggest import MIN_QUERY_CHARS as MIN_SUGGEST_CHARS
+from tidings.suggest import SUGGESTIONS, Suggestion
+from tidings.suggest import onboarding_entities as onboarding_choices
+from tidings.suggest import suggest as suggest_things
 from tidings.types import (
     Account,
     Article,
@@ -59,16 +68,19 @@ from tidings.types import (
     ReaderEvent,
     Source,
     SourceHealth,
+    SourceKind,
     Stance,
     Story,
     StoryPage,
     Token,
     TokenKind,
+    TopicKind,
     TopicTag,
 )
 
 if TYPE_CHECKING:
     from tidings.enrich.stage import EnrichmentStage
+    from tidings.portability import ImportReport, ReaderData, ReaderFile
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +95,50 @@ MAX_READ_SECONDS = 4 * 60 * 60
 #: Events dated further ahead than this are clock errors.
 FUTURE_SLACK = timedelta(minutes=5)
 MAX_QUERY_CHARS = 200
+#: The name of the hand-kept source that articles readers add themselves are stored under.
+CLIPPINGS_SOURCE = "Added by readers"
+#: Longest copied page a reader may paste, in characters: a news page copied whole is 5 to
+#: 100 kB of text (the shared seed page is 6 kB); five times the longest is still a page.
+MAX_PASTE_CHARS = 500_000
+#: Share of a paste that may be control characters or undecodable bytes (U+FFFD) before it
+#: is taken for a binary file: copied pages have none but tabs and line breaks.
+MAX_BINARY_SHARE = 0.01
+#: Longest article address taken from a reader (real ones are under 500 characters).
+MAX_URL_CHARS = 2048
+
+
+def paste_problem(text: str) -> str | None:
+    """What is wrong with a reader's pasted page text, or None. Pure."""
+    if not text.strip():
+        return "paste the text of an article page: the box is empty"
+    if len(text) > MAX_PASTE_CHARS:
+        return (
+            f"that is {len(text):,} characters: a copied article page is far shorter "
+            f"(at most {MAX_PASTE_CHARS:,}); paste the article's own page, or give its address"
+        )
+    odd = sum(
+        1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\n\r\f") or c == "\x7f"
+    )
+    if "\x00" in text or odd > MAX_BINARY_SHARE * len(text):
+        return "that looks like a binary file, not the text of a page"
+    return None
+
+
+def reader_url_problem(url: str) -> str | None:
+    """What is wrong with an article address a reader gave, or None. Pure."""
+    text = url.strip()
+    if not text:
+        return "give the article's web address"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return "that is not a web address"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "give the article's web address (starting with https:// or http://)"
+    if len(text) > MAX_URL_CHARS:
+        return f"that address is longer than {MAX_URL_CHARS} characters"
+    return None
 
 
 def _interest_kind(kind: InterestKind | str) -> InterestKind:
@@ -352,9 +408,17 @@ class Engine:
     def list_readers(self) -> list[Reader]:
         return self.storage.list_readers()
 
-    def remove_reader(self, key: int | str) -> None:
-        """Delete a reader with everything they said and did."""
-        self.storage.remove_reader(key)
+    def remove_reader(self, key: int | str) -> list[int]:
+        """Delete a reader (their account) with everything they said and did, and the
+        articles they added that no one else did; returns those articles' ids."""
+        try:
+            clipped: int | None = self.storage.get_source(f"manual:{CLIPPINGS_SOURCE}").id
+        except NotFoundError:
+            clipped = None
+        gone = self.storage.remove_reader(key, clippings_source=clipped)
+        if gone:
+            self._content_changed()
+        return gone
 
     def set_reader_settings(
         self,
@@ -462,8 +526,97 @@ class Engine:
     def unsave_article(self, reader: int | str, article_id: int) -> bool:
         return self.storage.unsave_article(self.storage.get_reader(reader).id, article_id)
 
+    def saved_among(self, reader: int | str, article_ids: Sequence[int]) -> set[int]:
+        """Which of these articles the reader saved."""
+        return self.storage.saved_among(self.storage.get_reader(reader).id, article_ids)
+
+    def unhide(self, reader: int | str, article_id: int) -> bool:
+        """Undo the reader's "hide" of an article; whether there was one."""
+        who = self.storage.get_reader(reader)
+        return bool(self.storage.forget_events(who.id, article_id, [EventKind.HIDE]))
+
+    def is_hidden(self, reader: int | str, article_id: int) -> bool:
+        """Whether the reader hid this article (and has not undone it)."""
+        who = self.storage.get_reader(reader)
+        hides = self.storage.reader_events(who.id, kinds=[EventKind.HIDE], limit=HISTORY_EVENTS)
+        return any(e.article_id == article_id for e in hides)
+
+    def has_history(self, reader: int | str) -> bool:
+        """Whether the reader has any event (a cheap test, for onboarding)."""
+        who = self.storage.get_reader(reader)
+        return bool(self.storage.reader_events(who.id, limit=1))
+
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)
+
+    # --- the reader's own articles and data (portability.py) --------------------------
+
+    def clip(
+        self, reader: int | str, *, url: str | None = None, text: str | None = None
+    ) -> Article:
+        """Add an article a reader brings, by its address (``url``) or the text of its
+        copied page (``text``), as ``tidings article add`` does: extracted, stored under
+        :data:`CLIPPINGS_SOURCE`, analysed (joined to its story), saved for the reader and
+        kept as their clipping. A reader's address is fetched without the operator's
+        network allowances. Raises InvalidInputError or InvalidURLError for bad input
+        (nothing is stored then), FetchError when the page cannot be fetched."""
+        who = self.storage.get_reader(reader)
+        if (url is None) == (text is None):
+            raise InvalidInputError("give either an article's address or its page's text")
+        if url is not None:
+            if (problem := reader_url_problem(url)) is not None:
+                raise InvalidURLError(problem, resource=url[:MAX_URL_CHARS])
+            try:
+                article = self.ingestion.add_article(
+                    url.strip(), source_name=CLIPPINGS_SOURCE, operator=False
+                )
+            except BlockedAddressError as e:
+                # Not the guard's own message, which tells an operator how to allow it.
+                raise InvalidURLError(
+                    f"refused: {urlsplit(url.strip()).hostname} is not on the public web "
+                    "(Tidings reads articles from public web pages only)",
+                    resource=url,
+                ) from e
+        else:
+            assert text is not None
+            if (problem := paste_problem(text)) is not None:
+                raise InvalidInputError(problem)
+            article = self.ingestion.add_article_text(text, source_name=CLIPPINGS_SOURCE)
+        if self.settings.enrich:
+            self.enrich_safely()
+        now = self._clock()
+        self.storage.save_article(who.id, article.id, at=now)
+        self.storage.add_clipping(who.id, article.id, at=now)
+        return self.storage.get_article(article.id)
+
+    def clippings(self, reader: int | str, *, limit: int = 50) -> list[tuple[Article, datetime]]:
+        """The articles the reader added themselves, with when, most recent first."""
+        return self.storage.clipped_articles(self.storage.get_reader(reader).id, limit=limit)
+
+    @property
+    def reader_data(self) -> ReaderData:
+        """Export and import of readers' data (:mod:`tidings.portability`)."""
+        from tidings.portability import ReaderData
+
+        return ReaderData(self, clippings_source=CLIPPINGS_SOURCE)
+
+    def export_reader(self, reader: int | str) -> ReaderFile:
+        """Everything of the reader, as the file :mod:`tidings.portability` describes."""
+        return self.reader_data.export(reader)
+
+    def export_reader_opml(self, reader: int | str) -> str:
+        """The web feeds the reader reads, as OPML (followed ones in a folder)."""
+        return self.reader_data.export_opml(reader)
+
+    def import_reader(self, reader: int | str, data: bytes | str) -> ImportReport:
+        """Import an exported file into the reader's account. Raises InvalidInputError for
+        a file that is not one."""
+        return self.reader_data.import_file(reader, data)
+
+    def import_reader_opml(self, reader: int | str, data: bytes) -> ImportReport:
+        """Subscribe to an OPML file's missing web feeds, following those in its
+        "Following" folder. Raises OPMLError."""
+        return self.reader_data.import_opml(reader, data)
 
     # --- accounts, sessions and tokens (accounts.py) ------------------------------------
 
@@ -513,14 +666,7 @@ class Engine:
 
     def due_digests(self, now: datetime | None = None) -> list[Account]:
         """Accounts whose digest is due at ``now`` (by default, the clock's now)."""
-        from tidings.deliver.digest import digest_due
-
-        moment = now or self._clock()
-        return [
-            a
-            for a in self.accounts.accounts_with_digests()
-            if digest_due(a.digest, a.digest_last_sent, moment)
-        ]
+        return self.accounts.due_digests(now or self._clock())
 
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         self.accounts.mark_digest_sent(reader, at)
@@ -569,6 +715,44 @@ class Engine:
             raise InvalidInputError(f"a page of results holds 1 to {MAX_PAGE_SIZE}")
         return self.storage.search_articles(text, limit=limit, offset=offset)
 
+    # --- finding something to follow (suggest.py) -------------------------------------
+
+    def suggest(self, query: str, *, limit: int = SUGGESTIONS) -> list[Suggestion]:
+        """Entities, topics and sources to follow whose names start with what a reader has
+        typed (or have a word that does), best first (:func:`tidings.suggest.suggest`).
+        Raises InvalidInputError for a query too short or too long to suggest for."""
+        text = " ".join(query.split())
+        if not MIN_SUGGEST_CHARS <= len(text) <= MAX_SUGGEST_CHARS:
+            raise InvalidInputError(
+                f"suggestions need {MIN_SUGGEST_CHARS} to {MAX_SUGGEST_CHARS} characters"
+            )
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"ask for 1 to {MAX_PAGE_SIZE} suggestions")
+        from tidings.enrich.relations import relation_named
+
+        # More candidates than wanted: some are left out as names no reader would follow.
+        topics = self.storage.suggest_topics(text, limit=3 * limit)
+        if (relation := relation_named(text)) is not None and relation[0] not in {
+            t.id for t, _ in topics
+        }:
+            # A relation can be followed before any article about it (see _resolve_topic).
+            topics.append((TopicTag(id=relation[0], label=relation[1], kind=TopicKind.RELATION), 0))
+        return suggest_things(
+            text,
+            entities=self.storage.suggest_entities(text, limit=3 * limit),
+            topics=topics,
+            sources=[s for s in self.storage.list_sources() if s.kind is not SourceKind.MANUAL],
+            limit=limit,
+        )
+
+    def onboarding_entities(self, type: str, *, limit: int) -> list[Entity]:
+        """The most covered entities of a type that a new reader would recognise
+        (:func:`tidings.suggest.onboarding_entities`)."""
+        # The filter drops few of the most covered; four times the wanted number is more
+        # than it ever dropped on the shared news.
+        found = self.storage.list_entities(type=type, limit=4 * limit)
+        return onboarding_choices(found, limit=limit)
+
     def source_usefulness(self, reader: int | str) -> dict[int, tuple[int, int, int]]:
         """Per source id, from the reader's recent history: (articles seen, read, liked);
         see :func:`tidings.rank.state.source_usefulness`."""
@@ -596,32 +780,27 @@ class Engine:
     def ranker(self) -> Ranker:
         """Ranking's state in this process (built from storage on the first page)."""
         if self._ranker is None:
+            digest = hashlib.sha256(self.settings.database_url.encode()).hexdigest()[:16]
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
                 similar=self._similar,
                 cache_seconds=self.settings.feed_cache_seconds,
+                snapshot=self.settings.data_dir / "ranking" / f"{digest}.npz",
             )
         return self._ranker
-
-    def keep_vector_index(self) -> None:
-        """Open the vector index now, in the background (a serving process: its first
-        "more like this" should not wait for a rebuild), and keep it following storage."""
-        import threading
-
-        def keep() -> None:
-            try:
-                self.enrichment.vectors()
-            except TidingsError as e:
-                log.warning("the vector index could not be opened: %s", e)
-
-        threading.Thread(target=keep, name="tidings-vectors", daemon=True).start()
 
     def _similar(self, vector: object, limit: int) -> list[int]:
         index = self.enrichment.vectors()
         if index is None or not len(index):
             return []
         return [i for i, _ in index.search(vector, limit)]  # type: ignore[arg-type]
+
+    def prepare_to_serve(self) -> None:
+        """Read what pages need into memory now (the vector index and the window of recent
+        articles), so that the first request does not wait for it."""
+        self.enrichment.vectors()
+        self.ranker.ensure_loaded()
 
     def feed(self, reader: int | str, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed: one item per story, each with its reasons; pass the

@@ -186,6 +186,33 @@ class OPMLError(TidingsError):
     key = "opml"
 
 
+# --- understanding ----------------------------------------------------------------------
+
+
+class ModelLoadError(TidingsError):
+    """The embedding model or its tokenizer could not be loaded."""
+
+    key = "model_load"
+
+
+class VectorIndexError(TidingsError):
+    """The vector index could not do what was asked (bad input, I/O failure, library error)."""
+
+    key = "vector_index"
+
+
+class VectorIndexCorruptError(VectorIndexError):
+    """The index file is truncated, damaged, or was built with other settings; rebuild it."""
+
+    key = "vector_index_corrupt"
+
+
+class VectorShapeError(VectorIndexError):
+    """A vector has the wrong number of dimensions or non-finite values."""
+
+    key = "vector_shape"
+
+
 # --- ranking -----------------------------------------------------------------------------
 
 
@@ -215,6 +242,12 @@ class TokenNotFoundError(NotFoundError):
     key = "token_not_found"
 
 
+class CSRFError(AuthenticationError):
+    """A cookie-authenticated change without the session's CSRF token."""
+
+    key = "csrf"
+
+
 # --- delivery ----------------------------------------------------------------------------
 
 
@@ -229,6 +262,49 @@ class DeliveryError(TidingsError):
     def __init__(self, message: str, *, resource: str | None = None, transient: bool = False):
         super().__init__(message, resource=resource)
         self.transient = transient
+
+
+# --- the media proxy (deliver/media.py) ----------------------------------------------------
+
+
+class MediaError(TidingsError):
+    """A picture the media proxy will not serve."""
+
+    key = "media"
+
+
+class BadSignatureError(MediaError):
+    """The address was not signed by this server (or was edited)."""
+
+    key = "media_signature"
+
+
+class MediaForbiddenError(MediaError):
+    """The picture is on an address the fetcher may not reach (private, loopback, ...)."""
+
+    key = "media_forbidden"
+
+
+class NotAnImageError(MediaError):
+    """The publisher's answer is not a picture we serve."""
+
+    key = "media_not_image"
+
+
+class ImageTooLargeError(MediaError):
+    """The picture is over the proxy's size cap."""
+
+    key = "media_too_large"
+
+
+class MediaUnavailableError(MediaError):
+    """The publisher could not be reached, or answered with an error."""
+
+    key = "media_unavailable"
+
+
+class MediaTimeoutError(MediaError):
+    key = "media_timeout"
 
 
 # --- permissions -------------------------------------------------------------------------

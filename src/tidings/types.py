@@ -476,8 +476,23 @@ class StoryChange:
     representative_id: int | None
     #: Articles this pass filed under the story.
     new_members: tuple[int, ...] = ()
-    #: Stored stories merged into this one (their articles move here; they are deleted).
+    #: Stored stories merged into this one (their articles move here; they are deleted,
+    #: and readers' follows and mutes of them move here too).
     absorbed: tuple[int, ...] = ()
+    #: For a story split off a stored one: that story (readers who follow or mute it
+    #: follow or mute this part too).
+    split_from: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryMember:
+    """A stored story's article as clustering reads it back."""
+
+    article: Article
+    #: Its embedding (:func:`tidings.store.embedding.to_bytes` form).
+    vector: bytes
+    #: ``(entity id, mentions, first offset)`` of the entities it names.
+    entities: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -622,6 +637,10 @@ class ReaderEvent:
     at: datetime
     #: The position for an impression, the seconds for a read; otherwise unused.
     value: float | None = None
+    #: For an impression of a page item: the features the ranker scored the article with
+    #: when it showed it (``FeedItem.features``, opaque here), so that learning reads what
+    #: was shown, not what the reader's state says today.
+    features: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -651,9 +670,13 @@ class ArticleFacts:
     #: ``(entity id, name, first offset)`` of its entities, most prominent first.
     entities: tuple[tuple[int, str, int], ...] = ()
     duplicate_of: int | None = None
-    #: Across all readers lately: times shown, and times opened, saved or shared.
+    #: Across all readers lately: readers shown it, and readers who opened, saved or
+    #: shared it.
     shown: int = 0
     engaged: int = 0
+    #: The address of its lead picture, where it has one (read for the pages that show
+    #: it, not for ranking).
+    image: str | None = None
 
 
 # --- the feed: items, their reasons and what the reader can do about them -------------------
@@ -756,12 +779,16 @@ class FeedItem:
     #: The best article of each other source on the story, best first, at most
     #: ``rank.assemble.ALSO_COVERED_MAX``.
     also_covered_by: tuple[CoveredBy, ...] = ()
-    #: How many different (unmuted) sources cover the story, the shown one included.
+    #: How many different sources cover the story, the shown one included: the story's
+    #: own count (``Story.source_count``), the same on its reason and its coverage page.
     source_count: int = 1
     #: Whether the item fills an exploration slot.
     exploration: bool = False
     #: Whether the reader has read any article of the story.
     read: bool = False
+    #: The features the item was scored with, packed by ``rank.learn.pack_features``: give
+    #: them back with its impression (``ReaderEvent.features``).
+    features: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,9 +1,13 @@
 """Browser end-to-end tests: the real app on loopback, driven by Debian's chromium.
 
 The app runs in a background thread under uvicorn on a free loopback port, over a fresh
-SQLite database filled with real news articles (a few ECB+ topics from ``../shared/data``,
-each topic two real events reported by several outlets, so that stories span sources),
-analysed by the real enrichment pipeline. Nothing is faked between the browser and storage.
+SQLite database filled with real news from ``../shared/data/demo-news`` (twelve publishers:
+the ECB+ articles of a few topics, each topic two real events reported by several of them,
+so that stories span sources, and each publisher's newest other items), analysed by the
+real enrichment pipeline. Half the articles name a lead picture, served by a real loopback
+HTTP server standing in for the publishers' image hosts (the operator allows 127.0.0.1, as
+``TIDINGS_ALLOWED_NETWORKS`` would), which the browser only ever reaches through the app's
+media proxy. Nothing is faked between the browser and storage.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``TIDINGS_CHROMIUM``), launched by
 Playwright's sync API through ``executable_path``: never ``playwright install``, which
@@ -17,24 +21,28 @@ and Content-Security-Policy violations, saves screenshots to ``test-artifacts/sc
 
 from __future__ import annotations
 
-import json
+import contextlib
+import ipaddress
 import os
 import re
 import shutil
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tidings.config import Settings
+from tests.loopback import LoopbackServer
+from tidings.config import FetchSettings, Settings
 from tidings.engine import Engine, make_engine
-from tidings.types import ArticleDraft
+from tidings.types import ArticleDraft, Image
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -61,11 +69,14 @@ PHONE = {"width": 390, "height": 844}
 #: first feed page of a reader builds the vector index.
 TIMEOUT_S = 20.0
 
-#: ECB+ topics loaded, and documents per topic: each topic holds two real events covered by
-#: several outlets. 6 x 8 = 48 articles analyse in about 15 s on 2 cores (186 took 64 s).
-TOPICS = 6
-PER_TOPIC = 8
-OUTLETS = ("wire", "paper", "daily", "globe", "herald", "courier")
+#: What is taken from demo-news: the ECB+ articles of this many topics (each about 23
+#: articles over the twelve publishers: two real events each, so multi-source stories), and
+#: each publisher's newest other items (MIND and AG News). About 115 articles, which analyse
+#: in about 40 s on 2 cores (48 took 15 s).
+ECB_TOPICS = 4
+OTHERS_PER_PUBLISHER = 2
+#: Every how many articles one names a lead picture.
+PICTURE_EVERY = 2
 
 pytestmark = pytest.mark.e2e
 
@@ -94,43 +105,83 @@ def require_browser() -> str:
 # --- the site ------------------------------------------------------------------------------
 
 
-def ecb_drafts(ecbplus: Path, now: datetime) -> dict[str, list[ArticleDraft]]:
-    """Real articles from the first ECB+ topics, spread over the outlets, published over the
-    last day (the newest first in each topic's first event)."""
-    docs = [json.loads(line) for line in (ecbplus / "docs.jsonl").open(encoding="utf-8")]
-    topics = sorted({d["topic"] for d in docs})[:TOPICS]
-    chosen: list[dict[str, Any]] = []
-    for topic in topics:
-        chosen += [d for d in docs if d["topic"] == topic][:PER_TOPIC]
-    by_outlet: dict[str, list[ArticleDraft]] = {o: [] for o in OUTLETS}
-    for i, doc in enumerate(chosen):
-        outlet = OUTLETS[i % len(OUTLETS)]
-        first, *rest = doc["sentences"]
-        title = first if len(first) <= 110 else first[:107].rsplit(" ", 1)[0] + "..."
-        by_outlet[outlet].append(
-            ArticleDraft(
-                guid=doc["doc_id"],
-                url=f"https://{outlet}.example/news/{doc['doc_id']}",
-                title=title,
-                body=" ".join(rest) or first,
-                summary=first,
-                published=now - timedelta(minutes=20 * i + 5),
-                section="News",
-                authors=(f"{outlet.title()} reporter",),
-            )
-        )
-    return by_outlet
+def png(width: int, height: int, hue: int) -> bytes:
+    """A real PNG: a diagonal gradient in one of a few colours (no imaging library needed)."""
+    base = ((hue * 67) % 200 + 30, (hue * 131) % 200 + 30, (hue * 29) % 200 + 30)
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)
+        for x in range(width):
+            shade = (x + y) * 60 // (width + height)
+            rows += bytes(min(255, c + shade) for c in base)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows)))
+        + chunk(b"IEND", b"")
+    )
 
 
-def fill(engine: Engine, ecbplus: Path) -> None:
+def demo_drafts(demo: Path, now: datetime) -> dict[str, tuple[str, list[ArticleDraft]]]:
+    """Each publisher's chosen items (see :data:`ECB_TOPICS`), by folder: its title and the
+    drafts, moved in time together so that the newest is five minutes old."""
+    from tidings.ingest.feeds import parse_feed
+
+    feeds = {}
+    for folder in sorted(p for p in demo.iterdir() if (p / "feed.xml").is_file()):
+        parsed = parse_feed((folder / "feed.xml").read_bytes(), url=f"file://{folder}/feed.xml")
+        feeds[folder.name] = (parsed.title or folder.name, list(parsed.articles))
+
+    def topic(draft: ArticleDraft) -> int | None:
+        found = re.match(r"ecb-(\d+)_", draft.guid or "")
+        return int(found.group(1)) if found else None
+
+    topics = sorted({t for _, drafts in feeds.values() for d in drafts if (t := topic(d))})
+    wanted = set(topics[:ECB_TOPICS])
+    chosen: dict[str, tuple[str, list[ArticleDraft]]] = {}
+    for name, (title, drafts) in feeds.items():
+        stories = [d for d in drafts if topic(d) in wanted]
+        others = sorted(
+            (d for d in drafts if topic(d) is None and d.published),
+            key=lambda d: d.published or now,
+            reverse=True,
+        )[:OTHERS_PER_PUBLISHER]
+        chosen[name] = (title, stories + others)
+    newest = max(d.published for _, ds in chosen.values() for d in ds if d.published)
+    shift = now - timedelta(minutes=5) - newest
+    return {
+        name: (title, [replace(d, published=(d.published or newest) + shift) for d in drafts])
+        for name, (title, drafts) in chosen.items()
+    }
+
+
+def fill(engine: Engine, demo: Path, pictures: LoopbackServer) -> int:
+    """Store the chosen demo-news items, every :data:`PICTURE_EVERY`-th naming a picture on
+    ``pictures``, and analyse them; how many articles."""
     now = datetime.now(UTC)
-    for outlet, drafts in ecb_drafts(ecbplus, now).items():
+    count = 0
+    for name, (title, drafts) in demo_drafts(demo, now).items():
         source = engine.storage.add_source(
-            f"https://{outlet}.example/feed", added=now, title=f"The {outlet.title()}"
+            f"https://{name}.example/feed.xml", added=now, title=title
         )
-        engine.storage.upsert_articles(source.id, drafts, fetched_at=now)
+        pictured = []
+        for draft in drafts:
+            count += 1
+            if count % PICTURE_EVERY == 0:
+                path = f"/pictures/{name}/{count}.png"
+                pictures.serve(path, png(160, 108, count), content_type="image/png")
+                draft = replace(draft, images=(Image(url=pictures.url(path)),))
+            pictured.append(draft)
+        engine.storage.upsert_articles(source.id, pictured, fetched_at=now)
     report = engine.enrich()
     assert report.error is None, report.error
+    return count
 
 
 def free_port() -> int:
@@ -145,9 +196,47 @@ class Site:
 
     base_url: str
     engine: Engine
+    #: The publishers' picture host (its requests show who fetched the pictures).
+    pictures: LoopbackServer
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
+
+
+#: The copied page of ``../shared/seed``, added by the operator as ``tidings article add
+#: ... --text --source Clippings`` would: Xi Jinping and the China–Russia relation are in the
+#: news the browser sees.
+SEED = "xi-putin-belt-and-road.txt"
+
+
+@contextlib.contextmanager
+def serving(engine: Engine) -> Iterator[str]:
+    """The app over ``engine`` on a free loopback port, in a thread; its base address."""
+    import uvicorn
+
+    from tidings.api.app import create_app
+    from tidings.api.limits import AuthRateLimits
+
+    port = free_port()
+    # Every test signs up and in from 127.0.0.1: the limits on attempts (tested on their
+    # own) would turn the suite into a wait.
+    app = create_app(engine, auth_limits=AuthRateLimits(limit=1000))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    # A thread, not a process: the test can look at storage through the same engine.
+    # uvicorn installs no signal handlers off the main thread.
+    thread = threading.Thread(target=server.run, name=f"uvicorn-e2e-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the app did not start (see the log above)")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="package")
@@ -155,38 +244,35 @@ def site(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterato
     """The app on a free loopback port over an analysed database; one per session (filling
     and analysing the database is most of the suite's setup time)."""
     require_browser()
-    ecbplus = shared_data / "ecbplus"
-    if not (ecbplus / "docs.jsonl").is_file():
-        pytest.skip(f"ECB+ articles not found at {ecbplus}")
-    import uvicorn
-
-    from tidings.api.app import create_app
-    from tidings.api.limits import AuthRateLimits
-
+    demo = shared_data / "demo-news"
+    if not demo.is_dir():
+        pytest.skip(f"demo-news not found at {demo}")
     folder = tmp_path_factory.mktemp("e2e-site")
-    settings = Settings(database_url=f"sqlite:///{folder / 'tidings.sqlite'}", data_dir=folder)
-    with make_engine(settings) as engine:
-        fill(engine, ecbplus)
-        port = free_port()
-        # Every test signs up and in from 127.0.0.1: the limits on attempts (tested on
-        # their own) would turn the suite into a wait.
-        app = create_app(engine, auth_limits=AuthRateLimits(limit=1000))
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        # A thread, not a process: the test can look at storage through the same engine.
-        # uvicorn installs no signal handlers off the main thread.
-        thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the app did not start (see the log above)")
-            time.sleep(0.02)
-        try:
-            yield Site(f"http://127.0.0.1:{port}", engine)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    # The publishers' picture host is on loopback, which the operator allows here.
+    fetch = FetchSettings(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),), attempts=1)
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'tidings.sqlite'}", data_dir=folder, fetch=fetch
+    )
+    with LoopbackServer() as pictures, make_engine(settings) as engine:
+        # (The text, not the file's path: extracting a path runs an event loop of its own,
+        # which Playwright's, running in this thread, does not allow.)
+        engine.ingestion.add_article_text(
+            (shared_data.parent / "seed" / SEED).read_text("utf-8"), source_name="Clippings"
+        )
+        fill(engine, demo, pictures)
+        with serving(engine) as base_url:
+            yield Site(base_url, engine, pictures)
+
+
+@pytest.fixture
+def fresh_site(tmp_path: Path, site: Site) -> Iterator[Site]:
+    """Another Tidings, new and empty (no sources, no articles), as a reader moving their
+    data would find one; the same process, so its analysis shares the loaded models."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fresh.sqlite'}", data_dir=tmp_path / "fresh"
+    )
+    with make_engine(settings) as engine, serving(engine) as base_url:
+        yield Site(base_url, engine, site.pictures)
 
 
 # --- the browser ---------------------------------------------------------------------------

@@ -85,16 +85,31 @@ def test_sign_up_onboard_and_see_a_feed_with_reasons(browsing: Browsing) -> None
     expect(b.page.get_by_role("heading", level=1, name="For you")).to_be_visible()
     expect(items(b).first).to_be_visible()
     assert items(b).count() >= 5
-    reasons = b.page.locator("article.item ul.reasons li .why")
-    expect(reasons.first).to_be_visible()
-    texts = reasons.all_inner_texts()
+    # One reason line on each item; all of them, with their actions, behind "Why this?".
+    lines = b.page.locator("article.item .meta .reason")
+    expect(lines.first).to_be_visible()
+    texts = lines.all_inner_texts()
     # The reasons name what the reader chose ("You follow ...").
     assert any(any(c.lower() in t.lower() for c in chosen) for t in texts), (chosen, texts[:10])
-    # Each reason comes with the action that changes it.
-    first_reasons = items(b).first.locator("ul.reasons li")
-    expect(first_reasons.first.get_by_role("button")).to_be_visible()
+    first = items(b).first
+    expect(first.locator("ul.reasons")).to_be_hidden()
+    first.get_by_text("Why this?").click()
+    reasons = first.locator("ul.reasons li")
+    expect(reasons.first).to_be_visible()
+    # Each reason comes with the action that changes it (unless another one's does that).
+    expect(first.locator("ul.reasons li button").first).to_be_visible()
+    b.page.keyboard.press("Escape")
+    expect(first.locator("ul.reasons")).to_be_hidden()
     b.check("feed")
     b.fits_phone("feed")
+
+
+def open_menu(item: Locator) -> Locator:
+    """Open an item's ⋯ menu; its panel."""
+    item.locator("details.menu > summary").click()
+    panel = item.locator("details.menu .panel")
+    expect(panel).to_be_visible()
+    return panel
 
 
 def test_follow_and_mute_from_the_feed_change_the_next_page(browsing: Browsing) -> None:
@@ -103,11 +118,13 @@ def test_follow_and_mute_from_the_feed_change_the_next_page(browsing: Browsing) 
     before = sources_on_page(b)
     assert len(set(before)) >= 2, before
     muted = before[0]
-    b.page.locator("article.item").first.get_by_role("button", name=f"Mute {muted}").click()
-    expect(items(b).first).to_be_visible()
+    open_menu(items(b).first).get_by_role("button", name=f"Mute {muted}").click()
+    # In place: every item of the source folds away, with Undo, and the page stays put.
+    expect(b.page.locator(".folded").first).to_contain_text(f"Muted {muted}")
+    of_muted = items(b).filter(has=b.page.locator(".meta .source", has_text=muted))
+    for i in range(of_muted.count()):
+        expect(of_muted.nth(i)).to_be_hidden()
     b.check()
-    after = sources_on_page(b)
-    assert muted not in after, (muted, after)
     # The mute is the reader's, kept: a fresh load of the feed still leaves it out.
     b.goto("/")
     after = sources_on_page(b)
@@ -115,26 +132,30 @@ def test_follow_and_mute_from_the_feed_change_the_next_page(browsing: Browsing) 
 
     followed = after[-1]
     of_source = items(b).filter(has=b.page.locator(".meta .source", has_text=followed))
-    of_source.first.get_by_role("button", name=f"Follow {followed}").click()
-    expect(items(b).first).to_be_visible()
+    open_menu(of_source.first).get_by_role("button", name=f"Follow {followed}").click()
+    # In place: the item says so, and the menu now offers to unfollow.
+    expect(of_source.first.locator(".badge.following")).to_be_visible()
+    open_menu(of_source.first)
+    expect(of_source.first.get_by_role("button", name=f"Unfollow {followed}")).to_be_visible()
     b.check()
-    # Now the source is followed: its items say so, with the action that undoes it.
+    # On the next page the source is a reason, with the action that undoes it.
+    b.goto("/")
     of_source = items(b).filter(has=b.page.locator(".meta .source", has_text=followed))
     expect(of_source.first).to_be_visible()
+    of_source.first.get_by_text("Why this?").click()
     reason = of_source.first.locator("ul.reasons li").filter(has_text=f"You follow {followed}")
     expect(reason.get_by_role("button", name=f"Unfollow {followed}")).to_be_visible()
-    actions = of_source.first.locator(".actions")
-    expect(actions.get_by_role("button", name=f"Unfollow {followed}")).to_be_visible()
+    b.check()
 
 
 def test_open_an_article_then_its_story_full_coverage(browsing: Browsing) -> None:
     b = browsing
     signed_up_with_feed(b, "cy")
-    covered = b.page.locator("article.item").filter(has=b.page.locator("p.also"))
+    covered = b.page.locator("article.item").filter(has=b.page.locator(".meta .also"))
     expect(covered.first).to_be_visible()
     item = covered.first
     title = item.locator("h2 a").inner_text().strip()
-    expect(item.locator("p.also")).to_contain_text("Also covered by")
+    expect(item.locator(".meta .also")).to_contain_text("Also covered by")
     item.locator("h2 a").click()
 
     expect(b.page.get_by_role("heading", level=1)).to_have_text(title)

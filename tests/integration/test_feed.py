@@ -194,3 +194,21 @@ def test_the_seed_story_leads_for_a_reader_of_xi_and_china_russia(
         "You follow Xi Jinping",
         "You follow China–Russia relations",
     }
+
+
+def test_a_storys_numbers_agree_on_the_item_its_reason_and_its_coverage(engine: Engine) -> None:
+    """One definition of a story's sources: the item, its "Top story" reason, "Full
+    coverage" and the story page all say the story's own count."""
+    import re
+
+    ids = newsroom(engine)
+    engine.add_reader("ana")
+    page = engine.feed("ana")
+    meeting = next(i for i in page.items if i.story_id is not None)
+    story = engine.story_page(meeting.story_id)
+    assert meeting.source_count == story.story.source_count == len(set(story.sources))
+    assert story.story.article_count == len(story.articles)
+    for reason in meeting.reasons:
+        if found := re.match(r"Top story: (\d+) sources", reason.text):
+            assert int(found.group(1)) == meeting.source_count
+    assert {ids["meeting"], ids["meeting-2"]} & {a.id for a in story.articles}

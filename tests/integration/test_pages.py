@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ PARAGRAPHS = [
 ]
 
 
-def article_page(title: str) -> bytes:
+def article_page(title: str, *, image: str | None = None) -> bytes:
     ld = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
@@ -39,7 +40,8 @@ def article_page(title: str) -> bytes:
         "<!doctype html><html lang='en'><head>"
         f"<title>{title} | The Daily Example</title>"
         "<meta property='og:site_name' content='The Daily Example'>"
-        f"<script type='application/ld+json'>{json.dumps(ld)}</script></head><body>"
+        + (f"<meta property='og:image' content='{image}'>" if image else "")
+        + f"<script type='application/ld+json'>{json.dumps(ld)}</script></head><body>"
         "<header><nav><a href='/'>Home</a> <a href='/world'>World</a></nav></header>"
         f"<main><article><h1>{title}</h1><p class='byline'>By Jane Reporter</p>{body}"
         "</article></main><footer>Copyright The Daily Example</footer></body></html>"
@@ -143,3 +145,42 @@ def test_seed_text_enters_as_an_article(engine: Engine, shared_data: Path) -> No
     assert stored.title == expected["title"]
     assert stored.body is not None
     assert stored.body.split("\n\n") == expected["body_paragraphs"]
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
+
+
+def test_a_pages_lead_picture_reaches_the_reader_through_the_media_proxy(
+    engine: Engine, loopback: LoopbackServer
+) -> None:
+    """og:image on the article page → the article's first image → the reader's page, as a
+    media proxy address on this site; the picture itself comes through the proxy."""
+    from fastapi.testclient import TestClient
+
+    from tidings.api.app import create_app
+    from tidings.api.auth import SESSION_COOKIE
+
+    loopback.serve("/feed.rss", feed(loopback), content_type="application/rss+xml")
+    loopback.serve(
+        "/articles/harbour",
+        article_page("Harbour plan approved", image="/pics/harbour.jpg"),
+        content_type="text/html",
+    )
+    loopback.serve("/pics/harbour.jpg", JPEG, content_type="image/jpeg")
+    engine.add_source(loopback.url("/feed.rss"))
+    engine.ingest()
+    harbour = next(a for a in engine.list_articles() if a.guid == "a1")
+    assert [i.url for i in harbour.images][:1] == [loopback.url("/pics/harbour.jpg")]
+
+    reader = engine.sign_up("pictures", "correct horse battery")
+    client = TestClient(create_app(engine))
+    client.cookies.set(SESSION_COOKIE, engine.open_session(reader.id))
+    page = client.get(f"/articles/{harbour.id}")
+    assert page.status_code == 200
+    # No picture on the page is the publisher's: the browser asks this site only.
+    sources = re.findall(r'<img[^>]* src="([^"]*)"', page.text)
+    assert sources and all(src.startswith("/media/") for src in sources), sources
+    picture = client.get(sources[0])
+    assert picture.status_code == 200 and picture.content == JPEG
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert loopback.hits("/pics/harbour.jpg") == 1

@@ -35,6 +35,8 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     #: (label, name, value) of each button.
     buttons: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Whether the form is hidden (the other side of a toggle: Save / Saved).
+    hidden: bool = False
 
 
 class Page(HTMLParser):
@@ -54,7 +56,7 @@ class Page(HTMLParser):
         found = dict(attrs)
         self.tags.append((tag, found))
         if tag == "form":
-            self._form = Form(action=found.get("action") or "")
+            self._form = Form(action=found.get("action") or "", hidden="hidden" in found)
             self.forms.append(self._form)
         elif tag == "input" and self._form is not None and found.get("name"):
             if found.get("type") != "checkbox":
@@ -88,6 +90,26 @@ class Page(HTMLParser):
 
     def buttons(self) -> list[str]:
         return [label for f in self.forms for label, _, _ in f.buttons]
+
+    def shown_buttons(self) -> list[str]:
+        """The labels of the buttons a reader sees (not those of hidden forms)."""
+        return [label for f in self.forms if not f.hidden for label, _, _ in f.buttons]
+
+
+def feed_items(html: str) -> dict[int, str]:
+    """Each feed item's markup, by article id, in page order."""
+    found = {}
+    for chunk in html.split("<article id=")[1:]:
+        article_id = re.search(r'data-article-id="(\d+)"', chunk)
+        assert article_id
+        found[int(article_id.group(1))] = "<article id=" + chunk.split("</article>", 1)[0]
+    return found
+
+
+def anchor_of(item: str) -> str:
+    found = re.match(r'<article id="((?:story|item)-\d+)"', item)
+    assert found
+    return found.group(1)
 
 
 def submit(client: TestClient, html: str, button: str, **fields: str) -> Any:
@@ -186,14 +208,14 @@ def test_sign_up_onboard_and_see_a_feed_with_reasons(app: FastAPI, ids: dict[str
 
     feed = client.get("/")
     assert feed.status_code == 200
-    assert 'class="item"' in feed.text
-    first = re.search(r'<article class="item[^"]*" data-article-id="(\d+)"', feed.text)
-    assert first and int(first.group(1)) in (ids["meeting"], ids["meeting-2"])
-    assert '<ul class="reasons"' in feed.text
+    items = feed_items(feed.text)
+    assert items and next(iter(items)) in (ids["meeting"], ids["meeting-2"])
+    assert '<details class="why">' in feed.text and '<ul class="reasons"' in feed.text
     assert "You follow Xi Jinping" in feed.text
-    buttons = Page(feed.text).buttons()
-    for label in ("Unfollow Xi Jinping", "More like this", "Less like this", "Hide", "Save"):
+    buttons = Page(feed.text).shown_buttons()
+    for label in ("Unfollow Xi Jinping", "More like this", "Less like this", "Hide"):
         assert label in buttons
+    assert any(b.startswith("Save: ") for b in buttons)
     assert any(b.startswith("Follow ") for b in buttons)
     assert any(b.startswith("Mute ") for b in buttons)
     assert "Also covered by" in feed.text and "/stories/" in feed.text
@@ -265,7 +287,7 @@ def test_more_stories_pages_through_the_feed(app: FastAPI, monkeypatch: pytest.M
     shown = set(re.findall(r'data-article-id="(\d+)"', first))
     assert shown and shown.isdisjoint(re.findall(r'data-article-id="(\d+)"', second))
     garbage = client.get("/?cursor=not-a-cursor")
-    assert garbage.status_code == 400 and "text/html" in garbage.headers["content-type"]
+    assert garbage.status_code == 422 and "text/html" in garbage.headers["content-type"]
 
 
 def test_forms_without_the_csrf_field_are_refused(app: FastAPI, ids: dict[str, int]) -> None:
@@ -634,3 +656,159 @@ def test_sign_in_and_sign_up_are_rate_limited(engine: Engine) -> None:
 )
 def test_forms_only_send_the_browser_back_within_the_site(target: str, expected: str) -> None:
     assert local_path(target) == expected
+
+
+def follower_of_xi(app: FastAPI) -> tuple[TestClient, str]:
+    """A signed-in reader who follows Xi Jinping and the China–Russia relation, and the
+    session's CSRF token."""
+    client = browser(app)
+    sign_up(client)
+    onboarding = client.get("/onboarding").text
+    xi = re.search(r'name="entity" value="(\d+)"> Xi Jinping', onboarding)
+    relation = re.search(r'name="topic" value="([^"]+)"> China–Russia relations', onboarding)
+    assert xi and relation
+    csrf = Page(onboarding).form("Show my feed")[1]["csrf"]
+    client.post(
+        "/onboarding", data={"csrf": csrf, "entity": xi.group(1), "topic": relation.group(1)}
+    )
+    return client, csrf
+
+
+def test_each_item_is_compact_one_reason_shown_and_no_action_twice(app: FastAPI) -> None:
+    client, _ = follower_of_xi(app)
+    feed = client.get("/").text
+    items = feed_items(feed)
+    assert len(items) >= 3
+    for article_id, item in items.items():
+        # One reason line on the item; every reason, with its button, behind "Why this?".
+        assert item.count('class="reason"') <= 1, article_id
+        line, _, why = item.partition('<details class="why">')
+        assert "<button" not in line.split('class="line"')[0], "buttons before the line"
+        if '<ul class="reasons"' in item:
+            assert why, article_id
+        # A relative time, with the absolute one in its title.
+        ago = r"(just now|\d+ (min|h|d) ago|\d+ \w+( \d{4})?)"
+        assert re.search(rf'<time datetime="[^"]+" title="[^"]+ UTC">{ago}</time>', item), item
+        # No action twice: every button a reader can see on the item says something else.
+        labels = Page(item + "</article>").shown_buttons()
+        assert len(labels) == len(set(labels)), (article_id, labels)
+        assert labels.count("Mute this story") <= 1
+    # The page names the reasons and the story's other sources compactly.
+    assert "You follow Xi Jinping" in feed
+    assert "Also covered by" in feed and "Full coverage" in feed
+
+
+def test_item_actions_in_place_and_without_script_back_at_the_item(
+    app: FastAPI, engine: Engine
+) -> None:
+    client, csrf = follower_of_xi(app)
+    feed = client.get("/").text
+    ids = list(feed_items(feed))
+    first, second = ids[0], ids[1]
+    items = feed_items(feed)
+
+    # Without script: the plain form comes back to the same item, by its anchor, which
+    # names the item's story (the engine may show a story through another of its articles
+    # after an action) or, for an article on no story, the article.
+    lone = next(a for a, html in items.items() if 'class="also"' not in html)
+    html = items[lone] + "</article>"
+    save = next(b for b in Page(html).shown_buttons() if b.startswith("Save: "))
+    action, data = Page(html).form(save)
+    assert data["article_id"] == str(lone)
+    saved = client.post(action, data=data, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == f"/#{anchor_of(html)}"
+    again = feed_items(client.get("/").text)[lone] + "</article>"
+    # The item now shows it is saved, and offers to undo that: Saved ✓ instead of Save.
+    shown = Page(again).shown_buttons()
+    assert any(b.startswith("Saved ✓") for b in shown), shown
+    assert not any(b.startswith("Save: ") for b in shown)
+    assert lone in {a.id for a in engine.saved_articles(reader_of(engine, client).id)}
+    story = next(html for html in items.values() if 'class="also"' in html)
+    action, data = Page(story + "</article>").form("More like this")
+    more = client.post(action, data=data, follow_redirects=False)
+    assert more.headers["location"] == f"/#{anchor_of(story)}"
+    assert f'id="{anchor_of(story)}"' in client.get("/").text
+
+    # With script: the same form in place gets 204, and the item's state is stored.
+    unsave = client.post(
+        "/saved/remove",
+        data={"article_id": str(lone), "csrf": csrf, "next": f"/#item-{lone}"},
+        headers={"X-Tidings-In-Place": "1"},
+        follow_redirects=False,
+    )
+    assert unsave.status_code == 204 and not unsave.content
+    assert lone not in {a.id for a in engine.saved_articles(reader_of(engine, client).id)}
+
+    # Hiding returns to the same place in the list: the item now there is the one after.
+    page = client.get("/").text
+    order = list(feed_items(page))
+    first, second = order[0], order[1]
+    hide_action, hide = Page(page).form("Hide")
+    assert hide["article_id"] == str(first) and hide["next"] == "/#at-1"
+    hidden = client.post(hide_action, data=hide, follow_redirects=False)
+    assert hidden.headers["location"] == f"/?hidden={first}&at=1#at-1"
+    after = client.get(hidden.headers["location"]).text
+    assert first not in feed_items(after)
+    # Where the item was: "Hidden: <title>" with Undo, a plain form that undoes it on the
+    # server and comes back to the same place, the item back.
+    notice = re.search(
+        r'<li id="at-1">\s*<form class="folded" method="post" action="/unhide"', after
+    )
+    assert notice, after[:3000]
+    assert "Hidden: " in after
+    action, data = Page(after).form(next(b for b in Page(after).buttons() if b.startswith("Undo")))
+    assert (action, data["article_id"], data["next"]) == ("/unhide", str(first), "/#at-1")
+    undone = client.post(action, data=data, follow_redirects=False)
+    assert undone.status_code == 303 and undone.headers["location"] == "/#at-1"
+    back = client.get("/").text
+    assert first in feed_items(back) and "Hidden: " not in back
+    assert not engine.is_hidden(reader_of(engine, client).id, first)
+    # Another reader's article id, or one never hidden, shows no notice.
+    assert "Hidden: " not in client.get(f"/?hidden={second}&at=1").text
+    # In place (the page's script): the hide is stored at once and Undo forgets it.
+    for path, expected in (("/feedback", True), ("/unhide", False)):
+        done = client.post(
+            path,
+            data={"article_id": str(first), "kind": "hide", "csrf": csrf},
+            headers={"X-Tidings-In-Place": "1"},
+        )
+        assert done.status_code == 204
+        assert engine.is_hidden(reader_of(engine, client).id, first) is expected
+
+    # Following the source in place, then the page says "Following" on its items.
+    page = client.get("/").text
+    item = feed_items(page)[second]
+    follow = next(b for b in Page(item + "</article>").shown_buttons() if b.startswith("Follow "))
+    action, data = Page(item + "</article>").form(follow)
+    done = client.post(action, data=data, headers={"X-Tidings-In-Place": "1"})
+    assert done.status_code == 204
+    item = feed_items(client.get("/").text)[second]
+    assert re.search(r'<span class="badge following">Following</span>', item)
+    assert f"Unfollow {follow.removeprefix('Follow ')}" in Page(item + "</article>").shown_buttons()
+
+    # An in-place action that fails says so with its status (the script shows it).
+    refused = client.post(
+        "/feedback",
+        data={"article_id": str(second), "kind": "nonsense", "csrf": csrf},
+        headers={"X-Tidings-In-Place": "1"},
+    )
+    assert refused.status_code == 422
+
+
+def test_the_feed_offers_its_keyboard_help_and_loads_only_local_script(app: FastAPI) -> None:
+    client, _ = follower_of_xi(app)
+    feed = client.get("/").text
+    assert '<dialog id="keys"' in feed
+    for key in (
+        "<kbd>j</kbd>",
+        "<kbd>k</kbd>",
+        "<kbd>o</kbd>",
+        "<kbd>s</kbd>",
+        "<kbd>h</kbd>",
+        "<kbd>?</kbd>",
+    ):
+        assert key in feed
+    scripts = [attrs for tag, attrs in Page(feed).tags if tag == "script"]
+    assert scripts == [{"src": "/static/tidings.js", "defer": None}]
+    script = client.get("/static/tidings.js")
+    assert script.status_code == 200 and "X-Tidings-In-Place" in script.text

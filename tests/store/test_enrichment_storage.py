@@ -348,3 +348,81 @@ def test_topic_pages_and_ranking_facts(storage: SQLStorage) -> None:
     facts = {f.article_id: f for f in storage.rank_facts(limit=0, article_ids=[ids[0], ids[1]])}
     assert [e[:2] for e in facts[ids[0]].entities] == [(xi, "Xi Jinping")]
     assert facts[ids[1]].story_id == story and facts[ids[1]].story_recent == 1
+
+
+def test_readers_follow_a_story_through_its_splits_and_merges(storage: SQLStorage) -> None:
+    from tidings.types import Interest, InterestKind, Stance
+
+    ids = stored_articles(storage, 4)
+    storage.save_enrichments([enrichment(storage, a) for a in ids], enriched_at=T0, matcher=RULES)
+
+    def story(members: tuple[int, ...], **changes: object) -> StoryChange:
+        base = StoryChange(
+            id=None,
+            total=vector_bytes(1),
+            names=(),
+            article_count=len(members),
+            first_seen=T0,
+            last_seen=T0,
+            headline="Headline",
+            representative_id=members[0],
+            new_members=members,
+        )
+        return replace(base, **changes)
+
+    [first] = storage.save_stories([story((ids[0], ids[1]))]).values()
+    ana = storage.add_reader("ana", created=T0)
+    bo = storage.add_reader("bo", created=T0)
+    storage.set_interest(ana.id, Interest(kind=InterestKind.STORY, value=str(first)), created=T0)
+    mute = Interest(kind=InterestKind.STORY, value=str(first), stance=Stance.MUTE)
+    storage.set_interest(bo.id, mute, created=T0)
+    # A part splits off: whoever followed or muted the story does the same for the part.
+    [part] = storage.save_stories([story((ids[1],), split_from=first)]).values()
+
+    def stances(reader_id: int) -> dict[str, str]:
+        return {
+            i.value: i.stance.value
+            for i in storage.list_interests(reader_id)
+            if i.kind is InterestKind.STORY
+        }
+
+    assert stances(ana.id) == {str(first): "follow", str(part): "follow"}
+    assert stances(bo.id) == {str(first): "mute", str(part): "mute"}
+    # Another story merges into the part: its followers now follow the part.
+    [other] = storage.save_stories([story((ids[2], ids[3]))]).values()
+    cy = storage.add_reader("cy", created=T0)
+    storage.set_interest(cy.id, Interest(kind=InterestKind.STORY, value=str(other)), created=T0)
+    storage.save_stories([story((ids[1],), id=part, absorbed=(other,))])
+    assert stances(cy.id) == {str(part): "follow"}
+    assert stances(ana.id) == {str(first): "follow", str(part): "follow"}
+
+
+def test_a_storys_members_are_read_back_in_bulk(storage: SQLStorage) -> None:
+    ids = stored_articles(storage, 3)
+    vector = vector_bytes(2)
+    names = storage.save_enrichments(
+        [enrichment(storage, a, entities=(XI,), vector=vector) for a in ids],
+        enriched_at=T0,
+        matcher=RULES,
+    )
+    xi = names[ids[0]]["Xi Jinping"]
+    [story] = storage.save_stories(
+        [
+            StoryChange(
+                id=None,
+                total=vector_bytes(1),
+                names=(),
+                article_count=3,
+                first_seen=T0,
+                last_seen=T0,
+                headline="Headline",
+                representative_id=ids[0],
+                new_members=tuple(ids),
+            )
+        ]
+    ).values()
+    found = storage.story_members([story, 999], limit=2)
+    assert list(found) == [story]
+    # The newest two, with their vectors and entities.
+    assert [m.article.id for m in found[story]] == [ids[2], ids[1]]
+    assert all(m.vector == vector and m.entities == ((xi, 3, 10),) for m in found[story])

@@ -37,6 +37,21 @@ def test_the_window_is_read_in_pages_of_analysed_articles(storage: SQLStorage) -
     assert [f.article_id for f in storage.window_facts(since=T0 + timedelta(hours=4))] == ids[4:6]
 
 
+def test_a_page_reads_lean_facts_and_names_entities_apart(storage: SQLStorage) -> None:
+    ids = stored_articles(storage, 2)
+    storage.save_enrichments(
+        [enrichment(storage, a, entities=(XI,)) for a in ids], enriched_at=T0, matcher=RULES
+    )
+    shown = storage.display_facts([ids[1], ids[0], ids[1], 999_999])
+    # Each analysed article once (an unknown id is left out), without tags: ranking's window
+    # holds those, and the names come from entity_names.
+    assert sorted(f.article_id for f in shown) == ids
+    assert all(f.topics == () and f.entities == () for f in shown)
+    [(entity, _, _)] = storage.window_facts(since=T0 - timedelta(days=1))[0].entities
+    assert storage.entity_names([entity, entity, 999_999]) == {entity: XI.name}
+    assert storage.entity_names([]) == {}
+
+
 def test_the_change_sequence_says_what_changed_since(storage: SQLStorage) -> None:
     ids = stored_articles(storage, 3)
     start = storage.change_position()

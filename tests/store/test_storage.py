@@ -484,7 +484,7 @@ def test_opening_again_keeps_the_data(database_url: str, storage: SQLStorage) ->
 
 def test_database_is_at_the_head_revision(storage: SQLStorage) -> None:
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
-    assert heads == ["0007"]
+    assert heads == ["0008"]
     assert storage.schema_revision() == tuple(heads)
 
 

@@ -219,7 +219,8 @@ def test_read_items_are_demoted() -> None:
     assert ids(page) == [2, 1, 3]  # 10 * 0.5 = 5 falls between 6 and 4
     assert page.items[1].read and page.items[1].score == 5.0
     unpenalised = assemble_page(candidates, replace(PLAIN, read_penalty=1.0), Mutes())
-    assert ids(unpenalised) == [1, 2, 3]
+    # Unpenalised it keeps its place above the rest, but never leads the page.
+    assert ids(unpenalised) == [2, 1, 3]
 
 
 def test_a_read_negative_score_goes_down_not_up() -> None:
@@ -661,3 +662,16 @@ def test_a_session_too_long_for_a_cursor_ends_instead() -> None:
     assert len(page.items) == 30 and page.items[0].rank == low + 1
     assert page.next_cursor is None
     assert PageCursor.decode(cursor.encode()) == cursor
+
+
+def test_a_read_story_never_leads_the_page() -> None:
+    read_top = [
+        Candidate(article_id=1, story_id=10, source_id=1, published=T0, score=50.0, read=True),
+        Candidate(article_id=2, story_id=20, source_id=2, published=T0, score=1.0),
+        Candidate(article_id=3, story_id=30, source_id=3, published=T0, score=0.5),
+    ]
+    page = assemble_page(read_top, PageSettings(size=3, diversity=0.0), Mutes())
+    assert [i.article_id for i in page.items] == [2, 1, 3]
+    # Only read stories left: they still make a page.
+    alone = assemble_page(read_top[:1], PageSettings(size=3), Mutes())
+    assert [i.article_id for i in alone.items] == [1]

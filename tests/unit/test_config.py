@@ -4,6 +4,7 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from tidings.config import (
     FLAT_VARIABLES,
@@ -90,6 +91,7 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     (None, "admins"): ("ana, bo,", ("ana", "bo")),
     (None, "feed_cache_seconds"): ("0", 0.0),
     (None, "trusted_proxies"): ("10.0.0.5, ::1", parse_networks("10.0.0.5,::1")),
+    (None, "media_secret"): ("m" * 40, SecretStr("m" * 40)),
     ("fetch", "user_agent"): ("Bot/1", "Bot/1"),
     ("fetch", "connect_timeout"): ("2.5", 2.5),
     ("fetch", "read_timeout"): ("3", 3.0),

@@ -10,11 +10,10 @@ import pytest
 
 from tests.unit.test_sanitize import problems
 from tests.unit.test_syndication import SITE, T0, newsroom
+from tidings.accounts import DIGEST_SLACK, digest_due
 from tidings.config import SMTPSettings, load_settings
 from tidings.deliver.digest import (
-    DIGEST_SLACK,
     compose_digest,
-    digest_due,
     digest_entries,
     send_digest,
     settings_url,

@@ -147,3 +147,14 @@ def test_no_articles() -> None:
     matrix, exploring = featurize(ReaderState(), columns, epoch(NOW))
     assert matrix.shape == (0, len(FEATURES))
     assert exploring.shape == (0,)
+
+
+def test_keywords_match_whole_words_as_the_explainer_does() -> None:
+    import re
+
+    from tidings.rank.score import _whole_words
+
+    text = "ai rules\n\nsaid the ai-lab; world cup; cupcake; x-ai; naïve ai_x"
+    for word in ("ai", "cup", "world cup", "-ai", "ai_x", "rules"):
+        expected = [m.start() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text)]
+        assert sorted(_whole_words(text, [word])) == expected, word

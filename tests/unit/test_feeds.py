@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tidings.errors import FeedParseError
-from tidings.ingest.feeds import ParsedFeed, canonicalize_url, html_to_text, parse_feed
+from tidings.ingest.feeds import ParsedFeed, canonicalize_url, parse_feed
 
 FETCHED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 REAL_FEED_DIRS = ("feeds/rss-parser/test/input", "feeds/feed-rs/fixture")
@@ -416,19 +416,6 @@ def test_javascript_links_are_dropped() -> None:
       <link>javascript:alert(1)</link></item></channel></rss>"""
     (article,) = parse(content).articles
     assert article.url is None
-
-
-def test_html_to_text() -> None:
-    assert html_to_text("plain   text\n here") == "plain text here"
-    assert html_to_text("one\n\n  two ") == "one\n\ntwo"
-    assert html_to_text("<p>a &amp; b</p><p>c&nbsp;d</p>") == "a & b\n\nc d"
-    assert html_to_text("<div><p>x</p></div><ul><li>1</li><li>2</li></ul>") == "x\n\n1\n\n2"
-    assert html_to_text("a<br>b<br/>c") == "a\nb\nc"
-    assert html_to_text("<script>x()</script><style>p{}</style>kept") == "kept"
-    assert html_to_text("<table><tr><td>a</td><td>b</td></tr></table>") == "a b"
-    assert html_to_text("<p>  </p>") is None
-    assert html_to_text("<b>unclosed <i>tags") == "unclosed tags"
-    assert html_to_text("a\x00b<p>c</p>") == "ab\n\nc"
 
 
 def test_canonicalize_url() -> None:

@@ -327,13 +327,15 @@ def test_published_date_sources(head: str, body: str, expected: tuple[int, int, 
         ("2015-03-27T13:07:55.096Z", datetime(2015, 3, 27, 13, 7, 55, 96000, tzinfo=UTC)),
         ("2017-01-18T23:00:00-0800", datetime(2017, 1, 19, 7, 0, tzinfo=UTC)),
         ("2019-04-28 06:01:07", datetime(2019, 4, 28, 6, 1, 7, tzinfo=UTC)),
-        ("2019-04-28 06:01 EDT", datetime(2019, 4, 28, 6, 1, tzinfo=UTC)),
+        # A zone name is honoured as in a feed's RFC 822 date (06:01 EDT is 10:01 UTC)...
+        ("2019-04-28 06:01 EDT", datetime(2019, 4, 28, 10, 1, tzinfo=UTC)),
         ("2020-09-21T10:00:00.1234567+00:00", datetime(2020, 9, 21, 10, 0, 0, 123456, tzinfo=UTC)),
         ("Thu, 03 Jan 2019 07:00:02 GMT", datetime(2019, 1, 3, 7, 0, 2, tzinfo=UTC)),
         ("20160729164234", datetime(2016, 7, 29, 16, 42, 34, tzinfo=UTC)),
         ("2020/09/21", datetime(2020, 9, 21, tzinfo=UTC)),
         ("21.09.2020", datetime(2020, 9, 21, tzinfo=UTC)),
-        ("July 29, 2016 4:42 PM ET", datetime(2016, 7, 29, tzinfo=UTC)),
+        # ...and so is the time of a written date, the US "ET" with daylight saving time.
+        ("July 29, 2016 4:42 PM ET", datetime(2016, 7, 29, 20, 42, tzinfo=UTC)),
         ("3rd March 2021", datetime(2021, 3, 3, tzinfo=UTC)),
     ],
 )

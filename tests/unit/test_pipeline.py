@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tidings.enrich import pipeline
-from tidings.enrich.embed import ModelLoadError
 from tidings.enrich.entities import EntityRecord, Mention
 from tidings.enrich.topics import Topic, TopicMatch
+from tidings.errors import ModelLoadError
 from tidings.types import Article, TopicKind
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -32,9 +32,10 @@ def test_article_text_is_title_summary_and_body_without_repeating_the_lead() -> 
     [
         ("World", ("section:world", "World")),
         (
-            "  China-Russia   relations ",
-            ("section:china-russia-relations", "China-Russia relations"),
+            "  Sino-Russian   relations ",
+            ("section:sino-russian-relations", "Sino-Russian relations"),
         ),
+        ("India and Pakistan", ("section:india-and-pakistan", "India and Pakistan")),
         ("Économie", ("section:économie", "Économie")),
         ("", None),
         ("!!!", None),
@@ -51,6 +52,22 @@ def test_the_publishers_section_becomes_a_tag(
     else:
         assert tag is not None and (tag.id, tag.label) == expected
         assert tag.kind is TopicKind.SECTION
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "China-Russia relations",
+        "  China-Russia   relations ",
+        "Russia–China relations",
+        "China and Russia ties",
+    ],
+)
+def test_a_section_naming_a_relation_is_that_relations_topic(section: str) -> None:
+    # One topic for one thing: the relation analysis finds in the text, not a second one.
+    tag = pipeline.section_tag(section)
+    assert tag is not None and tag.kind is TopicKind.RELATION
+    assert (tag.id, tag.label) == ("relation:china-russia", "China–Russia relations")
 
 
 def test_topic_tags_keep_a_subtopic_only_when_it_is_clear() -> None:

@@ -225,6 +225,24 @@ def test_a_country_that_speaks_acts() -> None:
     assert relation_topics([japan, russia]) == []
 
 
+def test_a_dateline_is_where_a_story_was_filed_not_a_country_it_is_about() -> None:
+    # Vienna is a seat of government: in a dateline it would make Austria act.
+    text = "VIENNA (Reuters) - Iran said on Monday it would keep enriching uranium."
+    vienna = EntityRecord("Vienna", "PLACE", (), None, (Mention("Vienna", 0, 6, "PLACE"),))
+    iran = EntityRecord("Iran", "PLACE", (), None, (Mention("Iran", 19, 23, "PLACE"),))
+    assert relation_topics([vienna, iran], text) == []
+    # Named in the story itself, it counts.
+    text += " Talks in Vienna go on."
+    vienna_again = EntityRecord(
+        "Vienna",
+        "PLACE",
+        (),
+        None,
+        (Mention("Vienna", 0, 6, "PLACE"), Mention("Vienna", 81, 87, "PLACE")),
+    )
+    assert labels(relation_topics([vienna_again, iran], text)) == ["Austria\u2013Iran relations"]
+
+
 def test_one_passing_mention_is_not_enough_in_a_long_article() -> None:
     records = [
         record("Xi Jinping", "PERSON", [0, 900, 1500], description="Chinese President"),

@@ -14,7 +14,8 @@ import feedparser
 import pytest
 
 from tests.conftest import SHARED_DATA
-from tidings.deliver.sanitize import LINK_REL, TAGS, URL_SCHEMES, clean_html, plain_text
+from tidings.deliver.sanitize import LINK_REL, TAGS, URL_SCHEMES, clean_html
+from tidings.text import html_to_text
 
 SANITIZE_DIR = "feeds/feedparser-tests/tests/wellformed/sanitize"
 #: Markup that would run code or restyle a page if it got through.
@@ -161,11 +162,11 @@ def test_mailto_links_are_kept() -> None:
 
 def test_empty_input() -> None:
     assert clean_html(None) == clean_html("") == ""
-    assert plain_text(None) == plain_text("") == ""
+    assert html_to_text(None) == html_to_text("") == ""
 
 
 def test_plain_text_keeps_paragraphs_and_drops_code() -> None:
-    text = plain_text(
+    text = html_to_text(
         "<p>First &amp; <b>bold</b>\n  paragraph.</p><script>alert(1)</script>"
         "<style>p{}</style><p>Second<br>line &lt;tag&gt;</p><ul><li>a</li><li>b</li></ul>"
     )
@@ -173,7 +174,7 @@ def test_plain_text_keeps_paragraphs_and_drops_code() -> None:
 
 
 def test_plain_text_of_text_is_the_text() -> None:
-    assert plain_text("Just words, 3 < 4 & 5 > 2") == "Just words, 3 < 4 & 5 > 2"
+    assert html_to_text("Just words, 3 < 4 & 5 > 2") == "Just words, 3 < 4 & 5 > 2"
 
 
 # --- feedparser's sanitisation suite ------------------------------------------------------
@@ -215,7 +216,7 @@ def test_feedparser_sanitisation_cases(shared_data: Path, name: str) -> None:
     for text in [*texts, raw]:
         cleaned = clean_html(text, base_url="http://example.com/feed/")
         assert problems(cleaned) == [], f"{name}: {cleaned[:300]}"
-        assert problems(clean_html(plain_text(text))) == []
+        assert problems(clean_html(html_to_text(text))) == []
 
 
 @pytest.mark.data

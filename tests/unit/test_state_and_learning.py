@@ -140,7 +140,7 @@ def test_impressions_are_featurised_with_the_state_before_them() -> None:
             )
         return rows, list(ids)
 
-    rows = learn.impression_rows([], events, history, featurize, width=len(FEATURES))
+    rows = learn.impression_rows([], events, history, featurize, names=FEATURES)
     assert len(rows) == 60 and rows.labels.sum() == 30
     assert len(states) <= learn.CHUNKS
     for moment, state in states:
@@ -163,3 +163,37 @@ def test_fits_centre_pages_and_fall_back_on_the_prior() -> None:
     np.testing.assert_allclose(learn.decode_model(payload, FEATURES, prior), prior * 2)
     with pytest.raises(ValueError, match="not a stored ranking model"):
         learn.decode_model("{}", FEATURES, prior)
+
+
+def test_impressions_shown_with_their_features_are_learned_from_those() -> None:
+    """A page's items carry the features they were scored with; an impression recorded with
+    them is a row as it was, and only the others are featurised again."""
+    shown = np.arange(len(FEATURES), dtype=np.float64) / 10
+    packed = learn.pack_features(shown, FEATURES)
+    np.testing.assert_allclose(learn.unpack_features(packed, FEATURES), shown, rtol=1e-6)
+    # Packed for another set of features: not read as these.
+    assert learn.unpack_features(packed, [*FEATURES[:-1], "something else"]) is None
+    assert learn.unpack_features(b"junk", FEATURES) is None
+    events = newest_first(
+        [
+            ReaderEvent(
+                kind=EventKind.IMPRESSION,
+                article_id=1,
+                at=NOW - timedelta(hours=2),
+                features=packed,
+            ),
+            event(EventKind.IMPRESSION, 2, 2),
+            event(EventKind.OPEN, 1, 1),
+        ]
+    )
+    asked: list[list[int]] = []
+
+    def featurize(state: ReaderState, ids, moment: float):
+        asked.append(list(ids))
+        return np.ones((len(ids), len(FEATURES))), list(ids)
+
+    rows = learn.impression_rows([], events, {}, featurize, names=FEATURES)
+    assert asked == [[2]]
+    by_label = {float(y): x for x, y in zip(rows.features, rows.labels, strict=True)}
+    np.testing.assert_allclose(by_label[1.0], shown, rtol=1e-6)
+    np.testing.assert_allclose(by_label[0.0], np.ones(len(FEATURES)))

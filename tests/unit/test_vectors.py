@@ -10,14 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tidings.errors import TidingsError
-from tidings.store.vectors import (
-    VectorIndex,
-    VectorIndexCorruptError,
-    VectorIndexError,
-    VectorShapeError,
-    quantize,
-)
+from tidings.errors import TidingsError, VectorIndexCorruptError, VectorIndexError, VectorShapeError
+from tidings.store.vectors import VectorIndex, quantize
 
 NDIM = 384
 

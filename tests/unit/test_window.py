@@ -166,3 +166,45 @@ def test_candidates_come_from_follows_top_stories_taste_and_the_newest() -> None
     hidden = ReaderState(follows=state.follows, hidden=frozenset({50}))
     rows = candidate_rows(window, hidden, NOW)
     assert 50 not in window.take(rows, popularity_since=SINCE).ids.tolist()
+
+
+def test_a_top_storys_representative_is_used_only_while_it_is_recent() -> None:
+    window = window_of(
+        facts(1, 24 * 7 + 2, story_id=5, story_sources=4),  # older than the week
+        facts(2, 5, story_id=5, story_sources=4),
+    )
+    window.set_story(5, sources=4, recent=1, representative=1)
+    top = window.top_story_rows(10, SINCE)
+    assert window.take(top, popularity_since=SINCE).ids.tolist() == [2]
+
+
+def test_a_snapshot_gives_back_the_same_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    window = window_of(
+        *(facts(i, 100 - i, story_id=i % 4, authors=("Ann Lee",)) for i in range(1, 30))
+    )
+    window.remove([5])
+    window.set_engagement([(7, int(epoch(NOW) // 86400), 9, 2)])
+    path = tmp_path / "window.npz"
+    window.save(path, position=42)
+    loaded = ArticleWindow.load(path, dimensions=DIMENSIONS)
+    assert loaded is not None
+    again, position = loaded
+    assert position == 42 and len(again) == len(window) and 5 not in again
+    ids = [i for i in range(1, 30) if i != 5]
+    a = window.take(window.rows_of(ids), popularity_since=SINCE)
+    b = again.take(again.rows_of(ids), popularity_since=SINCE)
+    for name in ("ids", "published", "story", "story_sources", "topic_code", "entity_id"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert window.texts(window.rows_of(ids)) == again.texts(again.rows_of(ids))
+    assert again.topics.names == window.topics.names
+    rows = again.newest([7], again.by_entity, 3, SINCE)
+    assert sorted(again.take(rows, popularity_since=SINCE).ids.tolist()) == [27, 28, 29]
+    # It goes on growing like any window.
+    again.upsert([facts(99, 1)])
+    assert 99 in again
+    # Damaged, missing, or made for other vectors: storage is read instead.
+    path.write_bytes(path.read_bytes()[:100])
+    assert ArticleWindow.load(path, dimensions=DIMENSIONS) is None
+    assert ArticleWindow.load(tmp_path / "none.npz", dimensions=DIMENSIONS) is None
+    window.save(path, position=1)
+    assert ArticleWindow.load(path, dimensions=DIMENSIONS + 1) is None

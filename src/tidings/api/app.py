@@ -8,10 +8,12 @@ become HTTP statuses in one place, :func:`status_for`, and every error under ``/
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,29 +25,18 @@ from starlette.responses import PlainTextResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tidings import __version__
-from tidings.api.auth import CSRFError
+from tidings.api.errors import status_for
 from tidings.api.limits import AuthRateLimits
 from tidings.api.middleware import (
     MAX_BODY_BYTES,
     BodySizeLimitMiddleware,
     SecurityHeadersMiddleware,
 )
-from tidings.api.routes import accounts, content, feeds, reader, sources
+from tidings.api.routes import accounts, content, feeds, media, mine, reader, sources
 from tidings.api.schemas import ErrorOut
 from tidings.engine import Engine
 from tidings.errors import (
-    AuthenticationError,
-    FeedParseError,
-    FetchError,
-    InvalidCursorError,
-    InvalidInputError,
-    InvalidURLError,
-    NotFoundError,
-    OPMLError,
-    PermissionDeniedError,
     RateLimitedError,
-    ReaderExistsError,
-    SourceExistsError,
     TidingsError,
 )
 
@@ -68,28 +59,6 @@ HTTP_ERROR_KEYS = {
 }
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
-
-
-def status_for(error: TidingsError) -> int:
-    """The one place where an error becomes an HTTP status."""
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, CSRFError | PermissionDeniedError):
-        return 403
-    if isinstance(error, AuthenticationError):
-        return 401
-    if isinstance(error, RateLimitedError):
-        return 429
-    if isinstance(error, SourceExistsError | ReaderExistsError):
-        return 409
-    if isinstance(
-        error,
-        InvalidURLError | OPMLError | FeedParseError | InvalidInputError | InvalidCursorError,
-    ):
-        return 422
-    if isinstance(error, FetchError):
-        return 502
-    return 500
 
 
 def is_api_path(path: str) -> bool:
@@ -154,12 +123,31 @@ async def _page_server_error(_: Request, __: Exception) -> Response:
     return PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, *, auth_limits: AuthRateLimits | None = None, close_engine: bool = False
+) -> FastAPI:
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
     default limits on sign-in and sign-up attempts (10 a minute per address and per name,
     counted in the database for every process); the pages' forms use the same object,
-    ``app.state.auth_limits``."""
+    ``app.state.auth_limits``. ``close_engine``: close the engine (saving its vector index)
+    when the app shuts down, as a serving process must: uvicorn raises the stopping signal
+    again once it has shut down, so SIGTERM ends the process before the command could."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What ranking holds in memory is read before the first request, not in it (an app
+        # made only for its schema may have no engine yet).
+        serving: Engine | None = app.state.engine
+        if serving is not None:
+            await asyncio.to_thread(serving.prepare_to_serve)
+        try:
+            yield
+        finally:
+            if close_engine and serving is not None:
+                await asyncio.to_thread(serving.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tidings",
         version=__version__,
         summary="A personalised news feed with its reasons: the HTTP API",
@@ -179,7 +167,7 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
     app.add_exception_handler(StarletteHTTPException, http_errors)
     app.add_exception_handler(Exception, _for_api(api_server_error, _page_server_error))
 
-    for module in (accounts, reader, content, sources, feeds):
+    for module in (accounts, reader, mine, content, sources, feeds, media):
         app.include_router(module.router)
 
     @app.get("/api/health", summary="Liveness", tags=["news"])
@@ -201,7 +189,11 @@ def create_app(engine: Engine, *, auth_limits: AuthRateLimits | None = None) -> 
         if theirs is not None and theirs is not ours:
             handlers[kind] = _for_api(api, theirs)
     # Outermost last: the security headers go on every response, a 413 included.
-    app.add_middleware(BodySizeLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limit=MAX_BODY_BYTES,
+        larger=dict.fromkeys(mine.IMPORT_PATHS, mine.MAX_IMPORT_BYTES),
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     trusted = [str(net) for net in engine.settings.trusted_proxies]
     if trusted:
@@ -224,8 +216,4 @@ def app_from_environment() -> FastAPI:
     from tidings.engine import make_engine
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
-    engine = make_engine(settings)
-    app = create_app(engine)
-    app.router.on_startup.append(engine.keep_vector_index)
-    app.router.on_shutdown.append(engine.close)
-    return app
+    return create_app(make_engine(settings), close_engine=True)

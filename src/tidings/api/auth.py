@@ -25,7 +25,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from tidings.accounts import SESSION_LIFETIME
 from tidings.engine import Engine
-from tidings.errors import AuthenticationError
+from tidings.errors import AuthenticationError, CSRFError
 from tidings.types import Reader, TokenKind
 
 SESSION_COOKIE = "tidings_session"
@@ -50,12 +50,6 @@ bearer_scheme = HTTPBearer(
     scheme_name="token",
     description="An API token made with POST /api/tokens: Authorization: Bearer <secret>",
 )
-
-
-class CSRFError(AuthenticationError):
-    """A cookie-authenticated change without the session's CSRF token."""
-
-    key = "csrf"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,20 @@ reader's pages get the same treatment as the API's JSON."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Mapping
+
 from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The content security policy of every page: our own scripts and styles only (no inline
 #: script, so an injected ``<script>`` cannot run even if sanitising ever failed), images
-#: from anywhere over https (article pictures), no plugins, no framing, forms post here only.
+#: from this site only (publishers' pictures come through the media proxy,
+#: :mod:`tidings.deliver.media`, so the reader's browser never tells a publisher who reads
+#: what), no plugins, no framing, forms post here only.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 #: The interactive API documentation (``/docs``, ``/redoc``) is FastAPI's, which loads its
@@ -76,24 +81,30 @@ class BodyTooLargeError(HTTPException):
 
 class BodySizeLimitMiddleware:
     """Refuses request bodies over ``limit`` bytes with 413: at once when Content-Length
-    says so, and while reading for chunked bodies that do not say."""
+    says so, and while reading for chunked bodies that do not say. ``larger`` gives some
+    paths a limit of their own (a reader's data file). A page's form (any path outside the
+    API) is answered with a short HTML page that says what happened, not the API's JSON."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.limit
+                too_large = int(declared) > limit
             except ValueError:
                 too_large = False  # the server rejects a malformed length itself
             if too_large:
-                await _refuse(scope, receive, send, self.limit)
+                await _refuse(scope, receive, send, limit)
                 return
         received = 0
 
@@ -102,15 +113,40 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLargeError(self.limit)
+                if received > limit:
+                    raise BodyTooLargeError(limit)
             return message
 
         await self.app(scope, limited_receive, send)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    from fastapi.responses import JSONResponse
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
+
+#: What a page's form that sent too much gets: the page's own look, what happened, a way
+#: back (no script: the policy allows none inline).
+TOO_LARGE_PAGE = (
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    '<title>Too large · Tidings</title><link rel="stylesheet" href="/static/tidings.css">'
+    '</head>\n<body><main id="main"><h1>That was too large to send</h1>\n'
+    '<p class="error" role="alert">What you sent is larger than {size}, more than Tidings '
+    "takes in one form. A copied article page is far smaller: copy the article's own page, "
+    "or give its address instead.</p>\n"
+    '<p><a href="{back}">Go back</a></p></main></body></html>\n'
+)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    path = scope.get("path", "")
+    headers = {"Connection": "close"}
+    if not path.startswith(("/api/", "/feeds/")):
+        back = path if path.startswith("/") and not path.startswith("//") else "/"
+        page = TOO_LARGE_PAGE.format(size=_size(limit), back=html.escape(back, quote=True))
+        await HTMLResponse(page, status_code=413, headers=headers)(scope, receive, send)
+        return
     body = {"error": "too_large", "message": f"the request body is larger than {limit} bytes"}
-    await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+    await JSONResponse(body, status_code=413, headers=headers)(scope, receive, send)

@@ -15,8 +15,11 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidings.accounts import MAX_PASSWORD
-from tidings.deliver.sanitize import clean_html, plain_text
+from tidings.deliver.sanitize import clean_html
 from tidings.engine import MAX_INTEREST_CHARS
+from tidings.portability import clipping_source
+from tidings.suggest import Suggestion
+from tidings.text import html_to_text
 from tidings.types import (
     Account,
     Article,
@@ -308,7 +311,7 @@ def article_detail_out(a: Article, insight: ArticleInsight | None) -> ArticleDet
         site_name=a.site_name,
         summary_points=list(a.summary_points),
         body=a.body,
-        text=a.body or plain_text(a.content_html),
+        text=a.body or html_to_text(a.content_html),
         content_html=clean_html(a.content_html, base_url=a.canonical_url or a.url),
         language=a.language,
         images=[ImageOut(url=i.url, caption=i.caption, credit=i.credit) for i in a.images],
@@ -415,6 +418,44 @@ class SourceOut(BaseModel):
     last_error: str | None
     warning: str | None
     next_poll: datetime | None
+
+
+class ArticleIn(Strict):
+    """An article a reader brings: its address, or the text of its copied page."""
+
+    url: str | None = Field(
+        default=None, max_length=4096, description="The article's http(s) address"
+    )
+    text: str | None = Field(
+        default=None,
+        description="The text of the article's page as a browser copies it (select all, copy)",
+    )
+
+
+class ClippingOut(BaseModel):
+    """An article the reader added themselves."""
+
+    article: ArticleOut
+    added: datetime
+    source: str = Field(description="Where it came from: the publisher, the host, or a paste")
+
+
+def clipping_out(a: Article, added: datetime) -> ClippingOut:
+    return ClippingOut(article=article_out(a), added=added, source=clipping_source(a))
+
+
+class ImportOut(BaseModel):
+    """What an import did."""
+
+    follows: int
+    mutes: int
+    saved: int
+    clippings: int
+    events: int
+    articles_added: int = Field(description="Saved or clipped articles stored from the file")
+    sources_added: int
+    settings: bool
+    skipped: list[str] = Field(description="What could not be found here, one line each")
 
 
 class SourceIn(Strict):
@@ -587,6 +628,35 @@ class InterestOut(BaseModel):
 def interest_out(i: Interest) -> InterestOut:
     return InterestOut(
         kind=i.kind, value=i.value, stance=i.stance, label=i.label, created=i.created
+    )
+
+
+class SuggestionOut(BaseModel):
+    """Something to follow or mute, found by the start of its name."""
+
+    kind: InterestKind = Field(description="What PUT /api/interests takes as kind")
+    value: str = Field(description="What PUT /api/interests takes as value (an id)")
+    label: str
+    type: str | None = Field(
+        description="An entity's type (PERSON, ORG, PLACE, …) or a topic's kind "
+        "(taxonomy, section, relation); null for a source"
+    )
+    articles: int | None = Field(description="Articles about it (null for a source)")
+    detail: str = Field(description="A line for people: 'Person · 12 articles'")
+    stance: Stance | None = Field(
+        default=None, description="Whether the signed-in reader follows or mutes it already"
+    )
+
+
+def suggestion_out(s: Suggestion, stance: Stance | None = None) -> SuggestionOut:
+    return SuggestionOut(
+        kind=s.kind,
+        value=s.value,
+        label=s.label,
+        type=s.type,
+        articles=s.articles,
+        detail=s.detail,
+        stance=stance,
     )
 
 

@@ -1111,7 +1111,6 @@ def measure(
     # reports the cache's share beside its figures).
     settings = Settings(database_url=url, data_dir=workdir, feed_cache_seconds=0)
     engine = Engine(settings, open_storage(url), clock=lambda: NOW)
-    blas = _BlasLimit()
     pick = random.Random(seed)
     names = [reader_name(pick.randrange(readers)) for _ in range(pages)]
     try:
@@ -1123,15 +1122,27 @@ def measure(
         index_seconds = time.perf_counter() - began
         echo(f"vector index ready in {index_seconds:.1f} s ({len(index) if index else 0:,})")
         # So is reading the window of recent articles into memory.
+        # The first start reads the window from storage; later ones from its snapshot.
+        ranker = engine.ranker
+        snapshot, ranker.snapshot = ranker.snapshot, None
         rss_before = _rss_mb()
         began = time.perf_counter()
-        engine.ranker.ensure_loaded()
+        ranker.ensure_loaded()
         window_seconds = time.perf_counter() - began
-        window = engine.ranker.window
+        ranker.snapshot = snapshot
+        window = ranker.window
         window_mb = window.memory_bytes() / 2**20
         rss_window = _rss_mb() - rss_before
+        began = time.perf_counter()
+        ranker.save_snapshot(force=True)
+        save_seconds = time.perf_counter() - began
+        began = time.perf_counter()
+        ranker.load()
+        restart_seconds = time.perf_counter() - began
+        window = ranker.window
         echo(
-            f"window of {len(window):,} articles read in {window_seconds:.1f} s: "
+            f"window of {len(window):,} articles read in {window_seconds:.1f} s from storage, "
+            f"{restart_seconds:.1f} s from its snapshot (saved in {save_seconds:.1f} s): "
             f"{window_mb:,.0f} MB of arrays, resident memory +{rss_window:,.0f} MB"
         )
         for _ in range(warmup):
@@ -1161,7 +1172,6 @@ def measure(
         profile = _profile(engine, names[: max(1, min(profiled, pages))])
         facts = _rank_facts_cost(engine.storage, articles, seed)
     finally:
-        blas.close()
         engine.close()
         engine.storage.close()
     p99 = _percentile(timings, 99)
@@ -1186,6 +1196,8 @@ def measure(
         "window": {
             "articles": len(window),
             "read_seconds": round(window_seconds, 1),
+            "snapshot_save_seconds": round(save_seconds, 1),
+            "restart_seconds": round(restart_seconds, 1),
             "arrays_mb": round(window_mb, 1),
             "rss_mb": round(rss_window, 1),
             "mb_per_million_articles": round(window_mb * 1e6 / max(1, len(window)), 1),
@@ -1194,34 +1206,9 @@ def measure(
         "goal": {"p99_ms": GOAL_P99_MS, "met": p99 <= GOAL_P99_MS},
         "vector_index_open_seconds": round(index_seconds, 1),
         "load_average_1min": round(load, 2),
-        "blas_threads": 1 if blas.limited else "default",
         "profile": profile,
         "rank_facts_alone": facts,
     }
-
-
-class _BlasLimit:
-    """BLAS held to one thread while it is open, where threadpoolctl is installed (the dev
-    extra brings it). A page's similarity products are small (70 x 384 by 384 x 1,500):
-    one thread does one in 0.5 ms, but OpenBLAS splits it over every core and, on a host
-    busy with other work, its threads wait for each other: 30 ms typical and 100 ms at
-    worst, measured here under a load average of 8. A server runs pages in parallel, not
-    the products within one, so a deployment should do the same (OPENBLAS_NUM_THREADS=1)."""
-
-    def __init__(self) -> None:
-        self.limited = False
-        self._limit: Any = None
-        try:
-            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-        except ImportError:
-            return
-        self._limit = threadpool_limits(limits=1, user_api="blas")
-        self.limited = True
-
-    def close(self) -> None:
-        if self._limit is not None:
-            self._limit.restore_original_limits()
-            self._limit = None
 
 
 def run(
@@ -1305,12 +1292,13 @@ def format_report(result: dict[str, Any]) -> str:
         f"  pages/s: {rate['threads_1']} on 1 thread, {rate['threads_2']} on 2 threads, "
         f"{rate.get('processes_2', '?')} in 2 processes",
         f"  window: {result['window']['articles']:,} articles read in "
-        f"{result['window']['read_seconds']} s; {result['window']['arrays_mb']:,} MB of arrays "
+        f"{result['window']['read_seconds']} s from storage, "
+        f"{result['window'].get('restart_seconds', '?')} s from its snapshot; "
+        f"{result['window']['arrays_mb']:,} MB of arrays "
         f"({result['window']['mb_per_million_articles']:,} MB per million articles), "
         f"resident +{result['window']['rss_mb']:,} MB",
         f"  peak RSS {result['peak_rss_mb']} MB; 1-minute load average while timing "
-        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs; "
-        f"BLAS threads {result.get('blas_threads', 'default')}",
+        f"{result.get('load_average_1min', '?')} on {result['machine']['cpus']} CPUs",
         f"  goal p99 <= {result['goal']['p99_ms']} ms: "
         + ("met" if result["goal"]["met"] else "NOT met"),
         "",

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -96,9 +98,54 @@ def reader_set(
 @click.argument("name")
 @pass_ctx
 def reader_remove(ctx: Context, name: str) -> None:
-    """Delete a reader with everything they said and did."""
-    ctx.engine.remove_reader(name)
-    click.echo(f"removed reader {name}")
+    """Delete a reader (their account) with everything of theirs: follows, mutes, saved,
+    events, tokens, and the articles they added that no one else did."""
+    gone = ctx.engine.remove_reader(name)
+    extra = f" and {len(gone)} article(s) only they had added" if gone else ""
+    click.echo(f"removed reader {name}{extra}")
+
+
+@reader.command("export")
+@click.argument("name")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file."
+)
+@click.option("--opml", is_flag=True, help="The web feeds the reader reads, as OPML.")
+@pass_ctx
+def reader_export(ctx: Context, name: str, output: str | None, opml: bool) -> None:
+    """Everything of a reader as a file (JSON: settings, follows, mutes, saved, their own
+    articles, events), to import here or on another Tidings; or, with --opml, their feeds."""
+    if opml:
+        text = ctx.engine.export_reader_opml(name)
+    else:
+        text = ctx.engine.export_reader(name).model_dump_json(indent=1) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+@reader.command("import")
+@click.argument("name")
+@click.argument("file", type=click.File("rb"))
+@pass_ctx
+def reader_import(ctx: Context, name: str, file: BinaryIO) -> None:
+    """Import a file exported from Tidings (JSON) into a reader's account, or an OPML file
+    of feeds. What the reader already has is kept; importing twice changes nothing."""
+    data = file.read()
+    if data.lstrip()[:1] == b"{":
+        report = ctx.engine.import_reader(name, data)
+    else:
+        report = ctx.engine.import_reader_opml(name, data)
+    click.echo(
+        f"imported {report.follows} follows, {report.mutes} mutes, {report.saved} saved, "
+        f"{report.clippings} clippings, {report.events} events"
+        + (f", {report.articles_added} articles stored" if report.articles_added else "")
+        + (f", {report.sources_added} new sources" if report.sources_added else "")
+    )
+    for line in report.skipped:
+        click.echo(f"not found here: {line}", err=True)
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from tidings.cli.sources import describe, progress_bar, summarise
 from tidings.cli.understanding import run_enrichment
 from tidings.engine import Engine
 from tidings.ingest.stage import classify_source_url
-from tidings.types import SourceKind, TopicKind
+from tidings.suggest import well_covered
+from tidings.types import Entity, SourceKind, TopicKind, TopicTag
 
 
 def plain_http_warning(host: str, *, tls: bool, behind_proxy: bool) -> str | None:
@@ -75,13 +77,9 @@ def serve_engine(
         "ssl_keyfile": str(keyfile) if keyfile else None,
     }
     if workers <= 1:
-        app = create_app(engine)
-        # uvicorn raises the stopping signal again once it has shut down (SIGTERM then
-        # ends the process before the command could close the engine): the engine is
-        # closed, its vector index saved, at the app's shutdown.
-        app.router.on_startup.append(engine.keep_vector_index)
-        app.router.on_shutdown.append(engine.close)
-        uvicorn.run(app, **options)
+        # The engine is closed, its vector index saved, at the app's shutdown (see
+        # create_app's close_engine).
+        uvicorn.run(create_app(engine, close_engine=True), **options)
         return
     # The processes import the app afresh; the settings, the command line's included, go
     # to them through the environment.
@@ -151,13 +149,19 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
     engine = ctx.engine
     engine.check_enrichment()
     if feeds_dir is not None:
-        url = str(feeds_dir.resolve())
         known = {h.source.url for h in engine.list_sources()}
-        if classify_source_url(url)[0] not in known:
-            engine.add_source(
-                url, tags=("demo",), title=f"Local feeds: {feeds_dir.name}", operator=True
-            )
-        click.echo(f"demo: reading feed files from {feeds_dir.resolve()}")
+        folders = publisher_folders(feeds_dir)
+        for folder in folders or [feeds_dir]:
+            url = str(folder.resolve())
+            if classify_source_url(url)[0] in known:
+                continue
+            # A publisher's folder (one feed file) is named by its feed's own title once
+            # read; a folder of assorted feed files is one source named after the folder.
+            feeds = [p for p in folder.rglob("*") if p.suffix.lower() in FEED_SUFFIXES]
+            title = None if folders and len(feeds) == 1 else f"Local feeds: {folder.name}"
+            engine.add_source(url, tags=("demo",), title=title, operator=True)
+        what = f"{len(folders)} publishers' folders" if folders else "feed files"
+        click.echo(f"demo: reading {what} from {feeds_dir.resolve()}")
     else:
         starter = resources.files("tidings").joinpath("data/starter.opml").read_bytes()
         added, existing = engine.import_opml(starter, operator=True)
@@ -186,6 +190,23 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
     serve_engine(engine, host, port)
 
 
+#: What a loose feed file is called (``../shared/data/feeds`` has these at the top level).
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json", ".feed", ".gz"})
+
+
+def publisher_folders(folder: Path) -> list[Path]:
+    """The subfolders of ``folder`` that hold feed files of their own (one per publisher,
+    as ``../shared/data/demo-news`` has them), by name; none for a folder of loose feed
+    files (a README beside the publishers' folders is not one)."""
+    if any(p.is_file() and p.suffix.lower() in FEED_SUFFIXES for p in folder.iterdir()):
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and any(c.is_file() for c in p.iterdir())
+    )
+
+
 #: The reader `tidings demo` signs you in as.
 DEMO_READER = "demo"
 
@@ -195,16 +216,70 @@ DEMO_READER = "demo"
 DEMO_PASSWORD = "tidings-demo"  # noqa: S105 (printed to whoever runs the demo)
 
 
-#: What the demo reader follows at first: the most-covered topics and names of the news read.
-DEMO_TOPICS = 3
+#: What the demo reader follows at first: a few topics and names (see demo_follows).
+DEMO_TOPICS = 2
 
 
 DEMO_ENTITIES = 3
 
 
+#: Stories looked at for the demo reader's follows: the most widely reported of the news
+#: read (more than a first page holds, so that what is followed recurs beyond it).
+DEMO_STORIES = 40
+#: How many sources make a story widely reported, for the demo reader's follows.
+DEMO_STORY_SOURCES = 3
+
+
+def demo_follows(engine: Engine) -> tuple[list[TopicTag], list[Entity]]:
+    """What the demo reader follows: the taxonomy topics and the people, organisations and
+    places (names a reader knows: :func:`tidings.suggest.well_covered`) that the most
+    widely reported stories are about, by how many of those stories they run through, so
+    that their first page is those stories, each with the reason it is there. Without such
+    stories (a folder of assorted feed files), the most used topics and names."""
+    stories = sorted(
+        (s for s in engine.list_stories(limit=2000) if s.source_count >= DEMO_STORY_SOURCES),
+        key=lambda s: (-s.source_count, -s.article_count, s.id),
+    )[:DEMO_STORIES]
+    topic_runs: Counter[str] = Counter()
+    entity_runs: Counter[int] = Counter()
+    tags: dict[str, TopicTag] = {}
+    people: dict[int, Entity] = {}
+    for story in stories:
+        seen_topics: set[str] = set()
+        seen_entities: set[int] = set()
+        for article in engine.story_page(story.id).articles:
+            insight = engine.article_insight(article.id)
+            if insight is None:
+                continue
+            for tag in insight.topics:
+                if tag.kind is TopicKind.TAXONOMY and tag.parent is None:
+                    tags[tag.id] = tag
+                    seen_topics.add(tag.id)
+            for found in insight.entities:
+                if found.entity.type in ("PERSON", "ORG", "PLACE") and well_covered(found.entity):
+                    people[found.entity.id] = found.entity
+                    seen_entities.add(found.entity.id)
+        topic_runs.update(seen_topics)
+        entity_runs.update(seen_entities)
+    if not stories:
+        ranked_tags = [
+            t
+            for t, _ in sorted(engine.list_topics(), key=lambda t: -t[1])
+            if t.kind is TopicKind.TAXONOMY and t.parent is None
+        ]
+        names = sorted(
+            (e for kind in ("PERSON", "ORG") for e in engine.onboarding_entities(kind, limit=9)),
+            key=lambda e: -e.article_count,
+        )
+        return ranked_tags[:DEMO_TOPICS], names[:DEMO_ENTITIES]
+    chosen_tags = [tags[t] for t, _ in topic_runs.most_common(DEMO_TOPICS)]
+    by_runs = sorted(entity_runs, key=lambda e: (-entity_runs[e], -people[e].article_count, e))
+    return chosen_tags, [people[e] for e in by_runs[:DEMO_ENTITIES]]
+
+
 def ensure_demo_reader(engine: Engine, host: str) -> str:
-    """The demo reader, made once (with follows of the most frequent topics and people,
-    organisations and places) and able to sign in; returns their password."""
+    """The demo reader, made once (following what the most widely reported stories are
+    about: :func:`demo_follows`) and able to sign in; returns their password."""
     import secrets
 
     from tidings.errors import AuthenticationError, NotFoundError
@@ -214,17 +289,12 @@ def ensure_demo_reader(engine: Engine, host: str) -> str:
         engine.get_reader(DEMO_READER)
     except NotFoundError:
         engine.sign_up(DEMO_READER, password)
-        topics = [
-            tag
-            for tag, _ in sorted(engine.list_topics(), key=lambda t: -t[1])
-            if tag.kind is TopicKind.TAXONOMY and tag.parent is None
-        ][:DEMO_TOPICS]
+        topics, names = demo_follows(engine)
         for tag in topics:
             engine.follow(DEMO_READER, "topic", tag.id)
-        names = [e for e in engine.list_entities(limit=20) if e.type in ("PERSON", "ORG")]
-        for e in names[:DEMO_ENTITIES]:
+        for e in names:
             engine.follow(DEMO_READER, "entity", str(e.id))
-        chosen = [t.label for t in topics] + [e.name for e in names[:DEMO_ENTITIES]]
+        chosen = [t.label for t in topics] + [e.name for e in names]
         if chosen:
             click.echo(f"demo: reader {DEMO_READER!r} follows {', '.join(chosen)}")
         return password

@@ -23,7 +23,7 @@ import ssl
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
@@ -38,16 +38,6 @@ from tidings.types import Article, FeedPage
 if TYPE_CHECKING:
     from tidings.engine import Engine
 
-#: How long after one digest the next is due.
-DIGEST_EVERY = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
-
-#: A digest is due this much before a full period has passed: scheduled runs drift by
-#: seconds to minutes (cron start-up, the previous run's sending time), and without slack a
-#: daily run at 07:00 would find yesterday's 07:00:02 digest not yet a day old and skip a
-#: day. An hour absorbs any drift while never letting two daily digests go out within 23
-#: hours.
-DIGEST_SLACK = timedelta(hours=1)
-
 #: Most stories in one digest: what a reader takes in over a coffee, and what fits one
 #: phone screen's scroll or three; the reader's page has the rest.
 DIGEST_STORIES = 12
@@ -56,20 +46,6 @@ DIGEST_STORIES = 12
 #: one: four times :data:`DIGEST_STORIES`, so that a digest is still full when most of the
 #: top of the feed is older news.
 DIGEST_CANDIDATES = 48
-
-
-def digest_due(frequency: str, last_sent: datetime | None, now: datetime) -> bool:
-    """Whether a reader's digest is due at ``now``: never for ``"off"``; for ``"daily"`` and
-    ``"weekly"``, when none was sent yet or the period (less :data:`DIGEST_SLACK`) has passed.
-    Raises InvalidInputError for any other frequency."""
-    key = str(frequency).lower()
-    if key == "off":
-        return False
-    if key not in DIGEST_EVERY:
-        raise InvalidInputError(f"digests are daily, weekly or off, not {frequency!r}")
-    if last_sent is None:
-        return True
-    return now - last_sent >= DIGEST_EVERY[key] - DIGEST_SLACK
 
 
 def settings_url(site_url: str) -> str:
@@ -362,7 +338,7 @@ def send_due_digests(
     for account in engine.due_digests(now):
         if only is not None and account.reader_id != only:
             continue
-        if not account.email or not digest_due(account.digest, account.digest_last_sent, now):
+        if not account.email:
             continue
         # Leased first, so that two processes sending digests never send one twice (a dry
         # run sends nothing and takes nothing).

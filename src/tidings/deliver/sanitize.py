@@ -7,13 +7,14 @@ ammonia sanitiser, which parses like a browser does): structural tags only, link
 over http(s) (and mailto links), no attributes that carry behaviour or presentation (no
 ``on*``, ``style``, ``class`` or ``id``), and the content of script-like elements dropped
 along with the element.
+
+The plain text of such markup (a feed's text version, an API's ``text``) is
+:func:`tidings.text.html_to_text`, the same reading ingestion gives a feed entry's body.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from html.parser import HTMLParser
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -124,68 +125,3 @@ def clean_html(html_text: str | None, *, base_url: str | None = None) -> str:
     except ValueError:  # a base ammonia's URL parser refuses
         cleaner = _WITHOUT_BASE
     return cleaner.clean(html_text)
-
-
-# --- plain text --------------------------------------------------------------------------
-
-#: Elements that end a line of text (a paragraph break after the block-level ones).
-_BREAKS = frozenset({"br", "tr"})
-_BLOCKS = frozenset(
-    {
-        "p", "div", "blockquote", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4",
-        "h5", "h6", "figure", "figcaption", "pre", "table", "hr", "section", "article",
-        "header", "footer", "aside", "main", "nav", "address", "caption",
-    }
-)  # fmt: skip
-_WHITESPACE = re.compile(r"\s+")
-_SPACES = re.compile(r"[^\S\n]+")
-_LINE_ENDS = re.compile(r" *\n *")
-_GAPS = re.compile(r"\n{3,}")
-
-
-class _TextCollector(HTMLParser):
-    """Text of sanitised HTML with block boundaries kept as line breaks."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._pre = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "pre":
-            self._pre += 1
-        if tag in _BREAKS:
-            self.parts.append("\n")
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "pre":
-            self._pre = max(0, self._pre - 1)
-        if tag in _BLOCKS:
-            self.parts.append("\n\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        # Line breaks in the source are only spaces, except in preformatted text.
-        self.parts.append(data if self._pre else _WHITESPACE.sub(" ", data))
-
-
-def plain_text(html_text: str | None) -> str:
-    """The readable text of an HTML fragment: tags removed, entities decoded, the content of
-    scripts and styles dropped, paragraphs separated by blank lines (the form of
-    ``Article.body``). Never raises on bad markup; ``None`` gives ``""``."""
-    if not html_text:
-        return ""
-    collector = _TextCollector()
-    # Sanitising first means the parser below only meets well-formed markup without scripts,
-    # styles or comments, whatever the input was (unclosed scripts, comments hiding tags);
-    # the parser then decodes each entity exactly once.
-    collector.feed(_WITHOUT_BASE.clean(html_text))
-    collector.close()
-    text = "".join(collector.parts).replace("\r", "")
-    text = _SPACES.sub(" ", text)
-    text = _LINE_ENDS.sub("\n", text)
-    text = _GAPS.sub("\n\n", text)
-    return text.strip()

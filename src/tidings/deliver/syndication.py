@@ -30,8 +30,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tidings import __version__
-from tidings.deliver.sanitize import clean_html, plain_text
+from tidings.deliver.sanitize import clean_html
 from tidings.errors import NotFoundError
+from tidings.text import html_to_text
 from tidings.types import Article, ArticleFacts, FeedItem, FeedPage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -186,7 +187,7 @@ def _summary(facts: ArticleFacts | None, article: Article | None) -> str:
     elif article is not None and article.body:
         text = article.body.split("\n\n", 1)[0]
     elif article is not None and article.content_html:
-        text = plain_text(article.content_html).split("\n\n", 1)[0]
+        text = html_to_text(article.content_html).split("\n\n", 1)[0]
     else:
         text = ""
     return _short(text, SUMMARY_CHARS)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from tidings.errors import TidingsError
+from tidings.errors import ModelLoadError
 from tidings.store.embedding import normalize
 
 if TYPE_CHECKING:
@@ -40,12 +40,6 @@ MAX_TOKENS = 256
 LEAD_CHARS = 1000
 
 Vector = npt.NDArray[np.float32]
-
-
-class ModelLoadError(TidingsError):
-    """The embedding model or its tokenizer could not be loaded."""
-
-    key = "model_load"
 
 
 def _cpu_count() -> int:

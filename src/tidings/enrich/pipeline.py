@@ -83,12 +83,28 @@ def article_text(article: Article) -> str:
 
 
 def section_tag(section: str | None) -> TopicTag | None:
-    """The publisher's own section label as a topic ("World" -> ``section:world``)."""
+    """The publisher's own section label as a topic ("World" -> ``section:world``). A
+    section that names a relation between two countries ("China-Russia relations") is that
+    relation's topic, the one analysis finds in the text (``relation:china-russia``): one
+    topic for one thing, whichever way an article came to carry it."""
     label = " ".join((section or "").split())
     slug = _SLUG.sub("-", label.casefold()).strip("-")
     if not slug or len(label) > 80:
         return None
+    if (relation := section_relation(label)) is not None:
+        return TopicTag(id=relation[0], label=relation[1], kind=TopicKind.RELATION)
     return TopicTag(id=f"section:{slug}", label=label, kind=TopicKind.SECTION)
+
+
+def section_relation(label: str) -> tuple[str, str] | None:
+    """The ``(id, label)`` of the relation topic a section label names, if it names one in
+    so many words: two countries and "relations" or "ties" ("China-Russia relations",
+    "US–China ties"). A section named after two places alone ("India and Pakistan") may be
+    a region's news, not the relation between them, and stays a section."""
+    words = label.casefold().split()
+    if not words or words[-1] not in ("relation", "relations", "ties"):
+        return None
+    return relations.relation_named(" ".join(label.split()[:-1]))
 
 
 def topic_tags(match: TopicMatch | None) -> list[TopicTag]:
@@ -276,6 +292,13 @@ class Enricher:
                     confidence=1.0,
                 )
             )
+        # A section naming a relation the text shows too is one topic, carried once (at the
+        # surer confidence, where it first came).
+        best: dict[str, TopicTag] = {}
+        for tag in tags:
+            if tag.id not in best or tag.confidence > best[tag.id].confidence:
+                best[tag.id] = tag
+        tags = [best.pop(tag.id) for tag in tags if tag.id in best]
         said = tuple(
             FoundQuote(text=q.text, speaker=q.speaker, entity_name=q.entity)
             for q in ([] if quick else quotes.find_quotes(text, records))
@@ -344,7 +367,7 @@ def check_models() -> None:
     a model or library enrichment needs is missing. Cheap: finds, does not import."""
     from importlib.util import find_spec
 
-    from tidings.enrich.embed import ModelLoadError
+    from tidings.errors import ModelLoadError
 
     missing = [package for module, package in REQUIRED if find_spec(module) is None]
     if missing:

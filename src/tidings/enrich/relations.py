@@ -51,7 +51,7 @@ from functools import cache
 from importlib import resources
 from itertools import combinations
 
-from tidings.enrich.entities import EntityRecord
+from tidings.enrich.entities import EntityRecord, dateline_spans
 
 #: The lead: an article's first this-many characters, about a headline and a first
 #: paragraph (98% of AG News title + summary items fit in it). Measured with the other
@@ -313,10 +313,16 @@ def country_mentions(
     table = table or load_countries()
     starts: dict[Country, list[int]] = {}
     acting: set[Country] = set()
+    # A dateline says where the story was filed ("VIENNA (Reuters) -"), not which country
+    # it is about: a capital there would make Austria act in every story from Vienna.
+    filed = dateline_spans(text) if text is not None else []
     for record in records:
+        named = [m.start for m in record.mentions if not any(s <= m.start < e for s, e in filed)]
+        if not named:
+            continue
         found = _country_of(record, text, table)
         if found is not None:
-            starts.setdefault(found[0], []).extend(m.start for m in record.mentions)
+            starts.setdefault(found[0], []).extend(named)
             if found[1]:
                 acting.add(found[0])
     out = [CountryMentions(c, tuple(sorted(s)), c in acting) for c, s in starts.items()]

@@ -7,9 +7,9 @@ One run takes the articles whose current version has not been analysed, in batch
    (MinHash/LSH over shingles, confirmed by embedding cosine) and linked to the earliest;
 3. the analyses are stored; storage matches each found entity to a stored one, as
    :class:`tidings.enrich.linking.EntityRules` decide;
-4. new articles are filed under stories by :class:`tidings.enrich.stories.StoryClusterer`,
-   restored with the stories still open around the batch's dates, and the changed stories
-   are written back.
+4. new articles are filed under stories (:class:`tidings.enrich.story_feed.StoryFiler`):
+   the open stories they touch are clustered again with them, and the changed stories are
+   written back.
 
 The vector index follows storage (:class:`tidings.store.vector_follow.FollowedIndex`): a run
 brings it up to date at its end, and any process that uses it catches up with what others
@@ -24,25 +24,29 @@ import hashlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-
 from tidings.enrich.duplicates import DuplicateIndex
 from tidings.enrich.linking import EntityRules
 from tidings.enrich.pipeline import Analysis, Enricher
-from tidings.enrich.stories import StoryClusterer, StoryItem, StoryParams
+from tidings.enrich.stories import StoryItem, StoryParams
+from tidings.enrich.story_feed import (
+    MEMBERS_READ,
+    StoryFiler,
+    published,
+    stored_item,
+    story_item,
+)
 from tidings.leases import holder_name, lease_until, new_token
 from tidings.store.base import AnalysisClaim, Storage
 from tidings.store.changes import ChangeFollower
 from tidings.store.embedding import from_bytes
 from tidings.store.vector_follow import FollowedIndex
 from tidings.store.vectors import VectorIndex
-from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport, StoryChange
+from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,6 @@ def index_path(data_dir: Path, database_url: str) -> Path:
     return data_dir / "vectors" / f"{digest}.usearch"
 
 
-def _published(article: Article) -> datetime:
-    return article.published or article.fetched_at
-
-
 class EnrichmentStage:
     """Runs enrichment for one storage; holds the in-memory duplicate and vector indexes.
 
@@ -126,6 +126,7 @@ class EnrichmentStage:
         self._duplicates_since: datetime | None = None
         self._duplicates_follower: ChangeFollower | None = None
         self._roots: dict[int, int] = {}
+        self._stories = StoryFiler(self.params)
         self._lock = threading.Lock()
         self._token = new_token()
 
@@ -306,7 +307,7 @@ class EnrichmentStage:
     def _link_duplicates(
         self, batch: Sequence[Article], analyses: list[Analysis]
     ) -> list[Analysis]:
-        dated = [_published(a) for a in batch]
+        dated = [published(a) for a in batch]
         index = self._duplicate_index(min(dated) - DUPLICATE_WINDOW)
         linked: list[Analysis] = []
         for article, analysis in zip(batch, analyses, strict=True):
@@ -337,80 +338,46 @@ class EnrichmentStage:
     ) -> tuple[int, int]:
         """File the batch's new articles under stories; returns (started, changed)."""
         filed = self.storage.stories_of([a.id for a in batch])
-        items: list[StoryItem] = []
-        for article, analysis in zip(batch, analyses, strict=True):
-            if analysis.vector is None or article.id in filed or article.id not in names:
-                continue
-            ids = names[article.id]
-            lead = frozenset(str(ids[n]) for n in analysis.lead_names if n in ids)
-            items.append(
-                StoryItem(
-                    id=f"a{article.id}",
-                    vector=analysis.vector,
-                    entities=lead,
-                    published=_published(article),
-                    title=article.title,
-                )
-            )
+        items = [
+            item
+            for article, analysis in zip(batch, analyses, strict=True)
+            if article.id not in filed
+            and article.id in names
+            and (item := story_item(article, analysis, names[article.id])) is not None
+        ]
         if not items:
             return 0, 0
-        items.sort(key=lambda i: (i.published, i.id))
-        clusterer = StoryClusterer(self.params)
+        earliest = min(i.published for i in items)
+        latest = max(i.published for i in items)
         window = self.params.window
-        states = self.storage.open_stories(items[0].published - window)
-        states = [s for s in states if s.first_seen <= items[-1].published + window]
-        for state in states:
-            rep = None
-            if state.representative_vector is not None and state.representative_id is not None:
-                rep = StoryItem(
-                    id=f"a{state.representative_id}",
-                    vector=from_bytes(state.representative_vector),
-                    entities=frozenset(),
-                    published=state.last_seen,
-                    title=state.headline,
-                )
-            clusterer.restore(
-                f"s{state.id}",
-                total=np.frombuffer(state.total, dtype=np.float32),
-                names=Counter(dict(state.names)),
-                article_count=state.article_count,
-                first_seen=state.first_seen,
-                last_seen=state.last_seen,
-                representative=rep,
-            )
-        mentioned = {int(n) for i in items for n in i.entities}
+        states = self.storage.open_stories(earliest - window)
+        states = [s for s in states if s.first_seen <= latest + window]
+        mentioned = {int(n) for i in items for n in i.names}
         mentioned.update(int(n) for s in states for n, _ in s.names)
         frequencies, seen = self.storage.entity_frequencies(sorted(mentioned))
-        # Storage already counts this batch; the clusterer counts each item as it adds it.
-        in_batch = Counter(n for i in items for n in i.entities)
-        clusterer.set_frequencies(
-            Counter({str(k): max(v - in_batch[str(k)], 0) for k, v in frequencies.items()}),
-            max(seen - len(items), 0),
+        changes = self._stories.file(
+            items,
+            states,
+            {str(k): v for k, v in frequencies.items()},
+            seen,
+            load=self._story_members,
         )
-        for item in items:
-            clusterer.add(item)
-        changes: list[StoryChange] = []
-        for story in clusterer.changed():
-            total = story.total if story.total is not None else np.zeros(1)
-            changes.append(
-                StoryChange(
-                    id=int(story.story_id[1:]) if story.story_id.startswith("s") else None,
-                    total=np.asarray(total, dtype=np.float32).tobytes(),
-                    names=story.names,
-                    article_count=story.article_count,
-                    first_seen=story.first_seen,
-                    last_seen=story.last_seen,
-                    headline=story.headline,
-                    representative_id=int(story.representative[1:])
-                    if story.representative
-                    else None,
-                    new_members=tuple(int(m[1:]) for m in story.members),
-                    absorbed=tuple(int(s[1:]) for s in story.absorbed),
-                )
-            )
-        self.storage.save_stories(changes)
+        self._stories.remember(changes, self.storage.save_stories(changes))
+        self._stories.forget_before(earliest - window)
         started = sum(1 for c in changes if c.id is None)
         return started, len(changes) - started
+
+    def _story_members(self, story_ids: Sequence[int]) -> dict[int, list[StoryItem]]:
+        """Stored stories' latest members as the clusterer sees them (for stories filed
+        before this process started, which a batch touches)."""
+        stored = self.storage.story_members(story_ids, limit=MEMBERS_READ)
+        return {
+            story_id: [
+                stored_item(m.article, from_bytes(m.vector), m.entities)
+                for m in stored.get(story_id, ())
+            ]
+            for story_id in story_ids
+        }
 
     # --- vectors -----------------------------------------------------------------------
 

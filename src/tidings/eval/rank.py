@@ -28,7 +28,7 @@ article with its entities: ~65k MIND-small, ~130k MIND-large), the embeddings of
 articles the replayed impressions show or hold in a history (float32, 1.5 kB each; none
 with ``with_text`` False), per-article counters; :class:`EngineScorer`'s window (every
 article met, ~1 kB each with its vector), per-day counts and per-reader events (bounded by
-:data:`READERS_KEPT`); and :class:`HybridScorer`'s co-click table, the one part that
+:data:`SHOWN_KEPT`); and :class:`HybridScorer`'s co-click table, the one part that
 grows with the clicks (~8 pairs per click, ~100 B each: ~200 MB for MIND-small's 236k
 training clicks, 1-3 GB for MIND-large's ~3.4M). Times and memory measured on a synthetic
 MIND-small-sized run are in BENCHMARKS.md. MIND's test split has no labels: its impressions
@@ -640,10 +640,11 @@ FIRST_REFIT = 50
 #: Candidate rows (the latest) the global weights are fitted on: bounds memory (~7 MB) and
 #: fit time; ~2,600 impressions' worth, about the last hour and a half of MIND-small.
 GLOBAL_ROWS = 100_000
-#: Readers whose replayed events are kept; past this the readers seen least recently are
-#: forgotten (their MIND history column still comes with each impression). Each costs at
-#: most ``LEARN_FROM`` impressions and ``HISTORY_EVENTS`` clicks of 16 bytes.
-READERS_KEPT = 500_000
+#: Impressions (with their packed features, ~120 bytes each) kept over all readers, at
+#: most ``LEARN_FROM`` per reader; past this the readers seen least recently are forgotten
+#: (their MIND history column still comes with each impression): 2M is ~240 MB, every
+#: MIND-small reader's and a share of MIND-large's ~700k readers'.
+SHOWN_KEPT = 2_000_000
 #: The window holds every MIND article the replay meets: MIND's days are its own.
 MIND_SPAN = timedelta(days=365 * 100)
 
@@ -723,8 +724,9 @@ class _Reader:
     #: history column holds the clicks before the data's period and does not grow).
     clicks: list[tuple[int, float]] = field(default_factory=list)
     #: The candidates shown to them in earlier impressions, oldest first, at most
-    #: ``LEARN_FROM`` (the engine's impression events).
-    shown: deque[tuple[int, float]] = field(default_factory=deque)
+    #: ``LEARN_FROM`` (the engine's impression events), each with the features it was
+    #: scored with, packed as the page records them (``FeedItem.features``).
+    shown: deque[tuple[int, float, bytes]] = field(default_factory=deque)
 
 
 class EngineScorer:
@@ -800,6 +802,7 @@ class EngineScorer:
         self.ranker.set_global_weights(self.default_weights, 0)
         self.first_shown: set[str] = set()
         self.readers: OrderedDict[str, _Reader] = OrderedDict()
+        self.shown_kept = 0
         #: Readers shown and engaged per (article, day), as storage counts them.
         self.counts: dict[tuple[int, int], list[int]] = {}
         self.global_x = np.zeros((GLOBAL_ROWS, len(FEATURES)), dtype=np.float32)
@@ -829,7 +832,7 @@ class EngineScorer:
             if (shown and n not in self.first_shown) or mind_article_id(n) not in window
         ]
         if new:
-            window.upsert(
+            self.ranker.upsert(
                 [article_facts(n, self.news.get(n), published, self.vectors.get(n)) for n in new]
             )
             if shown:
@@ -841,14 +844,19 @@ class EngineScorer:
         reader = self.readers.get(impression.user)
         out: list[ReaderEvent] = []
         if reader is not None:
-            for kind, found in (
-                (EventKind.OPEN, reader.clicks),
-                (EventKind.IMPRESSION, reader.shown),
-            ):
-                out.extend(
-                    ReaderEvent(kind=kind, article_id=a, at=datetime.fromtimestamp(t, UTC))
-                    for a, t in found
+            out.extend(
+                ReaderEvent(kind=EventKind.OPEN, article_id=a, at=datetime.fromtimestamp(t, UTC))
+                for a, t in reader.clicks
+            )
+            out.extend(
+                ReaderEvent(
+                    kind=EventKind.IMPRESSION,
+                    article_id=a,
+                    at=datetime.fromtimestamp(t, UTC),
+                    features=features,
                 )
+                for a, t, features in reader.shown
+            )
         before = _EPOCH.replace(tzinfo=UTC)
         out.extend(
             ReaderEvent(kind=EventKind.OPEN, article_id=mind_article_id(n), at=before)
@@ -903,6 +911,8 @@ class EngineScorer:
             self.next_refit = min(2 * self.observed, self.observed + REFIT_EVERY)
 
     def _remember(self, impression: Impression, x: F32, y: F32, moment: float) -> None:
+        from tidings.rank.learn import pack_features
+
         n = len(y)
         # A ring buffer of the latest rows.
         slots = (self.global_next + np.arange(n)) % GLOBAL_ROWS
@@ -918,11 +928,15 @@ class EngineScorer:
         ids = [mind_article_id(c) for c in impression.candidates]
         reader.clicks.extend((a, moment) for a, v in zip(ids, y, strict=True) if v)
         del reader.clicks[: -self.history_events]
-        reader.shown.extend((a, moment) for a in ids)
+        packed = [pack_features(row, self.features_names) for row in x]
+        reader.shown.extend((a, moment, f) for a, f in zip(ids, packed, strict=True))
+        self.shown_kept += len(ids)
         while len(reader.shown) > self.learn_from:
             reader.shown.popleft()
-        while len(self.readers) > READERS_KEPT:
-            self.readers.popitem(last=False)
+            self.shown_kept -= 1
+        while self.shown_kept > SHOWN_KEPT and len(self.readers) > 1:
+            _, forgotten = self.readers.popitem(last=False)
+            self.shown_kept -= len(forgotten.shown)
 
     def refit(self) -> None:
         """Fit the global weights on the latest rows, the default weights as the prior."""

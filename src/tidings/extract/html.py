@@ -10,7 +10,7 @@ from __future__ import annotations
 from tidings.extract.body import extract_body
 from tidings.extract.metadata import extract_metadata
 from tidings.extract.page import parse_html
-from tidings.types import ArticleDraft
+from tidings.types import ArticleDraft, Image
 
 
 def extract_html(data: bytes | str, *, url: str | None = None) -> ArticleDraft:
@@ -31,8 +31,17 @@ def extract_html(data: bytes | str, *, url: str | None = None) -> ArticleDraft:
         summary_points=body.summary_points,
         body=text,
         language=meta.language,
-        images=body.images,
+        images=lead_image_first(meta.image, body.images),
         related=body.related,
         tags=meta.tags,
         site_name=meta.site_name,
     )
+
+
+def lead_image_first(lead: str | None, images: tuple[Image, ...]) -> tuple[Image, ...]:
+    """The page's figures, after the picture it names for sharing (``og:image``,
+    ``twitter:image``, JSON-LD ``image``) when that is not one of them: publishers choose
+    it to stand for the article, so it is the one a feed shows beside the headline."""
+    if not lead or any(i.url == lead for i in images):
+        return images
+    return (Image(url=lead), *images)

@@ -18,8 +18,6 @@ Nothing here mutates the tree: body extraction runs on the same tree afterwards.
 
 from __future__ import annotations
 
-import email.utils
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -29,6 +27,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
+
+from tidings.text import clean_text, parse_date
 
 __all__ = ["PageMetadata", "extract_metadata"]
 
@@ -267,7 +267,8 @@ def extract_metadata(tree: Any, *, url: str | None = None) -> PageMetadata:
         image = urljoin(url or canonical or "", image)
 
     return PageMetadata(
-        title=title,
+        # Cleaned again: the <title> trimming works on text the page's <h1> may have given.
+        title=_clean_text(title),
         authors=authors,
         published=published,
         updated=updated,
@@ -285,12 +286,12 @@ def extract_metadata(tree: Any, *, url: str | None = None) -> PageMetadata:
 
 
 def _clean_text(value: Any) -> str | None:
-    """Unescape and collapse whitespace; ``None`` for anything that is not a non-empty string."""
+    """The project's one cleaning of a short text (:func:`tidings.text.clean_text`: pages
+    often escape entities twice in attributes, ``&amp;#39;``); ``None`` for anything that is
+    not a non-empty string."""
     if not isinstance(value, str):
         return None
-    # Pages often escape entities twice in attributes (&amp;#39;); unescape what is left.
-    text = _SPACE.sub(" ", html.unescape(value)).strip()
-    return text or None
+    return clean_text(value) or None
 
 
 def _first(*values: Any) -> str | None:
@@ -750,100 +751,14 @@ def _byline_names(element: Any, itemprop: str) -> tuple[str, ...]:
 
 # --- dates -------------------------------------------------------------------------------
 
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        (
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        )
-    )
-    for m in names.split()
-}
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
-#: "2019-04-28 06:01 EDT", "2020/09/21": year first, with whatever follows.
-_YEAR_FIRST = re.compile(
-    r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
-)
-#: "21.09.2020": day first with dots, as in German, Russian and most of Europe. Slashes are
-#: left alone: "03/05/2021" is March in the US and May elsewhere.
-_DOTTED_DAY_FIRST = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
-_MONTH_FIRST = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
-_DAY_FIRST = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\.?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
-
 
 def _parse_date(value: str | None) -> datetime | None:
-    """A date as an aware UTC datetime (naive taken as UTC); ``None`` when unreadable.
-
-    ISO 8601 first, then RFC 2822 (feeds, HTTP), compact "20160729", year-first numbers,
-    dotted day-first numbers and dates written with month names.
-    """
-    text = _clean_text(value)
-    if not text:
-        return None
-    parsed = _parse_iso(text) or _parse_rfc2822(text) or _parse_numeric(text)
-    parsed = parsed or _parse_written_date(text)
+    """A date as an aware UTC datetime (:func:`tidings.text.parse_date`), ``None`` when
+    unreadable or implausible for a web page (before :data:`_MIN_YEAR`, or after next year)."""
+    parsed = parse_date(_clean_text(value))
     if parsed is None or not _MIN_YEAR <= parsed.year <= datetime.now(UTC).year + 1:
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _parse_iso(text: str) -> datetime | None:
-    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    # Fractions beyond microseconds ("...:07.1234567") break fromisoformat.
-    candidate = re.sub(r"(\.\d{6})\d+", r"\1", candidate)
-    try:
-        return datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
-
-
-def _parse_rfc2822(text: str) -> datetime | None:
-    if not re.search(r"[A-Za-z]{3},? \d{1,2} [A-Za-z]{3} \d{4}", text):
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _parse_numeric(text: str) -> datetime | None:
-    numbers: list[int] = []
-    if (found := _COMPACT_DATE.match(text)) or (found := _YEAR_FIRST.search(text)):
-        numbers = [int(g) for g in found.groups() if g]
-    elif found := _DOTTED_DAY_FIRST.search(text):
-        numbers = [int(found[3]), int(found[2]), int(found[1])]
-    if not numbers:
-        return None
-    try:
-        return datetime(*numbers[:6])  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _parse_written_date(text: str) -> datetime | None:
-    for pattern, month_group, day_group in ((_MONTH_FIRST, 1, 2), (_DAY_FIRST, 2, 1)):
-        found = pattern.search(text)
-        if found:
-            month = _MONTHS.get(found.group(month_group).lower())
-            if month:
-                try:
-                    return datetime(int(found.group(3)), month, int(found.group(day_group)))
-                except ValueError:
-                    continue
-    return None
+    return parsed
 
 
 def _first_date(*sources: str | Iterable[str] | None) -> datetime | None:

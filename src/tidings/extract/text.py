@@ -42,6 +42,7 @@ from typing import Any
 
 from tidings.errors import ExtractionError
 from tidings.extract.page import MAX_PAGE_CHARS
+from tidings.text import clean_text
 from tidings.types import ArticleDraft, Image, Link
 
 #: Longest line considered in full; longer lines (minified scripts pasted as text) are cut,
@@ -725,11 +726,13 @@ def extract_text(text: str, *, url: str | None = None) -> ArticleDraft:
                 images.append(Image(url="", caption=caption or None, credit=credit or None))
         elif role == Role.RELATED:
             related.append(Link(title=_RELATED_PREFIX.sub("", line)))
+    # A copied page is text as the browser showed it, but what it showed may carry the
+    # publisher's own broken escapes ("#39;", "\\$"): cleaned as every way in cleans them.
     return ArticleDraft(
         url=url,
-        title=title,
-        section=section,
-        summary_points=tuple(summary),
+        title=clean_text(title) or None,
+        section=clean_text(section) or None,
+        summary_points=tuple(p for p in (clean_text(point) for point in summary) if p),
         body="\n\n".join(body) or None,
         images=tuple(images),
         related=tuple(related),

@@ -10,8 +10,10 @@ What it guarantees about every draft:
 * ``url`` is absolute (relative links are resolved against ``xml:base`` or the feed URL) and
   uses http(s) or the feed's own scheme; ``canonical_url`` is that link normalised
   (:func:`canonicalize_url`);
-* ``title``, ``summary`` and ``body`` are plain text; ``content_html`` is the publisher's
-  markup, unsanitised, with relative ``href``/``src`` made absolute;
+* ``title``, ``summary`` and ``body`` are plain text (:func:`tidings.text.html_to_text`), and
+  titles and summaries are cleaned of the escapes feeds leave in them
+  (:func:`tidings.text.clean_text`); ``content_html`` is the publisher's markup,
+  unsanitised, with relative ``href``/``src`` made absolute;
 * ``published`` is an aware UTC datetime, the fetch time when the entry gave no date at all.
 
 Safety: documents that declare XML entities are refused before any parser sees them (billion
@@ -22,18 +24,15 @@ could mistake for a file name or URL.
 from __future__ import annotations
 
 import codecs
-import email.utils
 import functools
 import html
 import io
 import json
 import re
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
@@ -43,9 +42,10 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from tidings.errors import FeedParseError
+from tidings.text import clean_text, html_to_text, parse_date, squash, text_paragraphs
 from tidings.types import ArticleDraft, Image
 
-__all__ = ["ParsedFeed", "canonicalize_url", "html_to_text", "parse_feed"]
+__all__ = ["ParsedFeed", "canonicalize_url", "parse_feed"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,7 +205,7 @@ def _presentable(feed: ParsedFeed) -> ParsedFeed:
         if article.title:
             kept.append(article)
         elif text:
-            kept.append(replace(article, title=derive_title(text)))
+            kept.append(replace(article, title=clean_text(derive_title(text))))
         elif article.url or article.images:
             kept.append(article)
     warning = feed.warning
@@ -566,7 +566,7 @@ def _xml_entry(
         if not isinstance(value, str) or not value.strip():
             continue
         content_values.add(value)
-        if _squash(value) in media_descriptions:
+        if squash(value) in media_descriptions:
             continue  # feedparser files a second description (media:description) as content
         if content_html is None or len(value) > len(content_html):
             content_html = value
@@ -576,10 +576,10 @@ def _xml_entry(
     body = None
     if content_html is not None:
         if content_is_html:
-            body = html_to_text(content_html)
+            body = html_to_text(content_html) or None
             content_html = _absolutize_html(content_html, content_base)
         else:
-            body = _plain_paragraphs(content_html)
+            body = text_paragraphs(content_html) or None
             content_html = None
 
     summary_value = _get(entry, "summary")
@@ -587,7 +587,7 @@ def _xml_entry(
     if (
         isinstance(summary_value, str)
         and summary_value not in content_values  # feedparser copies content into summary
-        and _squash(summary_value) not in media_descriptions
+        and squash(summary_value) not in media_descriptions
     ):
         summary = _text_of_detail(summary_value, summary_detail, paragraphs=True)
 
@@ -647,7 +647,7 @@ def _detail_language(owner: Any, key: str) -> str | None:
 
 
 def _text_of_detail(value: object, detail: object, *, paragraphs: bool = False) -> str | None:
-    """Plain text of a feedparser text construct (title, summary), whatever its type."""
+    """Clean plain text of a feedparser text construct (title, summary), whatever its type."""
     if not isinstance(value, str):
         return None
     kind = _get(detail, "type") if isinstance(detail, dict) else None
@@ -655,20 +655,19 @@ def _text_of_detail(value: object, detail: object, *, paragraphs: bool = False) 
         kind = None  # feedparser overwrote the detail (a media:description); sniff instead
     if kind in _HTML_TYPES or (kind is None and _looks_like_html(value)):
         text = html_to_text(value)
-        if text and not paragraphs:
-            text = " ".join(text.split())
-        return text
-    return _plain_text(value, paragraphs=paragraphs)
+    else:
+        text = text_paragraphs(value) if paragraphs else value
+    return clean_text(text, paragraphs=paragraphs) or None
 
 
 def _entry_date(entry: Any, key: str) -> datetime | None:
-    """feedparser's parsed date, else our own reading of the raw string (feedparser knows
-    no month names but English ones: "mer, 16 nov 2022 00:38:15 +0100")."""
+    """feedparser's parsed date, else the project's reading of the raw string (feedparser
+    knows no month names but English ones: "mer, 16 nov 2022 00:38:15 +0100")."""
     parsed = _struct_time_datetime(_get(entry, f"{key}_parsed"))
     if parsed is None:
         raw = _get(entry, key)
-        if isinstance(raw, str) and raw.strip():
-            parsed = _loose_date(raw)
+        if isinstance(raw, str):
+            parsed = parse_date(raw)
     return parsed
 
 
@@ -710,10 +709,7 @@ _BY_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
 
 
 def _author_name(name: str) -> str:
-    name = " ".join(name.split())
-    if "&" in name:
-        name = html.unescape(name)
-    return _BY_PREFIX.sub("", name)
+    return _BY_PREFIX.sub("", clean_text(name))
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -724,7 +720,7 @@ def _tags(value: object) -> tuple[str, ...]:
         if isinstance(tag, dict):
             term = _get(tag, "term") or _get(tag, "label")
             if isinstance(term, str):
-                terms.append(_plain_text(term) or "")
+                terms.append(clean_text(term))
     return _dedupe(terms)
 
 
@@ -823,7 +819,7 @@ def _item_media(item: Element) -> _ItemMedia:
     found: list[_MediaImage] = []
     _collect_media(item, None, None, found)
     descriptions = frozenset(
-        _squash(element.text or "")
+        squash(element.text or "")
         for element in item.iter()
         if element.tag in _MEDIA_DESCRIPTION and element.text
     )
@@ -864,9 +860,8 @@ def _collect_media(
 def _media_text(container: Element, tags: frozenset[str]) -> str | None:
     for child in container:
         if child.tag in tags and child.text:
-            if child.get("type") == "html":
-                return html_to_text(child.text) or None
-            return _plain_text(child.text)
+            text = html_to_text(child.text) if child.get("type") == "html" else child.text
+            return clean_text(text) or None
     return None
 
 
@@ -895,7 +890,7 @@ def _images(
         # position when the counts agree; captions cannot be recovered.
         contents = [c for c in _get(entry, "media_content") or () if isinstance(c, dict)]
         credits = [
-            _plain_text(c.get("content") or "")
+            clean_text(c.get("content")) or None
             for c in _get(entry, "media_credit") or ()
             if isinstance(c, dict)
         ]
@@ -1012,10 +1007,10 @@ def _json_item(
     content_text = _clean_str(item.get("content_text"))
     body = None
     if content_html is not None:
-        body = html_to_text(content_html)
+        body = html_to_text(content_html) or None
         content_html = _absolutize_html(content_html, feed_url)
     elif content_text is not None:
-        body = _plain_paragraphs(content_text)
+        body = text_paragraphs(content_text) or None
     published = _json_date(item.get("date_published"))
     updated = _json_date(item.get("date_modified"))
     images = [
@@ -1028,11 +1023,11 @@ def _json_item(
             mime = attachment.get("mime_type")
             if _is_image(None, mime if isinstance(mime, str) else None, attachment["url"]):
                 title = attachment.get("title")
-                caption = _plain_text(title) if isinstance(title, str) else None
+                caption = (clean_text(title) or None) if isinstance(title, str) else None
                 images.append(_MediaImage(attachment["url"], None, caption, None))
     tags = item.get("tags")
     tag_names = (
-        (_plain_text(t) or "" for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+        (clean_text(t) for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
     )
     return ArticleDraft(
         url=url,
@@ -1055,9 +1050,8 @@ def _json_text(value: object, *, paragraphs: bool = False) -> str | None:
     """JSON Feed text fields are plain text, though publishers leave entities in them."""
     if not isinstance(value, str):
         return None
-    if "&" in value:
-        value = html.unescape(value)
-    return _plain_text(value, paragraphs=paragraphs)
+    text = text_paragraphs(value) if paragraphs else value
+    return clean_text(text, paragraphs=paragraphs) or None
 
 
 def _json_authors(owner: Mapping[str, Any]) -> tuple[str, ...]:
@@ -1071,68 +1065,7 @@ def _json_authors(owner: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _json_date(value: object) -> datetime | None:
     """RFC 3339 as the spec says, or the RFC 822 dates some publishers write instead."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return _loose_date(value)
-
-
-def _loose_date(value: str) -> datetime | None:
-    """An ISO 8601 or RFC 822 date, the latter also with month and weekday names in the
-    common European languages; naive times are taken as UTC."""
-    value = value.strip()
-    parsed: datetime | None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = _rfc822_date(value)
-        if parsed is None:
-            english = _MONTH_WORD.sub(_english_month, _LEADING_WEEKDAY.sub("", value))
-            parsed = _rfc822_date(english) if english != value else None
-        if parsed is None:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _rfc822_date(value: str) -> datetime | None:
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-_LEADING_WEEKDAY = re.compile(r"^\s*[^\W\d_]+\.?,\s*")
-_MONTH_WORD = re.compile(r"[^\W\d_]+\.?")
-_ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
-_ENGLISH_MONTH_NUMBERS = {name.lower(): i + 1 for i, name in enumerate(_ENGLISH_MONTHS)}
-# Month names and abbreviations (accents dropped) in Italian, French, German, Spanish,
-# Portuguese and Dutch that differ from English in their first three letters.
-_FOREIGN_MONTHS = {
-    "gen": 1, "ene": 1, "janv": 1, "fev": 2, "fevr": 2, "mrz": 3, "maerz": 3, "mrt": 3,
-    "avr": 4, "abr": 4, "mag": 5, "mai": 5, "mei": 5, "giu": 6, "juin": 6, "lug": 7,
-    "juil": 7, "ago": 8, "aout": 8, "set": 9, "ott": 10, "okt": 10, "out": 10, "dic": 12,
-    "dez": 12,
-}  # fmt: skip
-
-
-def _english_month(match: re.Match[str]) -> str:
-    word = match.group(0).rstrip(".")
-    folded = unicodedata.normalize("NFKD", word.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    if folded == "mar" or folded.startswith(("marz", "mars", "marc", "mart")):  # März, mars
-        return "Mar"
-    number = (
-        _FOREIGN_MONTHS.get(folded)
-        or _FOREIGN_MONTHS.get(folded[:4])
-        or _FOREIGN_MONTHS.get(folded[:3])
-        or _ENGLISH_MONTH_NUMBERS.get(folded[:3])
-    )
-    return _ENGLISH_MONTHS[number - 1] if number else word
+    return parse_date(value) if isinstance(value, str) else None
 
 
 # --- URLs --------------------------------------------------------------------------------
@@ -1303,111 +1236,11 @@ def _clean_str(value: object) -> str | None:
     return None
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _plain_text(text: str, *, paragraphs: bool = False) -> str | None:
-    """Plain text tidied: entities left in it decoded, whitespace collapsed."""
-    if "&" in text and _ENTITY_REFERENCE.search(text):
-        text = html.unescape(text)  # double-escaped entities ("&amp;#8217;") are common
-    if paragraphs:
-        return _plain_paragraphs(text)
-    return _squash(text) or None
-
-
 _HTML_MARKUP = re.compile(r"<(?:[A-Za-z][A-Za-z0-9]*[\s/>]|/[A-Za-z]|!--)")
 
 
 def _looks_like_html(text: str) -> bool:
     return "<" in text and _HTML_MARKUP.search(text) is not None
-
-
-_ENTITY_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-_BLANK_LINE = re.compile(r"\n\s*\n")
-
-
-def _plain_paragraphs(text: str) -> str | None:
-    """Text with paragraphs split at blank lines, each with its whitespace collapsed."""
-    if "\n" not in text:
-        return _squash(text) or None
-    paragraphs = [_squash(p) for p in _BLANK_LINE.split(text)]
-    return "\n\n".join(p for p in paragraphs if p) or None
-
-
-_PARAGRAPH = "\x00"  # sentinels the converter emits; NUL/SOH never survive in text
-_LINE = "\x01"
-_SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "head", "svg"})
-_BLOCK_ELEMENTS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "caption", "center", "dd", "details",
-        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
-        "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav",
-        "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr",
-        "ul", "body", "html",
-    }
-)  # fmt: skip
-_CELL_ELEMENTS = frozenset({"td", "th"})
-
-
-class _TextExtractor(HTMLParser):
-    """Collects the text of an HTML fragment with paragraph and line-break sentinels."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED_ELEMENTS:
-            self._skipping += 1
-        elif tag in _BLOCK_ELEMENTS:
-            self.parts.append(_PARAGRAPH)
-        elif tag == "br":
-            self.parts.append(_LINE)
-        elif tag in _CELL_ELEMENTS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED_ELEMENTS:
-            if self._skipping:
-                self._skipping -= 1
-        elif tag in _BLOCK_ELEMENTS:
-            self.parts.append(_PARAGRAPH)
-        elif tag in _CELL_ELEMENTS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(markup: str) -> str | None:
-    """Plain text of an HTML fragment: paragraphs separated by a blank line, ``<br>`` as a
-    line break, scripts and styles dropped, entities decoded, whitespace collapsed.
-
-    Uses the standard library's HTML parser (lenient about broken markup); text without
-    markup or entities skips it.
-    """
-    if "<" not in markup and "&" not in markup:
-        return _plain_paragraphs(markup)
-    if _PARAGRAPH in markup or _LINE in markup:
-        markup = markup.replace(_PARAGRAPH, "").replace(_LINE, "")
-    extractor = _TextExtractor()
-    extractor.feed(markup)
-    extractor.close()
-    paragraphs = []
-    for block in "".join(extractor.parts).split(_PARAGRAPH):
-        if not block or block.isspace():
-            continue
-        if _LINE in block:
-            lines = (_squash(line) for line in block.split(_LINE))
-            text = "\n".join(line for line in lines if line)
-        else:
-            text = _squash(block)
-        if text:
-            paragraphs.append(text)
-    return "\n\n".join(paragraphs) or None
 
 
 # --- language ----------------------------------------------------------------------------

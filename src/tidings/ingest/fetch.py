@@ -28,7 +28,6 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Protocol, Self
 
 # brotli ships no type hints; pyproject's ignore_missing_imports list could take it instead.
@@ -53,6 +52,7 @@ from tidings.ingest.netguard import (
     network_error_reason,
     resolve_host,
 )
+from tidings.text import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -475,12 +475,8 @@ def _status_error(response: httpx.Response, now: datetime) -> HTTPStatusError:
 
 
 def _http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    # HTTP dates are GMT; a zone-less one is read as UTC rather than local time.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    # HTTP dates are GMT; parse_date reads a zone-less one as UTC rather than local time.
+    return parse_date(value)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -619,20 +619,31 @@ class IngestionStage:
 
     # --- one article at a time ----------------------------------------------------------
 
-    def extract(self, location: str, *, text: bool = False) -> ArticleDraft:
+    def extract(self, location: str, *, text: bool = False, operator: bool = True) -> ArticleDraft:
         """Extract an article from a web page URL, an HTML file, or (``text``) a file of
-        copied page text. Nothing is stored. Raises ExtractionError, FetchError."""
-        return asyncio.run(self._extract(location, text=text))
+        copied page text. Nothing is stored. Raises ExtractionError, FetchError.
 
-    async def _extract(self, location: str, *, text: bool) -> ArticleDraft:
+        A location a reader gave (``operator=False``) must be a web address, fetched
+        without the operator's network allowances: a reader's link never reaches what
+        only the operator's own sources may (``[fetch] allowed_networks``)."""
+        return asyncio.run(self._extract(location, text=text, operator=operator))
+
+    async def _extract(self, location: str, *, text: bool, operator: bool = True) -> ArticleDraft:
         pages = self.pages
         if location.startswith(("http://", "https://")):
-            async with Fetcher(self.settings.fetch, transport=self._transport) as fetcher:
+            fetch = self.settings.fetch
+            if not operator:
+                fetch = fetch.replace(allowed_networks=())
+            async with Fetcher(fetch, transport=self._transport) as fetcher:
                 response = await fetcher.fetch(location, accept=HTML_ACCEPT)
             if text:
                 decoded = response.content.decode("utf-8", errors="replace")
                 return pages.extract_text(decoded, response.url)
             return await asyncio.to_thread(pages.extract_html, response.content, response.url)
+        if not operator:
+            raise InvalidURLError(
+                "give the article's web address (http or https)", resource=location
+            )
         path = Path(location).expanduser()
         try:
             data = path.read_bytes()
@@ -648,14 +659,36 @@ class IngestionStage:
         return pages.extract_html(data, None)
 
     def add_article(
-        self, location: str, *, text: bool = False, source_name: str | None = None
+        self,
+        location: str,
+        *,
+        text: bool = False,
+        source_name: str | None = None,
+        operator: bool = True,
     ) -> Article:
-        """Extract an article (see :meth:`extract`) and store it under a hand-kept source
-        (``source_name``, created on first use). Raises ExtractionError, FetchError."""
-        draft = self.extract(location, text=text)
+        """Extract an article (see :meth:`extract`; ``operator`` as there) and store it
+        under a hand-kept source (``source_name``, created on first use). Raises
+        ExtractionError, FetchError, InvalidURLError."""
+        draft = self.extract(location, text=text, operator=operator)
+        return self._store_by_hand(draft, source_name, resource=location)
+
+    def add_article_text(self, page_text: str, *, source_name: str | None = None) -> Article:
+        """Store the article in the text of a copied page (as :meth:`add_article` does
+        with a file of it), under a hand-kept source. Raises ExtractionError."""
+        draft = self.pages.extract_text(page_text, None)
+        return self._store_by_hand(draft, source_name, resource="pasted text")
+
+    def store_draft(self, draft: ArticleDraft, *, source_name: str | None = None) -> Article:
+        """Store an article already in hand (a reader's imported saved article) under a
+        hand-kept source. Raises ExtractionError when it has neither title nor text."""
+        return self._store_by_hand(draft, source_name, resource=draft.url or "article")
+
+    def _store_by_hand(
+        self, draft: ArticleDraft, source_name: str | None, *, resource: str
+    ) -> Article:
         if not (draft.title or draft.body):
             raise ExtractionError(
-                "no article found: neither a title nor any text", resource=location
+                "no article found: neither a title nor any text", resource=resource
             )
         if draft.canonical_url:
             draft = replace(draft, canonical_url=canonicalize_url(draft.canonical_url))
@@ -671,5 +704,13 @@ class IngestionStage:
                 key, kind=SourceKind.MANUAL, title=name, added=self._clock()
             )
         self.storage.upsert_articles(source.id, [draft], fetched_at=self._clock())
-        [article] = self.storage.find_articles(source.id, guids=[guid])[:1]
-        return article
+        # A page that a feed already brought is that article (one article per canonical
+        # URL, across sources); otherwise the one just stored under this source.
+        found = self.storage.find_articles(
+            source.id,
+            guids=[guid],
+            canonical_urls=[draft.canonical_url] if draft.canonical_url else [],
+        )
+        if not found:
+            raise ExtractionError("the article could not be stored", resource=resource)
+        return min(found, key=lambda a: (a.source_id != source.id, a.id))

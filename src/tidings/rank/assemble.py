@@ -11,7 +11,8 @@ order, page by page:
    its best candidate (unread before read, then by score); the story's other sources are
    attached to it as ``also_covered_by``.
 3. Already-read stories are demoted: the item's score is multiplied by
-   :attr:`PageSettings.read_penalty` (a story counts as read once any of its articles is).
+   :attr:`PageSettings.read_penalty` (a story counts as read once any of its articles is),
+   and a read story never opens a page while an unread one is left.
 4. Diversity by maximal marginal relevance (MMR, Carbonell & Goldstein 1998): each slot
    takes the item maximising ``(1 - λ) · relevance - λ · (greatest similarity to an item
    already on the page)``; similarity is the cosine of the embeddings, or the Jaccard
@@ -349,6 +350,7 @@ def assemble_page(
     groups = _collapse(pool, mutes, settings.read_penalty, shown_articles, shown_stories)
     if not groups:
         return Page(items=(), next_cursor=None)
+    _unread_first(groups)
 
     order, regular_left = _select(groups, settings)
     items = tuple(_feed_item(groups[g], offset + position + 1) for position, g in enumerate(order))
@@ -366,6 +368,23 @@ def assemble_page(
             # the session ends here and the reader's next page starts a fresh one.
             next_cursor = None
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _unread_first(groups: list[_Group]) -> None:
+    """A story the reader has read never leads a page while an unread one is left: read
+    groups scoring above the best unread one are moved just below it (in their order), so
+    the page opens with news. Exploration groups never open a page anyway."""
+    unread = [g.score for g in groups if not g.read and not g.best.is_exploration]
+    if not unread:
+        return
+    best = max(unread)
+    above = sorted(
+        (g for g in groups if g.read and not g.best.is_exploration and g.score >= best),
+        key=lambda g: (-g.score, g.best.article_id),
+    )
+    step = max(abs(best), 1.0) * 1e-9
+    for k, g in enumerate(above, 1):
+        g.score = best - k * step
 
 
 def _best_first(c: Candidate) -> tuple[bool, float, int]:

@@ -107,6 +107,13 @@ def candidate_rows(
         parts.append(window.live(window.rows_of(found), since))
     rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
     if state.hidden:
+        # Hiding an item hides its story: the reader does not want it back through another
+        # source's article.
         hidden = window.rows_of(sorted(state.hidden))
+        hidden = hidden[hidden >= 0]
+        stories = window.story_ids(hidden)
         rows = rows[~np.isin(rows, hidden)]
+        stories = stories[stories >= 0]
+        if len(stories):
+            rows = rows[~np.isin(window.story_ids(rows), stories)]
     return rows.astype(np.int64)

@@ -6,14 +6,18 @@ the judged defaults, and each reader's own on their latest :data:`LEARN_FROM` im
 pulled toward the global ones (which alone serve a reader with fewer than
 :data:`LEARN_AFTER`).
 
-**Features as they were.** A past impression is featurised with the reader's state as it
-was before it was shown (:func:`impression_rows`): their follows and mutes of that time,
-their events before it, and popularity without their own part. Featurising it with today's
-state, as the engine did before, let the click being predicted leak into its own features
-(an article read counts in the topic affinity that then "predicts" its reading). To keep the
-cost of a fit bounded, a reader's impressions are cut into at most :data:`CHUNKS` runs in
-time order, and each run is featurised with the state before its first impression: no row
-sees anything from its own time or later.
+**Features as they were.** Learning reads each past impression with the features it had
+when it was shown (:func:`impression_rows`). A page's items carry the features they were
+scored with (``FeedItem.features``, :func:`pack_features`), and the page records them with
+its impressions, so most rows are exactly what the ranker saw. An impression recorded
+without them (a program using the API, or one from before they were kept) is featurised
+with the reader's state as it was before it was shown: their follows and mutes of that
+time, their events before it, and popularity without their own part. Featurising it with
+today's state, as the engine did before, let the click being predicted leak into its own
+features (an article read counts in the topic affinity that then "predicts" its reading).
+To bound that cost, those impressions are cut into at most :data:`CHUNKS` runs in time
+order, each featurised with the state before its first impression: no row sees anything
+from its own time or later.
 
 **Within pages.** A feed, like MIND's metrics, only ever compares the candidates of one page,
 so each page's features are centred before fitting (:func:`centre_within_pages`): what is
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import json
 import math
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,9 +51,11 @@ PRIOR_STRENGTH = 20.0
 #: before they are: with fewer, the global weights serve them.
 LEARN_FROM = 500
 LEARN_AFTER = 20
-#: Runs a reader's impressions are cut into, each featurised with the state before it: 16
-#: keeps a cold fit of 500 impressions to 16 state builds and feature matrices.
-CHUNKS = 16
+#: Runs a reader's impressions are cut into, each featurised with the state before it: 4
+#: keeps a cold fit of 500 impressions to four state builds and feature matrices (16 cost
+#: a page 57 ms of CPU at 100,000 articles, `tidings bench feed`), and no row sees anything
+#: from its own time or later whatever the count.
+CHUNKS = 4
 #: Impressions less than this many seconds after the one before belong to the same page.
 PAGE_GAP_SECONDS = 60.0
 #: Readers ``tidings learn`` samples: 200 readers' 500 impressions are 100,000 rows, plenty
@@ -92,16 +100,48 @@ class Rows:
         )
 
 
+#: Packed features: a format byte, the number of values and a checksum of the feature
+#: names, so that rows packed under another set of features are never read as these.
+_PACKED = struct.Struct("<BHI")
+_PACKED_FORMAT = 1
+
+
+def _names_check(names: Sequence[str]) -> int:
+    return zlib.crc32("\x1f".join(names).encode())
+
+
+def pack_features(row: Floats, names: Sequence[str]) -> bytes:
+    """A feature row as stored with an impression (float32 after a small header)."""
+    values = np.asarray(row, dtype=np.float32)
+    return _PACKED.pack(_PACKED_FORMAT, len(values), _names_check(names)) + values.tobytes()
+
+
+def unpack_features(data: bytes | None, names: Sequence[str]) -> Floats | None:
+    """The row :func:`pack_features` wrote, or None when there is none or it was written
+    for other features (they changed since)."""
+    if not data or len(data) < _PACKED.size:
+        return None
+    kind, count, check = _PACKED.unpack_from(data)
+    if kind != _PACKED_FORMAT or count != len(names) or check != _names_check(names):
+        return None
+    if len(data) != _PACKED.size + 4 * count:
+        return None
+    values: Floats = np.frombuffer(data, dtype=np.float32, offset=_PACKED.size).astype(np.float64)
+    return values
+
+
 def impression_rows(
     interests: Sequence[Interest],
     events: Sequence[ReaderEvent],
     seen: Mapping[int, Seen],
     featurize: Featurizer,
     *,
-    width: int,
+    names: Sequence[str],
 ) -> Rows:
-    """A reader's latest :data:`LEARN_FROM` impressions as rows, each featurised with the
-    state the reader had before it (module docstring). ``events`` newest first."""
+    """A reader's latest :data:`LEARN_FROM` impressions as rows, each with the features it
+    was shown with, or else featurised with the state the reader had before it (module
+    docstring). ``events`` newest first."""
+    width = len(names)
     impressions = [e for e in events if e.kind is EventKind.IMPRESSION][:LEARN_FROM]
     if not impressions:
         return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
@@ -120,7 +160,14 @@ def impression_rows(
     features_parts: list[Floats] = []
     labels: list[float] = []
     pages: list[int] = []
-    size = math.ceil(len(ordered) / CHUNKS)
+    kept_rows = [(e, unpack_features(e.features, names)) for e in ordered]
+    stored = [(e, row) for e, row in kept_rows if row is not None]
+    if stored:
+        features_parts.append(np.vstack([row for _, row in stored]))
+        labels.extend(float(e.article_id in liked) for e, _ in stored)
+        pages.extend(page_of[e.at] for e, _ in stored)
+    ordered = [e for e, row in kept_rows if row is None]
+    size = math.ceil(len(ordered) / CHUNKS) if ordered else 1
     start = 0
     while start < len(ordered):
         stop = min(start + size, len(ordered))
@@ -129,7 +176,7 @@ def impression_rows(
             stop += 1
         run = ordered[start:stop]
         moment = run[0].at
-        state = reader_state(*as_of(interests, events, moment), seen, moment)
+        state = reader_state(*as_of(interests, events, moment), seen, moment, habits=False)
         features, kept = featurize(state, [e.article_id for e in run], moment.timestamp())
         row_of = {a: i for i, a in enumerate(kept)}
         chosen = [e for e in run if e.article_id in row_of]

@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +55,7 @@ from tidings.rank.state import (
 )
 from tidings.rank.window import ArticleWindow, Columns, epoch
 from tidings.store.base import Storage
-from tidings.store.changes import ChangeFollower as _Follower
+from tidings.store.changes import ChangeFollower
 from tidings.types import (
     ArticleFacts,
     EventKind,
@@ -88,9 +89,18 @@ REFRESH_EVERY = 1.0
 #: Articles kept in the archive of older articles that readers' histories name, after which
 #: it starts afresh: about 2 KB each.
 ARCHIVE_ROWS = 100_000
+#: Articles whose :class:`~tidings.rank.state.Seen` is kept between pages (readers'
+#: histories share many): about 2 KB each with its vector.
+SEEN_KEPT = 20_000
+#: Entity names kept for the reasons pages show, and for how many seconds.
+NAMES_KEPT = 50_000
+NAMES_FOR = 600.0
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
+#: Seconds between two saves of the window's snapshot while serving: a restart then reads
+#: at most this much of the change sequence (and the close of a process saves it too).
+SNAPSHOT_EVERY = 600.0
 #: A cached page is ranked again in the background when it is this close to expiring (as
 #: a share of its lifetime) and was asked for within its lifetime.
 REFRESH_AHEAD = 0.25
@@ -133,9 +143,16 @@ class Ranker:
         cache_seconds: float = 60.0,
         mask: Floats | None = None,
         centre: bool = learn.CENTRE_WITHIN_PAGES,
+        snapshot: Path | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage = storage
+        #: The news's time (what is recent, what a reader did when), and the process's
+        #: seconds, which time caches and refreshes (a stopped news clock, as benchmarks use,
+        #: must not stop them).
         self.clock = clock
+        self.timer = timer
+        _one_blas_thread()
         self.window = window if window is not None else ArticleWindow()
         self.archive = self._new_archive()
         self.similar = similar
@@ -143,11 +160,17 @@ class Ranker:
         #: Features held at 0 (an evaluation's ablations), and whether fits centre pages.
         self.mask = mask
         self.centre = centre
+        #: Where the window is saved between runs, and the position last saved there.
+        self.snapshot = snapshot
+        self._saved_position: int | None = None
+        self._last_save = self.timer()
         self._lock = threading.RLock()
         self._loaded = storage is None
-        self._follower: _Follower | None = None
+        self._follower: ChangeFollower | None = None
         self._last_refresh = -np.inf
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
+        self._seen: dict[int, Seen] = {}
+        self._names: dict[int, tuple[str, float]] = {}
         self._global: tuple[Floats, object, float] | None = None
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._background: threading.Thread | None = None
@@ -158,15 +181,34 @@ class Ranker:
         if self._background is not None:
             self._background.join(timeout=5)
             self._background = None
+        if self._loaded and self.storage is not None:
+            try:
+                self.save_snapshot()
+            except OSError as e:  # the next start reads storage instead
+                log.warning("the ranking window could not be saved: %s", e)
 
     # --- what is known of articles -----------------------------------------------------
 
     def seen(self, article_ids: Iterable[int]) -> dict[int, Seen]:
-        """What a reader state needs of these articles (those analysed): from the window,
-        else the archive, else storage (then kept in the archive)."""
-        ids = list(dict.fromkeys(article_ids))
-        if not ids:
+        """What a reader state needs of these articles (those analysed): kept from an
+        earlier page (readers share articles), else from the window, else the archive, else
+        storage (then kept in the archive)."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
             return {}
+        known = self._seen
+        out: dict[int, Seen] = {a: found for a in wanted if (found := known.get(a)) is not None}
+        ids = [a for a in wanted if a not in out]
+        if ids:
+            fresh = self._seen_afresh(ids)
+            out.update(fresh)
+            with self._lock:
+                known.update(fresh)
+                while len(known) > SEEN_KEPT:
+                    del known[next(iter(known))]
+        return out
+
+    def _seen_afresh(self, ids: list[int]) -> dict[int, Seen]:
         out: dict[int, Seen] = {}
         missing: list[int] = []
         for where in (self.window, self.archive):
@@ -222,9 +264,9 @@ class Ranker:
         self, state: ReaderState, article_ids: Sequence[int], moment: float
     ) -> tuple[Floats, list[int]]:
         """Features of any articles (window or archive) for the reader at ``moment``, and
-        the ids they are of (those known: analysed, not removed): the featuriser of
+        the ids they are of (those the window or the archive hold: :meth:`seen` brings
+        older ones into the archive): the featuriser of
         :func:`tidings.rank.learn.impression_rows`."""
-        self.seen(article_ids)  # brings older ones into the archive
         parts: list[Floats] = []
         kept: list[int] = []
         since = moment - POPULARITY_WINDOW.total_seconds()
@@ -251,7 +293,7 @@ class Ranker:
     def global_weights(self) -> tuple[Floats, object]:
         """The global weights (learned by :meth:`learn`, else the judged defaults) and a
         version for caches; read from storage at most every :data:`GLOBAL_MODEL_REFRESH`."""
-        now = time.monotonic()
+        now = self.timer()
         with self._lock:
             cached = self._global
         if cached is not None and now - cached[2] < GLOBAL_MODEL_REFRESH:
@@ -271,7 +313,7 @@ class Ranker:
     def set_global_weights(self, weights: Floats, version: object) -> None:
         """Use these global weights (an evaluation's refit, or a model just learned)."""
         with self._lock:
-            self._global = (weights, version, time.monotonic())
+            self._global = (weights, version, self.timer())
             self._fitted.clear()
             self._pages.clear()
 
@@ -309,8 +351,12 @@ class Ranker:
         self, interests: Sequence[Interest], events: Sequence[ReaderEvent]
     ) -> learn.Rows:
         """A reader's impressions as fit rows, featurised as they were when shown."""
-        seen = self.seen(e.article_id for e in events)
-        return learn.impression_rows(interests, events, seen, self.features_of, width=len(FEATURES))
+        recorded = [e for e in events if e.kind is EventKind.IMPRESSION][: learn.LEARN_FROM]
+        # What is known of the history is read only for impressions recorded without the
+        # features they were shown with.
+        needs = any(learn.unpack_features(e.features, FEATURES) is None for e in recorded)
+        seen = self.seen(e.article_id for e in events) if needs else {}
+        return learn.impression_rows(interests, events, seen, self.features_of, names=FEATURES)
 
     def learn(self, readers: Sequence[Reader]) -> tuple[int, int]:
         """Fit the global weights on these readers' impressions (see :mod:`learn`), store
@@ -362,7 +408,7 @@ class Ranker:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
         stamp = (*found,)
         key = (reader_id, cursor, size)
-        now = self.clock().timestamp()
+        now = self.timer()
         with self._lock:
             hit = self._pages.get(key)
             if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
@@ -513,8 +559,7 @@ class Ranker:
         shown = [item.article_id for item in items]
         covering = [c.article_id for item in items for c in item.also_covered_by]
         found = {
-            f.article_id: f
-            for f in self._storage().display_facts([*shown, *covering, *named], detailed=shown)
+            f.article_id: f for f in self._storage().display_facts([*shown, *covering, *named])
         }
         counts = dict(
             zip(
@@ -523,11 +568,24 @@ class Ranker:
                 strict=True,
             )
         )
-        facts = {
-            a: replace(found[a], shown=counts.get(a, (0, 0))[0], engaged=counts.get(a, (0, 0))[1])
-            for a in dict.fromkeys([*shown, *covering])
-            if a in found
-        }
+        # The items' topics and entities (their reasons name them) are the window's.
+        tags = {f.article_id: f for f in scoring.window.facts(columns.rows[wanted])}
+        names = self._entity_names({e for f in tags.values() for e, _, _ in f.entities})
+        facts = {}
+        for a in dict.fromkeys([*shown, *covering]):
+            if a not in found:
+                continue
+            shown_to, engaged = counts.get(a, (0, 0))
+            tagged = tags.get(a)
+            facts[a] = replace(
+                found[a],
+                shown=shown_to,
+                engaged=engaged,
+                topics=tagged.topics if tagged else (),
+                entities=tuple((e, names[e], o) for e, _, o in tagged.entities if e in names)
+                if tagged
+                else (),
+            )
         titles = {a: found[a].title or "an article" for a in named if a in found}
         explaining = replace(state, liked_titles=titles)
         out = []
@@ -541,10 +599,38 @@ class Ranker:
             reasons = explain(explaining, own, vector, now).weigh(weights)[1]
             out.append(
                 replace(
-                    item, reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text)))
+                    item,
+                    reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text))),
+                    # One count of a story's sources everywhere: the one storage keeps on the
+                    # story (its reason, its coverage page and this item agree).
+                    source_count=own.story_sources if own.story_id is not None else 1,
+                    features=learn.pack_features(scoring.features[row], FEATURES),
                 )
             )
         return out, facts
+
+    def _entity_names(self, entity_ids: Iterable[int]) -> dict[int, str]:
+        """Names of entities, kept for :data:`NAMES_FOR` seconds (a merge or a better name
+        reaches pages within that)."""
+        now = self.timer()
+        out: dict[int, str] = {}
+        missing = []
+        for e in entity_ids:
+            kept = self._names.get(e)
+            if kept is not None and now - kept[1] < NAMES_FOR:
+                out[e] = kept[0]
+            else:
+                missing.append(e)
+        if missing:
+            fresh = self._storage().entity_names(missing)
+            out.update(fresh)
+            with self._lock:
+                for e, name in fresh.items():
+                    self._names.pop(e, None)
+                    self._names[e] = (name, now)
+                while len(self._names) > NAMES_KEPT:
+                    del self._names[next(iter(self._names))]
+        return out
 
     # --- keeping current ---------------------------------------------------------------
 
@@ -560,31 +646,66 @@ class Ranker:
         return self._loaded
 
     def load(self) -> int:
-        """(Re)build the window from storage: the analysed articles of its span, then
-        follow the change sequence from where storage stood before reading them."""
+        """(Re)build the window: from its snapshot when there is a usable one, else from
+        storage (the analysed articles of its span); then follow storage's change sequence
+        from where the snapshot, or storage before the read, stood."""
         storage = self._storage()
-        position = storage.change_position()
-        window = ArticleWindow(span=self.window.span, dimensions=self.window.dimensions)
-        since = self.clock() - window.span
-        after = 0
-        while True:
-            batch = storage.window_facts(since=since, after_id=after, limit=LOAD_BATCH)
-            if not batch:
-                break
-            window.upsert(batch)
-            after = batch[-1].article_id
-            if len(batch) < LOAD_BATCH:
-                break
-        window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
+        span, dimensions = self.window.span, self.window.dimensions
+        found = (
+            ArticleWindow.load(self.snapshot, span=span, dimensions=dimensions)
+            if (self.snapshot is not None)
+            else None
+        )
+        if found is not None:
+            window, position = found
+            self._saved_position = position
+        else:
+            position = storage.change_position()
+            window = ArticleWindow(span=span, dimensions=dimensions)
+            since = self.clock() - window.span
+            after = 0
+            while True:
+                batch = storage.window_facts(since=since, after_id=after, limit=LOAD_BATCH)
+                if not batch:
+                    break
+                window.upsert(batch)
+                after = batch[-1].article_id
+                if len(batch) < LOAD_BATCH:
+                    break
+            window.set_engagement(storage.engagement_since(since - POPULARITY_WINDOW))
         self.window = window
-        self._follower = _Follower(position, time.monotonic())
+        self._seen.clear()
+        self._follower = ChangeFollower(position, self.timer())
         self._loaded = True
-        self._last_refresh = self.clock().timestamp()
+        self._last_refresh = -np.inf
+        # Catch up at once: a snapshot is as old as its last save.
+        self.refresh()
         self.invalidate()
-        return len(window)
+        if found is None:
+            # The next start (or a worker starting beside this one) reads this instead.
+            try:
+                self.save_snapshot(force=True)
+            except OSError as e:
+                log.warning("the ranking window could not be saved: %s", e)
+        return len(self.window)
+
+    def save_snapshot(self, *, force: bool = False) -> bool:
+        """Save the window for the next start, if it changed since the last save (or
+        ``force``); whether it was saved. The position saved is one the window is complete
+        up to (:meth:`tidings.store.changes.ChangeFollower.complete`)."""
+        follower = self._follower
+        if self.snapshot is None or follower is None:
+            return False
+        with self._lock:
+            position = follower.complete()
+            if position == self._saved_position and not force:
+                return False
+            self.window.save(self.snapshot, position=position)
+            self._saved_position = position
+        return True
 
     def refresh_if_due(self) -> None:
-        if self.clock().timestamp() - self._last_refresh >= REFRESH_EVERY:
+        if self.timer() - self._last_refresh >= REFRESH_EVERY:
             self.refresh()
 
     def refresh(self) -> int:
@@ -594,8 +715,11 @@ class Ranker:
         if storage is None or follower is None:
             return 0
         with self._lock:
-            self._last_refresh = self.clock().timestamp()
+            self._last_refresh = self.timer()
             total = 0
+            # Most looks find nothing: one read of the sequence's position says so.
+            if not follower.gaps and storage.change_position() <= follower.high:
+                return 0
             while True:
                 changes = storage.ranking_changes(
                     after=follower.high, also=sorted(follower.gaps), limit=CHANGES_BATCH
@@ -604,19 +728,27 @@ class Ranker:
                     break
                 total += len(changes.seqs)
                 self._apply(changes)
-                follower.read(changes.seqs, time.monotonic())
+                follower.read(changes.seqs, self.timer())
                 if len(changes.seqs) < CHANGES_BATCH:
                     break
             if total and (compacted := self.window.compacted(self.clock())) is not None:
                 self.window = compacted
         return total
 
+    def upsert(self, facts: Sequence[ArticleFacts]) -> None:
+        """Put these articles' facts in the window (new, or changed since)."""
+        for f in facts:
+            self._seen.pop(f.article_id, None)
+        self.window.upsert(facts)
+
     def _apply(self, changes: RankingChanges) -> None:
         window = self.window
         if changes.dropped:
+            for article_id in changes.dropped:
+                self._seen.pop(article_id, None)
             window.remove(changes.dropped)
         if changes.articles:
-            window.upsert(changes.articles)
+            self.upsert(changes.articles)
         for story in changes.stories:
             window.set_story(
                 story.story_id,
@@ -645,7 +777,10 @@ class Ranker:
         while not self._stop.wait(tick):
             try:
                 self.refresh_if_due()
-                now = self.clock().timestamp()
+                if self.timer() - self._last_save >= SNAPSHOT_EVERY:
+                    self._last_save = self.timer()
+                    self.save_snapshot()
+                now = self.timer()
                 ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
                 with self._lock:
                     due = [
@@ -662,7 +797,7 @@ class Ranker:
                     if not stamp:
                         continue
                     page = self._rank(storage.get_reader(reader_id), cursor, size)
-                    self._remember(key, page, stamp, self.clock().timestamp(), entry.last_hit)
+                    self._remember(key, page, stamp, self.timer(), entry.last_hit)
             except Exception:  # a background failure must never take the process down
                 log.exception("ranking pages again in the background failed")
 
@@ -670,6 +805,17 @@ class Ranker:
         if self.storage is None:
             raise InvalidInputError("this ranker has no storage")
         return self.storage
+
+
+def _one_blas_thread() -> None:
+    """Hold BLAS to one thread in this process. A page's products are small (a reader's
+    liked vectors by a thousand candidates): one thread does one in about a millisecond,
+    while BLAS's own threads, contending with the server's, made it ten times the CPU and
+    twenty times the wall time on a busy two-core host (measured). A server ranks pages in
+    parallel, not the products within one."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _needs_text(state: ReaderState) -> bool:

@@ -556,14 +556,17 @@ def featurize(
         reasoned |= found
     keywords = follows.get(InterestKind.KEYWORD, {})
     if keywords and texts is not None:
-        # One pattern for all keywords ("contains any" is all the feature asks), tried only
-        # on texts that contain one as a substring: most do not, and ``in`` is far cheaper.
-        pattern = re.compile("|".join(rf"(?<!\w){re.escape(k)}(?!\w)" for k in keywords))
-        needles = tuple(keywords)
-        found = np.array(
-            [any(k in t for k in needles) and pattern.search(t) is not None for t in texts],
-            dtype=np.bool_,
-        )
+        # All texts joined by line breaks (a keyword never spans one: texts hold no line
+        # break but the one after the headline, which a whole-word match does not cross),
+        # each keyword found with ``str.find`` (a regular expression with word boundaries
+        # was several times slower over a thousand texts) and kept where it is a whole word;
+        # each match is given to its text.
+        joined = "\n\n".join(texts)
+        ends = np.cumsum([len(t) + 2 for t in texts])
+        starts = _whole_words(joined, keywords)
+        found = np.zeros(n, dtype=np.bool_)
+        if starts:
+            found[np.searchsorted(ends, starts, side="right")] = True
         out[:, col["follow_keyword"]] = found
         reasoned |= found
 
@@ -620,6 +623,28 @@ def featurize(
             touches_known[topic_rows[np.isin(columns.topic_code, known)]] = True
         exploring = has_topics & ~touches_known & ~reasoned
     return out, exploring
+
+
+def _whole_words(text: str, words: Iterable[str]) -> list[int]:
+    """Where each of ``words`` occurs in ``text`` as whole words (not inside a longer
+    word), the way ``(?<!\\w)word(?!\\w)`` matches."""
+    found = []
+    size = len(text)
+    for word in words:
+        if not word:
+            continue
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not (at > 0 and _wordy(text[at - 1])) and not (end < size and _wordy(text[end])):
+                found.append(at)
+            at = text.find(word, at + 1)
+    return found
+
+
+def _wordy(char: str) -> bool:
+    """Whether ``char`` is a word character (``\\w``)."""
+    return char.isalnum() or char == "_"
 
 
 def _affinity_columns(

@@ -148,6 +148,8 @@ def reader_state(
     events: Sequence[ReaderEvent],
     seen: Mapping[int, Seen],
     now: datetime,
+    *,
+    habits: bool = True,
 ) -> ReaderState:
     """The reader as ranking sees them at ``now`` from these follows, mutes and events.
 
@@ -155,64 +157,77 @@ def reader_state(
     a past moment is built from the interests and events of before it (:func:`as_of`).
     ``seen`` holds what is known of the articles the events are about; events about others
     (removed, or not analysed) count for what they say of the reader's own history only.
+    Without ``habits`` the topics and entities read about often are left out: they shape
+    reasons only, which learning does not read.
     """
     follows: dict[InterestKind, dict[str, str]] = {}
     kept = list(interests)
     for i in kept:
         if i.stance is Stance.FOLLOW:
             follows.setdefault(i.kind, {})[i.value] = i.label or i.value
-    past = events
-    engaged_ids = list(dict.fromkeys(e.article_id for e in past if engaged(e)))
-    rejected = list(dict.fromkeys(e.article_id for e in past if e.kind in REJECTIONS))
-    hidden = frozenset(e.article_id for e in past if e.kind is EventKind.HIDE)
-    opened = frozenset(e.article_id for e in past if e.kind in (EventKind.OPEN, EventKind.READ))
-    impressions = [e for e in past if e.kind is EventKind.IMPRESSION][:AFFINITY_IMPRESSIONS]
-    liked = [seen[a] for a in engaged_ids if a in seen and seen[a].vector is not None]
-    disliked = [seen[a] for a in rejected if a in seen and seen[a].vector is not None]
-    engaged_set = set(engaged_ids)
-
-    # Per source: articles shown and engaged with (counted per event, as before).
+    popularity_day = int((now - POPULARITY_WINDOW).timestamp() // 86400)
+    # One pass over the events, newest first.
+    engaged_ids: dict[int, None] = {}
+    rejected: dict[int, None] = {}
+    hidden: set[int] = set()
+    opened: set[int] = set()
+    impressions: list[int] = []
+    habit: list[tuple[Seen, datetime]] = []
+    own_shown: set[int] = set()
+    own_engaged: set[int] = set()
     shown_by_source: dict[int, int] = {}
     clicked_by_source: dict[int, int] = {}
-    for e in past:
-        found = seen.get(e.article_id)
-        if found is None:
+    impression, read, opening = EventKind.IMPRESSION, EventKind.READ, EventKind.OPEN
+    for e in events:
+        kind, article = e.kind, e.article_id
+        found = seen.get(article)
+        recent = e.at.timestamp() // 86400 >= popularity_day
+        if kind is impression:
+            if len(impressions) < AFFINITY_IMPRESSIONS:
+                impressions.append(article)
+            if found is not None:
+                shown_by_source[found.source_id] = shown_by_source.get(found.source_id, 0) + 1
+            if recent:
+                own_shown.add(article)
             continue
-        if e.kind is EventKind.IMPRESSION:
-            shown_by_source[found.source_id] = shown_by_source.get(found.source_id, 0) + 1
-        elif engaged(e):
-            clicked_by_source[found.source_id] = clicked_by_source.get(found.source_id, 0) + 1
-
-    met = {e.article_id for e in impressions} | engaged_set
+        if kind is read or kind is opening:
+            opened.add(article)
+        if kind in REJECTIONS:
+            rejected[article] = None
+            if kind is EventKind.HIDE:
+                hidden.add(article)
+        if recent and kind in (opening, EventKind.SAVE, EventKind.SHARE):
+            own_engaged.add(article)
+        if engaged(e):
+            engaged_ids[article] = None
+            if found is not None:
+                clicked_by_source[found.source_id] = clicked_by_source.get(found.source_id, 0) + 1
+                if habits:
+                    habit.append((found, e.at))
+    liked = [f for a in engaged_ids if (f := seen.get(a)) is not None and f.vector is not None]
+    disliked = [f for a in rejected if (f := seen.get(a)) is not None and f.vector is not None]
+    met = dict.fromkeys(impressions) | engaged_ids
     topic_affinity, entity_affinity = learned_affinities(
-        (seen[a], a in engaged_set) for a in met if a in seen
+        (found, a in engaged_ids) for a in met if (found := seen.get(a)) is not None
     )
-    often_topics, often_entities = often_read(
-        [(seen[e.article_id], e.at) for e in past if engaged(e) and e.article_id in seen]
-    )
+    often_topics, often_entities = often_read(habit) if habits else (frozenset(), frozenset())
     known = {t for s in liked for t in s.topics} | set(follows.get(InterestKind.TOPIC, {}))
-    popularity_day = int((now - POPULARITY_WINDOW).timestamp() // 86400)
-    recent = [e for e in past if e.at.timestamp() // 86400 >= popularity_day]
     return ReaderState(
         follows=follows,
         mutes=mutes_of(kept),
         liked=stack([s.vector for s in liked if s.vector is not None]),
         liked_ids=tuple(s.article_id for s in liked),
         disliked=stack([s.vector for s in disliked if s.vector is not None]),
-        read=opened,
-        hidden=hidden,
+        read=frozenset(opened),
+        hidden=frozenset(hidden),
         source_affinity=affinities(clicked_by_source, shown_by_source),
         known_topics=frozenset(known),
         topic_affinity=topic_affinity,
         entity_affinity=entity_affinity,
         often_topics=often_topics,
         often_entities=often_entities,
-        own_shown=frozenset(e.article_id for e in recent if e.kind is EventKind.IMPRESSION),
-        own_engaged=frozenset(
-            e.article_id
-            for e in recent
-            if e.kind in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE)
-        ),
+        own_shown=frozenset(own_shown),
+        own_engaged=frozenset(own_engaged),
     )
 
 

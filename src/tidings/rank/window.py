@@ -38,13 +38,18 @@ consistent one) and at worst sees a count one update old.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
 import re
+import tempfile
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +96,8 @@ SEAL_AFTER = 100_000
 COMPACT_SHARE = 0.3
 #: Initial capacity of the arrays; they double as they fill.
 INITIAL_ROWS = 1024
+#: The snapshot's layout (:meth:`ArticleWindow.save`); bump it when the columns change.
+SNAPSHOT_FORMAT = 1
 
 
 def epoch(moment: datetime) -> float:
@@ -692,6 +699,128 @@ class ArticleWindow:
         self._story.data[: self._story.size] = np.where(slots >= 0, remap[np.maximum(slots, 0)], -1)
         self._stories = new
 
+    # --- a snapshot on disk ---------------------------------------------------------------
+
+    _COLUMNS = (
+        "_ids",
+        "_alive",
+        "_published",
+        "_source",
+        "_story",
+        "_half_life",
+        "_teaser",
+        "_clickbait",
+        "_vectors",
+        "_inverse_norm",
+        "_topic_ptr",
+        "_topic_code",
+        "_topic_conf",
+        "_entity_ptr",
+        "_entity_id",
+        "_entity_offset",
+        "_author_ptr",
+        "_author_code",
+        "_text_ptr",
+        "_text",
+        "_shown",
+        "_engaged",
+    )
+    _POSTINGS = ("by_entity", "by_topic", "by_source", "by_story")
+    _STORY_COLUMNS = ("ids", "sources", "recent", "last_seen", "representative")
+
+    def save(self, path: Path, *, position: int) -> None:
+        """Write the window to ``path`` (numpy's ``.npz``), with the change ``position`` it
+        is complete up to: written beside and renamed over the old file, so that a reader
+        or a crash finds the old snapshot or the new one, never half of one. A snapshot is
+        a cache of storage: a missing or damaged one only means reading storage again."""
+        with self._lock:
+            for postings in (getattr(self, name) for name in self._POSTINGS):
+                postings.seal()
+            arrays: dict[str, npt.NDArray[Any]] = {
+                f"column{name}": getattr(self, name).view for name in self._COLUMNS
+            }
+            for name in self._STORY_COLUMNS:
+                arrays[f"story_{name}"] = getattr(self._stories, name).view
+            for name in self._POSTINGS:
+                postings = getattr(self, name)
+                arrays[f"{name}_keys"] = postings.keys
+                arrays[f"{name}_ptr"] = postings.ptr
+                arrays[f"{name}_rows"] = postings.rows
+            arrays["row_of"] = self._row_of
+            arrays["slot_day"] = self._slot_day
+            meta = {
+                "format": SNAPSHOT_FORMAT,
+                "position": position,
+                "span_seconds": self.span.total_seconds(),
+                "dimensions": self.dimensions,
+                "base": self._base,
+                "dead": self._dead,
+                "topics": [self.topics.names, self.topics.labels],
+                "authors": self.authors.names,
+            }
+            arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    # numpy's stubs read keyword arrays as its allow_pickle flag.
+                    cast(Any, np.savez)(f, **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())
+                Path(tmp).replace(path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    @classmethod
+    def load(
+        cls, path: Path, *, span: timedelta = SPAN, dimensions: int = DIMENSIONS
+    ) -> tuple[ArticleWindow, int] | None:
+        """A window saved by :meth:`save` and the change position it is complete up to;
+        None when there is no snapshot, or it is damaged, or was saved for another span,
+        length of vectors or format (then storage is read instead)."""
+        try:
+            with np.load(path, allow_pickle=False) as found:
+                data = {name: found[name] for name in found.files}
+            meta = json.loads(bytes(data.pop("meta")).decode())
+        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError, zipfile.BadZipFile):
+            return None
+        if (
+            meta.get("format") != SNAPSHOT_FORMAT
+            or meta.get("span_seconds") != span.total_seconds()
+            or meta.get("dimensions") != dimensions
+        ):
+            return None
+        try:
+            window = cls(span=span, dimensions=dimensions)
+            for name in cls._COLUMNS:
+                column = getattr(window, name)
+                column.data = data[f"column{name}"]
+                column.size = len(column.data)
+            stories = window._stories
+            for name in cls._STORY_COLUMNS:
+                column = getattr(stories, name)
+                column.data = data[f"story_{name}"]
+                column.size = len(column.data)
+            stories.slot = {int(s): i for i, s in enumerate(stories.ids.view.tolist())}
+            for name in cls._POSTINGS:
+                postings = getattr(window, name)
+                postings.keys = data[f"{name}_keys"]
+                postings.ptr = data[f"{name}_ptr"]
+                postings.rows = data[f"{name}_rows"]
+            window._row_of = data["row_of"]
+            window._slot_day = data["slot_day"]
+            window._base = int(meta["base"])
+            window._dead = int(meta["dead"])
+            names, labels = meta["topics"]
+            for name, label in zip(names, labels, strict=True):
+                window.topics.code(name, label)
+            for name in meta["authors"]:
+                window.authors.code(name)
+        except (KeyError, ValueError, TypeError):
+            return None
+        return window, int(meta["position"])
+
     # --- reads ---------------------------------------------------------------------------
 
     def live(self, rows: Ints, since: float) -> Ints:
@@ -756,11 +885,15 @@ class ArticleWindow:
         unique_slots, first = np.unique(slots, return_index=True)
         representative = stories.representative.data[unique_slots]
         rep_rows = self.rows_of(representative)
-        chosen = np.where(
-            (representative >= 0) & (rep_rows >= 0) & self._alive.data[np.maximum(rep_rows, 0)],
-            rep_rows,
-            rows[first],
+        safe = np.maximum(rep_rows, 0)
+        # The representative stands for its story only while it is itself a candidate.
+        usable = (
+            (representative >= 0)
+            & (rep_rows >= 0)
+            & self._alive.data[safe]
+            & (self._published.data[safe] >= since)
         )
+        chosen = np.where(usable, rep_rows, rows[first])
         sources = stories.sources.data[unique_slots]
         seen = stories.last_seen.data[unique_slots]
         order = np.lexsort((-seen, -sources))
@@ -809,6 +942,12 @@ class ArticleWindow:
             topics=self.topics,
             authors=self.authors,
         )
+
+    def story_ids(self, rows: Ints) -> Ints:
+        """The story id of each row (-1 for none)."""
+        slots = self._story.data[rows]
+        found: Ints = np.where(slots >= 0, self._stories.ids.data[np.maximum(slots, 0)], -1)
+        return found
 
     def texts(self, rows: Ints) -> list[str]:
         """The case-folded headline and summary start of each row (keyword matching)."""

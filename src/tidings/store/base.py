@@ -41,6 +41,7 @@ from tidings.types import (
     Stance,
     Story,
     StoryChange,
+    StoryMember,
     StoryState,
     Token,
     TokenKind,
@@ -181,6 +182,11 @@ class ArticleStorage(Protocol):
         one of ``canonical_urls``. Each article at most once, in no particular order.
         Raises only StorageError."""
 
+    def articles_by_address(self, urls: Sequence[str]) -> dict[str, Article]:
+        """The stored articles with these canonical URLs, or else these addresses
+        (``Article.url``), by the URL asked for (the oldest where two share one). Raises
+        only StorageError."""
+
     def get_article(self, article_id: int) -> Article:
         """Raises ArticleNotFoundError."""
 
@@ -260,6 +266,13 @@ class EnrichmentStorage(Protocol):
     def stories_of(self, article_ids: Sequence[int]) -> dict[int, int]:
         """The story id of each of these articles that has one. Raises only StorageError."""
 
+    def story_members(
+        self, story_ids: Sequence[int], *, limit: int = 50
+    ) -> dict[int, list[StoryMember]]:
+        """Each stored story's latest ``limit`` members with an embedding, newest first,
+        with their vectors and the entities they name: what clustering needs of a story it
+        has not met in this process. Raises only StorageError."""
+
     def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
         """Write stories back after clustering, in one transaction: update or create each,
         move the articles of absorbed stories, file new members. Returns each change's
@@ -291,6 +304,11 @@ class FindingsStorage(Protocol):
     ) -> list[Entity]:
         """Entities named in at least one article, most often named first; ``query``
         matches any of their names in part. Raises only StorageError."""
+
+    def suggest_entities(self, query: str, *, limit: int = 20) -> list[Entity]:
+        """Entities named in at least one article one of whose names (by ``entity_key``)
+        starts with ``query`` or has a word that does, most often named first. Raises only
+        StorageError."""
 
     def get_entity(self, key: int | str) -> Entity:
         """By id, or by any of its names. Raises EntityNotFoundError."""
@@ -324,6 +342,11 @@ class FindingsStorage(Protocol):
         """Every topic used, with its article count, most used first. Raises only
         StorageError."""
 
+    def suggest_topics(self, query: str, *, limit: int = 20) -> list[tuple[TopicTag, int]]:
+        """Stored topics whose label (ignoring case) starts with ``query`` or has a word
+        that does (words split at spaces and dashes), with their article counts, most
+        used first. Raises only StorageError."""
+
 
 class ReaderStorage(Protocol):
     """Readers and what they say and do.
@@ -347,8 +370,22 @@ class ReaderStorage(Protocol):
         """Write the reader's settings (exploration, diversity). Raises
         ReaderNotFoundError."""
 
-    def remove_reader(self, key: int | str) -> None:
-        """Delete a reader with everything they said and did. Raises ReaderNotFoundError."""
+    def remove_reader(self, key: int | str, *, clippings_source: int | None = None) -> list[int]:
+        """Delete a reader with everything they said and did, in one transaction. With
+        ``clippings_source``, the articles of that source which they clipped, no other
+        reader clipped and no other source carried go too (they are in the database only
+        because of this reader); returns those articles' ids. Raises
+        ReaderNotFoundError."""
+
+    def add_clipping(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        """Record that the reader added this article themselves (idempotent). Raises
+        ReaderNotFoundError, ArticleNotFoundError."""
+
+    def clipped_articles(
+        self, reader_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Article, datetime]]:
+        """The articles the reader added themselves, with when, most recent first. Raises
+        ReaderNotFoundError."""
 
     def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
         """Follow or mute something, replacing an earlier stance on the same thing.
@@ -382,6 +419,13 @@ class ReaderStorage(Protocol):
 
     def saved_articles(self, reader_id: int, *, limit: int = 50, offset: int = 0) -> list[Article]:
         """Most recently saved first. Raises ReaderNotFoundError."""
+
+    def saved_among(self, reader_id: int, article_ids: Sequence[int]) -> set[int]:
+        """Which of these articles the reader saved. Raises ReaderNotFoundError."""
+
+    def forget_events(self, reader_id: int, article_id: int, kinds: Sequence[EventKind]) -> int:
+        """Delete the reader's events of these kinds about an article (an undone "hide");
+        how many. Engagement counts are left as they are. Raises ReaderNotFoundError."""
 
 
 class AccountStorage(Protocol):
@@ -462,13 +506,13 @@ class RankingStorage(Protocol):
         ``since``), plus those of ``article_ids``. Skipped articles are left out. Raises
         only StorageError."""
 
-    def display_facts(
-        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
-    ) -> list[ArticleFacts]:
+    def display_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
         """What a page shows of these analysed articles (headline, summary, address,
-        source, story counts; no embedding), in no particular order; those of ``detailed``
-        with their topics and named entities too (for the reasons beside them). Raises only
-        StorageError."""
+        picture, source, story counts; no embedding, topics or entities: ranking holds
+        those), in no particular order. Raises only StorageError."""
+
+    def entity_names(self, entity_ids: Sequence[int]) -> dict[int, str]:
+        """The names of these entities (those that exist). Raises only StorageError."""
 
     def window_facts(
         self, *, since: datetime, after_id: int = 0, limit: int = 5000
@@ -495,11 +539,11 @@ class RankingStorage(Protocol):
         ``limit`` rows per kind. Raises only StorageError."""
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
-        """Values that change whenever anything of the reader that ranking reads changes
-        (their events, follows and mutes, settings), when something they follow gets a new
-        article, and when every page goes stale (a source removed, new weights), whichever
-        process wrote it: equal stamps, same inputs. Empty for a reader who does not exist.
-        Raises only StorageError."""
+        """Values that change whenever the reader does something that should change their
+        page at once (an event other than an impression, a follow or mute, a setting), when
+        something they follow gets a new article, and when every page goes stale (a source
+        removed, new weights), whichever process wrote it: equal stamps, same inputs. Empty
+        for a reader who does not exist. Raises only StorageError."""
 
     def latest_follow_mark(self) -> int:
         """The change number of the latest news of anything followed (or of every page

@@ -372,6 +372,8 @@ events = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value", sa.Float),
     sa.Column("at", UTCDateTime, nullable=False),
+    # An impression's features as the ranker scored it (migration 0006), packed by ranking.
+    sa.Column("features", sa.LargeBinary),
     # A reader's history, newest first; and "has this reader seen / read this article".
     sa.Index("ix_events_reader_id_at", "reader_id", "at"),
     sa.Index("ix_events_reader_id_article_id", "reader_id", "article_id"),
@@ -387,6 +389,18 @@ saved = sa.Table(
     _part_of("article_id", "articles", key=True),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_saved_article_id", "article_id"),
+)
+
+
+#: Articles a reader added themselves, by link or copied page (migration 0008): their
+#: clippings, which their exported data carries and deleting their account removes.
+clippings = sa.Table(
+    "clippings",
+    metadata,
+    _part_of("reader_id", "readers", key=True),
+    _part_of("article_id", "articles", key=True),
+    sa.Column("added", UTCDateTime, nullable=False),
+    sa.Index("ix_clippings_article_id", "article_id"),
 )
 
 

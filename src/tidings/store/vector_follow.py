@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tidings.errors import TidingsError
+from tidings.errors import TidingsError, VectorIndexCorruptError
 from tidings.store.base import Storage
 from tidings.store.changes import ChangeFollower
 from tidings.store.embedding import from_bytes
-from tidings.store.vectors import VectorIndex, VectorIndexCorruptError
+from tidings.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tidings.errors import TidingsError
+from tidings.errors import VectorIndexCorruptError, VectorIndexError, VectorShapeError
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +100,6 @@ _REBUILD_BATCH = 4096
 #: USearch keys are unsigned 64-bit; we keep ids in the signed range so they round-trip
 #: through SQL integer columns and numpy int64 unchanged.
 _MAX_ID = 2**63 - 1
-
-
-class VectorIndexError(TidingsError):
-    """The vector index could not do what was asked (bad input, I/O failure, library error)."""
-
-    key = "vector_index"
-
-
-class VectorIndexCorruptError(VectorIndexError):
-    """The index file is truncated, damaged, or was built with other settings; rebuild it."""
-
-    key = "vector_index_corrupt"
-
-
-class VectorShapeError(VectorIndexError):
-    """A vector has the wrong number of dimensions or non-finite values."""
-
-    key = "vector_shape"
 
 
 class VectorIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -62,10 +63,13 @@ def too_many(error: RateLimitedError) -> str:
 
 
 @router.get("/signup", response_class=HTMLResponse)
-def signup_form(request: Request) -> Response:
+def signup_form(request: Request, deleted: bool = False) -> Response:
     if page_caller(request) is not None:
         return redirect("/")
-    return _auth_page(request, "signup.html", title="Sign up", errors={}, name="", email="")
+    notice = "Your account and everything of yours were deleted." if deleted else None
+    return _auth_page(
+        request, "signup.html", title="Sign up", errors={}, name="", email="", notice=notice
+    )
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -214,7 +218,16 @@ def settings_page(
         new_token=new_token,
         error=error,
         notice=notice,
+        bookmarklet=bookmarklet(str(request.base_url)),
     )
+
+
+def bookmarklet(base_url: str) -> str:
+    """The settings page's "Add to Tidings" bookmarklet: run on any page, it opens this
+    Tidings' "Add an article" page with that page's address filled in (adding still takes a
+    press of the button there, so the bookmarklet itself changes nothing)."""
+    target = json.dumps(base_url.rstrip("/") + "/clippings?url=")
+    return f"javascript:void(window.open({target}+encodeURIComponent(location.href),'_self'))"
 
 
 @router.get("/settings", response_class=HTMLResponse)

@@ -1,10 +1,16 @@
 """What the feed's and pages' buttons do: small forms, each POST → 303 → GET back to the
-page it came from (``next``, a path on this site). Each carries the session's CSRF token."""
+page it came from (``next``, a path on this site, with the item's anchor so the reader is
+back at the item). Each carries the session's CSRF token.
+
+The page's script sends the same forms in place, with the header :data:`IN_PLACE_HEADER`;
+those get ``204 No Content`` instead of the redirect, and the script updates the item
+(see ``static/tidings.js``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -31,8 +37,34 @@ FEEDBACK = {
 }
 
 
+#: Sent by the page's script with a form it submits in place.
+IN_PLACE_HEADER = "x-tidings-in-place"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def back(request: Request, next: str, default: str = "/", *, hidden: int | None = None) -> Response:
+    """Done: 204 for the page's script, else a redirect to ``next`` (on this site). After a
+    hide (``hidden``), the page comes back saying so, with Undo, where the item was."""
+    if request.headers.get(IN_PLACE_HEADER) == "1":
+        return Response(status_code=204)
+    target = local_path(next, default)
+    if hidden is not None:
+        target = with_hidden(target, hidden)
+    return redirect(target)
+
+
+def with_hidden(path: str, article_id: int) -> str:
+    """``path`` (a local one, perhaps with ``#at-N``) asking the feed to show "Hidden: …
+    Undo" for ``article_id`` at place N: ``/?hidden=12&at=10#at-10``. Pure."""
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("hidden", "at")]
+    query.append(("hidden", str(article_id)))
+    if parts.fragment.startswith("at-") and parts.fragment[3:].isdigit():
+        query.append(("at", parts.fragment[3:]))
+    return urlunsplit(("", "", parts.path, urlencode(query), parts.fragment))
 
 
 @router.post("/interests")
@@ -55,7 +87,7 @@ def change_interest(
         engine.unfollow(caller.reader.id, kind, value)
     else:
         raise InvalidInputError("choose follow, mute or unfollow")
-    return redirect(local_path(next))
+    return back(request, next)
 
 
 @router.post("/feedback")
@@ -77,7 +109,21 @@ def feedback(
     engine.record_events(
         caller.reader.id, [ReaderEvent(kind=event, article_id=article_id, at=_now())]
     )
-    return redirect(local_path(next))
+    return back(request, next, hidden=article_id if event is EventKind.HIDE else None)
+
+
+@router.post("/unhide")
+def unhide(
+    request: Request,
+    article_id: Annotated[int, Form(ge=1)],
+    csrf: Csrf = "",
+    next: Next = "/",
+) -> Response:
+    """Undo a hide: the item is back on the reader's next page (the page's Undo, and the
+    plain form the feed shows after a hide without script)."""
+    caller = require_form(request, csrf)
+    engine_of(request).unhide(caller.reader.id, article_id)
+    return back(request, next)
 
 
 @router.post("/saved/remove")
@@ -89,7 +135,7 @@ def unsave(
 ) -> Response:
     caller = require_form(request, csrf)
     engine_of(request).unsave_article(caller.reader.id, article_id)
-    return redirect(local_path(next, "/saved"))
+    return back(request, next, "/saved")
 
 
 @router.post("/read")
@@ -158,4 +204,4 @@ def act_on_reason(
         engine.set_reader_settings(
             reader, exploration=max(0.0, round(current - EXPLORATION_STEP, 2))
         )
-    return redirect(local_path(next))
+    return back(request, next)

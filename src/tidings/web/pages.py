@@ -6,22 +6,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tidings.deliver.sanitize import plain_text
-from tidings.errors import TidingsError
+from tidings.api.routes.media import media_proxy
+from tidings.errors import InvalidInputError, TidingsError
+from tidings.suggest import MAX_QUERY_CHARS as MAX_SUGGEST_CHARS
+from tidings.suggest import SUGGESTIONS, Suggestion
+from tidings.text import html_to_text
 from tidings.types import (
     Article,
     EventKind,
+    FeedPage,
+    Image,
     Interest,
     InterestKind,
     ReaderEvent,
+    SourceKind,
     Stance,
     TopicKind,
 )
+from tidings.web.items import Covered, ItemView, item_view
 from tidings.web.render import PageRoute, page, redirect, to_signin
 from tidings.web.session import engine_of, page_caller, require_reader
 
@@ -82,6 +89,8 @@ def for_you(
     request: Request,
     cursor: Annotated[str | None, Query(max_length=20000)] = None,
     start: bool = False,
+    hidden: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    at: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> Response:
     caller = page_caller(request)
     if caller is None:
@@ -93,7 +102,7 @@ def for_you(
         not cursor
         and not start
         and not interests
-        and not engine.source_usefulness(reader.id)
+        and not engine.has_history(reader.id)
         and not engine.saved_articles(reader.id, limit=1)
     ):
         return redirect("/onboarding")
@@ -104,7 +113,11 @@ def for_you(
             reader.id,
             [
                 ReaderEvent(
-                    kind=EventKind.IMPRESSION, article_id=i.article_id, at=now, value=i.rank - 1
+                    kind=EventKind.IMPRESSION,
+                    article_id=i.article_id,
+                    at=now,
+                    value=i.rank - 1,
+                    features=i.features,
                 )
                 for i in feed.items
             ],
@@ -114,14 +127,21 @@ def for_you(
         "feed.html",
         title="For you",
         feed=feed,
+        just_hidden=just_hidden(request, reader.id, hidden),
+        hidden_at=at if any(i.rank == at for i in feed.items) else None,
+        # The links and forms of the page name it without the hide's notice.
+        here_base=without_notice(request),
+        views=item_views(feed),
+        images=lead_images(request, feed),
+        saved=engine.saved_among(reader.id, [i.article_id for i in feed.items]),
         stances=Stances.of(interests),
-        names=source_names(request),
     )
 
 
 @router.get("/onboarding", response_class=HTMLResponse)
-def onboarding(request: Request) -> Response:
-    if page_caller(request) is None:
+def onboarding(request: Request, q: SearchText = "") -> Response:
+    caller = page_caller(request)
+    if caller is None:
         return to_signin(request)
     engine = engine_of(request)
     topics = sorted(engine.list_topics(), key=lambda t: (-t[1], t[0].label))
@@ -129,17 +149,33 @@ def onboarding(request: Request) -> Response:
         (tag, n) for tag, n in topics if tag.kind in (TopicKind.TAXONOMY, TopicKind.RELATION)
     ][:ONBOARDING_TOPICS]
     entities = [
-        (label, engine.list_entities(type=kind, limit=ONBOARDING_ENTITIES))
+        (label, engine.onboarding_entities(kind, limit=ONBOARDING_ENTITIES))
         for kind, label in ONBOARDING_ENTITY_TYPES
     ]
+    query = " ".join(q.split())
+    found, problem = suggestions_for(request, query)
     return page(
         request,
         "onboarding.html",
         title="What do you want to follow?",
         topics=wanted,
         entity_groups=[(label, found) for label, found in entities if found],
-        sources=engine.list_sources(),
+        sources=[h for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL],
+        query=query,
+        found=found,
+        found_error=problem,
+        stances=Stances.of(engine.interests(caller.reader.id)),
     )
+
+
+def suggestions_for(request: Request, query: str) -> tuple[list[Suggestion], str | None]:
+    """What to follow by the name a reader typed, or why there is nothing to show."""
+    if not query:
+        return [], None
+    try:
+        return engine_of(request).suggest(query, limit=SUGGESTIONS), None
+    except InvalidInputError as e:
+        return [], str(e)[:1].upper() + str(e)[1:] + "."
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
@@ -164,10 +200,71 @@ def article(request: Request, article_id: int) -> Response:
         similar=similar_to(request, article_id, limit=5),
         use_html=prefers_html(found),
         link=safe_url(found.url),
-        images=[(safe_url(i.url), i) for i in found.images if safe_url(i.url)],
+        images=proxied_images(request, found),
         related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
         stances=Stances.of(engine.interests(caller.reader.id)),
+        saved=bool(engine_of(request).saved_among(caller.reader.id, [article_id])),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenNotice:
+    """ "Hidden: <title>. Undo" where an item was, after a hide without script."""
+
+    article_id: int
+    title: str
+
+
+def just_hidden(request: Request, reader_id: int, article_id: int | None) -> HiddenNotice | None:
+    """The notice for ``?hidden=``, when the reader did hide that article."""
+    if article_id is None:
+        return None
+    engine = engine_of(request)
+    if not engine.is_hidden(reader_id, article_id):
+        return None
+    return HiddenNotice(article_id, engine.get_article(article_id).title or "Untitled article")
+
+
+def without_notice(request: Request) -> str:
+    """This page's path and query without ``hidden`` and ``at``."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("hidden", "at")]
+    return request.url.path + (f"?{urlencode(query)}" if query else "")
+
+
+def proxied_images(request: Request, found: Article) -> list[tuple[str, Image]]:
+    """The article's pictures with the media proxy's addresses (those it can serve)."""
+    signer = media_proxy(request.app).signer
+    return [(url, i) for i in found.images if (url := signer.url(i.url))]
+
+
+def lead_images(request: Request, feed: FeedPage) -> dict[int, str]:
+    """Each item's lead picture, as a media proxy address; items without one are left
+    out."""
+    signer = media_proxy(request.app).signer
+    found = {}
+    for item in feed.items:
+        facts = feed.articles.get(item.article_id)
+        if facts is not None and facts.image and (url := signer.url(facts.image)):
+            found[item.article_id] = url
+    return found
+
+
+def item_views(feed: FeedPage) -> dict[int, ItemView]:
+    """What each item of ``feed`` shows (:func:`tidings.web.items.item_view`)."""
+    views = {}
+    for item in feed.items:
+        covered = [
+            Covered(name=feed.articles[c.article_id].source_name, article_id=c.article_id)
+            for c in item.also_covered_by
+            if c.article_id in feed.articles
+        ]
+        views[item.article_id] = item_view(
+            item.reasons,
+            source_id=item.source_id,
+            covered=covered,
+            source_count=item.source_count,
+        )
+    return views
 
 
 def similar_to(request: Request, article_id: int, *, limit: int) -> list[tuple[Article, float]]:
@@ -184,7 +281,7 @@ def prefers_html(found: Article) -> bool:
     HTML beside a whole extracted body is not."""
     if not found.content_html:
         return False
-    return len(plain_text(found.content_html)) >= 0.8 * len(found.body or "")
+    return len(html_to_text(found.content_html)) >= 0.8 * len(found.body or "")
 
 
 @router.get("/articles/{article_id}/similar", response_class=HTMLResponse)
@@ -312,9 +409,12 @@ def saved(request: Request) -> Response:
 
 @router.get("/search", response_class=HTMLResponse)
 def search(request: Request, q: SearchText = "") -> Response:
-    require_reader(request)
+    caller = require_reader(request)
+    engine = engine_of(request)
     query = q.strip()
-    found = engine_of(request).search(query, limit=30) if query else []
+    found = engine.search(query, limit=30) if query else []
+    # Things to follow by that name, beside the articles (nothing for a long query).
+    suggestions, _ = suggestions_for(request, query if len(query) <= MAX_SUGGEST_CHARS else "")
     return page(
         request,
         "search.html",
@@ -322,6 +422,8 @@ def search(request: Request, q: SearchText = "") -> Response:
         query=query,
         results=[a for a, _ in found],
         names=source_names(request),
+        suggestions=suggestions,
+        stances=Stances.of(engine.interests(caller.reader.id)),
     )
 
 

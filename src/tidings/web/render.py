@@ -20,28 +20,30 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from tidings.api.errors import status_for
+from tidings.deliver.media import MediaSigner, proxied_html
 from tidings.deliver.sanitize import clean_html
 from tidings.errors import (
-    AuthenticationError,
-    FetchError,
-    InvalidCursorError,
-    InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ReaderExistsError,
-    SourceExistsError,
     TidingsError,
 )
+from tidings.web.items import ago as relative_time
+from tidings.web.items import summary_after_title
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 
-def article_html(html_text: str | None, base_url: str | None = None) -> Markup:
-    """The publisher's HTML, sanitised: the only way article markup reaches a page."""
-    return Markup(clean_html(html_text, base_url=base_url))  # noqa: S704 - sanitised just now
+def article_html(
+    html_text: str | None, base_url: str | None = None, media: MediaSigner | None = None
+) -> Markup:
+    """The publisher's HTML, sanitised: the only way article markup reaches a page. With
+    ``media``, its pictures come through the media proxy (the page's policy allows no
+    others)."""
+    clean = clean_html(html_text, base_url=base_url)
+    if media is not None:
+        clean = proxied_html(clean, media)
+    return Markup(clean)  # noqa: S704 - sanitised just now
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -56,6 +58,11 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+def ago(moment: datetime | None) -> str:
+    """How long ago, relative to now ("3 h ago")."""
+    return relative_time(moment, datetime.now(UTC))
 
 
 def iso(moment: datetime | None) -> str:
@@ -92,6 +99,8 @@ def _environment() -> Environment:
     env.filters["paragraphs"] = paragraphs
     env.filters["when"] = when
     env.filters["iso"] = iso
+    env.filters["ago"] = ago
+    env.filters["after_title"] = lambda summary, title: summary_after_title(title, summary)
     env.globals["percent"] = percent
     return env
 
@@ -101,14 +110,19 @@ ENV = _environment()
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` with the common context (caller, CSRF token, current path)."""
+    from tidings.api.routes.media import media_proxy
+
     caller = page_caller(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    values: dict[str, Any] = {"here": here, "here_base": here}
+    values.update(context)
     html = ENV.get_template(template).render(
         request=request,
         caller=caller,
         reader=caller.reader if caller else None,
         csrf=caller.csrf if caller else "",
-        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        **context,
+        media=media_proxy(request.app).signer,
+        **values,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
@@ -127,25 +141,11 @@ def to_signin(request: Request) -> RedirectResponse:
     return redirect(f"/signin?{urlencode({'next': here})}")
 
 
-def status_for(error: TidingsError) -> int:
-    """The page's status for an error (the API maps its own in ``tidings.api.app``)."""
-    if isinstance(error, NotFoundError):
-        return 404
-    if isinstance(error, RateLimitedError):
-        return 429
-    if isinstance(error, AuthenticationError):
-        return 403
-    if isinstance(error, PermissionDeniedError):
-        return 403
-    if isinstance(error, SourceExistsError | ReaderExistsError):
-        return 409
-    if isinstance(error, InvalidCursorError):
-        return 400
-    if isinstance(error, InvalidInputError):
-        return 422
-    if isinstance(error, FetchError):
-        return 502
-    return 500
+def page_status(error: TidingsError) -> int:
+    """A page's status for an error: the API's (``tidings.api.errors.status_for``), except
+    that a page never asks for HTTP authentication (it offers the sign-in page)."""
+    status = status_for(error)
+    return 403 if status == 401 else status
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -182,7 +182,7 @@ class PageRoute(APIRoute):
             except SignInRequired:
                 return to_signin(request)
             except TidingsError as e:
-                return error_page(request, status_for(e), str(e))
+                return error_page(request, page_status(e), str(e))
             except RequestValidationError:
                 if request.method == "GET":
                     # Only ids and small fields come in the path or query: a wrong one names

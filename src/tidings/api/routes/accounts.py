@@ -8,7 +8,6 @@ from tidings.accounts import UNSET
 from tidings.api.auth import (
     CSRF_HEADER,
     CallerDep,
-    CSRFError,
     EngineDep,
     OptionalCallerDep,
     clear_session_cookie,
@@ -35,7 +34,7 @@ from tidings.api.schemas import (
     token_out,
 )
 from tidings.engine import Engine
-from tidings.errors import AuthenticationError, PermissionDeniedError
+from tidings.errors import AuthenticationError, CSRFError, PermissionDeniedError
 from tidings.types import Reader, TokenKind
 
 router = APIRouter(tags=["accounts"])

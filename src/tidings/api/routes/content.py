@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tidings.api.auth import EngineDep
+from tidings.api.auth import EngineDep, OptionalCallerDep
 from tidings.api.schemas import (
     MAX_ID,
     AnalysisOut,
@@ -23,6 +23,7 @@ from tidings.api.schemas import (
     SimilarOut,
     StoryOut,
     StoryPageOut,
+    SuggestionOut,
     TopicCountOut,
     TopicPageOut,
     analysis_out,
@@ -32,9 +33,13 @@ from tidings.api.schemas import (
     error_responses,
     quote_out,
     story_out,
+    suggestion_out,
 )
 from tidings.engine import MAX_QUERY_CHARS
 from tidings.rank.ranker import MAX_PAGE_SIZE
+from tidings.suggest import MAX_QUERY_CHARS as MAX_SUGGEST_CHARS
+from tidings.suggest import MIN_QUERY_CHARS as MIN_SUGGEST_CHARS
+from tidings.suggest import SUGGESTIONS
 
 router = APIRouter(tags=["news"])
 
@@ -100,6 +105,26 @@ def search(
         SearchHitOut(**article_out(a).model_dump(), relevance=score)
         for a, score in engine.search(q, limit=limit, offset=offset)
     ]
+
+
+@router.get(
+    "/api/suggest",
+    summary="Entities, topics and sources to follow, by the start of their names (as you type)",
+    responses=error_responses(422),
+)
+def suggest(
+    engine: EngineDep,
+    caller: OptionalCallerDep,
+    q: Annotated[str, Query(min_length=MIN_SUGGEST_CHARS, max_length=MAX_SUGGEST_CHARS)],
+    limit: Annotated[int, Query(ge=1, le=50)] = SUGGESTIONS,
+) -> list[SuggestionOut]:
+    found = engine.suggest(q, limit=limit)
+    stances = (
+        {(i.kind, i.value): i.stance for i in engine.interests(caller.reader.id)}
+        if caller is not None
+        else {}
+    )
+    return [suggestion_out(s, stances.get((s.kind, s.value))) for s in found]
 
 
 @router.get(

@@ -325,6 +325,10 @@ class ArticlesMixin(SQLBase):
                     found.setdefault(row.id, article_from_row(row))
         return list(found.values())
 
+    def articles_by_address(self, urls: Sequence[str]) -> dict[str, Article]:
+        with self._transaction("find articles by address") as conn:
+            return _by_address(conn, urls)
+
     def get_article(self, article_id: int) -> Article:
         with self._transaction("read the article") as conn:
             row = conn.execute(sa.select(articles).where(articles.c.id == article_id)).one_or_none()
@@ -392,6 +396,22 @@ class ArticlesMixin(SQLBase):
                 )
             rows = conn.execute(found.limit(limit).offset(offset)).all()
         return [(article_from_row(r), float(r.relevance)) for r in rows]
+
+
+def _by_address(conn: sa.Connection, urls: Sequence[str]) -> dict[str, Article]:
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, Article] = {}
+    # By canonical URL (indexed) first; the rest by the address as given, which only an
+    # article stored without a canonical URL needs (a scan: this is for imports, not pages).
+    for column in (articles.c.canonical_url, articles.c.url):
+        rest = [u for u in wanted if u not in found]
+        for chunk in chunks(rest):
+            query = sa.select(articles).where(column.in_(chunk)).order_by(articles.c.id)
+            for row in conn.execute(query):
+                # Lowest id first, as upserts decide: the older of two sharing one wins.
+                key = row.canonical_url if column is articles.c.canonical_url else row.url
+                found.setdefault(key, article_from_row(row))
+    return found
 
 
 def require_articles(conn: sa.Connection, article_ids: Sequence[int]) -> None:

@@ -19,6 +19,7 @@ from tidings.store.schema import (
     enrichments,
     entities,
     entity_keys,
+    interests,
     quotes,
     stories,
     topics,
@@ -33,6 +34,7 @@ from tidings.types import (
     FoundEntity,
     InterestKind,
     StoryChange,
+    StoryMember,
     StoryState,
     TopicTag,
 )
@@ -313,6 +315,50 @@ class EnrichmentMixin(SQLBase):
         with self._transaction("read article vectors") as conn:
             return [(row[0], row[1]) for row in conn.execute(query)]
 
+    def story_members(
+        self, story_ids: Sequence[int], *, limit: int = 50
+    ) -> dict[int, list[StoryMember]]:
+        found: dict[int, list[StoryMember]] = {}
+        members = (
+            sa.select(articles, enrichments.c.vector, enrichments.c.story_id.label("story"))
+            .join(enrichments, enrichments.c.article_id == articles.c.id)
+            .where(
+                enrichments.c.story_id.in_(sa.bindparam("ids", expanding=True)),
+                enrichments.c.vector.is_not(None),
+            )
+            .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
+        )
+        named = sa.select(
+            article_entities.c.article_id,
+            article_entities.c.entity_id,
+            article_entities.c.mentions,
+            article_entities.c.first_offset,
+        ).where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+        with self._transaction("read the stories' members") as conn:
+            rows: list[Any] = []
+            for chunk in chunks(list(dict.fromkeys(story_ids))):
+                rows.extend(conn.execute(members, {"ids": list(chunk)}).all())
+            kept: dict[int, list[Any]] = {}
+            for row in rows:
+                group = kept.setdefault(row.story, [])
+                if len(group) < limit:
+                    group.append(row)
+            entities_of: dict[int, list[tuple[int, int, int]]] = {}
+            ids = [row.id for group in kept.values() for row in group]
+            for chunk in chunks(ids):
+                for a, e, mentions, offset in conn.execute(named, {"ids": list(chunk)}):
+                    entities_of.setdefault(a, []).append((e, mentions, offset))
+        for story_id, group in kept.items():
+            found[story_id] = [
+                StoryMember(
+                    article=article_from_row(row),
+                    vector=bytes(row.vector),
+                    entities=tuple(entities_of.get(row.id, ())),
+                )
+                for row in group
+            ]
+        return found
+
     def save_stories(self, changes: Sequence[StoryChange]) -> dict[int | None, int]:
         ids: dict[int | None, int] = {}
         if not changes:
@@ -353,7 +399,10 @@ class EnrichmentMixin(SQLBase):
                         .where(enrichments.c.story_id == gone)
                         .values(story_id=story_id, seq=change_seq(conn))
                     )
+                    _carry_story_interests(conn, gone, story_id, move=True)
                     conn.execute(sa.delete(stories).where(stories.c.id == gone))
+                if change.split_from is not None and change.split_from != story_id:
+                    _carry_story_interests(conn, change.split_from, story_id, move=False)
                 for chunk in chunks(list(change.new_members)):
                     conn.execute(
                         sa.update(enrichments)
@@ -523,6 +572,31 @@ def _ensure_topic(conn: sa.Connection, tag: TopicTag) -> None:
         .values(id=tag.id, label=tag.label, kind=tag.kind.value, parent=tag.parent)
         .on_conflict_do_nothing()
     )
+
+
+def _carry_story_interests(conn: sa.Connection, old: int, new: int, *, move: bool) -> None:
+    """Readers' follows and mutes of story ``old`` also name story ``new`` (a part split off
+    it), or (``move``: ``old`` merged into ``new``) name ``new`` instead. A reader who
+    already has a stance on ``new`` keeps it."""
+    kind = InterestKind.STORY.value
+    rows = conn.execute(
+        sa.select(interests).where(interests.c.kind == kind, interests.c.value == str(old))
+    ).all()
+    if rows:
+        taken = set(
+            conn.execute(
+                sa.select(interests.c.reader_id).where(
+                    interests.c.kind == kind, interests.c.value == str(new)
+                )
+            ).scalars()
+        )
+        fresh = [{**row._asdict(), "value": str(new)} for row in rows if row.reader_id not in taken]
+        if fresh:
+            conn.execute(sa.insert(interests), fresh)
+    if move:
+        conn.execute(
+            sa.delete(interests).where(interests.c.kind == kind, interests.c.value == str(old))
+        )
 
 
 def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:

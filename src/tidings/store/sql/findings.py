@@ -137,6 +137,28 @@ class FindingsMixin(SQLBase):
         with self._transaction("list entities") as conn:
             return [_entity(row) for row in conn.execute(select)]
 
+    def suggest_entities(self, query: str, *, limit: int = 20) -> list[Entity]:
+        key = entity_key(query)
+        if not key:
+            return []
+        # Any of its names starting with the query, or with a word of it: "xi" finds
+        # "Xi Jinping" and "President Xi", not "Mexico".
+        like = _like_escape(key)
+        keyed = sa.select(entity_keys.c.entity_id).where(
+            sa.or_(
+                entity_keys.c.key.like(f"{like}%", escape="\\"),
+                entity_keys.c.key.like(f"% {like}%", escape="\\"),
+            )
+        )
+        select = (
+            sa.select(entities)
+            .where(entities.c.article_count > 0, entities.c.id.in_(keyed))
+            .order_by(entities.c.article_count.desc(), entities.c.id)
+            .limit(limit)
+        )
+        with self._transaction("suggest entities") as conn:
+            return [_entity(row) for row in conn.execute(select)]
+
     def get_entity(self, key: int | str) -> Entity:
         with self._transaction("read the entity") as conn:
             if isinstance(key, int):
@@ -237,6 +259,33 @@ class FindingsMixin(SQLBase):
         with self._transaction("list the topic's articles") as conn:
             return [article_from_row(row) for row in conn.execute(query)]
 
+    def suggest_topics(self, query: str, *, limit: int = 20) -> list[tuple[TopicTag, int]]:
+        folded = " ".join(query.casefold().split())
+        if not folded:
+            return []
+        like = _like_escape(folded)
+        label = sa.func.lower(topics.c.label)
+        count = (
+            sa.select(sa.func.count())
+            .where(article_topics.c.topic_id == topics.c.id)
+            .scalar_subquery()
+        )
+        query_ = (
+            sa.select(topics, count.label("n"))
+            .where(
+                sa.or_(
+                    label.like(f"{like}%", escape="\\"),
+                    label.like(f"% {like}%", escape="\\"),
+                    label.like(f"%-{like}%", escape="\\"),
+                    label.like(f"%\u2013{like}%", escape="\\"),
+                )
+            )
+            .order_by(sa.desc("n"), topics.c.id)
+            .limit(limit)
+        )
+        with self._transaction("suggest topics") as conn:
+            return [(_topic(row, 1.0), int(row.n)) for row in conn.execute(query_)]
+
     def list_topics(self, *, kind: TopicKind | None = None) -> list[tuple[TopicTag, int]]:
         count = sa.func.count(article_topics.c.article_id)
         query = (
@@ -249,6 +298,11 @@ class FindingsMixin(SQLBase):
             query = query.where(topics.c.kind == kind.value)
         with self._transaction("list topics") as conn:
             return [(_topic(row, 1.0), int(row.n)) for row in conn.execute(query)]
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _entity(row: Any) -> Entity:

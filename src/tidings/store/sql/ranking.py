@@ -3,6 +3,7 @@ stamp for caches; and the models learned from all readers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,14 @@ from tidings.store.sql.connection import SQLBase, chunks
 from tidings.store.sql.marks import EVERYTHING, mark_followed
 from tidings.store.sql.readers import utc_day
 from tidings.store.sql.rows import json_strings
-from tidings.types import ArticleFacts, EnrichmentStatus, RankingChanges, Stance, StoryCounts
+from tidings.types import (
+    ArticleFacts,
+    EnrichmentStatus,
+    EventKind,
+    RankingChanges,
+    Stance,
+    StoryCounts,
+)
 
 
 class RankingMixin(SQLBase):
@@ -43,6 +51,8 @@ class RankingMixin(SQLBase):
         dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
         body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
         vector = enrichments.c.vector if vectors else sa.null().label("vector")
+        # Pictures are read for display only, where vectors are not.
+        images = sa.null().label("images") if vectors else articles.c.images
         columns = (
             articles.c.id,
             articles.c.source_id,
@@ -58,6 +68,7 @@ class RankingMixin(SQLBase):
             enrichments.c.duplicate_of,
             stories.c.source_count,
             stories.c.recent_count,
+            images,
         )
         base = (
             sa.select(*columns)
@@ -95,19 +106,24 @@ class RankingMixin(SQLBase):
                     rows[row.id] = row
             return _facts(conn, list(rows.values()), names=True)
 
-    def display_facts(
-        self, article_ids: Sequence[int], *, detailed: Sequence[int] = ()
-    ) -> list[ArticleFacts]:
+    def display_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
         base, _ = self._facts_query(vectors=False)
         by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
         with self._transaction("read the page's articles") as conn:
             rows: list[Any] = []
             for chunk in chunks(list(dict.fromkeys(article_ids))):
                 rows.extend(conn.execute(by_ids, {"ids": list(chunk)}).all())
-            wanted = set(detailed)
-            full = _facts(conn, [r for r in rows if r[0] in wanted], names=True)
-            lean = _facts(conn, [r for r in rows if r[0] not in wanted], names=False, tags=False)
-        return [*full, *lean]
+            return _facts(conn, rows, names=False, tags=False)
+
+    def entity_names(self, entity_ids: Sequence[int]) -> dict[int, str]:
+        query = sa.select(entities.c.id, entities.c.name).where(
+            entities.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        out: dict[int, str] = {}
+        with self._transaction("read entities' names") as conn:
+            for chunk in chunks(list(dict.fromkeys(entity_ids))):
+                out.update((int(i), n) for i, n in conn.execute(query, {"ids": list(chunk)}))
+        return out
 
     def window_facts(
         self, *, since: datetime, after_id: int = 0, limit: int = 5000
@@ -230,8 +246,10 @@ class RankingMixin(SQLBase):
         )
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
+        # Impressions are left out: showing a page records them, and a page must not go
+        # stale by being shown (they reach the next page when the cached one expires).
         events_of = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
-            events.c.reader_id == reader_id
+            events.c.reader_id == reader_id, events.c.kind != EventKind.IMPRESSION.value
         )
         # The last change that brought something the reader follows a new article, and
         # the last that changed everyone's pages: whichever process wrote it.
@@ -366,6 +384,7 @@ def _facts(
             topics=topic_tags.get(a, ()),
             entities=mentions.get(a, ()),
             duplicate_of=duplicate_of,
+            image=_first_image(images),
         )
         for (
             a,
@@ -382,5 +401,16 @@ def _facts(
             duplicate_of,
             source_count,
             recent_count,
+            images,
         ) in rows
     ]
+
+
+def _first_image(images: str | None) -> str | None:
+    """The first picture's address of an article's stored images (JSON), if any."""
+    if not images or images == "[]":
+        return None
+    for image in json.loads(images):
+        if isinstance(image, dict) and image.get("url"):
+            return str(image["url"])
+    return None

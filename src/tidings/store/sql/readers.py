@@ -4,16 +4,26 @@ per-day engagement counts that events add to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from tidings.errors import ReaderExistsError, ReaderNotFoundError
-from tidings.store.schema import articles, engagement, events, interests, readers, saved
+from tidings.store.schema import (
+    article_removals,
+    article_sources,
+    articles,
+    clippings,
+    engagement,
+    events,
+    interests,
+    readers,
+    saved,
+)
 from tidings.store.sql.articles import require_articles
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
-from tidings.store.sql.rows import article_from_row
+from tidings.store.sql.rows import article_from_row, utc
 from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
 
 
@@ -51,10 +61,40 @@ class ReadersMixin(SQLBase):
             )
             return _reader(reader_row(conn, reader.id))
 
-    def remove_reader(self, key: int | str) -> None:
+    def remove_reader(self, key: int | str, *, clippings_source: int | None = None) -> list[int]:
         with self._transaction("remove the reader", writes=True) as conn:
             row = reader_row(conn, key)
+            gone: list[int] = []
+            if clippings_source is not None:
+                gone = _only_theirs(conn, row.id, clippings_source)
             conn.execute(sa.delete(readers).where(readers.c.id == row.id))
+            _delete_articles(conn, gone)
+            return gone
+
+    def add_clipping(self, reader_id: int, article_id: int, *, at: datetime) -> None:
+        with self._transaction("keep the clipping", writes=True) as conn:
+            reader_row(conn, reader_id)
+            require_articles(conn, [article_id])
+            conn.execute(
+                insert_for(conn)(clippings)
+                .values(reader_id=reader_id, article_id=article_id, added=at)
+                .on_conflict_do_nothing()
+            )
+
+    def clipped_articles(
+        self, reader_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Article, datetime]]:
+        query = (
+            sa.select(articles, clippings.c.added.label("clipped_at"))
+            .join(clippings, clippings.c.article_id == articles.c.id)
+            .where(clippings.c.reader_id == reader_id)
+            .order_by(clippings.c.added.desc(), articles.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("list the reader's clippings") as conn:
+            reader_row(conn, reader_id)
+            return [(article_from_row(r), utc(r.clipped_at)) for r in conn.execute(query)]
 
     def set_interest(self, reader_id: int, interest: Interest, *, created: datetime) -> Interest:
         values = {
@@ -138,6 +178,7 @@ class ReadersMixin(SQLBase):
                         "kind": e.kind.value,
                         "value": e.value,
                         "at": e.at,
+                        "features": e.features,
                     }
                     for e in items
                 ],
@@ -152,8 +193,12 @@ class ReadersMixin(SQLBase):
         kinds: Sequence[EventKind] | None = None,
         limit: int = 1000,
     ) -> list[ReaderEvent]:
+        # The time is read as stored (SQLite: naive UTC text) and made aware here:
+        # SQLAlchemy's own conversion of SQLite text was most of this read's time, and a
+        # page reads up to 2,000 events.
+        at = sa.type_coerce(events.c.at, sa.String).label("at")
         query = (
-            sa.select(events)
+            sa.select(events.c.kind, events.c.article_id, at, events.c.value, events.c.features)
             .where(events.c.reader_id == reader_id)
             .order_by(events.c.at.desc(), events.c.id.desc())
             .limit(limit)
@@ -162,11 +207,18 @@ class ReadersMixin(SQLBase):
             query = query.where(events.c.at >= since)
         if kinds is not None:
             query = query.where(events.c.kind.in_([k.value for k in kinds]))
+        kind_of = {k.value: k for k in EventKind}
         with self._transaction("read the reader's events") as conn:
             reader_row(conn, reader_id)
             return [
-                ReaderEvent(kind=EventKind(r.kind), article_id=r.article_id, at=r.at, value=r.value)
-                for r in conn.execute(query)
+                ReaderEvent(
+                    kind=kind_of[kind],
+                    article_id=article,
+                    at=utc(when),
+                    value=value,
+                    features=bytes(features) if features is not None else None,
+                )
+                for kind, article, when, value, features in conn.execute(query).all()
             ]
 
     def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
@@ -201,6 +253,68 @@ class ReadersMixin(SQLBase):
         with self._transaction("list saved articles") as conn:
             reader_row(conn, reader_id)
             return [article_from_row(r) for r in conn.execute(query)]
+
+    def saved_among(self, reader_id: int, article_ids: Sequence[int]) -> set[int]:
+        query = sa.select(saved.c.article_id).where(
+            saved.c.reader_id == reader_id,
+            saved.c.article_id.in_(sa.bindparam("ids", expanding=True)),
+        )
+        found: set[int] = set()
+        with self._transaction("look up saved articles") as conn:
+            reader_row(conn, reader_id)
+            for chunk in chunks(list(dict.fromkeys(article_ids))):
+                found.update(conn.execute(query, {"ids": list(chunk)}).scalars())
+        return found
+
+    def forget_events(self, reader_id: int, article_id: int, kinds: Sequence[EventKind]) -> int:
+        with self._transaction("forget the reader's events", writes=True) as conn:
+            reader_row(conn, reader_id)
+            done = conn.execute(
+                sa.delete(events).where(
+                    events.c.reader_id == reader_id,
+                    events.c.article_id == article_id,
+                    events.c.kind.in_([k.value for k in kinds]),
+                )
+            )
+            return int(done.rowcount or 0)
+
+
+def _only_theirs(conn: sa.Connection, reader_id: int, source_id: int) -> list[int]:
+    """The articles of ``source_id`` that this reader clipped, no other reader clipped and
+    no other source carried: those that are in the database only because of them."""
+    other = clippings.alias("other")
+    others = sa.exists().where(other.c.article_id == articles.c.id, other.c.reader_id != reader_id)
+    elsewhere = sa.exists().where(
+        article_sources.c.article_id == articles.c.id, article_sources.c.source_id != source_id
+    )
+    query = (
+        sa.select(articles.c.id)
+        .join(clippings, clippings.c.article_id == articles.c.id)
+        .where(
+            clippings.c.reader_id == reader_id,
+            articles.c.source_id == source_id,
+            ~others,
+            ~elsewhere,
+        )
+        .order_by(articles.c.id)
+    )
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def _delete_articles(conn: sa.Connection, article_ids: Sequence[int]) -> None:
+    """Delete these articles (with everything that hangs on them), recording each in the
+    change sequence so that serving processes drop them (migration 0006)."""
+    if not article_ids:
+        return
+    seq = change_seq(conn)
+    removed = datetime.now(UTC)
+    conn.execute(
+        sa.insert(article_removals),
+        [{"seq": seq, "article_id": a, "removed": removed} for a in article_ids],
+    )
+    for chunk in chunks(list(article_ids)):
+        conn.execute(sa.delete(article_sources).where(article_sources.c.article_id.in_(chunk)))
+        conn.execute(sa.delete(articles).where(articles.c.id.in_(chunk)))
 
 
 def reader_row(conn: sa.Connection, key: int | str) -> sa.Row[Any]:

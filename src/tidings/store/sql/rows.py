@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,14 @@ from tidings.types import Article, Image, Link
 #: One encoder for all tuples: ``json.dumps`` with options builds a new encoder per call,
 #: which showed up as a tenth of the ingest time in profiles.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime of a stored time read without SQLAlchemy's conversion: what
+    PostgreSQL's driver gives, or SQLite's naive UTC text (``UTCDateTime``'s format)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def json_list(values: Iterable[Any]) -> str:

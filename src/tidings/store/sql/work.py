@@ -173,7 +173,10 @@ class WorkMixin(SQLBase):
         )
         if first_only:
             wanted = wanted.where(queue.c.needs == NEEDS_FIRST)
-        wanted = wanted.order_by(queue.c.needs, queue.c.priority, queue.c.dated.desc()).limit(limit)
+        # Newest first; articles of one date in the order they were stored.
+        wanted = wanted.order_by(
+            queue.c.needs, queue.c.priority, queue.c.dated.desc(), queue.c.article_id
+        ).limit(limit)
         with self._transaction("claim articles to analyse", writes=True) as conn:
             leased = conn.execute(
                 sa.update(queue)
@@ -213,7 +216,9 @@ class WorkMixin(SQLBase):
                 queued=row.queued,
                 vector=quick.get(row.article_id),
             )
-            for row in sorted(leased, key=lambda r: (r.needs, r.priority, -r.dated.timestamp()))
+            for row in sorted(
+                leased, key=lambda r: (r.needs, r.priority, -r.dated.timestamp(), r.article_id)
+            )
             if row.article_id in found
         ]
         return claims

@@ -11,13 +11,16 @@ The number comes from a PostgreSQL sequence (``change_seq``), and on SQLite from
 of ``change_counter`` (SQLite has no sequences; its writers are serialised, so numbers are
 also handed out in commit order there).
 
+Impressions keep the features the ranker scored the article with when it showed it
+(``events.features``), so that a reader's weights are learned from what they were shown.
+
 Engagement counts now count readers, not events: an article's ``shown`` on a day is the
 readers whose first impression of it fell on that day, and ``engaged`` likewise for their
 first open, save or share. Reloading a page or opening an article twice no longer makes it
 popular. The counts are rebuilt from the stored events.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -99,6 +102,7 @@ def upgrade() -> None:
     for table in CHANGED:
         op.add_column(table, sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"))
         op.create_index(f"ix_{table}_seq", table, ["seq"])
+    op.add_column("events", sa.Column("features", sa.LargeBinary))
     op.create_table(
         "article_removals",
         sa.Column("seq", sa.BigInteger, nullable=False),
@@ -111,6 +115,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("article_removals")
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("features")
     for table in CHANGED:
         op.drop_index(f"ix_{table}_seq", table)
         with op.batch_alter_table(table) as batch:

@@ -1,0 +1,98 @@
+"""What one feed item shows: one reason line, each effect's button once, compact sources,
+relative times (``tidings.web.items``, pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tidings.types import Action, ActionVerb, Reason, ReasonKind, TargetKind
+from tidings.web.items import Covered, ago, item_view, summary_after_title
+
+
+def reason(
+    text: str, verb: ActionVerb, kind: TargetKind, target: int | str, weight: float
+) -> Reason:
+    return Reason(
+        kind=ReasonKind.TOP_STORY,
+        text=text,
+        weight=weight,
+        action=Action(
+            verb=verb, target_kind=kind, target_id=target, label=f"{verb.value} {target}"
+        ),
+    )
+
+
+def test_one_story_mute_though_two_reasons_offer_it() -> None:
+    view = item_view(
+        [
+            reason("Top story: 4 sources", ActionVerb.MUTE_STORY, TargetKind.STORY, 7, 2.0),
+            reason("Growing fast", ActionVerb.MUTE_STORY, TargetKind.STORY, 7, 1.0),
+        ],
+        source_id=3,
+        covered=[],
+        source_count=4,
+    )
+    assert view.reason == "Top story: 4 sources"
+    assert [r.action is not None for r in view.reasons] == [True, False]
+    assert view.reasons[0].undo == ("story", "7")
+    assert view.menu == ("save", "more", "less", "hide", "follow_source", "mute_source")
+
+
+def test_a_reason_that_does_what_a_menu_button_does_takes_its_place() -> None:
+    view = item_view(
+        [
+            reason("You follow The Wire", ActionVerb.UNFOLLOW, TargetKind.SOURCE, 3, 3.0),
+            reason("Like what you read", ActionVerb.FEWER_LIKE_THIS, TargetKind.ARTICLE, 9, 1.0),
+            reason("Popular", ActionVerb.FEWER_LIKE_THIS, TargetKind.ARTICLE, 12, 0.5),
+            reason("From The Wire", ActionVerb.LESS_FROM_SOURCE, TargetKind.SOURCE, 3, 0.2),
+        ],
+        source_id=3,
+        covered=[],
+        source_count=1,
+    )
+    # "Fewer like this", "Less from source" and "Less like this" all record one "less".
+    assert [r.action is not None for r in view.reasons] == [True, True, False, False]
+    assert view.menu == ("save", "more", "hide", "mute_source")
+    assert view.reasons[0].undo is None
+
+
+def test_no_reasons_means_no_reason_line() -> None:
+    view = item_view([], source_id=1, covered=[], source_count=1)
+    assert view.reason is None and view.reasons == ()
+    assert len(view.menu) == 6
+
+
+def test_other_sources_are_named_compactly_and_counted() -> None:
+    covered = [Covered(name=n, article_id=i) for i, n in enumerate("ABBCDE")]
+    view = item_view([], source_id=1, covered=covered, source_count=8)
+    assert [c.name for c in view.also] == ["A", "B", "C"]
+    assert view.more_sources == 8 - 1 - 3
+
+
+def test_relative_times() -> None:
+    now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    assert ago(None, now) == ""
+    assert ago(now - timedelta(seconds=20), now) == "just now"
+    assert ago(now + timedelta(minutes=3), now) == "just now"  # a clock a little ahead
+    assert ago(now - timedelta(minutes=12), now) == "12 min ago"
+    assert ago(now - timedelta(hours=3, minutes=59), now) == "3 h ago"
+    assert ago(now - timedelta(days=2, hours=5), now) == "2 d ago"
+    assert ago(now - timedelta(days=20), now) == "17 Nov"
+    assert ago(datetime(2025, 3, 1, tzinfo=UTC), now) == "1 Mar 2025"
+
+
+def test_a_summary_that_repeats_the_headline_loses_it() -> None:
+    assert summary_after_title("Three die in bank", "Three die in bank. Riots over cuts.") == (
+        "Riots over cuts."
+    )
+    assert summary_after_title("Three  die in bank", "three die in bank Updated 5 May") == (
+        "Updated 5 May"
+    )
+    assert summary_after_title("Title", "Title") is None
+    assert summary_after_title("Title", "Another text") == "Another text"
+    assert summary_after_title(None, " Text ") == "Text"
+    assert summary_after_title("Title", None) is None
+    # A headline cut short by the feed: the summary goes on from where it stopped.
+    assert summary_after_title("Roads, bridges and…", "Roads, bridges and tunnels close.") == (
+        "\u2026tunnels close."
+    )
