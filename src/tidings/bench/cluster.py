@@ -95,6 +95,7 @@ class Process:
     cpu: float = 0.0
     max_rss_kib: int = 0
     kills: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def start(self) -> Process:
         with self.log.open("ab") as out:
@@ -109,39 +110,52 @@ class Process:
 
     @property
     def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.popen is not None and not self._collect(os.WNOHANG)
+
+    def _collect(self, flags: int) -> bool:
+        """Reap the process if it has ended (waiting for it unless ``flags`` has WNOHANG),
+        counting its CPU and memory; whether it has ended. Readers' threads ask ``alive``
+        while the main one kills: under the lock one of them reaps it, and Popen.poll is
+        never used (it would reap the process behind ``os.wait4``'s back, which then
+        fails with ChildProcessError and loses the usage)."""
+        assert self.popen is not None
+        with self._lock:
+            if self.popen.returncode is not None:
+                return True
+            pid, status, usage = os.wait4(self.popen.pid, flags)
+            if not pid:
+                return False
+            self.cpu += usage.ru_utime + usage.ru_stime
+            self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
+            self.popen.returncode = os.waitstatus_to_exitcode(status)
+            return True
 
     def _reap(self) -> int:
         assert self.popen is not None
-        _, status, usage = os.wait4(self.popen.pid, 0)
-        self.cpu += usage.ru_utime + usage.ru_stime
-        self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
-        self.popen.returncode = os.waitstatus_to_exitcode(status)
+        self._collect(0)
+        assert self.popen.returncode is not None
         return self.popen.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the process to end; its exit status. Raises TimeoutError."""
         assert self.popen is not None
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.popen.returncode is None:
-            pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
-            if pid:
-                self.cpu += usage.ru_utime + usage.ru_stime
-                self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
-                self.popen.returncode = os.waitstatus_to_exitcode(status)
-                break
+        while not self._collect(os.WNOHANG):
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} still running after {timeout} s")
             time.sleep(0.05)
+        assert self.popen.returncode is not None
         return self.popen.returncode
 
     def kill(self) -> None:
         """SIGKILL: a crash, with no cleanup of any kind."""
-        if self.alive:
-            assert self.popen is not None
+        # Under the lock, so that no other thread reaps it between the look and the kill.
+        with self._lock:
+            if self.popen is None or self._collect(os.WNOHANG):
+                return
             os.killpg(self.popen.pid, signal.SIGKILL)
-            self._reap()
             self.kills += 1
+            self._collect(0)
 
     def stop(self, grace: float = 30.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace`` seconds."""
