@@ -195,7 +195,8 @@ def create_app(
         larger=dict.fromkeys(mine.IMPORT_PATHS, mine.MAX_IMPORT_BYTES),
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    trusted = [str(net) for net in engine.settings.trusted_proxies]
+    # (An app made only for its schema has no engine.)
+    trusted = [str(net) for net in engine.settings.trusted_proxies] if engine is not None else []
     if trusted:
         # The client's address (what rate limits count) and scheme come from proxy
         # headers only when a configured proxy sent them; `tidings serve` turns uvicorn's
