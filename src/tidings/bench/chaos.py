@@ -31,6 +31,7 @@ import random
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from tidings.bench.cluster import (
     NewsServer,
     Process,
     demo_entries,
+    ended,
     free_port,
     load_average,
     query,
@@ -239,6 +241,7 @@ def bench_chaos(
         scratch_schema(database_url) as url,
         scratch_dir() as tmp,
         NewsServer(plan).running() as server,
+        ExitStack() as stack,
     ):
         folder = Path(tmp)
         settings = {
@@ -275,6 +278,7 @@ def bench_chaos(
             )
             nodes.append(_Node(process, port, data))
             processes.append(process)
+        stack.enter_context(ended(processes))
         for process in processes:
             process.start()
         for node in nodes:

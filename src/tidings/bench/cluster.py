@@ -173,6 +173,17 @@ class Process:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+@contextmanager
+def ended(processes: Sequence[Process]) -> Iterator[None]:
+    """Kill whatever of ``processes`` (a list that may grow inside) still runs on the way
+    out: a benchmark that fails half-way leaves no process behind holding its schema."""
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.kill()
+
+
 def wait_for_http(url: str, timeout: float = 120.0) -> None:
     import httpx
 

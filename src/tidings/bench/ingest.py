@@ -213,7 +213,7 @@ def run_tidings_workers(
 ) -> dict[str, Any]:
     """Tidings on PostgreSQL: ``workers`` ``tidings worker --role ingest`` processes read the
     sources together, dividing them by leases; timed from their start to the last exit."""
-    from tidings.bench.cluster import Process, query, scratch_schema, tidings_env
+    from tidings.bench.cluster import Process, ended, query, scratch_schema, tidings_env
     from tidings.config import Settings
     from tidings.engine import make_engine
     from tidings.types import PagePolicy
@@ -240,9 +240,10 @@ def run_tidings_workers(
             for k in range(workers)
         ]
         start = time.perf_counter()
-        for process in processes:
-            process.start()
-        codes = [process.wait(3600) for process in processes]
+        with ended(processes):
+            for process in processes:
+                process.start()
+            codes = [process.wait(3600) for process in processes]
         seconds = time.perf_counter() - start
         if any(codes):
             raise RuntimeError(f"a worker failed:\n{processes[0].output()[-3000:]}")

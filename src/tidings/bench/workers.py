@@ -22,6 +22,7 @@ from typing import Any
 from tidings.bench.cluster import (
     Process,
     demo_entries,
+    ended,
     load_average,
     query,
     scratch_dir,
@@ -79,9 +80,10 @@ def _round(database_url: str, feed: Path, folder: Path, workers: int, n: int) ->
             for k in range(workers)
         ]
         start = time.time()
-        for process in processes:
-            process.start()
-        codes = [process.wait(3600) for process in processes]
+        with ended(processes):
+            for process in processes:
+                process.start()
+            codes = [process.wait(3600) for process in processes]
         wall = time.time() - start
         if any(codes):
             failed = [p for p, c in zip(processes, codes, strict=True) if c]
