@@ -415,7 +415,15 @@ def _verify(
         "(SELECT count(*) FROM analysis_queue), "
         "(SELECT count(*) FROM enrichments WHERE depth = 'quick')",
     )
+    # What the database takes, tables and their indexes, for the capacity model (SCALING.md).
+    [(db_bytes,)] = query(
+        url,
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+    )
     return {
+        "database_bytes": int(db_bytes),
         "entries_served": len(served),
         "articles_stored": sum(stored.values()),
         "lost": {
@@ -464,6 +472,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"{r['pages_with_items']} pages with items), {r['unanswered']} cut by a kill; "
         f"{r['events_acknowledged']} events acknowledged, {r['events_stored']} stored; "
         f"{r['saved_acknowledged']} saves acknowledged",
+        f"  database: {r['database_bytes'] / 2**20:.0f} MiB "
+        f"({r['database_bytes'] / max(r['articles_stored'], 1) / 1024:.1f} KiB an article)",
         f"  lost: {r['lost']}",
         f"  duplicated: {r['duplicated']}",
         f"  index gaps: {r['index_gaps']}",
