@@ -14,7 +14,12 @@ from tidings.errors import ArticleNotFoundError, SourceNotFoundError, StorageErr
 from tidings.store.schema import article_sources, articles, interests, sources
 from tidings.store.sql.connection import SQLBase, chunks, insert_for
 from tidings.store.sql.rows import article_from_row, json_list
-from tidings.store.sql.work import PRIORITY_FOLLOWED, PRIORITY_OTHER, enqueue_analysis
+from tidings.store.sql.work import (
+    PG_ADDRESS_LOCK_CLASS,
+    PRIORITY_FOLLOWED,
+    PRIORITY_OTHER,
+    enqueue_analysis,
+)
 from tidings.types import Article, ArticleDraft, InterestKind, Stance, UpsertResult
 
 #: Search: words of a query (at most this many) and PostgreSQL's text-search vector, the
@@ -97,6 +102,16 @@ class ArticlesMixin(SQLBase):
             ).one_or_none()
             if found is None:
                 raise SourceNotFoundError(f"no such source: {source_id}", resource=str(source_id))
+            if canonicals and conn.dialect.name == "postgresql":
+                # An address is one article across sources, and no unique index says so:
+                # two workers storing one address from two sources at once would each find
+                # it absent and insert it (10 articles too many in 1,830 in a test). Batches
+                # that carry addresses take turns, as SQLite's writers always do; fetching
+                # and parsing stay parallel. The lock ends with the transaction.
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:c, hashtext(current_schema()))"),
+                    {"c": PG_ADDRESS_LOCK_CLASS},
+                )
 
             by_guid, by_canonical, by_hash = self._stored_keys(
                 conn, source_id, guids, canonicals, hashes

@@ -61,6 +61,9 @@ NEEDS_FULL = 1
 #: of our own ("tid" in ASCII), and the schema's hash, so that schemas sharing a server
 #: (tests, several installations) do not wait for each other.
 PG_ANALYSIS_LOCK_CLASS = 0x746964
+#: The PostgreSQL advisory lock that batches of articles carrying addresses take in turn
+#: (:meth:`~tidings.store.sql.articles.ArticlesMixin.upsert_articles`), keyed the same way.
+PG_ADDRESS_LOCK_CLASS = 0x746961
 
 #: One lock per SQLite file for the threads of this process (a lock on the file keeps
 #: other processes out; these keep this process's threads apart before they touch it).
