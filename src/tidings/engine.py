@@ -7,7 +7,8 @@ The stages do the work and never import each other; the engine wires them:
   (``extract/stage.py``) completing teasers with their pages;
 - understanding (``enrich/stage.py``) analyses what ingestion stored, after every pass;
 - ranking (``rank/ranker.py``) makes each reader's page and learns the weights;
-- accounts (``accounts.py``) hold passwords, sessions and tokens.
+- accounts (``accounts.py``) hold passwords, sessions and tokens;
+- readers (``readers.py``) hold what readers follow, mute and do, checked.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from tidings.accounts import UNSET, Accounts, Unset, clean_reader_name
+from tidings.accounts import UNSET, Accounts, Unset
 from tidings.config import Settings, load_settings
 from tidings.errors import (
     BlockedAddressError,
@@ -33,21 +34,22 @@ from tidings.errors import (
     InvalidURLError,
     NotFoundError,
     TidingsError,
-    TopicNotFoundError,
 )
 from tidings.extract.stage import Extraction
 from tidings.ingest.stage import IngestionStage, Progress
 from tidings.leases import holder_name, lease_until, new_token
 from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
-from tidings.rank.state import HISTORY, HISTORY_EVENTS, source_usefulness
+from tidings.readers import (
+    CLIPPINGS_SOURCE,
+    MAX_URL_CHARS,
+    Readers,
+    paste_problem,
+    reader_url_problem,
+)
 from tidings.store.base import Storage
 from tidings.store.sql import open_storage
-from tidings.suggest import MAX_QUERY_CHARS as MAX_SUGGEST_CHARS
-from tidings.suggest import MIN_QUERY_CHARS as MIN_SUGGEST_CHARS
 from tidings.suggest import SUGGESTIONS, Suggestion
-from tidings.suggest import onboarding_entities as onboarding_choices
-from tidings.suggest import suggest as suggest_things
 from tidings.types import (
     Account,
     Article,
@@ -57,7 +59,6 @@ from tidings.types import (
     EnrichReport,
     Entity,
     EntityPage,
-    EventKind,
     FeedPage,
     IngestReport,
     Interest,
@@ -68,13 +69,10 @@ from tidings.types import (
     ReaderEvent,
     Source,
     SourceHealth,
-    SourceKind,
-    Stance,
     Story,
     StoryPage,
     Token,
     TokenKind,
-    TopicKind,
     TopicTag,
 )
 
@@ -86,86 +84,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-#: The largest share of a page given to exploring beyond known interests.
-MAX_EXPLORATION = 0.5
-#: Longest name or keyword a reader can follow.
-MAX_INTEREST_CHARS = 200
-#: Longest read time taken as real (seconds): a tab left open overnight is not reading.
-MAX_READ_SECONDS = 4 * 60 * 60
-#: Events dated further ahead than this are clock errors.
-FUTURE_SLACK = timedelta(minutes=5)
+#: Longest search a reader can make.
 MAX_QUERY_CHARS = 200
-#: The name of the hand-kept source that articles readers add themselves are stored under.
-CLIPPINGS_SOURCE = "Added by readers"
-#: Longest copied page a reader may paste, in characters: a news page copied whole is 5 to
-#: 100 kB of text (the shared seed page is 6 kB); five times the longest is still a page.
-MAX_PASTE_CHARS = 500_000
-#: Share of a paste that may be control characters or undecodable bytes (U+FFFD) before it
-#: is taken for a binary file: copied pages have none but tabs and line breaks.
-MAX_BINARY_SHARE = 0.01
-#: Longest article address taken from a reader (real ones are under 500 characters).
-MAX_URL_CHARS = 2048
-
-
-def paste_problem(text: str) -> str | None:
-    """What is wrong with a reader's pasted page text, or None. Pure."""
-    if not text.strip():
-        return "paste the text of an article page: the box is empty"
-    if len(text) > MAX_PASTE_CHARS:
-        return (
-            f"that is {len(text):,} characters: a copied article page is far shorter "
-            f"(at most {MAX_PASTE_CHARS:,}); paste the article's own page, or give its address"
-        )
-    odd = sum(
-        1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\n\r\f") or c == "\x7f"
-    )
-    if "\x00" in text or odd > MAX_BINARY_SHARE * len(text):
-        return "that looks like a binary file, not the text of a page"
-    return None
-
-
-def reader_url_problem(url: str) -> str | None:
-    """What is wrong with an article address a reader gave, or None. Pure."""
-    text = url.strip()
-    if not text:
-        return "give the article's web address"
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        return "that is not a web address"
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return "give the article's web address (starting with https:// or http://)"
-    if len(text) > MAX_URL_CHARS:
-        return f"that address is longer than {MAX_URL_CHARS} characters"
-    return None
-
-
-def _interest_kind(kind: InterestKind | str) -> InterestKind:
-    try:
-        return InterestKind(str(kind).lower())
-    except ValueError:
-        names = ", ".join(k.value for k in InterestKind)
-        raise InvalidInputError(f"cannot follow a {kind!r}: choose one of {names}") from None
-
-
-def event_problem(event: ReaderEvent, now: datetime) -> str | None:
-    """What is wrong with an event, or None. Pure."""
-    if event.at.tzinfo is None:
-        return "its time has no time zone"
-    if event.at > now + FUTURE_SLACK:
-        return "it is dated in the future"
-    if event.article_id < 1:
-        return "no article"
-    if event.kind is EventKind.READ:
-        if event.value is None or not 0 <= event.value <= MAX_READ_SECONDS:
-            return f"a read needs its seconds, 0 to {MAX_READ_SECONDS}"
-    elif event.kind is EventKind.IMPRESSION:
-        if event.value is not None and (event.value < 0 or event.value != int(event.value)):
-            return "an impression's position is a whole number from 0"
-    elif event.value is not None:
-        return "this kind of event carries no value"
-    return None
 
 
 def utc_now() -> datetime:
@@ -189,6 +109,7 @@ class Engine:
         self._clock = clock
         self._rng = rng or random.Random()
         self.accounts = Accounts(storage, clock)
+        self.readers = Readers(storage, clock, self._content_changed)
         self.ingestion = IngestionStage(
             settings, storage, Extraction(), transport=transport, clock=clock, rng=self._rng
         )
@@ -399,8 +320,7 @@ class Engine:
     # --- readers -----------------------------------------------------------------------
 
     def add_reader(self, name: str) -> Reader:
-        """A new reader. Raises InvalidInputError for a bad name, ReaderExistsError."""
-        return self.storage.add_reader(clean_reader_name(name), created=self._clock())
+        return self.readers.add_reader(name)
 
     def get_reader(self, key: int | str) -> Reader:
         return self.storage.get_reader(key)
@@ -409,145 +329,48 @@ class Engine:
         return self.storage.list_readers()
 
     def remove_reader(self, key: int | str) -> list[int]:
-        """Delete a reader (their account) with everything they said and did, and the
-        articles they added that no one else did; returns those articles' ids."""
-        try:
-            clipped: int | None = self.storage.get_source(f"manual:{CLIPPINGS_SOURCE}").id
-        except NotFoundError:
-            clipped = None
-        gone = self.storage.remove_reader(key, clippings_source=clipped)
-        if gone:
-            self._content_changed()
-        return gone
+        return self.readers.remove_reader(key)
 
     def set_reader_settings(
-        self,
-        key: int | str,
-        *,
-        exploration: float | None = None,
-        diversity: float | None = None,
+        self, key: int | str, *, exploration: float | None = None, diversity: float | None = None
     ) -> Reader:
-        """Change how adventurous (exploration, 0 to 0.5) and how mixed (diversity, 0 to 1)
-        a reader's page is. Raises InvalidInputError for values out of range."""
-        reader = self.storage.get_reader(key)
-        if exploration is not None:
-            if not 0.0 <= exploration <= MAX_EXPLORATION:
-                raise InvalidInputError(f"exploration must be between 0 and {MAX_EXPLORATION}")
-            reader = replace(reader, exploration=exploration)
-        if diversity is not None:
-            if not 0.0 <= diversity <= 1.0:
-                raise InvalidInputError("diversity must be between 0 and 1")
-            reader = replace(reader, diversity=diversity)
-        return self.storage.update_reader(reader)
+        return self.readers.set_reader_settings(key, exploration=exploration, diversity=diversity)
 
     def follow(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
-        """Follow a topic, entity, source, author, story or keyword (replacing a mute of it).
-        Raises NotFoundError when the thing does not exist, InvalidInputError when the
-        value cannot name one."""
-        return self._set_interest(reader, kind, value, Stance.FOLLOW)
+        return self.readers.follow(reader, kind, value)
 
     def mute(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
-        """Never show what matches (replacing a follow of it)."""
-        return self._set_interest(reader, kind, value, Stance.MUTE)
+        return self.readers.mute(reader, kind, value)
 
     def unfollow(self, reader: int | str, kind: InterestKind | str, value: str) -> bool:
-        """Forget a follow or a mute; whether there was one."""
-        who = self.storage.get_reader(reader)
-        resolved, _ = self._resolve_interest(_interest_kind(kind), value)
-        return self.storage.remove_interest(who.id, _interest_kind(kind), resolved)
+        return self.readers.unfollow(reader, kind, value)
 
     def interests(self, reader: int | str) -> list[Interest]:
-        return self.storage.list_interests(self.storage.get_reader(reader).id)
-
-    def _set_interest(
-        self, reader: int | str, kind: InterestKind | str, value: str, stance: Stance
-    ) -> Interest:
-        who = self.storage.get_reader(reader)
-        kind = _interest_kind(kind)
-        resolved, label = self._resolve_interest(kind, value)
-        interest = Interest(kind=kind, value=resolved, stance=stance, label=label)
-        return self.storage.set_interest(who.id, interest, created=self._clock())
-
-    def _resolve_interest(self, kind: InterestKind, value: str) -> tuple[str, str]:
-        """The stored value and label of what a reader names (by id or by name)."""
-        text = " ".join(value.split())
-        if not text or len(text) > MAX_INTEREST_CHARS:
-            raise InvalidInputError(
-                f"a {kind.value} to follow is 1 to {MAX_INTEREST_CHARS} characters", resource=value
-            )
-        if kind is InterestKind.ENTITY:
-            entity = self.storage.get_entity(int(text) if text.isdigit() else text)
-            return str(entity.id), entity.name
-        if kind is InterestKind.SOURCE:
-            source = self.storage.get_source(int(text) if text.isdigit() else text)
-            return str(source.id), source.title or source.url
-        if kind is InterestKind.STORY:
-            if not text.isdigit():
-                raise InvalidInputError("a story is named by its id", resource=value)
-            story = self.storage.get_story(int(text))
-            return str(story.id), story.headline or f"story {story.id}"
-        if kind is InterestKind.TOPIC:
-            return self._resolve_topic(text)
-        # Authors and keywords are matched case-insensitively, as bylines and text vary.
-        return text.casefold(), text
-
-    def _resolve_topic(self, text: str) -> tuple[str, str]:
-        from tidings.enrich.relations import relation_named
-        from tidings.enrich.topics import load_taxonomy
-
-        if (tag := self.storage.find_topic(text)) is not None:
-            return tag.id, tag.label
-        folded = text.casefold()
-        for topic in load_taxonomy():
-            if folded in (topic.id.casefold(), topic.label.casefold()):
-                return topic.id, topic.label
-        if (relation := relation_named(text)) is not None:
-            return relation
-        raise TopicNotFoundError(
-            f"no such topic: {text} (see `tidings topic list`; relations are named like "
-            '"China–Russia relations")',
-            resource=text,
-        )
+        return self.readers.interests(reader)
 
     def record_events(self, reader: int | str, items: Sequence[ReaderEvent]) -> int:
-        """Store what a reader saw and did. Raises InvalidInputError for a malformed event
-        (nothing is stored then), ArticleNotFoundError for an unknown article."""
-        who = self.storage.get_reader(reader)
-        now = self._clock()
-        for event in items:
-            problem = event_problem(event, now)
-            if problem is not None:
-                raise InvalidInputError(f"malformed {event.kind.value} event: {problem}")
-        return self.storage.record_events(who.id, items)
+        return self.readers.record_events(reader, items)
 
     def save_article(self, reader: int | str, article_id: int) -> None:
-        self.storage.save_article(self.storage.get_reader(reader).id, article_id, at=self._clock())
+        self.readers.save_article(reader, article_id)
 
     def unsave_article(self, reader: int | str, article_id: int) -> bool:
-        return self.storage.unsave_article(self.storage.get_reader(reader).id, article_id)
+        return self.readers.unsave_article(reader, article_id)
 
     def saved_among(self, reader: int | str, article_ids: Sequence[int]) -> set[int]:
-        """Which of these articles the reader saved."""
-        return self.storage.saved_among(self.storage.get_reader(reader).id, article_ids)
+        return self.readers.saved_among(reader, article_ids)
 
     def unhide(self, reader: int | str, article_id: int) -> bool:
-        """Undo the reader's "hide" of an article; whether there was one."""
-        who = self.storage.get_reader(reader)
-        return bool(self.storage.forget_events(who.id, article_id, [EventKind.HIDE]))
+        return self.readers.unhide(reader, article_id)
 
     def is_hidden(self, reader: int | str, article_id: int) -> bool:
-        """Whether the reader hid this article (and has not undone it)."""
-        who = self.storage.get_reader(reader)
-        hides = self.storage.reader_events(who.id, kinds=[EventKind.HIDE], limit=HISTORY_EVENTS)
-        return any(e.article_id == article_id for e in hides)
+        return self.readers.is_hidden(reader, article_id)
 
     def has_history(self, reader: int | str) -> bool:
-        """Whether the reader has any event (a cheap test, for onboarding)."""
-        who = self.storage.get_reader(reader)
-        return bool(self.storage.reader_events(who.id, limit=1))
+        return self.readers.has_history(reader)
 
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
-        return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)
+        return self.readers.saved_articles(reader, limit=limit)
 
     # --- the reader's own articles and data (portability.py) --------------------------
 
@@ -718,61 +541,16 @@ class Engine:
     # --- finding something to follow (suggest.py) -------------------------------------
 
     def suggest(self, query: str, *, limit: int = SUGGESTIONS) -> list[Suggestion]:
-        """Entities, topics and sources to follow whose names start with what a reader has
-        typed (or have a word that does), best first (:func:`tidings.suggest.suggest`).
-        Raises InvalidInputError for a query too short or too long to suggest for."""
-        text = " ".join(query.split())
-        if not MIN_SUGGEST_CHARS <= len(text) <= MAX_SUGGEST_CHARS:
-            raise InvalidInputError(
-                f"suggestions need {MIN_SUGGEST_CHARS} to {MAX_SUGGEST_CHARS} characters"
-            )
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidInputError(f"ask for 1 to {MAX_PAGE_SIZE} suggestions")
-        from tidings.enrich.relations import relation_named
-
-        # More candidates than wanted: some are left out as names no reader would follow.
-        topics = self.storage.suggest_topics(text, limit=3 * limit)
-        if (relation := relation_named(text)) is not None and relation[0] not in {
-            t.id for t, _ in topics
-        }:
-            # A relation can be followed before any article about it (see _resolve_topic).
-            topics.append((TopicTag(id=relation[0], label=relation[1], kind=TopicKind.RELATION), 0))
-        return suggest_things(
-            text,
-            entities=self.storage.suggest_entities(text, limit=3 * limit),
-            topics=topics,
-            sources=[s for s in self.storage.list_sources() if s.kind is not SourceKind.MANUAL],
-            limit=limit,
-        )
+        return self.readers.suggest(query, limit=limit)
 
     def onboarding_entities(self, type: str, *, limit: int) -> list[Entity]:
-        """The most covered entities of a type that a new reader would recognise
-        (:func:`tidings.suggest.onboarding_entities`)."""
-        # The filter drops few of the most covered; four times the wanted number is more
-        # than it ever dropped on the shared news.
-        found = self.storage.list_entities(type=type, limit=4 * limit)
-        return onboarding_choices(found, limit=limit)
+        return self.readers.onboarding_entities(type, limit=limit)
 
     def source_usefulness(self, reader: int | str) -> dict[int, tuple[int, int, int]]:
-        """Per source id, from the reader's recent history: (articles seen, read, liked);
-        see :func:`tidings.rank.state.source_usefulness`."""
-        who = self.storage.get_reader(reader)
-        history = self.storage.reader_events(
-            who.id, since=self._clock() - HISTORY, limit=HISTORY_EVENTS
-        )
-        ids = list(dict.fromkeys(e.article_id for e in history))
-        source_of = {
-            f.article_id: f.source_id for f in self.storage.rank_facts(limit=0, article_ids=ids)
-        }
-        return source_usefulness(history, source_of)
+        return self.readers.source_usefulness(reader)
 
     def topic_page(self, key: str, *, limit: int = 20) -> tuple[TopicTag, list[Article]]:
-        """A topic (by id or name; a relation such as "China–Russia relations" even before
-        any article) with its newest articles. Raises TopicNotFoundError."""
-        topic_id, label = self._resolve_topic(key)
-        tag = self.storage.find_topic(topic_id) or TopicTag(id=topic_id, label=label)
-        found = self.storage.topic_articles(tag.id, limit=limit)
-        return tag, found[:limit]
+        return self.readers.topic_page(key, limit=limit)
 
     # --- the reader's feed (rank/) -----------------------------------------------------
 

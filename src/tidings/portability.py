@@ -33,10 +33,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tidings.engine import Engine, event_problem
+from tidings.engine import Engine
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.feeds import canonicalize_url
 from tidings.ingest.opml import parse_opml, write_opml
+from tidings.readers import event_problem
 from tidings.types import (
     Article,
     ArticleDraft,

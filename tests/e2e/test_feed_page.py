@@ -230,3 +230,51 @@ def test_the_keyboard_moves_saves_hides_and_opens(browsing: Browsing) -> None:
     b.page.keyboard.press("o")
     expect(b.page.get_by_role("heading", level=1)).to_have_text(title)
     b.check()
+
+
+def test_a_storys_numbers_agree_on_the_item_the_article_and_the_story_page(
+    browsing: Browsing,
+) -> None:
+    """One definition of a story's sources and articles (issue 12): the item's "Top story"
+    reason, its "Also covered by" (names and "+N"), its "Full coverage" link, the article
+    page's "Full coverage: N sources, M articles" and the story page's "M articles from N
+    sources" say the same numbers, for every story on the first page."""
+    b = browsing
+    signed_up_with_feed(b, "numbers")
+    told: dict[str, tuple[int, str, str | None]] = {}  # story -> (sources, article, reason)
+    for item in b.page.locator("article.item").all():
+        coverage = item.locator("a.coverage")
+        if coverage.count() == 0:
+            continue
+        story = coverage.get_attribute("href") or ""
+        hidden = coverage.locator(".visually-hidden").inner_text()
+        found = re.search(r"(\d+) sources", hidden)
+        assert found, hidden
+        sources = int(found.group(1))
+        named = item.locator(".also a[href^='/articles/']").count()
+        # "+N" after the names, or "N other sources" where the page names none.
+        more = item.locator(".also a[href^='/stories/']")
+        counted = re.search(r"\d+", more.inner_text()) if more.count() else None
+        extra = int(counted.group(0)) if counted else 0
+        assert named + extra + 1 == sources, (story, named, extra, sources)
+        reason = item.locator(".meta .reason")
+        line = reason.inner_text() if reason.count() else None
+        if line and (top := re.match(r"Top story: (\d+) sources", line)):
+            assert int(top.group(1)) == sources, (story, line)
+        article = item.locator("h2 a").get_attribute("href") or ""
+        told[story] = (sources, article, line)
+    assert len(told) >= 3, told
+    for story, (sources, article, _) in told.items():
+        b.goto(article)
+        full = b.page.locator("p", has=b.page.locator(f"a[href='{story}']")).first.inner_text()
+        on_article = re.search(r"(\d+) sources, (\d+) articles", full)
+        assert on_article and int(on_article.group(1)) == sources, (story, full)
+        b.goto(story)
+        meta = b.page.locator("p.meta").first.inner_text()
+        on_story = re.match(r"(\d+) articles from (\d+) sources", meta)
+        assert on_story, meta
+        assert int(on_story.group(2)) == sources, (story, meta)
+        assert int(on_story.group(1)) == int(on_article.group(2)), (story, meta, full)
+        listed = b.page.locator("ul.coverage li").count()
+        assert listed == int(on_story.group(1)), (story, listed, meta)
+    b.check()

@@ -19,7 +19,7 @@ from tests.integration.test_enrich import MEETING, QUAKE, draft, store
 from tidings.api.app import create_app
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
-from tidings.errors import AuthenticationError, NotFoundError
+from tidings.errors import AuthenticationError, ReaderNotFoundError
 from tidings.types import TokenKind
 
 pytestmark = pytest.mark.integration
@@ -37,8 +37,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 class Contract:
-    """A reader's API token, renewed when a generated request happens to revoke it (or
-    to delete the reader: ``DELETE /api/me``)."""
+    """A reader's API token, renewed when a generated request happens to revoke it (or to
+    delete the reader: ``DELETE /api/me``, after which the reader signs up again)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -48,7 +48,7 @@ class Contract:
     def renew(self) -> None:
         try:
             self.engine.get_reader("contract")
-        except NotFoundError:
+        except ReaderNotFoundError:
             self.engine.sign_up("contract", "a long enough password")
         _, self.secret = self.engine.create_token("contract", "schemathesis")
 

@@ -29,7 +29,8 @@ from tests.loopback import LoopbackServer
 from tidings.api.app import create_app
 from tidings.api.limits import AuthRateLimits
 from tidings.config import FetchSettings, Settings
-from tidings.engine import CLIPPINGS_SOURCE, Engine, make_engine
+from tidings.engine import Engine, make_engine
+from tidings.readers import CLIPPINGS_SOURCE
 from tidings.types import EventKind, InterestKind, ReaderEvent, Stance
 
 pytestmark = pytest.mark.integration

@@ -84,7 +84,7 @@ def test_two_serving_processes_serve_the_same_truth(postgres_url: str, tmp_path:
         # Long enough that only the shared stamps can explain a fresh page.
         TIDINGS_FEED_CACHE_SECONDS="3600",
     )
-    nodes = [TidingsProcess(["serve", "--port", str(p)], env) for p in ports]
+    nodes = [TidingsProcess(["serve", "--port", str(p), "--no-ingest"], env) for p in ports]
     try:
         for node, port in zip(nodes, ports, strict=True):
             node.wait_for_http(f"http://127.0.0.1:{port}/api/health")

@@ -205,6 +205,10 @@ def test_sign_up_onboard_and_see_a_feed_with_reasons(app: FastAPI, ids: dict[str
         follow_redirects=False,
     )
     assert done.status_code == 303 and done.headers["location"] == "/"
+    # Back on onboarding, what they follow is ticked (changed in Settings, not here).
+    again = client.get("/onboarding").text
+    assert f'name="entity" value="{xi.group(1)}" checked disabled> Xi Jinping' in again
+    assert f'name="topic" value="{relation.group(1)}" checked disabled>' in again
 
     feed = client.get("/")
     assert feed.status_code == 200
@@ -812,3 +816,22 @@ def test_the_feed_offers_its_keyboard_help_and_loads_only_local_script(app: Fast
     assert scripts == [{"src": "/static/tidings.js", "defer": None}]
     script = client.get("/static/tidings.js")
     assert script.status_code == 200 and "X-Tidings-In-Place" in script.text
+
+
+def test_a_names_article_count_agrees_on_every_page(app: FastAPI) -> None:
+    """One count of the articles naming someone: onboarding's "(N)", the suggestion's "N
+    articles", the entity page's "named in N articles" and the articles it lists."""
+    client = browser(app)
+    sign_up(client)
+    onboarding = client.get("/onboarding").text
+    found = re.search(r'name="entity" value="(\d+)"> Xi Jinping <span[^>]*>\((\d+)\)', onboarding)
+    assert found, onboarding
+    entity_id, count = found.group(1), int(found.group(2))
+    suggested = client.get("/api/suggest", params={"q": "xi"}).json()[0]
+    assert (suggested["value"], suggested["articles"]) == (entity_id, count)
+    assert suggested["detail"].endswith(f"{count} article{'' if count == 1 else 's'}")
+    page = client.get(f"/entities/{entity_id}").text
+    words = f"named in {count} article{'' if count == 1 else 's'}"
+    assert words in page
+    listed = page.split("<h2>Latest articles</h2>")[1].split("</ul>")[0].count('class="row')
+    assert listed == count  # fewer than a page of them here

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tidings.engine import MAX_PASTE_CHARS, paste_problem, reader_url_problem
 from tidings.portability import article_key, clipping_source
+from tidings.readers import MAX_PASTE_CHARS, paste_problem, reader_url_problem
 from tidings.types import Article
 from tidings.web.account import bookmarklet
 from tidings.web.forms import with_hidden

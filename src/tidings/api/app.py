@@ -26,6 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tidings import __version__
 from tidings.api.errors import status_for
+from tidings.api.ingesting import BackgroundIngestion
 from tidings.api.limits import AuthRateLimits
 from tidings.api.middleware import (
     MAX_BODY_BYTES,
@@ -124,12 +125,18 @@ async def _page_server_error(_: Request, __: Exception) -> Response:
 
 
 def create_app(
-    engine: Engine, *, auth_limits: AuthRateLimits | None = None, close_engine: bool = False
+    engine: Engine,
+    *,
+    auth_limits: AuthRateLimits | None = None,
+    ingest: bool = False,
+    close_engine: bool = False,
 ) -> FastAPI:
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
     default limits on sign-in and sign-up attempts (10 a minute per address and per name,
     counted in the database for every process); the pages' forms use the same object,
-    ``app.state.auth_limits``. ``close_engine``: close the engine (saving its vector index)
+    ``app.state.auth_limits``. With ``ingest``, the app reads its sources as they fall due
+    while it serves (``app.state.ingestion``, a :class:`BackgroundIngestion`, started and
+    stopped with the app). ``close_engine``: close the engine (saving its vector index)
     when the app shuts down, as a serving process must: uvicorn raises the stopping signal
     again once it has shut down, so SIGTERM ends the process before the command could."""
 
@@ -140,9 +147,14 @@ def create_app(
         serving: Engine | None = app.state.engine
         if serving is not None:
             await asyncio.to_thread(serving.prepare_to_serve)
+        ingestion: BackgroundIngestion | None = app.state.ingestion
+        if ingestion is not None:
+            ingestion.start()
         try:
             yield
         finally:
+            if ingestion is not None:
+                await asyncio.to_thread(ingestion.stop)
             if close_engine and serving is not None:
                 await asyncio.to_thread(serving.close)
 
@@ -159,6 +171,7 @@ def create_app(
         ),
     )
     app.state.engine = engine
+    app.state.ingestion = BackgroundIngestion(engine) if ingest else None
     app.state.auth_limits = auth_limits or AuthRateLimits(engine=engine)
 
     http_errors = _for_api(api_http_error, http_exception_handler)
@@ -208,6 +221,8 @@ def create_app(
 #: How ``tidings serve --workers N`` hands its settings (the command line's included) to the
 #: processes uvicorn starts, which import the app afresh (:func:`app_from_environment`).
 SETTINGS_VARIABLE = "_TIDINGS_SERVE_SETTINGS"
+#: And whether they read the sources while they serve ("1") or not.
+INGEST_VARIABLE = "_TIDINGS_SERVE_INGEST"
 
 
 def app_from_environment() -> FastAPI:
@@ -217,4 +232,5 @@ def app_from_environment() -> FastAPI:
     from tidings.engine import make_engine
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
-    return create_app(make_engine(settings), close_engine=True)
+    ingest = os.environ.get(INGEST_VARIABLE, "0") == "1"
+    return create_app(make_engine(settings), ingest=ingest, close_engine=True)

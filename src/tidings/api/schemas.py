@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidings.accounts import MAX_PASSWORD
 from tidings.deliver.sanitize import clean_html
-from tidings.engine import MAX_INTEREST_CHARS
 from tidings.portability import clipping_source
+from tidings.readers import MAX_INTEREST_CHARS
 from tidings.suggest import Suggestion
 from tidings.text import html_to_text
 from tidings.types import (

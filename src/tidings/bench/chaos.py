@@ -272,7 +272,7 @@ def bench_chaos(
             data = folder / f"serve-{k}"
             process = Process(
                 f"serve-{k}",
-                ["serve", "--port", str(port)],
+                ["serve", "--port", str(port), "--no-ingest"],
                 tidings_env(url, data, **settings),
                 folder / f"serve-{k}.log",
             )

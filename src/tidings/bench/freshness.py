@@ -301,7 +301,9 @@ def bench_steady(
         processes = [
             Process("ingest", ["worker", "--role", "ingest"], env, folder / "ingest.log"),
             Process("analyse", ["worker", "--role", "analyse"], env, folder / "analyse.log"),
-            Process("serve", ["serve", "--port", str(port)], env, folder / "serve.log"),
+            Process(
+                "serve", ["serve", "--port", str(port), "--no-ingest"], env, folder / "serve.log"
+            ),
         ]
         for process in processes:
             process.start()

@@ -50,14 +50,17 @@ def serve_engine(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     workers: int = 1,
+    ingest: bool = True,
 ) -> None:
     """Serve the app; with ``workers`` above 1, in that many processes sharing the port,
     each with an engine of its own on the same database (what they share goes through it:
     sessions, rate limits, which cached pages are stale, the change sequence their ranking
-    data and vector indexes follow)."""
+    data and vector indexes follow). With ``ingest``, it reads the sources as they fall due
+    (a source a reader adds on the page within seconds) in a thread of its own, in every
+    process: sources are read under leases, so never twice."""
     import uvicorn
 
-    from tidings.api.app import SETTINGS_VARIABLE, create_app
+    from tidings.api.app import INGEST_VARIABLE, SETTINGS_VARIABLE, create_app
 
     warning = plain_http_warning(
         host, tls=certfile is not None, behind_proxy=bool(engine.settings.trusted_proxies)
@@ -66,7 +69,8 @@ def serve_engine(
         click.echo(warning, err=True)
     scheme = "https" if certfile is not None else "http"
     processes = f" in {workers} processes" if workers > 1 else ""
-    click.echo(f"serving Tidings at {scheme}://{host}:{port}{processes}  (Ctrl-C to stop)")
+    reading = "; reading sources as they fall due" if ingest else ""
+    click.echo(f"serving Tidings at {scheme}://{host}:{port}{processes}{reading}  (Ctrl-C to stop)")
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -79,11 +83,12 @@ def serve_engine(
     if workers <= 1:
         # The engine is closed, its vector index saved, at the app's shutdown (see
         # create_app's close_engine).
-        uvicorn.run(create_app(engine, close_engine=True), **options)
+        uvicorn.run(create_app(engine, ingest=ingest, close_engine=True), **options)
         return
     # The processes import the app afresh; the settings, the command line's included, go
     # to them through the environment.
     os.environ[SETTINGS_VARIABLE] = engine.settings.model_dump_json()
+    os.environ[INGEST_VARIABLE] = "1" if ingest else "0"
     uvicorn.run("tidings.api.app:app_from_environment", factory=True, workers=workers, **options)
 
 
@@ -117,6 +122,12 @@ _keyfile = click.option(
     help="Serving processes sharing the port (about one per core); any number of machines "
     "may serve one PostgreSQL database too.",
 )
+@click.option(
+    "--no-ingest",
+    is_flag=True,
+    help="Do not read sources while serving (when `tidings worker` or `tidings ingest "
+    "--watch` runs elsewhere).",
+)
 @_certfile
 @_keyfile
 @pass_ctx
@@ -125,12 +136,23 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    no_ingest: bool,
     certfile: Path | None,
     keyfile: Path | None,
 ) -> None:
-    """Serve the HTTP API and pages."""
+    """Serve the HTTP API and pages, and read the sources as they fall due."""
     _tls_files(certfile, keyfile)
-    serve_engine(ctx.engine, host, port, certfile=certfile, keyfile=keyfile, workers=workers)
+    if not no_ingest:
+        ctx.engine.check_enrichment()
+    serve_engine(
+        ctx.engine,
+        host,
+        port,
+        certfile=certfile,
+        keyfile=keyfile,
+        workers=workers,
+        ingest=not no_ingest,
+    )
 
 
 @click.command()
@@ -274,7 +296,15 @@ def demo_follows(engine: Engine) -> tuple[list[TopicTag], list[Entity]]:
         return ranked_tags[:DEMO_TOPICS], names[:DEMO_ENTITIES]
     chosen_tags = [tags[t] for t, _ in topic_runs.most_common(DEMO_TOPICS)]
     by_runs = sorted(entity_runs, key=lambda e: (-entity_runs[e], -people[e].article_count, e))
-    return chosen_tags, [people[e] for e in by_runs[:DEMO_ENTITIES]]
+    # Places run through most stories (a country is in every story of its news), so they
+    # would take every slot and give most items the same reason: one place at most.
+    chosen: list[Entity] = []
+    for e in by_runs:
+        if len(chosen) == DEMO_ENTITIES:
+            break
+        if people[e].type != "PLACE" or all(c.type != "PLACE" for c in chosen):
+            chosen.append(people[e])
+    return chosen_tags, chosen
 
 
 def ensure_demo_reader(engine: Engine, host: str) -> str:

@@ -636,31 +636,13 @@ class ArticleWindow:
         """Replace (never write into) every array with its ``keep`` rows, renumbered."""
         renumber = np.full(n, -1, dtype=np.int64)
         renumber[keep] = np.arange(kept)
-        for name in (
-            "_ids",
-            "_alive",
-            "_published",
-            "_source",
-            "_story",
-            "_half_life",
-            "_teaser",
-            "_clickbait",
-            "_vectors",
-            "_inverse_norm",
-            "_shown",
-            "_engaged",
-        ):
+        for name in self._ROWS:
             old: _Array = getattr(self, name)
             width = old.data.shape[1] if old.data.ndim == 2 else None
             new = _Array(old.data.dtype, width, fill=old.fill)
             new.extend(old.view[keep])
             setattr(self, name, new)
-        for ptr_name, names in (
-            ("_topic_ptr", ("_topic_code", "_topic_conf")),
-            ("_entity_ptr", ("_entity_id", "_entity_offset")),
-            ("_author_ptr", ("_author_code",)),
-            ("_text_ptr", ("_text",)),
-        ):
+        for ptr_name, names in self._SEGMENTS:
             ptr = getattr(self, ptr_name).view
             lengths = np.diff(ptr)[keep]
             picked = _segments(ptr[:-1][keep], lengths)
@@ -680,7 +662,7 @@ class ArticleWindow:
             self._base = int(ids.min())
             self._row_of = np.full(int(ids.max()) - self._base + 1, -1, dtype=np.int32)
             self._row_of[ids - self._base] = np.arange(kept, dtype=np.int32)
-        for name in ("by_entity", "by_topic", "by_source", "by_story"):
+        for name in self._POSTINGS:
             postings = copy.copy(getattr(self, name))
             postings.seal(keep, renumber)
             setattr(self, name, postings)
@@ -691,7 +673,7 @@ class ArticleWindow:
         slots = self._story.view
         used = np.unique(slots[slots >= 0])
         old, new = self._stories, _Stories()
-        for name in ("ids", "sources", "recent", "last_seen", "representative"):
+        for name in self._STORY_COLUMNS:
             getattr(new, name).extend(getattr(old, name).view[used])
         new.slot = {int(story_id): i for i, story_id in enumerate(new.ids.view.tolist())}
         remap = np.full(max(old.ids.size, 1), -1, dtype=np.int32)
@@ -701,7 +683,9 @@ class ArticleWindow:
 
     # --- a snapshot on disk ---------------------------------------------------------------
 
-    _COLUMNS = (
+    #: The columns of one value per row, and the segmented ones (a pointer column and the
+    #: columns it cuts into each row's values).
+    _ROWS = (
         "_ids",
         "_alive",
         "_published",
@@ -712,19 +696,16 @@ class ArticleWindow:
         "_clickbait",
         "_vectors",
         "_inverse_norm",
-        "_topic_ptr",
-        "_topic_code",
-        "_topic_conf",
-        "_entity_ptr",
-        "_entity_id",
-        "_entity_offset",
-        "_author_ptr",
-        "_author_code",
-        "_text_ptr",
-        "_text",
         "_shown",
         "_engaged",
     )
+    _SEGMENTS = (
+        ("_topic_ptr", ("_topic_code", "_topic_conf")),
+        ("_entity_ptr", ("_entity_id", "_entity_offset")),
+        ("_author_ptr", ("_author_code",)),
+        ("_text_ptr", ("_text",)),
+    )
+    _COLUMNS = _ROWS + tuple(name for ptr, cut in _SEGMENTS for name in (ptr, *cut))
     _POSTINGS = ("by_entity", "by_topic", "by_source", "by_story")
     _STORY_COLUMNS = ("ids", "sources", "recent", "last_seen", "representative")
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tidings.api.ingesting import source_added
 from tidings.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -332,7 +333,8 @@ def add_source(request: Request, url: Field = "", csrf: Csrf = "") -> Response:
             request, caller.reader.id, error="Give the feed's web address (https://…).", url=url
         )
     try:
-        engine_of(request).add_source(text)
+        source = engine_of(request).add_source(text)
     except TidingsError as e:
         return sources_page(request, caller.reader.id, error=str(e), url=url)
-    return redirect("/sources")
+    source_added(request.app)
+    return redirect(f"/sources?added={source.id}#source-{source.id}")

@@ -15,12 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from tidings.api.ingesting import source_added
 from tidings.api.routes.mine import MAX_IMPORT_BYTES
-from tidings.engine import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.errors import FetchError, InvalidInputError, OPMLError
 from tidings.portability import clipping_source
+from tidings.readers import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.web.account import settings_page
-from tidings.web.render import PageRoute, page, redirect
+from tidings.web.render import PageRoute, counted, page, redirect
 from tidings.web.session import end_session, engine_of, require_form, require_reader
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -161,15 +162,12 @@ async def import_file(
     ]
     if report.sources_added:
         done.append(counted(report.sources_added, "new source"))
+        source_added(request.app)
     notice = "Imported " + ", ".join(done) + "."
     if report.skipped:
         notice += f" Not found here ({len(report.skipped)}): " + "; ".join(report.skipped[:8])
         notice += "…" if len(report.skipped) > 8 else "."
     return settings_page(request, notice=notice)
-
-
-def counted(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 @router.post("/settings/delete", response_class=HTMLResponse)

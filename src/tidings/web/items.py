@@ -13,6 +13,7 @@ rest sit behind "Why this?".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,11 +92,7 @@ class ItemView:
 
 
 def item_view(
-    reasons: Sequence[Reason],
-    *,
-    source_id: int,
-    covered: Iterable[Covered],
-    source_count: int,
+    reasons: Sequence[Reason], *, source_id: int, covered: Iterable[Covered], source_count: int
 ) -> ItemView:
     """Decide what one item shows (see the module's docstring). ``covered`` are the other
     sources' articles the engine listed, best first; ``source_count`` counts every source of
@@ -127,12 +124,79 @@ def item_view(
     )
 
 
+#: A time stamp a summary opens with ("04/28/09 07:35 PM ET", "Updated 5/5/2010 1:41 PM",
+#: "published: 2012-04-04 11:47:35"; the spaced-out forms "04 / 28 / 09 07: 35 PM" are
+#: tokenised news text as ECB+ has it): the item shows its time beside the source already,
+#: so the summary's line goes to what happened. A date is required, so that a summary
+#: opening with a number ("2 dead in ...") keeps it.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_LEADING_STAMP = re.compile(
+    r"^(?:(?:last\s+)?(?:updated|published|posted|released)\s*:?\s*)?"
+    r"(?:\d{1,4}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{1,4}"  # 04/28/09, 2012-04-04
+    rf"|{_WEEKDAY}{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"  # Nov 13, 2007
+    rf"|{_WEEKDAY}\d{{1,2}}\s+{_MONTH},?\s+\d{{4}})"  # Tuesday, 20 December 2005
+    r"(?:\s*,?\s*(?:at\s+)?\d{1,2}\s*:\s*\d{2}(?:\s*:\s*\d{2})?)?"
+    r"(?:\s*[ap]\.?\s?m\.?(?![a-z]))?"
+    r"(?:\s+(?:[ecmp][sd]?t|gmt|utc|bst|ces?t)\b)*"
+    r"\s*[-\u2013\u2014:|,]?\s*",
+    re.IGNORECASE,
+)
+
+
+#: The words a time stamp is made of ("Last Updated: Tuesday, 20 December 2005, 10:39
+#: GMT", "APR 28", "updated 8:41 p.m. EST, Tue March 3, 2009"): a title made of nothing else
+#: is not a headline (the demo's ECB+ articles are titled by their first sentence, which is
+#: sometimes their dateline).
+_STAMP_TEXT = (
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april "
+    "june july august september october november december mon tue tues wed thu thur "
+    "thurs fri sat sun monday tuesday wednesday thursday friday saturday sunday am pm a "
+    "p m gmt utc bst est edt cst cdt mst mdt pst pdt et ct pt cet cest updated last "
+    "published posted at on of st nd rd th"
+)
+_STAMP_WORDS = frozenset(_STAMP_TEXT.split())
+#: The longest headline made from a summary's first sentence, in characters: about what
+#: two lines of the feed's headline hold at 1280 px.
+HEADLINE_CHARS = 110
+
+
+def is_time_stamp(text: str) -> bool:
+    """Whether ``text`` says nothing but a date or a time. Pure."""
+    words = re.findall(r"[^\W\d_]+|\d+", text.casefold())
+    return any(w.isdigit() for w in words) and all(w.isdigit() or w in _STAMP_WORDS for w in words)
+
+
+def headline(title: str | None, summary: str | None) -> str:
+    """The headline a page shows: the title, unless it is only a time stamp and there is a
+    summary to say what happened, whose first sentence (cut at a word, with "…") stands in."""
+    whole = " ".join((title or "").split())
+    if whole and not is_time_stamp(whole):
+        # "Nov 13, 2007, 1:17pm EST HP will buy EYP": the headline is what follows.
+        rest = _LEADING_STAMP.sub("", whole, count=1)
+        return rest if rest != whole and len(rest.split()) >= 3 else whole
+    text = " ".join(_LEADING_STAMP.sub("", summary or "", count=1).split())
+    if not text:
+        return whole
+    first = re.match(r"(.{20,}?[.!?])(?=\s|$)", text)
+    sentence = first.group(1) if first else text
+    if len(sentence) <= HEADLINE_CHARS:
+        return sentence
+    return sentence[:HEADLINE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:") + "\u2026"
+
+
 def summary_after_title(title: str | None, summary: str | None) -> str | None:
-    """The summary without the headline it repeats: many feeds' descriptions (and copied
-    pages) begin with the title, which the item already shows a line above."""
+    """The summary without the headline it repeats (many feeds' descriptions, and copied
+    pages, begin with the title, which the item already shows a line above; where the
+    title is only a time stamp, the headline is the summary's first sentence) and without a
+    time stamp it opens with (the item shows the time)."""
     if not summary:
         return None
+    title = headline(title, summary)
     text = summary.strip()
+    unstamped = _LEADING_STAMP.sub("", text, count=1)
+    if unstamped.strip():
+        text = unstamped
     whole = " ".join((title or "").split())
     head = whole.rstrip(".…")
     # A headline the feed cut short: what follows it in the summary goes on mid-sentence.
@@ -145,6 +209,9 @@ def summary_after_title(title: str | None, summary: str | None) -> str | None:
         text = text.lstrip(" .:;,-\u2013\u2014|")
         if text and cut:
             text = "\u2026" + text
+        unstamped = _LEADING_STAMP.sub("", text, count=1)
+        if unstamped.strip():
+            text = unstamped
     return text or None
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tidings.api.ingesting import ingestion_of
 from tidings.api.routes.media import media_proxy
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.suggest import MAX_QUERY_CHARS as MAX_SUGGEST_CHARS
@@ -24,11 +25,13 @@ from tidings.types import (
     Interest,
     InterestKind,
     ReaderEvent,
+    Source,
     SourceKind,
+    SourceUpdate,
     Stance,
     TopicKind,
 )
-from tidings.web.items import Covered, ItemView, item_view
+from tidings.web.items import Covered, ItemView, headline, item_view
 from tidings.web.render import PageRoute, page, redirect, to_signin
 from tidings.web.session import engine_of, page_caller, require_reader
 
@@ -193,7 +196,7 @@ def article(request: Request, article_id: int) -> Response:
     return page(
         request,
         "article.html",
-        title=found.title or "Article",
+        title=headline(found.title, found.summary) or "Article",
         article=found,
         source=source_names(request).get(found.source_id, ""),
         insight=insight,
@@ -354,22 +357,77 @@ class SourceRow:
     shown: int
     read: int
     liked: int
+    #: When it will be read next, in words ("within seconds", "in 14 min"); "" for the
+    #: readers' clippings, which nobody polls.
+    next_read: str = ""
+    #: What the last read brought, in words ("25 new articles, being analysed"); "" when
+    #: this process has not read it since it started.
+    last_read: str = ""
+
+
+def next_read(source: Source, now: datetime, *, reading: bool, polling: bool) -> str:
+    """When ``source`` will be read next, as the sources page says it. ``polling``: this
+    process reads sources itself (`tidings serve`), so a due source is read within seconds;
+    otherwise it waits for whatever runs `tidings ingest`. Pure."""
+    if source.kind is SourceKind.MANUAL:
+        return ""
+    if reading:
+        return "being read now"
+    if source.next_poll is None or source.next_poll <= now:
+        return "within seconds" if polling else "at the next `tidings ingest`"
+    seconds = (source.next_poll - now).total_seconds()
+    if seconds < 60:
+        return "within a minute"
+    if seconds < 60 * 60:
+        return f"in {int(seconds // 60)} min"
+    if seconds < 24 * 60 * 60:
+        return f"in {int(seconds // 3600)} h"
+    return f"in {int(seconds // 86400)} d"
+
+
+def last_read(update: SourceUpdate | None, *, analysing: bool) -> str:
+    """What a read brought, in words. Pure."""
+    if update is None:
+        return ""
+    if update.error:
+        return f"failed: {update.error}"
+    if update.not_modified:
+        return "nothing new (unchanged since the read before)"
+    parts = []
+    if update.new:
+        parts.append(f"{update.new} new article{'' if update.new == 1 else 's'}")
+    if update.updated:
+        parts.append(f"{update.updated} updated")
+    if not parts:
+        return "nothing new"
+    told = ", ".join(parts)
+    return f"{told}, being analysed (they reach feeds after)" if analysing else told
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources(request: Request) -> Response:
+def sources(request: Request, added: Annotated[int | None, Query()] = None) -> Response:
     caller = require_reader(request)
-    return sources_page(request, caller.reader.id)
+    return sources_page(request, caller.reader.id, added=added)
 
 
 def sources_page(
-    request: Request, reader_id: int, *, error: str | None = None, url: str = ""
+    request: Request,
+    reader_id: int,
+    *,
+    error: str | None = None,
+    url: str = "",
+    added: int | None = None,
 ) -> HTMLResponse:
+    """The sources with their health and use; ``added``, a source just added (named in a
+    notice that says when it will be read)."""
     engine = engine_of(request)
     use = engine.source_usefulness(reader_id)
+    ingestion = ingestion_of(request.app)
+    now = engine.now()
     rows = []
     for h in engine.list_sources():
         shown, read, liked = use.get(h.source.id, (0, 0, 0))
+        last = ingestion.last_read(h.source.id) if ingestion is not None else None
         rows.append(
             SourceRow(
                 id=h.source.id,
@@ -380,6 +438,15 @@ def sources_page(
                 shown=shown,
                 read=read,
                 liked=liked,
+                next_read=next_read(
+                    h.source,
+                    now,
+                    reading=ingestion is not None and ingestion.reading(h.source.id),
+                    polling=ingestion is not None and ingestion.running,
+                ),
+                last_read=last_read(
+                    last.update if last else None, analysing=bool(last and last.analysing)
+                ),
             )
         )
     return page(
@@ -391,6 +458,7 @@ def sources_page(
         stances=Stances.of(engine.interests(reader_id)),
         error=error,
         url=url,
+        added=next((r for r in rows if r.id == added), None),
     )
 
 
@@ -418,6 +486,7 @@ def search(request: Request, q: SearchText = "") -> Response:
     return page(
         request,
         "search.html",
+        header_search=False,
         title=f"Search: {query}" if query else "Search",
         query=query,
         results=[a for a, _ in found],

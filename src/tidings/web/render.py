@@ -27,7 +27,7 @@ from tidings.errors import (
     TidingsError,
 )
 from tidings.web.items import ago as relative_time
-from tidings.web.items import summary_after_title
+from tidings.web.items import headline, summary_after_title
 from tidings.web.session import SignInRequired, page_caller
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -69,6 +69,11 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat() if moment else ""
 
 
+def counted(n: int, thing: str) -> str:
+    """``n`` things, in words a reader reads: "1 source", "3 sources"."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "–"
 
@@ -100,7 +105,9 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["iso"] = iso
     env.filters["ago"] = ago
+    env.filters["counted"] = counted
     env.filters["after_title"] = lambda summary, title: summary_after_title(title, summary)
+    env.filters["headline"] = headline
     env.globals["percent"] = percent
     return env
 

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request, Response
 
 from tidings.api.auth import CallerDep, EngineDep, clear_session_cookie
+from tidings.api.ingesting import source_added
 from tidings.api.schemas import (
     ArticleDetailOut,
     ArticleIn,
@@ -118,6 +119,8 @@ async def import_data(request: Request, caller: CallerDep, engine: EngineDep) ->
         report = await asyncio.to_thread(engine.import_reader, caller.reader.id, data)
     else:
         report = await asyncio.to_thread(engine.import_reader_opml, caller.reader.id, data)
+    if report.sources_added:
+        source_added(request.app)
     return ImportOut(**asdict(report))
 
 

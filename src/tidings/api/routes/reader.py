@@ -25,10 +25,10 @@ from tidings.api.schemas import (
     interest_out,
     plausible_id,
 )
-from tidings.engine import MAX_INTEREST_CHARS
 from tidings.errors import InvalidInputError, NotFoundError
 from tidings.rank.assemble import MAX_CURSOR_CHARS
 from tidings.rank.ranker import MAX_PAGE_SIZE
+from tidings.readers import MAX_INTEREST_CHARS
 from tidings.types import InterestKind, ReaderEvent, Stance
 
 router = APIRouter(tags=["reader"])

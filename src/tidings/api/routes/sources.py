@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from tidings.api.auth import CallerDep, EngineDep
+from tidings.api.ingesting import source_added
 from tidings.api.routes.accounts import is_admin
 from tidings.api.schemas import Id, SourceIn, SourceOut, error_responses, source_out
 from tidings.errors import InvalidURLError, PermissionDeniedError
@@ -27,13 +28,15 @@ def sources(engine: EngineDep) -> list[SourceOut]:
     summary="Subscribe to an http(s) feed (signed-in readers)",
     responses=error_responses(401, 403, 409, 422),
 )
-def add_source(body: SourceIn, caller: CallerDep, engine: EngineDep) -> SourceOut:
+def add_source(body: SourceIn, caller: CallerDep, engine: EngineDep, request: Request) -> SourceOut:
     # Local files and folders are the operator's to add, from the command line: over HTTP
     # they would let anyone make the server read its own disk.
     parts = urlsplit(body.url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidURLError("a source added here is an http(s) feed URL", resource=body.url)
     source = engine.add_source(body.url, tags=body.tags, title=body.title or None)
+    # Read within seconds where this process reads sources (`tidings serve`).
+    source_added(request.app)
     return source_out(SourceHealth(source=source))
 
 
