@@ -141,6 +141,12 @@ class FetchSettings(Section):
     backoff_max: float = Field(default=30.0, ge=0)
     """Longest delay between attempts within one fetch; longer Retry-After values are left to
     the scheduler instead of blocking the pass."""
+    source_deadline: float = Field(default=90.0, gt=0)
+    """Seconds one source may take in a pass, every attempt and wait included: its feed, then
+    its article pages. A feed not read by then is a timeout (retried at the next poll);
+    pages not fetched by then wait for the next pass. 90 s lets one whole attempt at
+    ``total_timeout`` (60 s) and a quick retry through, where three attempts of a server
+    dripping a byte a second held a pass for 183 s."""
     allowed_networks: tuple[Network, ...] = ()
     """Private, loopback or link-local networks the guard lets fetches reach anyway
     (``"10.0.0.0/8, 127.0.0.1/32"``); none by default."""
@@ -174,6 +180,19 @@ class ScheduleSettings(Section):
                 f"max_interval ({self.max_interval})"
             )
         return self
+
+
+class WorkersSettings(Section):
+    """How processes sharing one database divide the work (``[workers]``)."""
+
+    lease_seconds: float = Field(default=300.0, gt=0)
+    """How long a worker holds the work it took (a batch of articles to analyse, a digest to
+    send; a source at least twice its ``source_deadline``) before another worker may take it
+    over: what a worker that dies delays. Far longer than a batch takes (seconds)."""
+    quick_backlog: int = Field(default=128, ge=0)
+    """While more articles than this wait for their first analysis, workers give them a
+    quick one (title and lead: rankable in a fraction of the time) before any full one.
+    128 is two batches: a steady flow is analysed in full at once, a backlog quickly first."""
 
 
 #: How an SMTP connection is secured.
@@ -301,6 +320,12 @@ class Settings(BaseSettings):
     feed_cache_seconds: float = Field(default=60.0, ge=0)
     """How long a reader's unchanged page may be served again, in seconds (0 ranks every
     request afresh)."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Addresses of the reverse proxies in front of ``tidings serve`` (``"10.0.0.5/32"``):
+    only requests from them may say, in ``X-Forwarded-For`` and ``X-Forwarded-Proto``, who
+    the client is and whether it came over HTTPS. None by default: from anyone else those
+    headers would let a client pick the address that rate limits count."""
+
     media_secret: SecretStr | None = None
     """The media proxy's signing secret (32 characters or more), the same for every process
     and machine serving one site; without it, a random one kept in the data directory
@@ -311,6 +336,8 @@ class Settings(BaseSettings):
     """How often sources are polled."""
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     """Email digests: the SMTP server and sender."""
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    """How workers sharing one database divide the work."""
 
     #: The section fields, by name (``fetch`` → FetchSettings).
     SECTIONS: ClassVar[Mapping[str, type[Section]]] = {}
@@ -343,6 +370,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if not isinstance(value, str | list | tuple):
+            return value
+        try:
+            return parse_networks(value)
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
 
     @field_validator("media_secret")
     @classmethod

@@ -37,6 +37,7 @@ from tidings.errors import (
 )
 from tidings.extract.stage import Extraction
 from tidings.ingest.stage import IngestionStage, Progress
+from tidings.leases import holder_name, lease_until, new_token
 from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
 from tidings.readers import (
@@ -114,8 +115,16 @@ class Engine:
         )
         self._enrichment: EnrichmentStage | None = None
         self._ranker: Ranker | None = None
+        self._token = new_token()
+        self._followed_news_read = 0
+        self._closed = False
 
     def close(self) -> None:
+        """Stop background work, save the vector index and release the database (once:
+        a server closes its engine at shutdown, and the command again when it ends)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._ranker is not None:
             self._ranker.close()
         if self._enrichment is not None:
@@ -148,10 +157,20 @@ class Engine:
         tags: Sequence[str] = (),
         title: str | None = None,
         pages: PagePolicy = PagePolicy.AUTO,
+        operator: bool = False,
     ) -> Source:
         """Subscribe to a feed URL, or a local feed file or folder (see
-        :meth:`IngestionStage.add_source`). Raises InvalidURLError, SourceExistsError."""
-        return self.ingestion.add_source(url, tags=tags, title=title, pages=pages)
+        :meth:`IngestionStage.add_source`). ``operator`` only from the operator's own
+        command line: such a source may reach the networks of ``allowed_networks``.
+        Raises InvalidURLError, SourceExistsError."""
+        return self.ingestion.add_source(
+            url, tags=tags, title=title, pages=pages, operator=operator
+        )
+
+    def trust_source(self, key: int | str) -> Source:
+        """Let a source use the operator's network allowances (the operator vouches for
+        it). Raises SourceNotFoundError."""
+        return self.storage.update_source(replace(self.storage.get_source(key), operator=True))
 
     def get_source(self, key: int | str) -> Source:
         return self.storage.get_source(key)
@@ -163,10 +182,12 @@ class Engine:
         self.storage.remove_source(key)
         self._content_changed()
 
-    def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
+    def import_opml(
+        self, content: bytes, *, operator: bool = False
+    ) -> tuple[list[Source], list[OutlineEntry]]:
         """Subscribe to every feed of an OPML document. Returns (added, already present).
         Raises OPMLError."""
-        return self.ingestion.import_opml(content)
+        return self.ingestion.import_opml(content, operator=operator)
 
     def export_opml(self) -> str:
         return self.ingestion.export_opml()
@@ -212,6 +233,8 @@ class Engine:
                 self.storage,
                 vector_path=index_path(self.settings.data_dir, self.settings.database_url),
                 clock=self._clock,
+                lease_seconds=self.settings.workers.lease_seconds,
+                quick_backlog=self.settings.workers.quick_backlog,
             )
         return self._enrichment
 
@@ -471,6 +494,36 @@ class Engine:
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         self.accounts.mark_digest_sent(reader, at)
 
+    # --- sharing work with other processes (store/sql/work.py) ------------------------
+
+    @property
+    def worker_name(self) -> str:
+        """The name this engine's leases on digests are taken under."""
+        return holder_name(self._token)
+
+    def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool:
+        """Lease a reader's digest (found due with ``last_sent``) so that no other process
+        sends it meanwhile; False when another holds it or sent it since."""
+        now = self._clock()
+        return self.storage.claim_digest(
+            reader_id,
+            self.worker_name,
+            now=now,
+            until=lease_until(now, self.settings.workers.lease_seconds),
+            last_sent=last_sent,
+        )
+
+    def release_digest(self, reader_id: int) -> None:
+        self.storage.release_digest(reader_id, self.worker_name)
+
+    def hit_rate_limit(self, key: str, *, limit: int, window: float) -> float:
+        """Count an attempt for ``key`` against a limit every serving process shares; 0 when
+        allowed, else the seconds to wait."""
+        return self.storage.hit_rate_limit(key, limit=limit, window=window, now=self._clock())
+
+    def clear_rate_limits(self, prefix: str) -> None:
+        self.storage.clear_rate_limits(prefix)
+
     # --- search ------------------------------------------------------------------------
 
     def search(
@@ -532,7 +585,20 @@ class Engine:
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises
         InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
         reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
+        self._catch_up_with_followed_news()
         return self.ranker.page(reader_id, cursor=cursor, size=size)
+
+    def _catch_up_with_followed_news(self) -> None:
+        """News of something followed, written by any process, moves its followers' stamps
+        at once; the ranker's window looks at storage only every second. A page ranked in
+        between would be cached under the new stamp without the news, so the window reads
+        the news first (one indexed query per page; a refresh only after new analyses)."""
+        if self._ranker is None or not self._ranker.is_loaded():
+            return
+        mark = self.storage.latest_follow_mark()
+        if mark > self._followed_news_read:
+            self._ranker.refresh()
+            self._followed_news_read = mark
 
     def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
         """Fit the global ranking weights on a sample of up to ``readers`` readers'

@@ -75,6 +75,9 @@ class Source:
     interval: int | None = None
     #: When the source is next due; ``None`` means due now.
     next_poll: datetime | None = None
+    #: Added by the operator from the command line, so fetched with the operator's network
+    #: allowances (``allowed_networks``); sources readers add never are.
+    operator: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +221,9 @@ class SourceUpdate:
     error: str | None = None
     #: A non-fatal problem (ill-formed feed that still yielded entries).
     warning: str | None = None
+    #: The error was Tidings' own (storage full or gone, a bug), not the source's: the
+    #: source is not backed off for it, and the command that ran the pass exits non-zero.
+    internal: bool = False
 
     @property
     def ok(self) -> bool:
@@ -247,6 +253,11 @@ class IngestReport:
     @property
     def failed(self) -> tuple[SourceUpdate, ...]:
         return tuple(u for u in self.updates if not u.ok)
+
+    @property
+    def internal_failures(self) -> tuple[SourceUpdate, ...]:
+        """Sources that failed for Tidings' own reasons (see :attr:`SourceUpdate.internal`)."""
+        return tuple(u for u in self.updates if u.internal)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -507,6 +518,9 @@ class EnrichReport:
 
     #: Articles analysed in full.
     analysed: int = 0
+    #: Quick first passes (title and lead) made while a backlog waited: those articles are
+    #: rankable, and their full analysis follows.
+    quick: int = 0
     #: Articles skipped, with the reason stored on each (no text, not English).
     skipped: int = 0
     #: Stories started, and stories that gained articles or merged.

@@ -22,7 +22,7 @@ def engine(tmp_path: Path, shared_data: Path) -> Iterator[Engine]:
     )
     with make_engine(settings) as engine:
         feed = shared_data / "feeds" / "rss-parser" / "test" / "input" / "guardian.rss"
-        engine.add_source(str(feed))
+        engine.add_source(str(feed), operator=True)
         engine.ingest()
         yield engine
 

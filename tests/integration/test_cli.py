@@ -128,3 +128,33 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "secretpw" not in result.stderr
     assert result.stderr.startswith("error: ")
+
+
+def test_ingest_exits_non_zero_when_storage_fails(tmp_path: Path, feeds_dir: Path) -> None:
+    """Sources failing because Tidings' own storage refused (here: full) must reach cron and
+    systemd as an exit status, and show in `source list` as not the source's fault."""
+    import sqlite3
+
+    db = tmp_path / "t.sqlite"
+    assert run(db, "source", "add", str(feeds_dir)).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON articles "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    failed = run(db, "ingest", "--quiet", env={"TIDINGS_ENRICH": "0"})
+    assert failed.returncode == 1
+    assert "1 failed (1 for Tidings' own reasons)" in failed.stdout
+    assert "database or disk is full" in failed.stderr and "Traceback" not in failed.stderr
+    listed = run(db, "source", "list")
+    assert "ERROR: Tidings' own failure, not the source's" in listed.stdout
+    with sqlite3.connect(db) as conn:
+        # Not backed off: the source did nothing wrong.
+        assert conn.execute("SELECT failures FROM sources").fetchall() == [(0,)]
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER full")
+    again = run(db, "ingest", "--all", "--quiet", env={"TIDINGS_ENRICH": "0"})
+    assert again.returncode == 0, again.stderr
+    [source] = json.loads(run(db, "source", "list", "--json").stdout)
+    assert source["last_error"] is None and source["articles"] > 0

@@ -260,7 +260,7 @@ def test_an_ingestion_pass_analyses_what_it_brought(
         fetch=settings.fetch.replace(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),)),
     )
     with make_engine(settings) as engine:
-        engine.add_source(loopback.url("/feed.xml"), pages=PagePolicy.NEVER)
+        engine.add_source(loopback.url("/feed.xml"), pages=PagePolicy.NEVER, operator=True)
         report = engine.ingest()
         assert report.new == 3
         assert report.enrichment is not None and report.enrichment.error is None

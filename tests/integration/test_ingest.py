@@ -14,6 +14,7 @@ import pytest
 from tests.loopback import LoopbackServer
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
+from tidings.extract.merge import PENDING_NOTE
 from tidings.ingest import stage as ingest_stage
 from tidings.types import PagePolicy, Source, SourceUpdate
 
@@ -41,14 +42,16 @@ def make_test_engine(tmp_path: Path, **fetch_changes: Any) -> Engine:
         env={"TIDINGS_DATA_DIR": str(tmp_path), "TIDINGS_ENRICH": "0"}, config_file=None
     )
     fetch = settings.fetch.replace(
-        allowed_networks=LOOPBACK_ONLY,
-        connect_timeout=2.0,
-        read_timeout=2.0,
-        total_timeout=4.0,
-        attempts=2,
-        backoff_base=0.01,
-        backoff_max=0.05,
-        **fetch_changes,
+        **{
+            "allowed_networks": LOOPBACK_ONLY,
+            "connect_timeout": 2.0,
+            "read_timeout": 2.0,
+            "total_timeout": 4.0,
+            "attempts": 2,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            **fetch_changes,
+        }
     )
     return make_engine(settings.replace(fetch=fetch))
 
@@ -90,7 +93,7 @@ def test_real_feeds_from_loopback(
         loopback.serve_file(route, path, etag=f'"v{i}"' if i % 2 == 0 else None)
         url = loopback.url(route)
         # These feeds link to the real web: fetching their pages is not what is tested here.
-        engine.add_source(url, pages=PagePolicy.NEVER)
+        engine.add_source(url, pages=PagePolicy.NEVER, operator=True)
         count = entry_count_feedparser_reads(path.read_bytes())
         if count is not None:
             expected[url] = count
@@ -168,7 +171,9 @@ def test_misbehaving_server_loses_nothing(
     names = ["good", "flaky", "hang", "huge", "sneaky", "laughs", "page"]
     suffix = {"page": ".html"}
     sources = {
-        n: engine.add_source(loopback.url(f"/{n}{suffix.get(n, '.rss')}"), pages=PagePolicy.NEVER)
+        n: engine.add_source(
+            loopback.url(f"/{n}{suffix.get(n, '.rss')}"), pages=PagePolicy.NEVER, operator=True
+        )
         for n in names
     }
 
@@ -207,7 +212,7 @@ def test_misbehaving_server_loses_nothing(
 
 def test_failing_source_backs_off_and_recovers(engine: Engine, loopback: LoopbackServer) -> None:
     loopback.status("/down.rss", 503, retry_after=7200)
-    source = engine.add_source(loopback.url("/down.rss"))
+    source = engine.add_source(loopback.url("/down.rss"), operator=True)
     [update] = engine.ingest().updates
     assert update.error and "503" in update.error
     stored = engine.get_source(source.id)
@@ -237,7 +242,7 @@ def test_changed_entry_is_updated_in_place(engine: Engine, loopback: LoopbackSer
         ).encode()
 
     loopback.serve("/f.rss", feed("First headline"))
-    source = engine.add_source(loopback.url("/f.rss"), pages=PagePolicy.NEVER)
+    source = engine.add_source(loopback.url("/f.rss"), pages=PagePolicy.NEVER, operator=True)
     [first] = engine.ingest().updates
     assert (first.new, first.updated) == (2, 0)
     [before] = [a for a in engine.list_articles() if a.guid == "g1"]
@@ -257,7 +262,7 @@ def test_watch_polls_only_what_is_due(engine: Engine, loopback: LoopbackServer) 
         b"<rss version='2.0'><channel><title>W</title><ttl>60</ttl><item><guid>1</guid>"
         b"<title>One</title></item></channel></rss>",
     )
-    engine.add_source(loopback.url("/w.rss"))
+    engine.add_source(loopback.url("/w.rss"), operator=True)
     waits: list[float] = []
     reports: list[int] = []
     engine.watch(max_passes=3, sleep=waits.append, on_pass=lambda r: reports.append(len(r.updates)))
@@ -269,3 +274,55 @@ def test_watch_polls_only_what_is_due(engine: Engine, loopback: LoopbackServer) 
     assert all(1.0 <= w <= engine.settings.schedule.min_interval for w in waits)
     [health] = engine.list_sources()
     assert health.source.interval is not None and health.source.interval >= 3600
+
+
+def test_a_dripping_source_is_cut_at_its_deadline(tmp_path: Path, loopback: LoopbackServer) -> None:
+    """A server dripping a byte at a time used to hold a pass for every attempt's whole
+    total timeout (3 x 60 s); now one deadline covers every attempt of the source."""
+    loopback.drip("/drip.rss", b"<rss version='2.0'>" + b" " * 10_000, interval=0.05)
+    loopback.serve(
+        "/quick.rss",
+        b"<rss version='2.0'><channel><title>Q</title><item><guid>1</guid>"
+        b"<title>One</title></item></channel></rss>",
+    )
+    with make_test_engine(
+        tmp_path, total_timeout=1.0, attempts=5, backoff_base=0.0, source_deadline=1.6
+    ) as engine:
+        drip = engine.add_source(loopback.url("/drip.rss"), operator=True)
+        quick = engine.add_source(loopback.url("/quick.rss"), operator=True)
+        updates = {u.source.id: u for u in engine.ingest().updates}
+    assert updates[quick.id].ok and updates[quick.id].new == 1
+    error = updates[drip.id].error or ""
+    assert "per-source deadline" in error and "1.6 s" in error
+    # Two attempts fit in 1.6 s of one-second attempts; five would have taken five seconds.
+    assert 1 <= loopback.hits("/drip.rss") <= 2
+
+
+def test_pages_still_coming_at_the_deadline_wait_for_the_next_pass(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    page = (
+        b"<!doctype html><html><head><title>Full story</title></head><body><article>"
+        + b"<p>"
+        + b"Every word of the whole article. " * 60
+        + b"</p></article></body></html>"
+    )
+    items = "".join(
+        f"<item><guid>t{n}</guid><title>Teaser {n}</title>"
+        f"<link>{loopback.url(f'/page{n}.html')}</link><description>Read more</description></item>"
+        for n in range(3)
+    )
+    loopback.serve("/teasers.rss", f"<rss version='2.0'><channel>{items}</channel></rss>")
+    loopback.serve("/page0.html", page, content_type="text/html")
+    loopback.drip("/page1.html", page, interval=0.05, chunk=10)
+    loopback.hang("/page2.html")
+    with make_test_engine(tmp_path, total_timeout=30.0, source_deadline=2.0) as engine:
+        source = engine.add_source(
+            loopback.url("/teasers.rss"), pages=PagePolicy.ALWAYS, operator=True
+        )
+        [update] = engine.ingest().updates
+        assert update.ok and update.new == 3
+        stored = {a.guid: a for a in engine.list_articles(source=source.id)}
+    assert stored["t0"].extraction_note is None and "whole article" in (stored["t0"].body or "")
+    assert stored["t1"].extraction_note == PENDING_NOTE
+    assert stored["t2"].extraction_note == PENDING_NOTE

@@ -89,7 +89,7 @@ def serve_site(loopback: LoopbackServer) -> None:
 
 def test_teasers_get_their_page_text(engine: Engine, loopback: LoopbackServer) -> None:
     serve_site(loopback)
-    source = engine.add_source(loopback.url("/feed.rss"))
+    source = engine.add_source(loopback.url("/feed.rss"), operator=True)
     [update] = engine.ingest().updates
     assert update.ok and update.new == 3
     by_guid = {a.guid: a for a in engine.list_articles()}
@@ -120,7 +120,7 @@ def test_page_policy_never_stores_the_feed_as_it_is(
     engine: Engine, loopback: LoopbackServer
 ) -> None:
     serve_site(loopback)
-    engine.add_source(loopback.url("/feed.rss"), pages=PagePolicy.NEVER)
+    engine.add_source(loopback.url("/feed.rss"), pages=PagePolicy.NEVER, operator=True)
     [update] = engine.ingest().updates
     assert update.new == 3
     assert loopback.hits("/articles/harbour") == 0

@@ -494,7 +494,7 @@ def test_hostile_html_never_reaches_the_article_page(tmp_path: Path, shared_data
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path, enrich=False
     )
     with make_engine(settings) as engine:
-        engine.add_source(str(feeds))
+        engine.add_source(str(feeds), operator=True)
         engine.ingest()
         crafted = draft("crafted", "Hostile <script>alert('title-ran')</script> title", "x", 0)
         crafted = replace(

@@ -90,6 +90,7 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     (None, "enrich"): ("off", False),
     (None, "admins"): ("ana, bo,", ("ana", "bo")),
     (None, "feed_cache_seconds"): ("0", 0.0),
+    (None, "trusted_proxies"): ("10.0.0.5, ::1", parse_networks("10.0.0.5,::1")),
     (None, "media_secret"): ("m" * 40, SecretStr("m" * 40)),
     ("fetch", "user_agent"): ("Bot/1", "Bot/1"),
     ("fetch", "connect_timeout"): ("2.5", 2.5),
@@ -102,6 +103,7 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     ("fetch", "attempts"): ("1", 1),
     ("fetch", "backoff_base"): ("0.25", 0.25),
     ("fetch", "backoff_max"): ("5", 5.0),
+    ("fetch", "source_deadline"): ("30", 30.0),
     ("fetch", "allowed_networks"): ("10.0.0.0/8, ::1", parse_networks("10.0.0.0/8,::1")),
     ("schedule", "min_interval"): ("60", 60),
     ("schedule", "max_interval"): ("7200", 7200),
@@ -114,6 +116,8 @@ SAMPLES: dict[tuple[str | None, str], tuple[str, object]] = {
     ("smtp", "sender"): ("Tidings <news@example.org>", "Tidings <news@example.org>"),
     ("smtp", "timeout"): ("12", 12.0),
     ("smtp", "site_url"): ("https://news.example.org/", "https://news.example.org/"),
+    ("workers", "lease_seconds"): ("60", 60.0),
+    ("workers", "quick_backlog"): ("0", 0),
 }
 
 

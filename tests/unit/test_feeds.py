@@ -236,6 +236,34 @@ def test_utf16_feed() -> None:
     assert [a.title for a in feed.articles] == ["Grüezi"]
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    ("content_type", "claim"),
+    [
+        ("application/rss+xml; charset=utf-8", "the server said utf-8"),
+        ("application/rss+xml", "the document declares utf-8"),
+    ],
+)
+def test_utf16_labelled_utf8_is_read_and_named(codec: str, content_type: str, claim: str) -> None:
+    """A UTF-16 body under a UTF-8 label (the server's charset, or a declaration copied from
+    a template) used to be "not a feed: an XML document whose root element is <rss>"."""
+    items = "".join(
+        f"<item><title>Grüezi {n}</title><link>https://news.example/{n}</link>"
+        f"<description>{'Zürich news. ' * 40}</description></item>"
+        for n in range(20)
+    )
+    content = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Zürich</title>{items}</channel></rss>"
+    )
+    feed = parse(content.encode(codec), content_type=content_type)
+    assert feed.title == "Zürich"
+    assert [a.title for a in feed.articles] == [f"Grüezi {n}" for n in range(20)]
+    assert feed.warning == (
+        f"wrong character encoding: {claim}, but the text is UTF-16; read as UTF-16"
+    )
+
+
 @pytest.mark.data
 def test_ttl_from_rss_ttl_and_syndication_module(shared_data: Path) -> None:
     inputs = shared_data / "feeds/rss-parser/test/input"

@@ -307,3 +307,15 @@ def test_concurrent_add_and_search(vectors: npt.NDArray[np.float32]) -> None:
         writer.result(timeout=60)  # re-raises here whatever failed in the thread
         assert reader.result(timeout=60) > 0
     assert len(index) == 280
+
+
+def test_a_process_with_an_index_can_still_load_the_embedding_model() -> None:
+    """USearch imported before ONNX Runtime made the import of the latter die of a
+    segmentation fault: a serving process that opened the index crashed when it first
+    analysed an article."""
+    import subprocess
+    import sys
+
+    code = "from tidings.store.vectors import VectorIndex; VectorIndex(None); import onnxruntime"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tidings import __version__
 from tidings.api.errors import status_for
@@ -123,13 +125,20 @@ async def _page_server_error(_: Request, __: Exception) -> Response:
 
 
 def create_app(
-    engine: Engine, *, auth_limits: AuthRateLimits | None = None, ingest: bool = False
+    engine: Engine,
+    *,
+    auth_limits: AuthRateLimits | None = None,
+    ingest: bool = False,
+    close_engine: bool = False,
 ) -> FastAPI:
     """The HTTP API and the reader's pages over ``engine``. ``auth_limits`` replaces the
-    default limits on sign-in and sign-up attempts (10 a minute per address and per name);
-    the pages' forms use the same object, ``app.state.auth_limits``. With ``ingest``, the
-    app reads its sources as they fall due while it serves (``app.state.ingestion``, a
-    :class:`BackgroundIngestion`, started and stopped with the app)."""
+    default limits on sign-in and sign-up attempts (10 a minute per address and per name,
+    counted in the database for every process); the pages' forms use the same object,
+    ``app.state.auth_limits``. With ``ingest``, the app reads its sources as they fall due
+    while it serves (``app.state.ingestion``, a :class:`BackgroundIngestion`, started and
+    stopped with the app). ``close_engine``: close the engine (saving its vector index)
+    when the app shuts down, as a serving process must: uvicorn raises the stopping signal
+    again once it has shut down, so SIGTERM ends the process before the command could."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -146,6 +155,8 @@ def create_app(
         finally:
             if ingestion is not None:
                 await asyncio.to_thread(ingestion.stop)
+            if close_engine and serving is not None:
+                await asyncio.to_thread(serving.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -161,7 +172,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.ingestion = BackgroundIngestion(engine) if ingest else None
-    app.state.auth_limits = auth_limits or AuthRateLimits()
+    app.state.auth_limits = auth_limits or AuthRateLimits(engine=engine)
 
     http_errors = _for_api(api_http_error, http_exception_handler)
     app.add_exception_handler(TidingsError, tidings_error)
@@ -197,4 +208,29 @@ def create_app(
         larger=dict.fromkeys(mine.IMPORT_PATHS, mine.MAX_IMPORT_BYTES),
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # (An app made only for its schema has no engine.)
+    trusted = [str(net) for net in engine.settings.trusted_proxies] if engine is not None else []
+    if trusted:
+        # The client's address (what rate limits count) and scheme come from proxy
+        # headers only when a configured proxy sent them; `tidings serve` turns uvicorn's
+        # own handling off (it trusts 127.0.0.1 by default, so anyone on the machine).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
+
+
+#: How ``tidings serve --workers N`` hands its settings (the command line's included) to the
+#: processes uvicorn starts, which import the app afresh (:func:`app_from_environment`).
+SETTINGS_VARIABLE = "_TIDINGS_SERVE_SETTINGS"
+#: And whether they read the sources while they serve ("1") or not.
+INGEST_VARIABLE = "_TIDINGS_SERVE_INGEST"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of the processes of ``tidings serve --workers N``: an engine of its
+    own on the shared database, closed (its vector index saved) when the process stops."""
+    from tidings.config import Settings
+    from tidings.engine import make_engine
+
+    settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
+    ingest = os.environ.get(INGEST_VARIABLE, "0") == "1"
+    return create_app(make_engine(settings), ingest=ingest, close_engine=True)

@@ -243,7 +243,7 @@ def ingest_loop(database: Path, data_dir: Path, stats: Path, enrich: bool) -> No
     source = next(
         (s for url, s in known.items() if s.kind is SourceKind.LOCAL and url.endswith("wire.xml")),
         None,
-    ) or engine.add_source(str(feed), title="Bench wire")
+    ) or engine.add_source(str(feed), title="Bench wire", operator=True)
     counter = int(time.time() * 1000) % 10**9 * 100  # unique across runs on one copy
     with stats.open("a", encoding="utf-8") as out:
         while not stop:

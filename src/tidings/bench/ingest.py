@@ -6,6 +6,10 @@ The shared real feeds (rss-parser and feed-rs fixtures) are served by a real HTT
 runs in its own fresh process with a fresh SQLite database, so peak memory (max RSS) is its
 own: Tidings, and the ``reader`` library (lemon24/reader, a well-kept Python feed reader
 with SQLite storage). Both get the same fetch concurrency.
+
+With ``--workers N`` (and ``--database`` naming PostgreSQL), a third side: N ``tidings
+worker --role ingest`` processes on a scratch schema, dividing the sources by leases, with
+the same fetch concurrency in all.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
     with make_engine(settings) as engine:
         for url in urls:
             # Feed ingestion only: the peer does not fetch article pages either.
-            engine.add_source(url, pages=PagePolicy.NEVER)
+            engine.add_source(url, pages=PagePolicy.NEVER, operator=True)
         start = time.perf_counter()
         report = engine.ingest()
         seconds = time.perf_counter() - start
@@ -204,7 +208,82 @@ def readable_by_peer(feeds: list[FeedFile]) -> list[FeedFile]:
     return [f for f in feeds if f.name in ok]
 
 
-def bench_ingest(data_dir: Path, target_entries: int = 50_000) -> dict[str, Any]:
+def run_tidings_workers(
+    urls: list[str], database_url: str, workers: int, workdir: Path
+) -> dict[str, Any]:
+    """Tidings on PostgreSQL: ``workers`` ``tidings worker --role ingest`` processes read the
+    sources together, dividing them by leases; timed from their start to the last exit."""
+    from tidings.bench.cluster import Process, ended, query, scratch_schema, tidings_env
+    from tidings.config import Settings
+    from tidings.engine import make_engine
+    from tidings.types import PagePolicy
+
+    with scratch_schema(database_url) as url:
+        with make_engine(Settings(database_url=url, data_dir=workdir, enrich=False)) as engine:
+            for source in urls:
+                engine.add_source(source, pages=PagePolicy.NEVER, operator=True)
+        env = tidings_env(
+            url,
+            workdir,
+            TIDINGS_ENRICH="0",
+            TIDINGS_FETCH__ALLOWED_NETWORKS="127.0.0.0/8",
+            # The same requests in flight to the one host as the other sides, in all.
+            TIDINGS_FETCH__PER_HOST_CONCURRENCY=str(max(1, CONCURRENCY // workers)),
+        )
+        processes = [
+            Process(
+                f"ingest-{k}",
+                ["worker", "--role", "ingest", "--until-idle"],
+                env,
+                workdir / f"worker-{k}.log",
+            )
+            for k in range(workers)
+        ]
+        start = time.perf_counter()
+        with ended(processes):
+            for process in processes:
+                process.start()
+            codes = [process.wait(3600) for process in processes]
+        seconds = time.perf_counter() - start
+        if any(codes):
+            raise RuntimeError(f"a worker failed:\n{processes[0].output()[-3000:]}")
+        # A worker's start (imports, connecting, checking the schema) is paid once in a
+        # long-lived worker, while the other sides are timed from their first fetch: the
+        # same command again, now that no source is due, measures that start alone.
+        idle = Process("ingest-idle", processes[0].args, env, workdir / "worker-idle.log")
+        idle_start = time.perf_counter()
+        if idle.start().wait(600):
+            raise RuntimeError(f"an idle worker failed:\n{idle.output()[-3000:]}")
+        startup = time.perf_counter() - idle_start
+        [(entries, failed, size)] = query(
+            url,
+            "SELECT (SELECT count(*) FROM articles), "
+            "(SELECT count(*) FROM sources WHERE last_error IS NOT NULL), "
+            "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r')",
+        )
+    return {
+        "entries": int(entries),
+        "seconds": seconds,
+        "failed_sources": int(failed),
+        "peak_rss_mib": max(p.max_rss_kib for p in processes) / 1024,
+        "db_mib": float(size or 0) / 2**20,
+        "workers": workers,
+        "cpu_seconds": sum(p.cpu for p in processes),
+        "entries_per_second": int(entries) / seconds,
+        "startup_seconds": startup,
+        "entries_per_second_after_start": int(entries) / max(seconds - startup, 1e-9),
+    }
+
+
+def bench_ingest(
+    data_dir: Path,
+    target_entries: int = 50_000,
+    *,
+    database_url: str | None = None,
+    workers: int = 2,
+) -> dict[str, Any]:
     readable = collect_feeds(data_dir)
     if not readable:
         raise FileNotFoundError(f"no feed files found under {data_dir}")
@@ -226,9 +305,24 @@ def bench_ingest(data_dir: Path, target_entries: int = 50_000) -> dict[str, Any]
             side_dir = Path(tmp) / side
             side_dir.mkdir()
             results[side] = run_side(side, urls, side_dir)
+        if database_url is not None:
+            side_dir = Path(tmp) / "postgresql"
+            side_dir.mkdir()
+            results["tidings_postgresql"] = run_tidings_workers(
+                urls, database_url, workers, side_dir
+            )
     results["ratio"] = (
         results["tidings"]["entries_per_second"] / results["reader"]["entries_per_second"]
     )
+    if "tidings_postgresql" in results:
+        results["ratio_postgresql"] = (
+            results["tidings_postgresql"]["entries_per_second"]
+            / results["reader"]["entries_per_second"]
+        )
+        results["ratio_postgresql_after_start"] = (
+            results["tidings_postgresql"]["entries_per_second_after_start"]
+            / results["reader"]["entries_per_second"]
+        )
     return results
 
 
@@ -245,14 +339,25 @@ def format_report(r: dict[str, Any]) -> str:
         f"copies), {r['entries_served']} entries served "
         f"({r['feed_files_peer_cannot_read']} files the peer cannot read left out)",
     ]
-    for side in ("tidings", "reader"):
+    for side in ("tidings", "reader", "tidings_postgresql"):
+        if side not in r:
+            continue
         s = r[side]
+        name = f"tidings on PostgreSQL, {s['workers']} workers" if "workers" in s else side
         lines.append(
-            f"  {side:8} {s['entries']:>7} entries in {s['seconds']:7.1f} s = "
+            f"  {name:32} {s['entries']:>7} entries in {s['seconds']:7.1f} s = "
             f"{s['entries_per_second']:8.0f} entries/s, peak RSS {s['peak_rss_mib']:6.0f} MiB, "
             f"db {s['db_mib']:5.0f} MiB, failed sources {s['failed_sources']}"
         )
     lines.append(f"  ratio tidings/reader entries per second: {r['ratio']:.2f}")
+    if "ratio_postgresql" in r:
+        pg = r["tidings_postgresql"]
+        lines.append(
+            f"  ratio tidings on PostgreSQL with {pg['workers']} workers/reader entries per "
+            f"second: {r['ratio_postgresql']:.2f} from the workers' start, "
+            f"{r['ratio_postgresql_after_start']:.2f} after it ({pg['startup_seconds']:.1f} s "
+            f"to start a worker; CPU {pg['cpu_seconds']:.1f} s in all)"
+        )
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from tidings.cli.context import Context, pass_ctx
 from tidings.cli.output import fail
 
 
@@ -30,14 +31,24 @@ def default_shared_data() -> Path:
     help="The shared data folder holding feeds/.",
 )
 @click.option("--entries", default=50_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Also ingest with this many `tidings worker --role ingest` processes on the "
+    "PostgreSQL database given with --database (in a scratch schema).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_ingest_command(data_dir: Path, entries: int, as_json: bool) -> None:
+@pass_ctx
+def bench_ingest_command(
+    ctx: Context, data_dir: Path, entries: int, workers: int | None, as_json: bool
+) -> None:
     """Full ingest of the real feeds on loopback, against the `reader` library."""
     from tidings.bench.ingest import bench_ingest, format_report
 
     if not (data_dir / "feeds").is_dir():
         fail(f"no feeds folder in {data_dir} (pass --data DIR)")
-    result = bench_ingest(data_dir, entries)
+    database = _postgres(ctx) if workers else None
+    result = bench_ingest(data_dir, entries, database_url=database, workers=workers or 2)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
@@ -218,3 +229,127 @@ def bench_http_command(
     except RuntimeError as e:
         fail(str(e))
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+def _postgres(ctx: Context) -> str:
+    url = ctx.settings.database_url
+    if not url.startswith("postgresql"):
+        fail(
+            "this benchmark runs several processes on PostgreSQL: pass --database "
+            "postgresql+psycopg://user:password@host/db (before the command; it works in a "
+            "scratch schema of its own and drops it)"
+        )
+    return url
+
+
+_data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_shared_data,
+    show_default="../shared/data",
+    help="The shared data folder holding demo-news/.",
+)
+
+
+@bench.command("workers")
+@_data_option
+@click.option("--articles", default=600, show_default=True, type=click.IntRange(10))
+@click.option("--rounds", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def bench_workers_command(
+    ctx: Context, data_dir: Path, articles: int, rounds: int, as_json: bool
+) -> None:
+    """Analysis by two worker processes against one, same articles, same run (PostgreSQL)."""
+    from tidings.bench.workers import bench_workers, format_report
+
+    url = _postgres(ctx)
+    if not (data_dir / "demo-news").is_dir():
+        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
+    result = bench_workers(url, data_dir, articles=articles, rounds=rounds)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("freshness")
+@_data_option
+@click.option("--backlog", default=50_000, show_default=True, type=click.IntRange(0))
+@click.option("--follow", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--analysers", default=2, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--seconds",
+    default=120,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Length of the steady flow of one entry a second (0: skip it).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def bench_freshness_command(
+    ctx: Context,
+    data_dir: Path,
+    backlog: int,
+    follow: int,
+    analysers: int,
+    seconds: int,
+    as_json: bool,
+) -> None:
+    """Freshness lag: a backlog arriving at once, and a steady flow (PostgreSQL)."""
+    from tidings.bench.freshness import bench_backlog, bench_steady, format_report
+
+    url = _postgres(ctx)
+    if not (data_dir / "demo-news").is_dir():
+        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
+    result: dict[str, Any] = {}
+    if backlog:
+        result["backlog"] = bench_backlog(
+            url, data_dir, backlog=backlog, follow=follow, analysers=analysers
+        )
+    if seconds:
+        result["steady"] = bench_steady(url, data_dir, seconds=seconds)
+    first: dict[str, Any] = next(iter(result.values()), {})
+    result.update(date=first.get("date"), machine=first.get("machine"))
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@bench.command("chaos")
+@_data_option
+@click.option("--seconds", default=180.0, show_default=True, type=click.FloatRange(10))
+@click.option("--kill-every", default=5.0, show_default=True, type=click.FloatRange(1))
+@click.option("--workers", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--servers", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--readers", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def bench_chaos_command(
+    ctx: Context,
+    data_dir: Path,
+    seconds: float,
+    kill_every: float,
+    workers: int,
+    servers: int,
+    readers: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Processes killed at random while news arrives and readers read: nothing lost or
+    duplicated, no index gaps, no 5xx (PostgreSQL). Exits non-zero if any."""
+    from tidings.bench.chaos import bench_chaos, format_report, passed
+
+    url = _postgres(ctx)
+    if not (data_dir / "demo-news").is_dir():
+        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
+    result = bench_chaos(
+        url,
+        data_dir,
+        seconds=seconds,
+        kill_every=kill_every,
+        workers=workers,
+        servers=servers,
+        readers=readers,
+        seed=seed,
+    )
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    if not passed(result):
+        raise SystemExit(1)

@@ -18,6 +18,7 @@ from tidings.cli import (
     serving,
     sources,
     understanding,
+    workers,
 )
 from tidings.cli.context import Context
 from tidings.cli.output import fail
@@ -88,6 +89,7 @@ for command in (
     digests.digest,
     serving.serve,
     serving.demo,
+    workers.worker,
     bench.bench,
     evaluation.evaluate,
 ):

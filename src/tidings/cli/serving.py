@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,32 +19,140 @@ from tidings.suggest import well_covered
 from tidings.types import Entity, SourceKind, TopicKind, TopicTag
 
 
-def serve_engine(engine: Engine, host: str, port: int, *, ingest: bool = True) -> None:
-    """Serve the app; with ``ingest``, it reads the sources as they fall due (a source a
-    reader adds on the page within seconds) in a thread of its own."""
+def plain_http_warning(host: str, *, tls: bool, behind_proxy: bool) -> str | None:
+    """What to tell an operator about to serve plain HTTP beyond this machine, or None.
+    Pure."""
+    if tls or behind_proxy or is_loopback(host):
+        return None
+    return (
+        f"warning: serving plain HTTP on {host}: passwords and session cookies would cross "
+        "the network unencrypted. Put a TLS-terminating reverse proxy in front (and name it "
+        "in TIDINGS_TRUSTED_PROXIES), or pass --ssl-certfile and --ssl-keyfile."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_engine(
+    engine: Engine,
+    host: str,
+    port: int,
+    *,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    workers: int = 1,
+    ingest: bool = True,
+) -> None:
+    """Serve the app; with ``workers`` above 1, in that many processes sharing the port,
+    each with an engine of its own on the same database (what they share goes through it:
+    sessions, rate limits, which cached pages are stale, the change sequence their ranking
+    data and vector indexes follow). With ``ingest``, it reads the sources as they fall due
+    (a source a reader adds on the page within seconds) in a thread of its own, in every
+    process: sources are read under leases, so never twice."""
     import uvicorn
 
-    from tidings.api.app import create_app
+    from tidings.api.app import INGEST_VARIABLE, SETTINGS_VARIABLE, create_app
 
+    warning = plain_http_warning(
+        host, tls=certfile is not None, behind_proxy=bool(engine.settings.trusted_proxies)
+    )
+    if warning:
+        click.echo(warning, err=True)
+    scheme = "https" if certfile is not None else "http"
+    processes = f" in {workers} processes" if workers > 1 else ""
     reading = "; reading sources as they fall due" if ingest else ""
-    click.echo(f"serving Tidings at http://{host}:{port}{reading}  (Ctrl-C to stop)")
-    uvicorn.run(create_app(engine, ingest=ingest), host=host, port=port, log_level="warning")
+    click.echo(f"serving Tidings at {scheme}://{host}:{port}{processes}{reading}  (Ctrl-C to stop)")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        # Proxy headers are the app's to honour, from TIDINGS_TRUSTED_PROXIES alone.
+        "proxy_headers": False,
+        "ssl_certfile": str(certfile) if certfile else None,
+        "ssl_keyfile": str(keyfile) if keyfile else None,
+    }
+    if workers <= 1:
+        # The engine is closed, its vector index saved, at the app's shutdown (see
+        # create_app's close_engine).
+        uvicorn.run(create_app(engine, ingest=ingest, close_engine=True), **options)
+        return
+    # The processes import the app afresh; the settings, the command line's included, go
+    # to them through the environment.
+    os.environ[SETTINGS_VARIABLE] = engine.settings.model_dump_json()
+    os.environ[INGEST_VARIABLE] = "1" if ingest else "0"
+    uvicorn.run("tidings.api.app:app_from_environment", factory=True, workers=workers, **options)
+
+
+def _tls_files(certfile: Path | None, keyfile: Path | None) -> None:
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+
+
+_certfile = click.option(
+    "--ssl-certfile",
+    "certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM; with --ssl-keyfile).",
+)
+_keyfile = click.option(
+    "--ssl-keyfile",
+    "keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Serving processes sharing the port (about one per core); any number of machines "
+    "may serve one PostgreSQL database too.",
+)
+@click.option(
     "--no-ingest",
     is_flag=True,
-    help="Do not read sources while serving (when `tidings ingest --watch` runs elsewhere).",
+    help="Do not read sources while serving (when `tidings worker` or `tidings ingest "
+    "--watch` runs elsewhere).",
 )
+@_certfile
+@_keyfile
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, no_ingest: bool) -> None:
+def serve(
+    ctx: Context,
+    host: str,
+    port: int,
+    workers: int,
+    no_ingest: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+) -> None:
     """Serve the HTTP API and pages, and read the sources as they fall due."""
+    _tls_files(certfile, keyfile)
     if not no_ingest:
         ctx.engine.check_enrichment()
-    serve_engine(ctx.engine, host, port, ingest=not no_ingest)
+    serve_engine(
+        ctx.engine,
+        host,
+        port,
+        certfile=certfile,
+        keyfile=keyfile,
+        workers=workers,
+        ingest=not no_ingest,
+    )
 
 
 @click.command()
@@ -71,12 +181,12 @@ def demo(ctx: Context, feeds_dir: Path | None, host: str, port: int, no_serve: b
             # read; a folder of assorted feed files is one source named after the folder.
             feeds = [p for p in folder.rglob("*") if p.suffix.lower() in FEED_SUFFIXES]
             title = None if folders and len(feeds) == 1 else f"Local feeds: {folder.name}"
-            engine.add_source(url, tags=("demo",), title=title)
+            engine.add_source(url, tags=("demo",), title=title, operator=True)
         what = f"{len(folders)} publishers' folders" if folders else "feed files"
         click.echo(f"demo: reading {what} from {feeds_dir.resolve()}")
     else:
         starter = resources.files("tidings").joinpath("data/starter.opml").read_bytes()
-        added, existing = engine.import_opml(starter)
+        added, existing = engine.import_opml(starter, operator=True)
         click.echo(f"demo: {len(added) + len(existing)} starter news feeds from the internet")
     sources = [h.source for h in engine.list_sources() if h.source.kind is not SourceKind.MANUAL]
     with progress_bar(len(sources), quiet=False) as advance:
@@ -200,16 +310,11 @@ def demo_follows(engine: Engine) -> tuple[list[TopicTag], list[Entity]]:
 def ensure_demo_reader(engine: Engine, host: str) -> str:
     """The demo reader, made once (following what the most widely reported stories are
     about: :func:`demo_follows`) and able to sign in; returns their password."""
-    import ipaddress
     import secrets
 
     from tidings.errors import AuthenticationError, NotFoundError
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    password = DEMO_PASSWORD if loopback else secrets.token_urlsafe(12)
+    password = DEMO_PASSWORD if is_loopback(host) else secrets.token_urlsafe(12)
     try:
         engine.get_reader(DEMO_READER)
     except NotFoundError:

@@ -11,8 +11,9 @@ from typing import Any
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import echo_json, fail, short, when
+from tidings.cli.output import EXIT_ERROR, echo_json, fail, short, when
 from tidings.cli.understanding import run_enrichment
+from tidings.ingest.stage import OWN_FAILURE
 from tidings.types import IngestReport, PagePolicy, SourceKind, SourceUpdate
 
 
@@ -37,7 +38,9 @@ def source_add(
     ctx: Context, url: str, tags: tuple[str, ...], title: str | None, pages: str
 ) -> None:
     """Subscribe to a feed URL, or a local feed file or folder."""
-    added = ctx.engine.add_source(url, tags=tags, title=title, pages=PagePolicy(pages))
+    added = ctx.engine.add_source(
+        url, tags=tags, title=title, pages=PagePolicy(pages), operator=True
+    )
     click.echo(f"added source {added.id}: {added.url} ({added.kind.value})")
 
 
@@ -61,7 +64,9 @@ def source_list(ctx: Context, as_json: bool) -> None:
     for h in health:
         s = h.source
         status = "ok"
-        if s.last_error:
+        if s.last_error and s.last_error.startswith(OWN_FAILURE):
+            status = f"ERROR: {s.last_error}"  # no count: the source is not to blame
+        elif s.last_error:
             status = f"ERROR ({s.failures}x): {s.last_error}"
         elif s.warning:
             status = f"warning: {s.warning}"
@@ -74,6 +79,16 @@ def source_list(ctx: Context, as_json: bool) -> None:
         )
         click.echo(f"{'':>52}{short(s.url, 70)}")
         click.echo(f"{'':>52}{short(status, 120)}")
+
+
+@source.command("trust")
+@click.argument("key")
+@pass_ctx
+def source_trust(ctx: Context, key: str) -> None:
+    """Let a source (by id or URL) reach the networks --allow-network and
+    TIDINGS_FETCH__ALLOWED_NETWORKS open: sources readers add never do until you trust them."""
+    trusted = ctx.engine.trust_source(int(key) if key.isdigit() else key)
+    click.echo(f"source {trusted.id} may now use the network allowances: {trusted.url}")
 
 
 @source.command("remove")
@@ -99,7 +114,7 @@ def opml_import(ctx: Context, file: Path) -> None:
         content = file.read_bytes()
     except OSError as e:
         fail(f"cannot read {file}: {e.strerror}")
-    added, existing = ctx.engine.import_opml(content)
+    added, existing = ctx.engine.import_opml(content, operator=True)
     click.echo(f"imported {len(added)} source(s); {len(existing)} already present")
 
 
@@ -146,9 +161,23 @@ def progress_bar(total: int, quiet: bool) -> Iterator[Callable[[SourceUpdate], N
 
 def summarise(report: IngestReport) -> str:
     failed = len(report.failed)
-    return (
+    ours = len(report.internal_failures)
+    text = (
         f"{len(report.updates)} source(s) read: {report.new} new, {report.updated} updated "
         f"article(s); {failed} failed"
+    )
+    return text + (f" ({ours} for Tidings' own reasons)" if ours else "")
+
+
+def own_failure(report: IngestReport) -> str | None:
+    """What to say, before exiting non-zero, when sources failed for Tidings' own reasons
+    (storage full or gone): cron and systemd must notice. None when none did."""
+    ours = report.internal_failures
+    if not ours:
+        return None
+    return (
+        f"{len(ours)} source(s) could not be read for Tidings' own reasons; the first: "
+        f"{ours[0].error}"
     )
 
 
@@ -171,8 +200,12 @@ def ingest(ctx: Context, watch: bool, every: bool, quiet: bool, verbose: bool) -
             for update in report.updates:
                 click.echo(describe(update))
         click.echo(summarise(report))
+        if (problem := own_failure(report)) is not None:
+            fail(problem)
         if engine.settings.enrich:
-            run_enrichment(engine, everything=False, limit=None, quiet=quiet)
+            enriched = run_enrichment(engine, everything=False, limit=None, quiet=quiet)
+            if enriched.error:
+                sys.exit(EXIT_ERROR)  # the reason is printed already
         return report
 
     sources = None
@@ -190,6 +223,8 @@ def ingest(ctx: Context, watch: bool, every: bool, quiet: bool, verbose: bool) -
                     click.echo(describe(update))
             if report.updates:
                 click.echo(f"{when(report.finished)}  {summarise(report)}")
+            if (problem := own_failure(report)) is not None:
+                fail(problem)  # a supervisor restarts us; a cron job reports it
 
         try:
             engine.watch(on_pass=after_pass, skip_first_wait=False)

@@ -18,9 +18,11 @@ from tidings.types import EnrichReport, Story
 def describe_enrichment(report: EnrichReport) -> str:
     if report.error:
         return f"enrichment did not run: {report.error}"
-    rate = (report.analysed + report.skipped) / report.seconds if report.seconds else 0.0
+    passes = report.analysed + report.quick + report.skipped
+    rate = passes / report.seconds if report.seconds else 0.0
+    quick = f" ({report.quick} quick first pass(es) of a backlog)" if report.quick else ""
     return (
-        f"{report.analysed} article(s) analysed, {report.skipped} skipped; "
+        f"{report.analysed} article(s) analysed{quick}, {report.skipped} skipped; "
         f"{report.new_stories} new and {report.changed_stories} grown stories; "
         f"{report.duplicates} near-duplicate(s) linked ({rate:.1f} articles/s)"
     )

@@ -340,18 +340,26 @@ def send_due_digests(
             continue
         if not account.email:
             continue
-        outcomes.append(
-            _one_digest(
-                engine,
-                smtp,
-                account.reader_id,
-                account.email,
-                account.digest_last_sent,
-                now=now,
-                sender=sender,
-                dry_run=dry_run,
+        # Leased first, so that two processes sending digests never send one twice (a dry
+        # run sends nothing and takes nothing).
+        if not dry_run and not engine.claim_digest(account.reader_id, account.digest_last_sent):
+            continue
+        try:
+            outcomes.append(
+                _one_digest(
+                    engine,
+                    smtp,
+                    account.reader_id,
+                    account.email,
+                    account.digest_last_sent,
+                    now=now,
+                    sender=sender,
+                    dry_run=dry_run,
+                )
             )
-        )
+        finally:
+            if not dry_run:
+                engine.release_digest(account.reader_id)
     return DigestReport(outcomes=tuple(outcomes), dry_run=dry_run)
 
 

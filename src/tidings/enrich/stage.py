@@ -9,8 +9,11 @@ One run takes the articles whose current version has not been analysed, in batch
    :class:`tidings.enrich.linking.EntityRules` decide;
 4. new articles are filed under stories (:class:`tidings.enrich.story_feed.StoryFiler`):
    the open stories they touch are clustered again with them, and the changed stories are
-   written back;
-5. their vectors go into the vector index.
+   written back.
+
+The vector index follows storage (:class:`tidings.store.vector_follow.FollowedIndex`): a run
+brings it up to date at its end, and any process that uses it catches up with what others
+stored, so a run killed half-way leaves nothing missing from it.
 
 Every step reaches storage through :class:`tidings.store.base.Storage` only.
 """
@@ -21,14 +24,12 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-
 from tidings.enrich.duplicates import DuplicateIndex
-from tidings.enrich.embed import Vector
 from tidings.enrich.linking import EntityRules
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryItem, StoryParams
@@ -39,9 +40,11 @@ from tidings.enrich.story_feed import (
     stored_item,
     story_item,
 )
-from tidings.errors import TidingsError
-from tidings.store.base import Storage
+from tidings.leases import holder_name, lease_until, new_token
+from tidings.store.base import AnalysisClaim, Storage
+from tidings.store.changes import ChangeFollower
 from tidings.store.embedding import from_bytes
+from tidings.store.vector_follow import FollowedIndex
 from tidings.store.vectors import VectorIndex
 from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport
 
@@ -57,8 +60,29 @@ BATCH = 64
 #: LSH index to a week of articles.
 DUPLICATE_WINDOW = timedelta(days=7)
 
+#: Extra reach of the near-duplicate index when it is built (see ``_duplicate_index``).
+DUPLICATE_SLACK = timedelta(days=1)
+#: Changes read per query when the near-duplicate index catches up.
+CHANGES_BATCH = 5_000
+
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
+
+
+def quick_pass(waiting_first: int, quick_backlog: int) -> bool:
+    """Whether the next batch gets a quick first pass: when more articles wait for their
+    first analysis than ``quick_backlog``. Pure."""
+    return waiting_first > quick_backlog
+
+
+@dataclass(slots=True)
+class _Tally:
+    analysed: int = 0
+    quick: int = 0
+    skipped: int = 0
+    new_stories: int = 0
+    changed_stories: int = 0
+    duplicates: int = 0
 
 
 def index_path(data_dir: Path, database_url: str) -> Path:
@@ -69,7 +93,15 @@ def index_path(data_dir: Path, database_url: str) -> Path:
 
 
 class EnrichmentStage:
-    """Runs enrichment for one storage; holds the in-memory duplicate and vector indexes."""
+    """Runs enrichment for one storage; holds the in-memory duplicate and vector indexes.
+
+    Work comes from storage's analysis queue (``store/sql/work.py``): a run leases a batch,
+    analyses it (the models' work, in parallel with any other worker), then, holding the
+    analysis lock, brings its near-duplicate index up to date with what other workers stored,
+    links duplicates, stores the analyses and files stories, and takes the batch off the
+    queue. While more than ``quick_backlog`` articles wait for their first analysis, batches
+    get a quick one first (see :meth:`tidings.enrich.pipeline.Enricher.analyse`).
+    """
 
     def __init__(
         self,
@@ -79,18 +111,29 @@ class EnrichmentStage:
         clock: Clock,
         enricher: Enricher | None = None,
         params: StoryParams | None = None,
+        lease_seconds: float = 300.0,
+        quick_backlog: int = 2 * BATCH,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.params = params or StoryParams()
+        self.lease_seconds = lease_seconds
+        self.quick_backlog = quick_backlog
         self._enricher = enricher
         self._vector_path = vector_path
-        self._vectors: VectorIndex | None = None
+        self._vectors: FollowedIndex | None = None
         self._duplicates: DuplicateIndex | None = None
         self._duplicates_since: datetime | None = None
+        self._duplicates_follower: ChangeFollower | None = None
         self._roots: dict[int, int] = {}
         self._stories = StoryFiler(self.params)
         self._lock = threading.Lock()
+        self._token = new_token()
+
+    @property
+    def owner(self) -> str:
+        """The name this stage's leases are taken under."""
+        return holder_name(self._token)
 
     @property
     def enricher(self) -> Enricher:
@@ -99,9 +142,10 @@ class EnrichmentStage:
         return self._enricher
 
     def close(self) -> None:
-        """Write the vector index to disk."""
+        """Bring the vector index up to date and write it to disk."""
         with self._lock:
-            self._save_vectors()
+            if self._vectors is not None:
+                self._vectors.close()
 
     # --- the run -----------------------------------------------------------------------
 
@@ -112,7 +156,8 @@ class EnrichmentStage:
         limit: int | None = None,
         progress: Progress | None = None,
     ) -> EnrichReport:
-        """Analyse what is pending (with ``everything``, every article again)."""
+        """Analyse what waits on the queue (with ``everything``, every article again), at
+        most ``limit`` analyses."""
         with self._lock:
             return self._run(everything=everything, limit=limit, progress=progress)
 
@@ -120,48 +165,98 @@ class EnrichmentStage:
         self, *, everything: bool, limit: int | None, progress: Progress | None
     ) -> EnrichReport:
         started = time.perf_counter()
-        total = self.storage.count_to_enrich(everything=everything)
+        storage = self.storage
+        if everything:
+            storage.queue_everything(now=self.clock())
+        first, full = storage.analysis_backlog()
+        total = first * (2 if quick_pass(first, self.quick_backlog) else 1) + full
         if limit is not None:
             total = min(total, limit)
-        analysed = skipped = new_stories = changed_stories = dups = 0
-        after = 0
+        report = _Tally()
         done = 0
         if progress is not None:
             progress(0, total)
-        if total:
-            self.vectors()  # opened (or rebuilt) before this run adds to storage
-        while done < total:
-            size = min(BATCH, total - done)
-            batch = self.storage.articles_to_enrich(
-                limit=size, after_id=after, everything=everything
+        while limit is None or done < limit:
+            waiting, _ = storage.analysis_backlog()
+            quick = quick_pass(waiting, self.quick_backlog)
+            size = BATCH if limit is None else min(BATCH, limit - done)
+            now = self.clock()
+            claims = storage.claim_analysis(
+                self.owner,
+                now=now,
+                until=lease_until(now, self.lease_seconds),
+                limit=size,
+                first_only=quick,
             )
-            if not batch:
+            if not claims:
                 break
-            after = batch[-1].id
-            analyses = self.enricher.analyse(batch)
-            analyses = self._link_duplicates(batch, analyses)
-            dups += sum(1 for a in analyses if a.enrichment.duplicate_of is not None)
-            names = self.storage.save_enrichments(
-                [a.enrichment for a in analyses], enriched_at=self.clock(), matcher=EntityRules()
-            )
-            started_n, changed_n = self._file_stories(batch, analyses, names)
-            new_stories += started_n
-            changed_stories += changed_n
-            self._index_vectors(analyses)
-            analysed += sum(1 for a in analyses if a.enrichment.status is EnrichmentStatus.DONE)
-            skipped += sum(1 for a in analyses if a.enrichment.status is EnrichmentStatus.SKIPPED)
-            done += len(batch)
+            try:
+                self._analyse(claims, quick, report)
+            finally:
+                # Whatever was not stored (a failure, a lease lost) goes back to the queue.
+                storage.release_analysis(self.owner, [c.article.id for c in claims])
+            done += len(claims)
             if progress is not None:
-                progress(done, total)
-        self._save_vectors()
+                progress(min(done, max(total, done)), max(total, done))
+        if report.analysed and (followed := self._followed()) is not None:
+            followed.catch_up()
         return EnrichReport(
-            analysed=analysed,
-            skipped=skipped,
-            new_stories=new_stories,
-            changed_stories=changed_stories,
-            duplicates=dups,
+            analysed=report.analysed,
+            skipped=report.skipped,
+            quick=report.quick,
+            new_stories=report.new_stories,
+            changed_stories=report.changed_stories,
+            duplicates=report.duplicates,
             seconds=time.perf_counter() - started,
         )
+
+    def _analyse(self, claims: Sequence[AnalysisClaim], quick: bool, report: _Tally) -> None:
+        """Analyse one leased batch and store it (class docstring)."""
+        storage = self.storage
+        batch = [c.article for c in claims]
+        known = {c.article.id: from_bytes(c.vector) for c in claims if c.vector is not None}
+        analyses = self.enricher.analyse(batch, quick=quick, vectors=known)
+        quick_bytes = {c.article.id: c.vector for c in claims if c.vector is not None}
+        # The quick pass's bytes as stored, not read and written again (which would round
+        # the scale differently): one embedding per version of an article.
+        analyses = [
+            _with_vector(a, quick_bytes[a.enrichment.article_id])
+            if a.enrichment.article_id in quick_bytes and a.enrichment.vector is not None
+            else a
+            for a in analyses
+        ]
+        with storage.analysis_lock():
+            self._catch_up_duplicates()
+            analyses = self._link_duplicates(batch, analyses)
+            names = storage.save_enrichments(
+                [a.enrichment for a in analyses],
+                enriched_at=self.clock(),
+                matcher=EntityRules(),
+                owner=self.owner,
+                quick=quick,
+            )
+            started_n, changed_n = self._file_stories(batch, analyses, names)
+            kept = [a for a in analyses if a.enrichment.article_id in names]
+            done = [a.enrichment for a in kept if a.enrichment.status is EnrichmentStatus.DONE]
+            # A skipped article is skipped for good: no full pass follows.
+            final = [
+                (e.article_id, e.content_hash)
+                for a in kept
+                if (e := a.enrichment).status is not EnrichmentStatus.DONE or not quick
+            ]
+            storage.finish_analysis(self.owner, final, quick=False)
+            if quick:
+                storage.finish_analysis(
+                    self.owner, [(e.article_id, e.content_hash) for e in done], quick=True
+                )
+        report.new_stories += started_n
+        report.changed_stories += changed_n
+        report.duplicates += sum(1 for a in kept if a.enrichment.duplicate_of is not None)
+        if quick:
+            report.quick += len(done)
+        else:
+            report.analysed += len(done)
+        report.skipped += sum(1 for a in kept if a.enrichment.status is EnrichmentStatus.SKIPPED)
 
     # --- near-duplicates -----------------------------------------------------------------
 
@@ -171,12 +266,43 @@ class EnrichmentStage:
             or self._duplicates_since is None
             or since < self._duplicates_since
         ):
+            # Newest first, a backlog's batches reach further back one after another: a
+            # day of slack spares a rebuild for each of them.
+            since -= DUPLICATE_SLACK
+            position = self.storage.change_position()
             index = DuplicateIndex()
             for article_id, signature, vector, root in self.storage.recent_signatures(since):
                 index.add(article_id, signature, from_bytes(vector) if vector else None)
                 self._roots[article_id] = root or article_id
             self._duplicates, self._duplicates_since = index, since
+            self._duplicates_follower = ChangeFollower(position, time.monotonic())
+            self._catch_up_duplicates()
         return self._duplicates
+
+    def _catch_up_duplicates(self) -> None:
+        """Add what other workers stored since the index was read (under the analysis lock,
+        so nothing is stored meanwhile)."""
+        index, follower = self._duplicates, self._duplicates_follower
+        if index is None or follower is None or self._duplicates_since is None:
+            return
+        while True:
+            changes = self.storage.analysis_changes(
+                after=follower.high, also=sorted(follower.gaps), signatures=True
+            )
+            if not changes.seqs:
+                return
+            for change in changes.changed:
+                if change.signature is None:
+                    index.remove(change.article_id)
+                elif change.dated >= self._duplicates_since:
+                    vector = from_bytes(change.vector) if change.vector else None
+                    index.add(change.article_id, change.signature, vector)
+                    self._roots[change.article_id] = change.duplicate_of or change.article_id
+            for article_id in changes.removed:
+                index.remove(article_id)
+            follower.read(changes.seqs, time.monotonic())
+            if len(changes.seqs) < CHANGES_BATCH:
+                return
 
     def _link_duplicates(
         self, batch: Sequence[Article], analyses: list[Analysis]
@@ -256,43 +382,17 @@ class EnrichmentStage:
     # --- vectors -----------------------------------------------------------------------
 
     def vectors(self) -> VectorIndex | None:
-        """The vector index, opened on first use; a missing or damaged file is rebuilt
-        from the vectors in storage (storage is the truth, the index a cache of it)."""
+        """The vector index, opened (or rebuilt from storage) on first use and caught up
+        with what any process stored since (see :mod:`tidings.store.vector_follow`)."""
+        followed = self._followed()
+        return followed.index() if followed is not None else None
+
+    def _followed(self) -> FollowedIndex | None:
         if self._vector_path is None:
             return None
         if self._vectors is None:
-            index = VectorIndex(self._vector_path, rows=self._stored_vectors)
-            if index.rebuilt == "corrupt" or (index.rebuilt and len(index)):
-                log.warning(
-                    "vector index %s was %s; rebuilt from storage (%d vectors)",
-                    self._vector_path,
-                    index.rebuilt,
-                    len(index),
-                )
-            self._vectors = index
+            self._vectors = FollowedIndex(self._vector_path, self.storage)
         return self._vectors
-
-    def _stored_vectors(self) -> Iterator[tuple[int, Vector]]:
-        after = 0
-        while rows := self.storage.article_vectors(after_id=after):
-            for article_id, data in rows:
-                yield article_id, from_bytes(data)
-            after = rows[-1][0]
-
-    def _index_vectors(self, analyses: Sequence[Analysis]) -> None:
-        index = self.vectors()
-        if index is None:
-            return
-        rows = [(a.enrichment.article_id, a.vector) for a in analyses if a.vector is not None]
-        if rows:
-            index.add([r[0] for r in rows], np.stack([r[1] for r in rows]))
-
-    def _save_vectors(self) -> None:
-        if self._vectors is not None:
-            try:
-                self._vectors.save()
-            except TidingsError as e:
-                log.warning("cannot save the vector index: %s", e)
 
     def similar(self, article_id: int, k: int = 10) -> list[tuple[int, float]]:
         """Articles most like this one, by embedding (best first, itself excluded)."""
@@ -303,8 +403,12 @@ class EnrichmentStage:
         return index.search(from_bytes(insight_vector), k, exclude=(article_id,))
 
 
-def _with(analysis: Analysis, *, duplicate_of: int | None) -> Analysis:
-    from dataclasses import replace
+def _with_vector(analysis: Analysis, vector: bytes) -> Analysis:
+    return Analysis(
+        replace(analysis.enrichment, vector=vector), analysis.vector, analysis.lead_names
+    )
 
+
+def _with(analysis: Analysis, *, duplicate_of: int | None) -> Analysis:
     enrichment: Enrichment = replace(analysis.enrichment, duplicate_of=duplicate_of)
     return Analysis(enrichment, analysis.vector, analysis.lead_names)

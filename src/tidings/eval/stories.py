@@ -46,7 +46,7 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tidings.enrich.embed import Vector
 from tidings.enrich.pipeline import Analysis, Enricher
 from tidings.enrich.stories import StoryItem
 from tidings.enrich.story_feed import story_item
@@ -171,7 +172,14 @@ class _AnalysedEnricher(Enricher):
         super().__init__()
         self._analyses = analyses
 
-    def analyse(self, articles: Sequence[Article]) -> list[Analysis]:
+    def analyse(
+        self,
+        articles: Sequence[Article],
+        *,
+        quick: bool = False,
+        vectors: Mapping[int, Vector] | None = None,
+    ) -> list[Analysis]:
+        # Always the full analysis made beforehand: run_stage asks for no quick pass.
         out = []
         for article in articles:
             done = self._analyses[article.guid or ""]
@@ -210,8 +218,14 @@ def run_stage(
                 ids.extend(result.changed_ids)
             enricher = _AnalysedEnricher(analyses)
             while storage.count_to_enrich():
+                # No quick first pass however many wait: each article is filed once, with
+                # its full analysis, in the order stored.
                 stage = EnrichmentStage(
-                    storage, vector_path=None, clock=lambda: SAME_DAY, enricher=enricher
+                    storage,
+                    vector_path=None,
+                    clock=lambda: SAME_DAY,
+                    enricher=enricher,
+                    quick_backlog=len(docs),
                 )
                 stage.run(limit=BATCH if cold else None)
             filed = storage.stories_of(ids)

@@ -94,12 +94,60 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None = None) -> 
         raise FeedParseError("not a feed: the document is empty", resource=url)
     if first == b"{" or (first != b"<" and "json" in mime):
         return _presentable(_parse_json_feed(data, url=url))
+    data, charset, relabelled = _utf16_as_utf8(data, charset)
     if _declares_entities(data, charset):
         raise FeedParseError(REFUSED_ENTITIES, resource=url)
     root = _root_element(data)
     if root in _HTML_ROOTS:
         raise FeedParseError("not a feed: looks like an HTML page", resource=url)
-    return _presentable(_parse_xml_feed(data, url=url, charset=charset, root=root))
+    feed = _parse_xml_feed(data, url=url, charset=charset, root=root)
+    if relabelled:
+        feed = replace(feed, warning="; ".join(filter(None, [relabelled, feed.warning])))
+    return _presentable(feed)
+
+
+_XML_DECLARATION = re.compile(r"^<\?xml[^>]*?\?>")
+_DECLARED_ENCODING = re.compile(r"""(encoding\s*=\s*)(["'])([A-Za-z0-9._:-]*)\2""")
+
+
+def _utf16_variant(data: bytes) -> str | None:
+    """The UTF-16 codec that reads ``data``, when its first bytes say it is UTF-16: a byte
+    order mark, or the XML spec's autodetection pattern (``<`` or ``<?`` with zero bytes
+    between, where UTF-32 would have three)."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and data[:4] not in (
+        codecs.BOM_UTF32_LE,
+        codecs.BOM_UTF32_BE,
+    ):
+        return "utf-16"
+    if data[:2] == b"<\x00" and data[2:3] != b"\x00" and data[3:4] == b"\x00":
+        return "utf-16-le"
+    if data[:2] == b"\x00<" and data[2:3] == b"\x00" and data[3:4] != b"\x00":
+        return "utf-16-be"
+    return None
+
+
+def _utf16_as_utf8(data: bytes, charset: str | None) -> tuple[bytes, str | None, str | None]:
+    """A UTF-16 document as UTF-8, with its charset and the warning to give: feedparser
+    follows a charset or declaration that says UTF-8 and then finds no feed at all in the
+    UTF-16 bytes. The bytes win over the labels, as a byte order mark does in XML (RFC 7303
+    section 3.3); a label that said otherwise is named in the warning."""
+    variant = _utf16_variant(data)
+    if variant is None:
+        return data, charset, None
+    text = data.decode(variant, "replace").lstrip("\ufeff")
+    declared: str | None = None
+    if (declaration := _XML_DECLARATION.match(text)) is not None:
+        found = _DECLARED_ENCODING.search(declaration.group(0))
+        declared = found.group(3).lower() if found else None
+        fixed = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", declaration.group(0))
+        text = fixed + text[declaration.end() :]
+    claim = None
+    if charset and not charset.startswith("utf-16"):
+        claim = f"the server said {charset}"
+    elif declared and not declared.startswith("utf-16"):
+        claim = f"the document declares {declared}"
+    warning = f"wrong character encoding: {claim}, but the text is UTF-16; read as UTF-16"
+    return text.encode("utf-8"), "utf-8", warning if claim else None
 
 
 #: Longest headline made up from an untitled entry's text, in characters: about what a

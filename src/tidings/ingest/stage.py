@@ -17,7 +17,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -29,13 +29,17 @@ from tidings.errors import (
     ExtractionError,
     FeedParseError,
     FetchError,
+    FetchTimeoutError,
     InvalidURLError,
     NotFoundError,
+    StorageError,
     TidingsError,
 )
 from tidings.ingest import local, opml, schedule
 from tidings.ingest.feeds import ParsedFeed, canonicalize_url, parse_feed
 from tidings.ingest.fetch import Fetcher
+from tidings.ingest.priority import names_followed
+from tidings.leases import holder_name, lease_until, new_token, source_lease_seconds
 from tidings.store.base import Storage
 from tidings.types import (
     Article,
@@ -72,6 +76,9 @@ EXTRACT_TIMEOUT = 10.0
 
 #: What a browser sends for a page; some sites serve feeds-only clients a stub.
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+#: How a source's last error starts when the failure was Tidings' own (storage, a bug).
+OWN_FAILURE = "Tidings' own failure, not the source's"
 
 #: The name of the source that articles added by hand go to when none is given.
 MANUAL_SOURCE = "Added by hand"
@@ -150,6 +157,7 @@ class IngestionStage:
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()
+        self._token = new_token()
 
     # --- sources ---------------------------------------------------------------------
 
@@ -160,11 +168,13 @@ class IngestionStage:
         tags: Sequence[str] = (),
         title: str | None = None,
         pages: PagePolicy = PagePolicy.AUTO,
+        operator: bool = False,
     ) -> Source:
         """Subscribe to a feed URL, or a local feed file or folder. Due for polling at once.
 
         ``pages`` says when entries' article pages are fetched for their whole text (feeds
-        on the web only; local feed files are read as they are)."""
+        on the web only; local feed files are read as they are). Only a source the operator
+        adds (``operator``) is fetched with the network allowances."""
         normalised, kind = classify_source_url(url)
         clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
         return self.storage.add_source(
@@ -174,9 +184,12 @@ class IngestionStage:
             tags=clean_tags,
             pages=PagePolicy(pages),
             added=self._clock(),
+            operator=operator,
         )
 
-    def import_opml(self, content: bytes) -> tuple[list[Source], list[OutlineEntry]]:
+    def import_opml(
+        self, content: bytes, *, operator: bool = False
+    ) -> tuple[list[Source], list[OutlineEntry]]:
         """Subscribe to every feed of an OPML document. Returns (added, already present)."""
         added: list[Source] = []
         existing: list[OutlineEntry] = []
@@ -186,7 +199,9 @@ class IngestionStage:
             if normalised in known:
                 existing.append(entry)
                 continue
-            source = self.add_source(entry.url, tags=entry.tags, title=entry.title)
+            source = self.add_source(
+                entry.url, tags=entry.tags, title=entry.title, operator=operator
+            )
             if entry.site and source.site is None:
                 source = self.storage.update_source(replace(source, site=entry.site))
             known.add(source.url)
@@ -210,26 +225,81 @@ class IngestionStage:
         sources: Sequence[Source] | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """One pass over ``sources`` (default: those due now). Never raises for a source's
-        failure: it is recorded on the source and in the report."""
+        """One pass over the sources due now (or ``sources``, due or not). Never raises for
+        a source's failure: it is recorded on the source and in the report.
+
+        Each source is leased before it is read (``store/sql/work.py``), so processes
+        sharing the database never read one source twice in a due window: due sources are
+        claimed a few at a time, as slots free up, until none is left unclaimed; a source
+        named in ``sources`` that another process holds is left to it.
+        """
         started = self._clock()
-        todo = list(self.due_sources() if sources is None else sources)
         updates: list[SourceUpdate] = []
         parse_slots = asyncio.Semaphore(PARSE_CONCURRENCY)
         # Fetching outpaces parsing, so without a bound every fetched body would wait in
         # memory for a parse slot; this keeps at most this many sources in flight.
-        source_slots = asyncio.Semaphore(self.settings.fetch.total_concurrency)
-        async with Fetcher(self.settings.fetch, transport=self._transport) as fetcher:
+        slots = self.settings.fetch.total_concurrency
+        source_slots = asyncio.Semaphore(slots)
+        named = [s.id for s in sources] if sources is not None else None
+        try:
+            followed = self.storage.followed_entity_keys()
+        except StorageError as e:
+            log.warning("reading what readers follow failed; no entry goes first: %s", e)
+            followed = frozenset()
+        # The operator's network allowances are for the operator's own sources: a source a
+        # reader added is fetched (feed and pages) as if none were configured.
+        operators = Fetcher(self.settings.fetch, transport=self._transport)
+        readers = Fetcher(
+            self.settings.fetch.replace(allowed_networks=()), transport=self._transport
+        )
+        async with operators, readers:
 
             async def one(source: Source) -> None:
-                async with source_slots:
-                    update = await self._ingest_source(source, fetcher, parse_slots)
+                fetcher = operators if source.operator else readers
+                try:
+                    async with source_slots:
+                        update = await self._ingest_source(source, fetcher, parse_slots, followed)
+                finally:
+                    self._release(source)
                 updates.append(update)
                 if progress is not None:
                     progress(update)
 
-            await asyncio.gather(*(one(s) for s in todo))
+            running: set[asyncio.Future[None]] = set()
+            exhausted = False
+            while True:
+                free = slots - len(running)
+                if not exhausted and (free > 0 or named is not None):
+                    claimed = self._claim(limit=None if named is not None else free, ids=named)
+                    # Named sources are claimed at once; due ones until none is left.
+                    exhausted = named is not None or not claimed
+                    running.update(asyncio.ensure_future(one(s)) for s in claimed)
+                if not running:
+                    break
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a failure outside any source's handling is a bug: raise
         return IngestReport(updates=tuple(updates), started=started, finished=self._clock())
+
+    @property
+    def owner(self) -> str:
+        """The name this stage's leases on sources are taken under."""
+        return holder_name(self._token)
+
+    def _claim(self, *, limit: int | None, ids: Sequence[int] | None) -> list[Source]:
+        now = self._clock()
+        seconds = source_lease_seconds(
+            self.settings.workers.lease_seconds, self.settings.fetch.source_deadline
+        )
+        return self.storage.claim_sources(
+            self.owner, now=now, until=lease_until(now, seconds), limit=limit, ids=ids
+        )
+
+    def _release(self, source: Source) -> None:
+        try:
+            self.storage.release_sources(self.owner, [source.id])
+        except StorageError as e:  # the lease runs out by itself
+            log.warning("could not release source %s: %s", source.url, e)
 
     def seconds_until_next_poll(self) -> float:
         """Seconds until the earliest source is due (bounded to [1 s, min_interval])."""
@@ -247,26 +317,49 @@ class IngestionStage:
         return max(1.0, min(wait, float(self.settings.schedule.min_interval)))
 
     async def _ingest_source(
-        self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
+        self,
+        source: Source,
+        fetcher: Fetcher,
+        parse_slots: asyncio.Semaphore,
+        followed: frozenset[str] = frozenset(),
     ) -> SourceUpdate:
         try:
             if source.kind is SourceKind.LOCAL:
-                return await self._ingest_local(source, parse_slots)
-            return await self._ingest_feed(source, fetcher, parse_slots)
+                return await self._ingest_local(source, parse_slots, followed)
+            return await self._ingest_feed(source, fetcher, parse_slots, followed)
         except (FetchError, FeedParseError, InvalidURLError) as e:
             return self._record_failure(source, str(e), getattr(e, "retry_after", None))
+        except StorageError as e:
+            # Ours, not the source's: the database is full, gone or refusing.
+            return self._record_internal_failure(source, str(e))
         except TidingsError as e:
             return self._record_failure(source, str(e), None)
         except Exception as e:  # a bug for one source must not stop the pass
             log.exception("unexpected error while ingesting %s", source.url)
-            return self._record_failure(source, f"internal error: {type(e).__name__}: {e}", None)
+            return self._record_internal_failure(source, f"{type(e).__name__}: {e}")
 
     async def _ingest_feed(
-        self, source: Source, fetcher: Fetcher, parse_slots: asyncio.Semaphore
+        self,
+        source: Source,
+        fetcher: Fetcher,
+        parse_slots: asyncio.Semaphore,
+        followed: frozenset[str],
     ) -> SourceUpdate:
-        response = await fetcher.fetch(
-            source.url, etag=source.etag, last_modified=source.last_modified
-        )
+        # One deadline for the whole source, retries and pages included, so that no source
+        # holds the pass (a fetch's own timeouts apply per attempt).
+        budget = self.settings.fetch.source_deadline
+        deadline = asyncio.get_running_loop().time() + budget
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await fetcher.fetch(
+                    source.url, etag=source.etag, last_modified=source.last_modified
+                )
+        except TimeoutError:
+            raise FetchTimeoutError(
+                f"no complete response within {budget:g} s (the per-source deadline, "
+                "every attempt included)",
+                resource=source.url,
+            ) from None
         now = response.fetched_at
         if response.not_modified:
             return self._record_not_modified(
@@ -285,7 +378,9 @@ class IngestionStage:
                 url=response.url,
                 content_type=response.content_type,
             )
-        drafts = await self._complete_with_pages(source, feed.articles, fetcher, parse_slots)
+        drafts = await self._complete_with_pages(
+            source, feed.articles, fetcher, parse_slots, deadline
+        )
         feed = replace(feed, articles=tuple(drafts))
         return self._store_feeds(
             source,
@@ -295,6 +390,7 @@ class IngestionStage:
             last_modified=response.last_modified,
             max_age=response.max_age,
             warning=feed.warning,
+            followed=followed,
         )
 
     async def _complete_with_pages(
@@ -303,12 +399,14 @@ class IngestionStage:
         drafts: Sequence[ArticleDraft],
         fetcher: Fetcher,
         parse_slots: asyncio.Semaphore,
+        deadline: float,
     ) -> list[ArticleDraft]:
         """Fetch and extract the article pages of entries that are only teasers.
 
         Known articles are not fetched again: an extracted one keeps its page's fields, one
         whose page failed keeps its note (the failure is not retried on every poll), and
-        one still pending is fetched now. A failing page never fails the source.
+        one still pending is fetched now. A failing page never fails the source, and pages
+        still coming at the source's ``deadline`` (event loop time) wait for the next pass.
         """
         wanted = [i for i, d in enumerate(drafts) if self.pages.wants_page(d, source.pages)]
         out = list(drafts)
@@ -334,11 +432,21 @@ class IngestionStage:
         for i in to_fetch[PAGES_PER_PASS:]:
             out[i] = replace(drafts[i], extraction_note=self.pages.pending_note)
         now = to_fetch[:PAGES_PER_PASS]
-        pages = await asyncio.gather(
-            *(self._fetch_page(drafts[i], fetcher, parse_slots) for i in now)
-        )
-        for i, completed in zip(now, pages, strict=True):
-            out[i] = completed
+        if not now:
+            return out
+        tasks = [
+            asyncio.ensure_future(self._fetch_page(drafts[i], fetcher, parse_slots)) for i in now
+        ]
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        done, late = await asyncio.wait(tasks, timeout=remaining)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        for i, task in zip(now, tasks, strict=True):
+            if task in done:
+                out[i] = task.result()
+            else:
+                out[i] = replace(drafts[i], extraction_note=self.pages.pending_note)
         return out
 
     async def _fetch_page(
@@ -359,7 +467,9 @@ class IngestionStage:
             return replace(draft, extraction_note=f"page not used: {e}")
         return self.pages.merge_page(draft, page)
 
-    async def _ingest_local(self, source: Source, parse_slots: asyncio.Semaphore) -> SourceUpdate:
+    async def _ingest_local(
+        self, source: Source, parse_slots: asyncio.Semaphore, followed: frozenset[str]
+    ) -> SourceUpdate:
         now = self._clock()
         async with parse_slots:
             read = await asyncio.to_thread(
@@ -387,6 +497,7 @@ class IngestionStage:
             last_modified=None,
             max_age=None,
             warning=warning,
+            followed=followed,
         )
 
     def _store_feeds(
@@ -399,12 +510,17 @@ class IngestionStage:
         last_modified: str | None,
         max_age: float | None,
         warning: str | None,
+        followed: frozenset[str] = frozenset(),
     ) -> SourceUpdate:
         drafts: list[ArticleDraft] = [a for feed in feeds for a in feed.articles]
         new = updated = unchanged = 0
         for start in range(0, len(drafts), UPSERT_BATCH):
+            batch = drafts[start : start + UPSERT_BATCH]
             result = self.storage.upsert_articles(
-                source.id, drafts[start : start + UPSERT_BATCH], fetched_at=now
+                source.id,
+                batch,
+                fetched_at=now,
+                followed=[d.digest() for d in batch if names_followed(d, followed)],
             )
             new += result.new
             updated += result.updated
@@ -480,6 +596,26 @@ class IngestionStage:
             )
         )
         return SourceUpdate(source=stored, error=message)
+
+    def _record_internal_failure(self, source: Source, message: str) -> SourceUpdate:
+        """A failure of Tidings' own while reading a source: said on the source (when
+        storage still takes that much), without the backoff a failing source earns; it is
+        read again after the shortest interval."""
+        now = self._clock()
+        error = f"{OWN_FAILURE}: {message}"
+        try:
+            stored = self.storage.update_source(
+                replace(
+                    source,
+                    last_error=error,
+                    last_error_at=now,
+                    next_poll=now + timedelta(seconds=self.settings.schedule.min_interval),
+                )
+            )
+        except StorageError as e:
+            log.error("cannot record the failure on source %s: %s", source.url, e)
+            stored = source
+        return SourceUpdate(source=stored, error=error, internal=True)
 
     # --- one article at a time ----------------------------------------------------------
 

@@ -62,6 +62,7 @@ from tidings.rank.state import (
 )
 from tidings.rank.window import ArticleWindow, Columns, epoch
 from tidings.store.base import Storage
+from tidings.store.changes import ChangeFollower
 from tidings.types import (
     ArticleFacts,
     EventKind,
@@ -92,14 +93,6 @@ CACHED_PAGES = 2048
 #: Seconds between two looks at storage's change sequence while pages are asked for: new
 #: analyses and other readers' engagement reach pages within this.
 REFRESH_EVERY = 1.0
-#: Change numbers missing below the highest one read are looked for again on every refresh
-#: for this long: a change written by a transaction that commits after a later-numbered one
-#: (PostgreSQL: several writers) is read when it commits. Writers hold no transaction open
-#: for anywhere near this long.
-GAP_SECONDS = 120.0
-#: Numbers just below the position the window was read at that are looked for again: more
-#: than the writers that can be open at once.
-RECHECK_AT_START = 100
 #: Articles kept in the archive of older articles that readers' histories name, after which
 #: it starts afresh: about 2 KB each.
 ARCHIVE_ROWS = 100_000
@@ -150,32 +143,6 @@ class _CachedPage:
     last_hit: float
 
 
-class _Follower:
-    """A position in storage's change sequence: the highest number read, and the numbers
-    below it not read yet (see :data:`GAP_SECONDS`)."""
-
-    def __init__(self, position: int, now: float) -> None:
-        self.high = position
-        # Writers still open when the window was read may hold numbers just below the
-        # position: those are looked for too, for a while.
-        self.gaps = dict.fromkeys(range(max(position - RECHECK_AT_START, 0) + 1, position + 1), now)
-
-    def read(self, seqs: Iterable[int], now: float) -> None:
-        found = set(seqs)
-        for seq in found:
-            self.gaps.pop(seq, None)
-        top = max(found, default=self.high)
-        if top > self.high:
-            # Numbers skipped between the old high and the new one may still commit.
-            for seq in range(self.high + 1, top):
-                if seq not in found:
-                    self.gaps[seq] = now
-            self.high = top
-        for seq, since in list(self.gaps.items()):
-            if now - since > GAP_SECONDS:
-                del self.gaps[seq]
-
-
 class Ranker:
     """Ranking's state in one process (module docstring). ``storage`` None: an evaluation
     that feeds the window itself (``tidings eval rank``); pages then cannot be made."""
@@ -213,7 +180,7 @@ class Ranker:
         self._last_save = self.timer()
         self._lock = threading.RLock()
         self._loaded = storage is None
-        self._follower: _Follower | None = None
+        self._follower: ChangeFollower | None = None
         self._last_refresh = -np.inf
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
         self._seen: dict[int, Seen] = {}
@@ -760,7 +727,7 @@ class Ranker:
             window = window.compacted(self.clock(), force=True) or window
         self.window = window
         self._seen.clear()
-        self._follower = _Follower(position, self.timer())
+        self._follower = ChangeFollower(position, self.timer())
         self._loaded = True
         self._last_refresh = -np.inf
         # Catch up at once: a snapshot is as old as its last save.
@@ -777,12 +744,12 @@ class Ranker:
     def save_snapshot(self, *, force: bool = False) -> bool:
         """Save the window for the next start, if it changed since the last save (or
         ``force``); whether it was saved. The position saved is one the window is complete
-        up to: the lowest number still missing, less one."""
+        up to (:meth:`tidings.store.changes.ChangeFollower.complete`)."""
         follower = self._follower
         if self.snapshot is None or follower is None:
             return False
         with self._lock:
-            position = min([follower.high, *(seq - 1 for seq in follower.gaps)])
+            position = follower.complete()
             if position == self._saved_position and not force:
                 return False
             self.window.save(self.snapshot, position=position)

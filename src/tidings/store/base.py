@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,8 +114,10 @@ class SourceStorage(Protocol):
         tags: Sequence[str] = (),
         pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
+        operator: bool = False,
     ) -> Source:
-        """Store a new source, due for polling at once. Raises SourceExistsError."""
+        """Store a new source, due for polling at once (``operator``: added by the operator,
+        see :attr:`tidings.types.Source.operator`). Raises SourceExistsError."""
 
     def get_source(self, key: int | str) -> Source:
         """The source with this id (int) or URL (str). Raises SourceNotFoundError."""
@@ -147,7 +150,12 @@ class ArticleStorage(Protocol):
     """Articles: stored idempotently, read back, searched."""
 
     def upsert_articles(
-        self, source_id: int, drafts: Sequence[ArticleDraft], *, fetched_at: datetime
+        self,
+        source_id: int,
+        drafts: Sequence[ArticleDraft],
+        *,
+        fetched_at: datetime,
+        followed: Collection[str] = (),
     ) -> UpsertResult:
         """Store articles idempotently, in one transaction.
 
@@ -156,7 +164,10 @@ class ArticleStorage(Protocol):
         publisher is one article). A known article is rewritten in place only when its
         content hash changed; otherwise nothing is written. Drafts with neither guid nor
         canonical URL are identified by their content hash within the source.
-        Raises SourceNotFoundError.
+
+        New and rewritten articles join the analysis queue, ahead of the rest when the
+        source is followed or their content hash is in ``followed``. Raises
+        SourceNotFoundError.
         """
 
     def find_articles(
@@ -218,13 +229,25 @@ class EnrichmentStorage(Protocol):
         StorageError."""
 
     def save_enrichments(
-        self, items: Sequence[Enrichment], *, enriched_at: datetime, matcher: EntityMatcher
+        self,
+        items: Sequence[Enrichment],
+        *,
+        enriched_at: datetime,
+        matcher: EntityMatcher,
+        owner: str | None = None,
+        quick: bool = False,
     ) -> dict[int, dict[str, int]]:
         """Store analyses in one transaction, replacing any earlier one of the same article
         (its story is kept). Each found entity is matched to a stored one or stored as new,
         as ``matcher`` decides; entity keys, aliases, article counts and dates are kept up
         to date. Returns, per article id, the stored entity id of each found entity name.
-        Articles deleted meanwhile are skipped. Raises only StorageError."""
+        Articles deleted meanwhile are skipped.
+
+        With ``owner`` (a worker of the analysis queue), only analyses of articles it still
+        holds the lease on, of their current version, are stored; the queue is left to
+        :meth:`WorkStorage.finish_analysis`. Without, matching queue entries are taken off
+        at once. ``quick``: first-pass analyses (title and lead). Raises only
+        StorageError."""
 
     def open_stories(self, since: datetime) -> list[StoryState]:
         """Clustering state of the stories last seen at or after ``since``. Raises only
@@ -459,6 +482,15 @@ class AccountStorage(Protocol):
         """Revoke the reader's tokens (one by id, or all of a kind, or all); how many.
         Another reader's token id revokes nothing. Raises ReaderNotFoundError."""
 
+    def hit_rate_limit(self, key: str, *, limit: int, window: float, now: datetime) -> float:
+        """Count an attempt for ``key`` (at most 64 characters) in a sliding window of
+        ``window`` seconds shared by every process: 0 when it is allowed, else the seconds
+        until one will be (a refused attempt is not counted). Raises only StorageError."""
+
+    def clear_rate_limits(self, prefix: str) -> None:
+        """Forget the attempts counted for keys starting with ``prefix``. Raises only
+        StorageError."""
+
 
 class RankingStorage(Protocol):
     """What ranking reads, and the models it learns from all readers."""
@@ -508,8 +540,14 @@ class RankingStorage(Protocol):
 
     def reader_stamp(self, reader_id: int) -> tuple[object, ...]:
         """Values that change whenever the reader does something that should change their
-        page at once (an event other than an impression, a follow or mute, a setting).
-        Empty for a reader who does not exist. Raises only StorageError."""
+        page at once (an event other than an impression, a follow or mute, a setting), when
+        something they follow gets a new article, and when every page goes stale (a source
+        removed, new weights), whichever process wrote it: equal stamps, same inputs. Empty
+        for a reader who does not exist. Raises only StorageError."""
+
+    def latest_follow_mark(self) -> int:
+        """The change number of the latest news of anything followed (or of every page
+        going stale; see :meth:`reader_stamp`), 0 before any. Raises only StorageError."""
 
     def load_model(self, name: str) -> tuple[str, datetime, int] | None:
         """A stored model's JSON payload, when it was fitted and from how many examples.
@@ -517,6 +555,144 @@ class RankingStorage(Protocol):
 
     def save_model(self, name: str, payload: str, *, fitted_at: datetime, examples: int) -> None:
         """Store (or replace) a model. Raises only StorageError."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisChange:
+    """An article whose analysis was written (or rewritten) after a change position."""
+
+    article_id: int
+    #: Its embedding; None when the article is not analysed in full (skipped).
+    vector: bytes | None
+    #: Its near-duplicate signature (when asked for), and the article it copies.
+    signature: bytes | None
+    duplicate_of: int | None
+    #: When it was published (or first fetched).
+    dated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisChanges:
+    """What :meth:`WorkStorage.analysis_changes` found."""
+
+    changed: tuple[AnalysisChange, ...]
+    #: Articles deleted (their source removed).
+    removed: tuple[int, ...]
+    #: The change numbers read, for :class:`tidings.store.changes.ChangeFollower`.
+    seqs: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisClaim:
+    """An article leased to a worker for analysis (:meth:`WorkStorage.claim_analysis`)."""
+
+    article: Article
+    #: Whether it has no analysis yet (else a quick one is stored: it waits for its full one).
+    first: bool
+    #: Whether it names something a reader follows (it went before the rest).
+    followed: bool
+    #: When this version of it was stored (freshness is counted from here).
+    queued: datetime
+    #: The quick pass's embedding of this version, which the full pass uses again.
+    vector: bytes | None
+
+
+class WorkStorage(Protocol):
+    """What processes sharing one database need to share work and follow each other:
+    leases on due sources, pending articles and due digests (a worker that dies lets its
+    work go when the lease runs out), the lock of the analysis steps that look across
+    articles, the database's identity and the analyses written since a change position.
+
+    ``owner`` names a worker (host, process, thread); ``until`` is when its lease runs out.
+    """
+
+    def claim_sources(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[Source]:
+        """Lease feeds and local sources no one else holds: those due at ``now`` (sources
+        readers follow first, then the longest due), or those of ``ids`` whether due or not.
+        At most ``limit``. Raises only StorageError."""
+
+    def release_sources(self, owner: str, ids: Sequence[int]) -> None:
+        """End ``owner``'s leases on these sources. Raises only StorageError."""
+
+    def claim_analysis(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        first_only: bool = False,
+    ) -> list[AnalysisClaim]:
+        """Lease up to ``limit`` articles waiting for analysis that no one else holds, in
+        the queue's order: without any analysis first (only those with ``first_only``),
+        then waiting for the full one; naming something followed first; newest first.
+        Raises only StorageError."""
+
+    def finish_analysis(self, owner: str, done: Sequence[tuple[int, str]], *, quick: bool) -> None:
+        """``(article id, content hash)`` analysed by ``owner``: a quick pass leaves them
+        waiting for the full one, a full pass takes them off the queue, unless a newer
+        version was queued meanwhile. Their leases end. Raises only StorageError."""
+
+    def release_analysis(self, owner: str, ids: Sequence[int]) -> None:
+        """End ``owner``'s leases on these articles, analysed or not. Raises only
+        StorageError."""
+
+    def analysis_backlog(self) -> tuple[int, int]:
+        """Articles on the queue: (waiting for their first analysis, for their full one).
+        Raises only StorageError."""
+
+    def queue_everything(self, *, now: datetime) -> int:
+        """Put every article on the queue (to analyse it again); how many were added.
+        Raises only StorageError."""
+
+    def followed_entity_keys(self) -> frozenset[str]:
+        """The keys (:func:`entity_key`) of every name of every entity a reader follows.
+        Raises only StorageError."""
+
+    def analysis_lock(self) -> AbstractContextManager[None]:
+        """Held around the analysis steps that look across articles, by one process (and
+        thread) at a time across every process on the database. Raises only
+        StorageError."""
+
+    def claim_digest(
+        self,
+        reader_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        until: datetime,
+        last_sent: datetime | None,
+    ) -> bool:
+        """Lease a reader's digest if no one holds it and it was last sent at
+        ``last_sent`` (so not sent since it was found due). Raises only StorageError."""
+
+    def release_digest(self, reader_id: int, owner: str) -> None:
+        """End ``owner``'s lease on a reader's digest. Raises only StorageError."""
+
+    def database_identity(self) -> bytes:
+        """16 bytes that tell this database from any other (a file made from another one
+        must be rebuilt, even at the same URL). Raises only StorageError."""
+
+    def analysis_changes(
+        self,
+        *,
+        after: int,
+        also: Sequence[int] = (),
+        limit: int = 5000,
+        signatures: bool = False,
+    ) -> AnalysisChanges:
+        """Analyses written, and articles deleted, by changes numbered above ``after`` or
+        in ``also``: a whole prefix of those numbers, at most about ``limit`` rows of each
+        kind (every row of a number it reads). Signatures only when asked (they are half
+        the bytes). Raises only StorageError."""
 
 
 class Storage(
@@ -527,6 +703,7 @@ class Storage(
     ReaderStorage,
     AccountStorage,
     RankingStorage,
+    WorkStorage,
     Protocol,
 ):
     """Persistent state of one Tidings installation: every domain's protocol.

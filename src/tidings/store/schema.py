@@ -99,6 +99,11 @@ sources = sa.Table(
     sa.Column("warning", sa.Text),
     sa.Column("interval", sa.Integer),
     sa.Column("next_poll", UTCDateTime),
+    # Added from the operator's command line: may use the network allowances (0007).
+    sa.Column("operator", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Which worker is reading it, until when (0007): see ``analysis_queue``.
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", UTCDateTime),
     sa.Index("ux_sources_url", "url", unique=True),
     # "What is due" asks for next_poll IS NULL OR next_poll <= now on every pass.
     sa.Index("ix_sources_next_poll", "next_poll"),
@@ -238,6 +243,10 @@ enrichments = sa.Table(
     sa.Index("ix_enrichments_duplicate_of", "duplicate_of"),
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_enrichments_seq", "seq"),
+    # "quick" (title and lead, the first pass over a backlog) or "full" (0007).
+    sa.Column("depth", sa.String(8), nullable=False, server_default="full"),
+    # How many analyses of the article were stored: work done twice shows here (0007).
+    sa.Column("analyses", sa.Integer, nullable=False, server_default="1"),
 )
 
 #: Entities across articles (``tidings.types.Entity``).
@@ -349,6 +358,8 @@ interests = sa.Table(
     sa.Column("stance", sa.String(16), nullable=False),
     sa.Column("label", sa.Text),
     sa.Column("created", UTCDateTime, nullable=False),
+    # Who follows a thing: analysis priority and page freshness (0007).
+    sa.Index("ix_interests_kind_value", "kind", "value"),
 )
 
 #: What was shown to a reader and what they did (``tidings.types.ReaderEvent``).
@@ -406,6 +417,9 @@ accounts = sa.Table(
     sa.Column("digest", sa.String(8), nullable=False),
     sa.Column("digest_last_sent", UTCDateTime),
     sa.Column("created", UTCDateTime, nullable=False),
+    # The worker composing and sending the digest now, until when (0007).
+    sa.Column("digest_lease_owner", sa.String(128)),
+    sa.Column("digest_lease_until", UTCDateTime),
 )
 
 #: Sessions, API tokens and private-feed tokens (``tidings.types.Token``); only the
@@ -475,6 +489,70 @@ article_removals = sa.Table(
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("article_id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("removed", UTCDateTime, nullable=False),
+)
+
+# --- workers (migration 0007) ----------------------------------------------------------------
+
+#: One row: a random token made when the database was created, so that a file built from
+#: it (a vector index) is never taken for one of another database at the same URL.
+database_identity = sa.Table(
+    "database_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    # 32 hex digits.
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.CheckConstraint("id = 1", name="one_row"),
+)
+
+#: Articles waiting for analysis, in the order workers take them: first those with no
+#: analysis yet (``needs`` 0: a quick pass makes them rankable) before those waiting for
+#: their full one (1); within that, those naming something a reader follows (``priority``
+#: 0) before the rest (1); newest first. A worker leases rows (``lease_owner`` until
+#: ``lease_until``) and another takes them over once the lease runs out.
+analysis_queue = sa.Table(
+    "analysis_queue",
+    metadata,
+    _part_of("article_id", "articles", key=True),
+    # The version queued: an analysis of another version does not take it off the queue.
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("needs", sa.SmallInteger, nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False),
+    sa.Column("dated", UTCDateTime, nullable=False),
+    # When the version was stored: freshness is measured from here.
+    sa.Column("queued", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", UTCDateTime),
+)
+sa.Index(
+    "ix_analysis_queue_order",
+    analysis_queue.c.needs,
+    analysis_queue.c.priority,
+    analysis_queue.c.dated.desc(),
+)
+
+#: The last change that brought a new article to something readers follow (an entity, a
+#: topic, a source, a story, an author; ``*`` for everything at once: a source removed,
+#: new ranking weights): a reader's cached page is stale once one of theirs moves.
+follow_marks = sa.Table(
+    "follow_marks",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    # The latest of them, from the index alone, on every page (Engine.feed).
+    sa.Index("ix_follow_marks_seq", "seq"),
+)
+
+#: Attempts counted by rate limits, shared by every serving process: per key (a hash of
+#: what is limited, so no address or name is kept), the times of the attempts in the
+#: window, as JSON.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("hits", sa.Text, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Index("ix_rate_limits_until", "until"),
 )
 
 #: Full-text search lives outside this module's tables: an FTS5 table kept by triggers on

@@ -5,12 +5,14 @@ whose vectors have the highest cosine similarity. The vectors themselves stay in
 (``tidings.store.embedding.to_bytes``); this index is a cache of them that can always be rebuilt,
 so a missing, truncated or corrupt file is a reason to rebuild, never to lose data.
 
-**On disk.** One file: a 52-byte header (magic, format version, SHA-256 and length of what
-follows) then USearch's own serialisation. USearch checks little when it reads a file, and a
-damaged file it accepts can crash the process on the first search (reads through null
-pointers in its distance kernels), so nothing reaches USearch until the checksum matches.
-:meth:`VectorIndex.save` writes a temporary file beside the target, fsyncs it and renames it
-over the old one, so a reader or a crash sees the old index or the new one, never half of one.
+**On disk.** One file: a 76-byte header (magic, format version, SHA-256 and length of what
+follows, the change position the index is complete up to and the identity of the database it
+was built from; see :mod:`tidings.store.vector_follow`) then USearch's own serialisation.
+USearch checks little when it reads a file, and a damaged file it accepts can crash the
+process on the first search (reads through null pointers in its distance kernels), so
+nothing reaches USearch until the checksum matches. :meth:`VectorIndex.save` writes a
+temporary file beside the target, fsyncs it and renames it over the old one, so a reader or
+a crash sees the old index or the new one, never half of one.
 
 **Loaded, not memory-mapped.** USearch can *view* a file (mmap, pages read on demand) instead
 of loading it, but a view is read-only, and ingestion adds to this index all day; a view
@@ -32,6 +34,7 @@ import hashlib
 import logging
 import os
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -85,8 +88,13 @@ EXPANSION_ADD = 128
 EXPANSION_SEARCH = 128
 
 _MAGIC = b"TIDVEC\r\n"  # \r\n: a text-mode copy that mangles line ends fails the magic check
-_FORMAT = 1
-_HEADER = struct.Struct("<8sI32sQ")  # magic, format, sha256 of the payload, payload length
+#: Format 2 added the change position and the database identity; a format 1 file is
+#: rebuilt (it cannot say what it is complete up to).
+_FORMAT = 2
+#: magic, format, sha256 of the payload, payload length, change position, database identity
+_HEADER = struct.Struct("<8sI32sQQ16s")
+#: The identity of no database in particular (an index never tied to one).
+NO_IDENTITY = bytes(16)
 #: Rows per batch when rebuilding, to bound memory while reading from the database.
 _REBUILD_BATCH = 4096
 #: USearch keys are unsigned 64-bit; we keep ids in the signed range so they round-trip
@@ -136,6 +144,10 @@ class VectorIndex:
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._index = self._new_usearch()
+        #: The change position of storage the index is complete up to, and the database
+        #: it is of (both written to the file; kept by :mod:`tidings.store.vector_follow`).
+        self.position = 0
+        self.identity = NO_IDENTITY
         #: Why the index was rebuilt on opening, or ``None`` if it was loaded or started empty.
         self.rebuilt: RebuildReason | None = None
         #: What was wrong with the file when it was rebuilt because of it.
@@ -352,7 +364,15 @@ class VectorIndex:
                     raise VectorIndexError(
                         f"could not serialise the vector index: {e}", resource=str(path)
                     ) from e
-            header = _HEADER.pack(_MAGIC, _FORMAT, hashlib.sha256(payload).digest(), len(payload))
+                position, identity = self.position, self.identity
+            header = _HEADER.pack(
+                _MAGIC,
+                _FORMAT,
+                hashlib.sha256(payload).digest(),
+                len(payload),
+                position,
+                identity,
+            )
             _write_atomically(path, header, payload)
 
     def _load(self, path: Path) -> None:
@@ -362,7 +382,7 @@ class VectorIndex:
             raise VectorIndexError(
                 f"could not read the vector index: {e.strerror or e}", resource=str(path)
             ) from e
-        payload = _verified_payload(data, path)
+        payload, position, identity = _verified_payload(data, path)
         index = self._new_usearch()
         try:
             index.load(payload)
@@ -384,10 +404,12 @@ class VectorIndex:
         index.expansion_search = self._settings["expansion_search"]
         index.expansion_add = self._settings["expansion_add"]
         self._index = index
+        self.position, self.identity = position, identity
 
     # --- helpers ------------------------------------------------------------------------
 
     def _new_usearch(self) -> Any:
+        _import_onnxruntime_first()
         try:
             from usearch.index import Index
         except ImportError as e:
@@ -447,7 +469,19 @@ def _keys(ids: Sequence[int]) -> npt.NDArray[np.uint64]:
     return signed.astype(np.uint64)
 
 
+def _import_onnxruntime_first() -> None:
+    """Import ONNX Runtime (the embedding model's) before USearch, when it is installed: the
+    other way round the process dies of a segmentation fault the moment ONNX Runtime is
+    imported (usearch 2.26.6 and onnxruntime 1.32 on Linux x86_64, reproduced with nothing
+    else loaded), and a process that opens the index may analyse articles later."""
+    import importlib.util
+
+    if "usearch.compiled" not in sys.modules and importlib.util.find_spec("onnxruntime"):
+        import onnxruntime  # type: ignore[import-untyped]  # noqa: F401 (imported for order)
+
+
 def _usearch_scalar(dtype: VectorDType) -> Any:
+    _import_onnxruntime_first()
     from usearch.compiled import ScalarKind
 
     return {"i8": ScalarKind.I8, "f16": ScalarKind.F16, "f32": ScalarKind.F32}[dtype]
@@ -471,12 +505,19 @@ def _batches(
         yield ids, vectors
 
 
-def _verified_payload(data: bytes, path: Path) -> memoryview:
+def _verified_payload(data: bytes, path: Path) -> tuple[memoryview, int, bytes]:
+    """The payload of a file, with the change position and database identity it records."""
+    if len(data) >= 12 and data[:8] == _MAGIC and data[8:12] != _FORMAT.to_bytes(4, "little"):
+        version = int.from_bytes(data[8:12], "little")
+        raise VectorIndexCorruptError(
+            f"vector index file format {version} is not one this version reads (format {_FORMAT})",
+            resource=str(path),
+        )
     if len(data) < _HEADER.size:
         raise VectorIndexCorruptError(
             f"the vector index file is truncated ({len(data)} bytes)", resource=str(path)
         )
-    magic, version, digest, length = _HEADER.unpack_from(data)
+    magic, version, digest, length, position, identity = _HEADER.unpack_from(data)
     if magic != _MAGIC:
         raise VectorIndexCorruptError("not a Tidings vector index file", resource=str(path))
     if version != _FORMAT:
@@ -495,7 +536,7 @@ def _verified_payload(data: bytes, path: Path) -> memoryview:
         raise VectorIndexCorruptError(
             "the vector index file is damaged (checksum mismatch)", resource=str(path)
         )
-    return payload
+    return payload, int(position), bytes(identity)
 
 
 def _write_atomically(path: Path, *parts: bytes) -> None:

@@ -9,8 +9,9 @@ One module per domain, each a mixin over :class:`~tidings.store.sql.connection.S
 (the engine, transactions, error conversion, migration): ``sources``, ``articles`` (with
 search), ``enrichment`` (what the enrichment stage reads and writes), ``findings``
 (entities, stories and topics as pages read them), ``readers`` (interests, events, saved
-articles, engagement counts), ``accounts`` (accounts and tokens) and ``ranking`` (what the
-page reads, learned models). ``rows`` converts rows that several of them share.
+articles, engagement counts), ``accounts`` (accounts and tokens), ``ranking`` (what the
+page reads, learned models) and ``work`` (what processes sharing the database share: leases
+on work, changes to follow). ``rows`` converts rows that several of them share.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tidings.store.sql.findings import FindingsMixin
 from tidings.store.sql.ranking import RankingMixin
 from tidings.store.sql.readers import ENGAGING, ReadersMixin
 from tidings.store.sql.sources import SourcesMixin
+from tidings.store.sql.work import WorkMixin
 
 __all__ = ["ENGAGING", "PG_SEARCH_VECTOR", "SQLStorage", "alembic_config", "open_storage"]
 
@@ -35,6 +37,7 @@ class SQLStorage(
     ReadersMixin,
     AccountsMixin,
     RankingMixin,
+    WorkMixin,
 ):
     """:class:`tidings.store.base.Storage` on SQLAlchemy Core.
 

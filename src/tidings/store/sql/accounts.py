@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from tidings.store.schema import accounts, readers, tokens
-from tidings.store.sql.connection import SQLBase
+from tidings.store.schema import accounts, rate_limits, readers, tokens
+from tidings.store.sql.connection import SQLBase, insert_for
 from tidings.store.sql.readers import reader_row
 from tidings.types import Account, DigestFrequency, Token, TokenKind
 
 
 class AccountsMixin(SQLBase):
     """Accounts and tokens (:class:`tidings.store.base.AccountStorage`)."""
+
+    def hit_rate_limit(self, key: str, *, limit: int, window: float, now: datetime) -> float:
+        at = now.timestamp()
+        with self._transaction("count an attempt", writes=True) as conn:
+            conn.execute(
+                insert_for(conn)(rate_limits)
+                .values(key=key, hits="[]", until=now)
+                .on_conflict_do_nothing()
+            )
+            # Locked (PostgreSQL; SQLite's writers are serialised) so that two processes
+            # counting one key at once both count.
+            query = sa.select(rate_limits.c.hits).where(rate_limits.c.key == key)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            hits = [float(t) for t in json.loads(conn.execute(query).scalar_one())]
+            hits = [t for t in hits if t > at - window]
+            wait = 0.0
+            if len(hits) >= limit:
+                wait = max(hits[0] + window - at, 0.001)  # refused: not counted
+            else:
+                hits.append(at)
+            conn.execute(
+                sa.update(rate_limits)
+                .where(rate_limits.c.key == key)
+                .values(hits=json.dumps(hits), until=now + timedelta(seconds=window))
+            )
+            # Keys whose window has passed are forgotten (an indexed range, usually empty).
+            conn.execute(sa.delete(rate_limits).where(rate_limits.c.until < now))
+        return wait
+
+    def clear_rate_limits(self, prefix: str) -> None:
+        with self._transaction("forget counted attempts", writes=True) as conn:
+            conn.execute(
+                sa.delete(rate_limits).where(rate_limits.c.key.startswith(prefix, autoescape=True))
+            )
 
     def get_account(self, reader_id: int) -> Account:
         with self._transaction("read the account") as conn:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from tidings.store.base import EntityCandidate, EntityMatcher, entity_key
 from tidings.store.schema import (
+    analysis_queue,
     article_entities,
     article_topics,
     articles,
@@ -24,6 +25,7 @@ from tidings.store.schema import (
     topics,
 )
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
+from tidings.store.sql.marks import mark_followed
 from tidings.store.sql.rows import article_from_row, json_list, json_strings
 from tidings.types import (
     Article,
@@ -75,20 +77,48 @@ class EnrichmentMixin(SQLBase):
             return int(conn.execute(query).scalar_one())
 
     def save_enrichments(
-        self, items: Sequence[Enrichment], *, enriched_at: datetime, matcher: EntityMatcher
+        self,
+        items: Sequence[Enrichment],
+        *,
+        enriched_at: datetime,
+        matcher: EntityMatcher,
+        owner: str | None = None,
+        quick: bool = False,
     ) -> dict[int, dict[str, int]]:
         result: dict[int, dict[str, int]] = {}
         if not items:
             return result
         with self._transaction("store article analyses", writes=True) as conn:
+            if owner is not None:
+                items = _still_ours(conn, items, owner)
+            else:
+                # Analysed outside the queue: what it waited for is done.
+                conn.execute(
+                    sa.delete(analysis_queue).where(
+                        analysis_queue.c.article_id == sa.bindparam("b_id"),
+                        analysis_queue.c.content_hash == sa.bindparam("b_hash"),
+                    ),
+                    [{"b_id": e.article_id, "b_hash": e.content_hash} for e in items],
+                )
             ids = [e.article_id for e in items]
             published: dict[int, datetime | None] = {}
+            # What readers may follow an article by, besides its entities and topics.
+            followed_by: dict[int, list[tuple[str, str]]] = {}
             for chunk in chunks(ids):
                 query = sa.select(
-                    articles.c.id, sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+                    articles.c.id,
+                    sa.func.coalesce(articles.c.published, articles.c.fetched_at),
+                    articles.c.source_id,
+                    articles.c.authors,
                 ).where(articles.c.id.in_(chunk))
-                published.update((row[0], row[1]) for row in conn.execute(query))
+                for article_id, dated, source_id, authors in conn.execute(query):
+                    published[article_id] = dated
+                    followed_by[article_id] = [
+                        (InterestKind.SOURCE.value, str(source_id)),
+                        *((InterestKind.AUTHOR.value, a.casefold()) for a in json_strings(authors)),
+                    ]
             touched: set[int] = set()
+            marks: set[tuple[str, str]] = set()
             for chunk in chunks(ids):
                 touched.update(
                     conn.execute(
@@ -103,11 +133,19 @@ class EnrichmentMixin(SQLBase):
             for item in items:
                 if item.article_id not in published:
                     continue  # deleted meanwhile (its source was removed)
-                names = self._save_one(conn, linker, item, published[item.article_id], enriched_at)
+                names = self._save_one(
+                    conn, linker, item, published[item.article_id], enriched_at, quick=quick
+                )
                 touched.update(names.values())
                 result[item.article_id] = names
+                if item.status is EnrichmentStatus.DONE:
+                    marks.update(followed_by[item.article_id])
+                    marks.update((InterestKind.ENTITY.value, str(e)) for e in names.values())
+                    marks.update((InterestKind.TOPIC.value, t.id) for t in item.topics)
             linker.flush()
             _recount_entities(conn, sorted(touched))
+            # Followers' cached pages, in every serving process, are stale from now.
+            mark_followed(conn, marks)
         return result
 
     def _save_one(
@@ -117,8 +155,11 @@ class EnrichmentMixin(SQLBase):
         item: Enrichment,
         when: datetime | None,
         enriched_at: datetime,
+        *,
+        quick: bool,
     ) -> dict[str, int]:
-        row = {
+        row: dict[str, Any] = {
+            "depth": "quick" if quick else "full",
             "content_hash": item.content_hash,
             "status": item.status.value,
             "note": item.note,
@@ -130,10 +171,14 @@ class EnrichmentMixin(SQLBase):
             "seq": change_seq(conn),
         }
         updated = conn.execute(
-            sa.update(enrichments).where(enrichments.c.article_id == item.article_id).values(row)
+            sa.update(enrichments)
+            .where(enrichments.c.article_id == item.article_id)
+            .values({**row, "analyses": enrichments.c.analyses + 1})
         )
         if not updated.rowcount:
-            conn.execute(sa.insert(enrichments).values(article_id=item.article_id, **row))
+            conn.execute(
+                sa.insert(enrichments).values(article_id=item.article_id, analyses=1, **row)
+            )
         names: dict[str, int] = {}
         named_rows: list[dict[str, Any]] = []
         for found in item.entities:
@@ -365,6 +410,8 @@ class EnrichmentMixin(SQLBase):
                         .values(story_id=story_id, seq=change_seq(conn))
                     )
             _recount_stories(conn, touched)
+            grown = {ids[p] for p, c in enumerate(changes) if c.new_members or c.absorbed}
+            mark_followed(conn, {(InterestKind.STORY.value, str(i)) for i in grown})
         return ids
 
 
@@ -586,3 +633,17 @@ def _recount_stories(conn: sa.Connection, story_ids: Sequence[int]) -> None:
                 .where(stories.c.id == story_id)
                 .values(recent_count=max(int(recent), 1))
             )
+
+
+def _still_ours(conn: sa.Connection, items: Sequence[Enrichment], owner: str) -> list[Enrichment]:
+    """The analyses a worker may still store: of articles whose queue entry it holds (its
+    lease did not run out and go to another worker), of the version it analysed."""
+    held: dict[int, str] = {}
+    for chunk in chunks([e.article_id for e in items]):
+        query = (
+            sa.select(articles.c.id, articles.c.content_hash)
+            .join(analysis_queue, analysis_queue.c.article_id == articles.c.id)
+            .where(articles.c.id.in_(chunk), analysis_queue.c.lease_owner == owner)
+        )
+        held.update((int(a), str(h)) for a, h in conn.execute(query))
+    return [e for e in items if held.get(e.article_id) == e.content_hash]

@@ -20,6 +20,7 @@ from tidings.store.schema import (
     enrichments,
     entities,
     events,
+    follow_marks,
     interests,
     models,
     readers,
@@ -28,9 +29,17 @@ from tidings.store.schema import (
     topics,
 )
 from tidings.store.sql.connection import SQLBase, chunks
+from tidings.store.sql.marks import EVERYTHING, mark_followed
 from tidings.store.sql.readers import utc_day
 from tidings.store.sql.rows import json_strings
-from tidings.types import ArticleFacts, EnrichmentStatus, EventKind, RankingChanges, StoryCounts
+from tidings.types import (
+    ArticleFacts,
+    EnrichmentStatus,
+    EventKind,
+    RankingChanges,
+    Stance,
+    StoryCounts,
+)
 
 
 class RankingMixin(SQLBase):
@@ -242,6 +251,24 @@ class RankingMixin(SQLBase):
         events_of = sa.select(sa.func.count(), sa.func.max(events.c.id)).where(
             events.c.reader_id == reader_id, events.c.kind != EventKind.IMPRESSION.value
         )
+        # The last change that brought something the reader follows a new article, and
+        # the last that changed everyone's pages: whichever process wrote it.
+        news_of = (
+            sa.select(sa.func.max(follow_marks.c.seq))
+            .select_from(
+                interests.join(
+                    follow_marks,
+                    sa.and_(
+                        follow_marks.c.kind == interests.c.kind,
+                        follow_marks.c.value == interests.c.value,
+                    ),
+                )
+            )
+            .where(interests.c.reader_id == reader_id, interests.c.stance == Stance.FOLLOW.value)
+        )
+        for_everyone = sa.select(follow_marks.c.seq).where(
+            follow_marks.c.kind == EVERYTHING[0], follow_marks.c.value == EVERYTHING[1]
+        )
         interests_of = (
             sa.select(interests.c.kind, interests.c.value, interests.c.stance)
             .where(interests.c.reader_id == reader_id)
@@ -258,7 +285,14 @@ class RankingMixin(SQLBase):
                 *settings,
                 *conn.execute(events_of).one(),
                 hash(tuple(tuple(r) for r in conn.execute(interests_of))),
+                conn.execute(news_of).scalar_one_or_none(),
+                conn.execute(for_everyone).scalar_one_or_none(),
             )
+
+    def latest_follow_mark(self) -> int:
+        with self._transaction("read the latest news of what readers follow") as conn:
+            found = conn.execute(sa.select(sa.func.max(follow_marks.c.seq))).scalar_one()
+        return int(found or 0)
 
     def load_model(self, name: str) -> tuple[str, datetime, int] | None:
         with self._transaction("read the model") as conn:
@@ -271,6 +305,7 @@ class RankingMixin(SQLBase):
             done = conn.execute(sa.update(models).where(models.c.name == name).values(values))
             if not done.rowcount:
                 conn.execute(sa.insert(models).values(name=name, **values))
+            mark_followed(conn, {EVERYTHING})  # new weights: every page is stale
 
 
 def _facts(

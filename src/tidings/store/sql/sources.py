@@ -18,6 +18,7 @@ from tidings.store.schema import (
     sources,
 )
 from tidings.store.sql.connection import SQLBase, change_seq, chunks
+from tidings.store.sql.marks import EVERYTHING, mark_followed
 from tidings.store.sql.rows import json_list, json_strings
 from tidings.types import PagePolicy, Source, SourceHealth, SourceKind
 
@@ -35,8 +36,10 @@ class SourcesMixin(SQLBase):
         tags: Sequence[str] = (),
         pages: PagePolicy = PagePolicy.AUTO,
         added: datetime,
+        operator: bool = False,
     ) -> Source:
         values = {
+            "operator": operator,
             "url": url,
             "kind": SourceKind(kind).value,
             "title": title,
@@ -48,7 +51,7 @@ class SourcesMixin(SQLBase):
         }
         # The unique index on url is the only constraint this insert can break.
         taken = SourceExistsError(f"source already exists: {url}", resource=url)
-        return _source(self._insert_one("add the source", sources, values, taken=taken))
+        return source_from_row(self._insert_one("add the source", sources, values, taken=taken))
 
     def _source_row(self, conn: sa.Connection, key: int | str) -> sa.Row[Any]:
         column = sources.c.url if isinstance(key, str) else sources.c.id
@@ -59,7 +62,7 @@ class SourcesMixin(SQLBase):
 
     def get_source(self, key: int | str) -> Source:
         with self._transaction("read the source") as conn:
-            return _source(self._source_row(conn, key))
+            return source_from_row(self._source_row(conn, key))
 
     def list_sources(
         self,
@@ -82,7 +85,7 @@ class SourcesMixin(SQLBase):
                 sources.c.tags.contains(json.dumps(tag, ensure_ascii=False), autoescape=True)
             )
         with self._transaction("list sources") as conn:
-            found = [_source(row) for row in conn.execute(query)]
+            found = [source_from_row(row) for row in conn.execute(query)]
         if tag is not None:
             found = [s for s in found if tag in s.tags]
         return found
@@ -105,7 +108,7 @@ class SourcesMixin(SQLBase):
         with self._transaction("read source health") as conn:
             return [
                 SourceHealth(
-                    source=_source(row),
+                    source=source_from_row(row),
                     articles=row.article_count or 0,
                     latest_article=row.latest_article,
                 )
@@ -128,6 +131,7 @@ class SourcesMixin(SQLBase):
             "warning": source.warning,
             "interval": source.interval,
             "next_poll": source.next_poll,
+            "operator": source.operator,
         }
         with self._transaction("update the source", writes=True) as conn:
             row = conn.execute(
@@ -138,7 +142,7 @@ class SourcesMixin(SQLBase):
             ).one_or_none()
             if row is None:
                 raise SourceNotFoundError(f"no such source: {source.id}", resource=str(source.id))
-            return _source(row)
+            return source_from_row(row)
 
     def remove_source(self, key: int | str) -> None:
         with self._transaction("remove the source", writes=True) as conn:
@@ -198,12 +202,14 @@ class SourcesMixin(SQLBase):
                     sa.insert(article_removals),
                     [{"seq": seq, "article_id": a, "removed": removed} for a in gone],
                 )
+            # Pages showing them, in every serving process, are stale now.
+            mark_followed(conn, {EVERYTHING})
             conn.execute(sa.delete(articles).where(articles.c.source_id == source_id))
             conn.execute(sa.delete(article_sources).where(article_sources.c.source_id == source_id))
             conn.execute(sa.delete(sources).where(sources.c.id == source_id))
 
 
-def _source(row: sa.Row[Any]) -> Source:
+def source_from_row(row: sa.Row[Any]) -> Source:
     return Source(
         id=row.id,
         url=row.url,
@@ -222,4 +228,5 @@ def _source(row: sa.Row[Any]) -> Source:
         warning=row.warning,
         interval=row.interval,
         next_poll=row.next_poll,
+        operator=bool(row.operator),
     )

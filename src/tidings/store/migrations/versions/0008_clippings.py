@@ -18,7 +18,7 @@ Downgrading drops the clippings; the merged topics stay merged (which articles c
 relation only through their section is not recorded).
 
 Revision ID: 0008
-Revises: 0006 (see ``down_revision``)
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-# "0007" once the workers migration (issue 14, 0007_workers.py) is merged beside this one:
-# change it then, so that the revisions stay one line.
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
