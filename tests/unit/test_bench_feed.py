@@ -42,6 +42,8 @@ def test_report_shape(result: dict[str, Any]) -> None:
     assert result["pages"] == PAGES
     assert set(result["ms"]) == {"p50", "p90", "p99", "max", "mean"}
     assert 0 < result["ms"]["p50"] <= result["ms"]["p99"] <= result["ms"]["max"]
+    # A page's CPU is part of its time (with a little slack for the clocks' resolutions).
+    assert 0 < result["cpu_ms"]["p50"] <= result["cpu_ms"]["p99"] <= result["ms"]["max"] + 5
     assert result["pages_per_second"]["threads_1"] > 0
     assert result["pages_per_second"]["threads_2"] > 0
     assert result["peak_rss_mb"] > 0
@@ -51,7 +53,7 @@ def test_report_shape(result: dict[str, Any]) -> None:
     assert result["generation"]["cached"] is False
     text = feed.format_report(result)
     assert "p99" in text
-    assert "pages/s" in text
+    assert "pages/s" in text and "CPU of the page's thread" in text
 
 
 def test_counts(result: dict[str, Any], db: sqlite3.Connection) -> None:
