@@ -24,7 +24,6 @@ from tidings.rank.assemble import (
     PageSettings,
     assemble_page,
     exploration_positions,
-    score_floor,
 )
 from tidings.types import Action, ActionVerb, FeedItem, Reason, ReasonKind, TargetKind
 
@@ -508,50 +507,6 @@ def check_item(item: FeedItem, by_id: dict[int, Candidate], mutes: Mutes) -> Non
         assert by_id[other.article_id].story_id == item.story_id is not None
     weights = [r.weight for r in item.reasons]
     assert weights == sorted(weights, reverse=True)
-
-
-@pytest.mark.parametrize("trial", range(40))
-def test_a_page_from_the_best_candidates_says_whether_it_is_the_page_of_all(trial: int) -> None:
-    # The ranker gives assembly only the best-scoring stories, with a floor to scale
-    # relevance from and the best score it left out; an exact page must be the page all
-    # candidates give, and a page that is not must say so.
-    rng = random.Random(trial)
-    candidates = random_candidates(rng, rng.randrange(50, 400))
-    mutes = random_mutes(rng) if trial % 2 else Mutes()
-    settings = PageSettings(size=rng.choice([5, 10, 30]), diversity=rng.random(), exploration=0.2)
-    scores = np.array([c.score for c in candidates])
-    explore = np.array([c.is_exploration for c in candidates])
-    floor = {p: score_floor(scores[explore == p], settings.read_penalty) for p in (True, False)}
-    whole = assemble_page(candidates, settings, mutes, now=T0, floor=floor)
-    assert whole.exact
-    key = {c.article_id: c.story_id or -c.article_id for c in candidates}
-    best: dict[tuple[bool, int], float] = {}
-    for c in candidates:
-        group = (c.is_exploration, key[c.article_id])
-        best[group] = max(best.get(group, -math.inf), c.score)
-    exact = 0
-    for kept in (5, 20, 60, 4 * settings.size + 40):
-        # The best stories of each pool, as the ranker gives them.
-        top = {
-            k
-            for pool in (True, False)
-            for _, k in sorted((-v, k) for (p, k), v in best.items() if p == pool)[:kept]
-        }
-        given = [c for c in candidates if key[c.article_id] in top]
-        left = [c for c in candidates if key[c.article_id] not in top]
-        beyond = {
-            p: max((c.score for c in left if c.is_exploration == p), default=-math.inf)
-            for p in (True, False)
-        }
-        part = assemble_page(given, settings, mutes, now=T0, floor=floor, beyond=beyond)
-        if part.exact:
-            assert ids(part) == ids(whole)
-            assert (part.next_cursor is None) == (whole.next_cursor is None)
-            exact += 1
-        else:
-            assert kept < len(best)
-    # Without mutes, a short page from a few dozen of the best stories is the page of all.
-    assert trial % 2 or settings.size > 10 or exact >= 1
 
 
 @pytest.mark.parametrize("trial", range(200))

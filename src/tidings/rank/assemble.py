@@ -38,7 +38,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -291,8 +291,6 @@ class Page:
     #: The cursor for the next page; ``None`` when nothing is left to show, or when the
     #: session has grown too long to carry in a cursor (:data:`MAX_CURSOR_CHARS`).
     next_cursor: PageCursor | None
-    #: False when candidates left out (``beyond``) could have changed the page.
-    exact: bool = True
 
 
 # --- assembly ----------------------------------------------------------------------------
@@ -320,17 +318,8 @@ def assemble_page(
     *,
     cursor: PageCursor | None = None,
     now: datetime | None = None,
-    floor: Mapping[bool, float] | None = None,
-    beyond: Mapping[bool, float] | None = None,
 ) -> Page:
     """The next page of a reader's feed.
-
-    ``floor``, per pool (exploration or not), a score no group of the whole pool falls
-    below (see :func:`score_floor`): relevance is scaled from it rather than from the lowest
-    candidate given, so that a caller may give only the candidates that can make the page
-    and get the page it would get from all. ``beyond``, per pool, the highest score of the
-    candidates left out (``-inf`` for none): the page says whether it is :attr:`Page.exact`,
-    that is, whether none of them could have taken a place on it.
 
     ``cursor`` is the previous page's :attr:`Page.next_cursor` (``None`` for a first page).
     ``now`` stamps a first page's cursor; by default the newest candidate's publication
@@ -363,9 +352,7 @@ def assemble_page(
         return Page(items=(), next_cursor=None)
     _unread_first(groups)
 
-    order, regular_left, exact = _select(groups, settings, floor, beyond)
-    if beyond is not None and beyond[False] > -math.inf:
-        regular_left += 1  # at least one, left out
+    order, regular_left = _select(groups, settings)
     items = tuple(_feed_item(groups[g], offset + position + 1) for position, g in enumerate(order))
     next_cursor = None
     # Exploration candidates never open a page, so once only they are left the feed is over.
@@ -380,16 +367,7 @@ def assemble_page(
             # Hundreds of items into a session: rather than a cursor no server would take,
             # the session ends here and the reader's next page starts a fresh one.
             next_cursor = None
-    return Page(items=items, next_cursor=next_cursor, exact=exact)
-
-
-def score_floor(scores: npt.NDArray[np.float64], read_penalty: float) -> float:
-    """A score no group of these candidates' can fall below, read or not: the lowest
-    score with the read penalty applied (the penalty only lowers, and keeps order). Pure."""
-    if not len(scores):
-        return 0.0
-    lowest = float(scores.min())
-    return lowest - (1.0 - read_penalty) * abs(lowest)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def _unread_first(groups: list[_Group]) -> None:
@@ -514,17 +492,11 @@ def exploration_positions(size: int, share: float) -> frozenset[int]:
 SHORTLIST_FACTOR = 4
 
 
-def _select(
-    groups: Sequence[_Group],
-    settings: PageSettings,
-    floor: Mapping[bool, float] | None = None,
-    beyond: Mapping[bool, float] | None = None,
-) -> tuple[list[int], int, bool]:
+def _select(groups: Sequence[_Group], settings: PageSettings) -> tuple[list[int], int]:
     """The page's groups in page order (MMR, caps, exploration), and how many remain.
 
-    Returns the indices of the groups filling the page, how many regular (not exploration)
-    groups are left for later pages, and whether no group left out of ``groups`` (scoring
-    up to ``beyond``, per pool) could have been picked instead (see :func:`assemble_page`).
+    Returns the indices of the groups filling the page, and how many regular (not
+    exploration) groups are left for later pages.
 
     Similarity only lowers an item's MMR objective below ``(1 - λ) · relevance``, so a pick
     whose objective is above that bound for the most relevant group left off the shortlist
@@ -548,22 +520,11 @@ def _select(
     relevance = np.zeros(n)
     # Each group's rank by relevance within its pool (ties by article id).
     pool_rank = np.zeros(n, dtype=np.int64)
-    # The best objective a group left out of ``groups`` could reach, per pool (ties lose
-    # to the lower id, so "could" includes equal).
-    outside = {True: -np.inf, False: -np.inf}
-    for exploring, mask in ((True, explore), (False, ~explore)):
+    for mask in (explore, ~explore):
         members = np.flatnonzero(mask)
-        left_out = -np.inf if beyond is None else beyond[exploring]
         if members.size:
             low, high = scores[members].min(), scores[members].max()
-            if floor is not None:
-                low = min(low, floor[exploring])
             relevance[members] = (scores[members] - low) / (high - low) if high > low else 1.0
-            if left_out > -np.inf:
-                scaled = (left_out - low) / (high - low) if high > low else 1.0
-                outside[exploring] = (1.0 - settings.diversity) * scaled
-        elif left_out > -np.inf:
-            outside[exploring] = np.inf
             by_relevance = members[np.lexsort((article_ids[members], -relevance[members]))]
             pool_rank[by_relevance] = np.arange(members.size)
 
@@ -584,7 +545,6 @@ def _select(
     limit = SHORTLIST_FACTOR * settings.size
     m = 0  # the shortlist's length
     order: list[int] = []
-    exact = True
     grow = True
     while len(order) < settings.size:
         if grow:
@@ -616,7 +576,6 @@ def _select(
         for pool in tries:
             eligible = available[:m] & pools[pool][:m]
             if not eligible.any():
-                exact &= outside[pool] == -np.inf
                 grow = ceiling[pool] > -np.inf
                 if grow:
                     break
@@ -626,7 +585,6 @@ def _select(
             # Strictly above, since a tie with a left-out group of lower id would go to it.
             grow = best <= ceiling[pool]
             if not grow:
-                exact &= best > outside[pool]
                 ties = np.flatnonzero(masked == best)
                 chosen = int(ties[np.argmin(article_ids[ties])])
             break
@@ -644,7 +602,7 @@ def _select(
         if lam > 0:
             np.maximum(max_similarity[:m], similarity.to(chosen, 0, m), out=max_similarity[:m])
     regular_left = int((~explore).sum()) - int((~explore[order]).sum())
-    return [int(perm[i]) for i in order], regular_left, exact
+    return [int(perm[i]) for i in order], regular_left
 
 
 class _Similarity:

@@ -40,14 +40,7 @@ import numpy.typing as npt
 
 from tidings.errors import InvalidInputError
 from tidings.rank import learn
-from tidings.rank.assemble import (
-    Candidate,
-    Page,
-    PageCursor,
-    PageSettings,
-    assemble_page,
-    score_floor,
-)
+from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
 from tidings.rank.candidates import Similar, candidate_rows
 from tidings.rank.score import FEATURES, explain, featurize, weight_vector
 from tidings.rank.state import (
@@ -102,12 +95,6 @@ SEEN_KEPT = 20_000
 #: Entity names kept for the reasons pages show, and for how many seconds.
 NAMES_KEPT = 50_000
 NAMES_FOR = 600.0
-#: Stories (or lone articles) given to page assembly beyond twice the items a page and its
-#: session have shown: the rest score below all of these, and assembly picks by score with
-#: caps on sources and near-repeats, so it does not reach them (a page short of items is
-#: assembled again from everything). On the 100,000-article bench database every page of
-#: 300 readers came out identical with and without this cut.
-PROMISING_GROUPS = 100
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
@@ -472,42 +459,9 @@ class Ranker:
         weights = self.reader_weights(who.id, interests, events)
         scoring = self.score(state, rows, now, weights, window=window)
         state = scoring.state
+        candidates = self._candidates(scoring)
         settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
-        served = 0 if previous is None else previous.offset + len(previous.shown_articles)
-        promising = _promising(
-            scoring,
-            groups=PROMISING_GROUPS + 2 * (size + served),
-            per_source=2 * (settings.per_source_cap or size) + served,
-        )
-        scores, exploring = scoring.scores, scoring.exploring
-        floor = {
-            pool: score_floor(scores[exploring == pool], settings.read_penalty)
-            for pool in (True, False)
-        }
-        beyond = {True: -np.inf, False: -np.inf}
-        if promising is not None:
-            left_out = np.ones(len(scores), dtype=bool)
-            left_out[promising] = False
-            for pool in (True, False):
-                if (outside := left_out & (exploring == pool)).any():
-                    beyond[pool] = float(scores[outside].max())
-
-        def assemble(among: npt.NDArray[np.intp] | None) -> Page:
-            return assemble_page(
-                self._candidates(scoring, among),
-                settings,
-                state.mutes,
-                cursor=previous,
-                now=now,
-                floor=floor,
-                beyond=beyond if among is not None else None,
-            )
-
-        assembled = assemble(promising)
-        if not assembled.exact:
-            # A story left out could have taken a place (mutes or earlier pages thinned the
-            # promising ones, or similar ones pushed each other down): assemble from all.
-            assembled = assemble(None)
+        assembled = assemble_page(candidates, settings, state.mutes, cursor=previous, now=now)
         items, facts = self._explained(assembled.items, scoring, weights, now)
         hint = None
         if not items:
@@ -526,10 +480,7 @@ class Ranker:
             hint=hint,
         )
 
-    def _candidates(
-        self, scoring: Scoring, among: npt.NDArray[np.intp] | None = None
-    ) -> list[Candidate]:
-        """The pool's rows as the page's candidates (those of ``among`` only)."""
+    def _candidates(self, scoring: Scoring) -> list[Candidate]:
         columns, state = scoring.columns, scoring.state
         mutes = state.mutes
         needs_titles = bool(mutes.keywords)
@@ -556,8 +507,7 @@ class Ranker:
         exploring = scoring.exploring.tolist()
         read = state.read
         out = []
-        for i in range(len(ids)) if among is None else among.tolist():
-            article_id = ids[i]
+        for i, article_id in enumerate(ids):
             # Topics also drive diversity where an article has no vector.
             need_topics = wants_topics or not has_vector[i]
             out.append(
@@ -897,37 +847,3 @@ def _seen(columns: Columns) -> dict[int, Seen]:
             published=published,
         )
     return out
-
-
-def _promising(scoring: Scoring, *, groups: int, per_source: int) -> npt.NDArray[np.intp] | None:
-    """Rows of the stories (a lone article is its own) that can make the page: the
-    ``groups`` best-scoring ones and each source's ``per_source`` best (a page caps what one
-    source brings, so the last slots go to sources further down), counted apart among
-    regular and exploration candidates, whole and in pool order; None when the pool holds
-    no more than that. Pure."""
-    columns = scoring.columns
-    n = len(scoring.scores)
-    if n <= groups:
-        return None
-    key = np.where(columns.story >= 0, columns.story, -1 - columns.ids)
-    wanted = []
-    for part in (scoring.exploring, ~scoring.exploring):
-        rows = np.flatnonzero(part)
-        if not len(rows):
-            continue
-        # Best first; each story's first row is its best (its leader).
-        order = rows[np.argsort(-scoring.scores[rows], kind="stable")]
-        _, first = np.unique(key[order], return_index=True)
-        leaders = order[np.sort(first)]
-        # Each leader's place among its source's leaders.
-        by_source = np.lexsort((np.arange(len(leaders)), columns.source[leaders]))
-        sources = columns.source[leaders][by_source]
-        starts = np.flatnonzero(np.r_[True, sources[1:] != sources[:-1]])
-        place = np.empty(len(leaders), dtype=np.int64)
-        place[by_source] = np.arange(len(leaders)) - np.repeat(
-            starts, np.diff(np.r_[starts, len(leaders)])
-        )
-        chosen = (np.arange(len(leaders)) < groups) | (place < per_source)
-        wanted.append(key[leaders[chosen]])
-    keep = np.isin(key, np.concatenate(wanted))
-    return np.flatnonzero(keep)
