@@ -167,7 +167,7 @@ def test_a_pages_lead_picture_reaches_the_reader_through_the_media_proxy(
         content_type="text/html",
     )
     loopback.serve("/pics/harbour.jpg", JPEG, content_type="image/jpeg")
-    engine.add_source(loopback.url("/feed.rss"))
+    engine.add_source(loopback.url("/feed.rss"), operator=True)
     engine.ingest()
     harbour = next(a for a in engine.list_articles() if a.guid == "a1")
     assert [i.url for i in harbour.images][:1] == [loopback.url("/pics/harbour.jpg")]

@@ -133,6 +133,9 @@ def newsroom_engine(
 
 @pytest.fixture
 def engine(newsroom_engine: tuple[Engine, dict[str, int]]) -> Engine:
+    # Sign-in and sign-up attempts are counted in the database (every serving process
+    # shares them): each test starts with none, as if it had a newsroom of its own.
+    newsroom_engine[0].clear_rate_limits("")
     return newsroom_engine[0]
 
 
