@@ -31,7 +31,7 @@ from tidings.store.schema import (
 from tidings.store.sql.connection import SQLBase, chunks
 from tidings.store.sql.marks import EVERYTHING, mark_followed
 from tidings.store.sql.readers import utc_day
-from tidings.store.sql.rows import json_strings
+from tidings.store.sql.rows import json_strings, sequence_window
 from tidings.types import (
     ArticleFacts,
     EnrichmentStatus,
@@ -159,27 +159,7 @@ class RankingMixin(SQLBase):
     ) -> RankingChanges:
         tables = (enrichments, stories, engagement, article_removals)
         with self._transaction("read what changed for ranking") as conn:
-            # A prefix of the sequence, whole: the lowest of the tables' limit-th numbers
-            # bounds what is read, so no number's rows are read in part.
-            cutoff: int | None = None
-            for table in tables:
-                nth = conn.execute(
-                    sa.select(table.c.seq)
-                    .where(table.c.seq > after)
-                    .order_by(table.c.seq)
-                    .offset(limit - 1)
-                    .limit(1)
-                ).scalar_one_or_none()
-                if nth is not None:
-                    cutoff = int(nth) if cutoff is None else min(cutoff, int(nth))
-
-            def wanted(table: sa.Table) -> sa.ColumnElement[bool]:
-                window = table.c.seq > after
-                if cutoff is not None:
-                    window = sa.and_(window, table.c.seq <= cutoff)
-                if also:
-                    window = sa.or_(window, table.c.seq.in_(list(also)))
-                return window
+            wanted = sequence_window(conn, tables, after=after, also=also, limit=limit)
 
             seqs: set[int] = set()
             changed = conn.execute(

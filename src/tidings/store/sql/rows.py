@@ -7,7 +7,7 @@ Tuples (authors, tags, aliases, …) are stored as JSON lists of strings
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,3 +70,38 @@ def article_from_row(row: sa.Row[Any]) -> Article:
         fetched_at=row.fetched_at,
         changed_at=row.changed_at,
     )
+
+
+def sequence_window(
+    conn: sa.Connection,
+    tables: Sequence[sa.Table],
+    *,
+    after: int,
+    also: Sequence[int] = (),
+    limit: int,
+) -> Callable[[sa.Table], sa.ColumnElement[bool]]:
+    """The condition on a table's ``seq`` that reads the change sequence after ``after`` (and
+    the numbers ``also``, gaps being filled) across ``tables``, at most about ``limit`` rows
+    each: a whole prefix of the sequence, since the lowest of the tables' limit-th numbers
+    bounds what is read, so no number's rows are read in part."""
+    cutoff: int | None = None
+    for table in tables:
+        nth = conn.execute(
+            sa.select(table.c.seq)
+            .where(table.c.seq > after)
+            .order_by(table.c.seq)
+            .offset(limit - 1)
+            .limit(1)
+        ).scalar_one_or_none()
+        if nth is not None:
+            cutoff = int(nth) if cutoff is None else min(cutoff, int(nth))
+
+    def wanted(table: sa.Table) -> sa.ColumnElement[bool]:
+        window = table.c.seq > after
+        if cutoff is not None:
+            window = sa.and_(window, table.c.seq <= cutoff)
+        if also:
+            window = sa.or_(window, table.c.seq.in_(list(also)))
+        return window
+
+    return wanted

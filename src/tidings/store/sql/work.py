@@ -45,7 +45,7 @@ from tidings.store.schema import (
     sources,
 )
 from tidings.store.sql.connection import SQLBase, chunks, insert_for
-from tidings.store.sql.rows import article_from_row
+from tidings.store.sql.rows import article_from_row, sequence_window
 from tidings.store.sql.sources import source_from_row
 from tidings.types import EnrichmentStatus, InterestKind, Source, SourceKind, Stance
 
@@ -409,27 +409,7 @@ class WorkMixin(SQLBase):
     ) -> AnalysisChanges:
         tables = (enrichments, article_removals)
         with self._transaction("read what analyses changed") as conn:
-            # A whole prefix of the sequence: the lowest of the tables' limit-th numbers
-            # bounds what is read, so no number's rows are read in part.
-            cutoff: int | None = None
-            for table in tables:
-                nth = conn.execute(
-                    sa.select(table.c.seq)
-                    .where(table.c.seq > after)
-                    .order_by(table.c.seq)
-                    .offset(limit - 1)
-                    .limit(1)
-                ).scalar_one_or_none()
-                if nth is not None:
-                    cutoff = int(nth) if cutoff is None else min(cutoff, int(nth))
-
-            def wanted(table: sa.Table) -> sa.ColumnElement[bool]:
-                window = table.c.seq > after
-                if cutoff is not None:
-                    window = sa.and_(window, table.c.seq <= cutoff)
-                if also:
-                    window = sa.or_(window, table.c.seq.in_(list(also)))
-                return window
+            wanted = sequence_window(conn, tables, after=after, also=also, limit=limit)
 
             signature: Any = enrichments.c.signature if signatures else sa.null()
             rows = conn.execute(
