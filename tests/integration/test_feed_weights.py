@@ -15,6 +15,7 @@ from tests.integration.test_feed import newsroom
 from tidings.config import Settings
 from tidings.engine import Engine, make_engine
 from tidings.rank.learn import LEARN_AFTER
+from tidings.rank.score import FEATURES
 from tidings.types import EventKind, InterestKind, ReaderEvent
 
 pytestmark = pytest.mark.integration
@@ -101,3 +102,60 @@ def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engi
         assert other.ranking_weights() == pytest.approx(learned)
     engine.add_reader("new")
     assert engine.feed("new").items  # a new reader's page is ranked with them
+
+
+def test_impressions_recorded_without_features_are_featurised_once_and_kept(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Impressions from before features were stored are featurised with the state the
+    reader had then on their first page, and kept in storage: later pages (and other
+    processes) read them instead of rebuilding the reader's past states."""
+    ids = newsroom(engine)
+    reader = engine.add_reader("ana")
+    now = engine._clock() - timedelta(hours=1)
+    shown = sorted(ids.values())
+    engine.record_events(
+        "ana",
+        [
+            ReaderEvent(
+                kind=EventKind.IMPRESSION,
+                article_id=shown[n % len(shown)],
+                at=now + timedelta(seconds=n),
+                value=n,
+            )
+            for n in range(LEARN_AFTER + 5)
+        ]
+        + [ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now)],
+    )
+    ranker = engine.ranker
+    featurised: list[int] = []
+    features_of = ranker.features_of
+
+    def counting(*args: object, **kwargs: object) -> object:
+        featurised.append(1)
+        return features_of(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranker, "features_of", counting)
+    first = engine.feed("ana")
+    assert featurised
+    stored = engine.storage.reader_events(reader.id, kinds=[EventKind.IMPRESSION])
+    assert len(stored) == LEARN_AFTER + 5
+    # Each kept: with its features, or marked as having none to learn from (an article
+    # the window no longer holds).
+    assert all(e.features is not None for e in stored)
+    rows = [learn.unpack_features(e.features, FEATURES) for e in stored]
+    assert sum(row is not None for row in rows) >= len(stored) // 2
+    assert all(
+        row is not None or e.features == learn.UNFEATURISABLE
+        for e, row in zip(stored, rows, strict=True)
+    )
+    # A new page after a new event refits from what was kept, featurising nothing.
+    featurised.clear()
+    engine.record_events(
+        "ana", [ReaderEvent(kind=EventKind.OPEN, article_id=ids["floods"], at=engine._clock())]
+    )
+    again = engine.feed("ana")
+    assert featurised == []
+    assert again.items and first.items
+    # Nothing left to keep: the bulk step finds none.
+    assert ranker.keep_features([reader]) == 0

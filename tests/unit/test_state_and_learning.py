@@ -197,3 +197,7 @@ def test_impressions_shown_with_their_features_are_learned_from_those() -> None:
     by_label = {float(y): x for x, y in zip(rows.features, rows.labels, strict=True)}
     np.testing.assert_allclose(by_label[1.0], shown, rtol=1e-6)
     np.testing.assert_allclose(by_label[0.0], np.ones(len(FEATURES)))
+    # The one featurised here is handed back with its features, for storage to keep.
+    ((again, row),) = rows.unrecorded
+    assert again.article_id == 2
+    np.testing.assert_allclose(row, np.ones(len(FEATURES)))

@@ -80,6 +80,12 @@ class Rows:
     labels: Floats
     #: One number per page (impressions shown together): rows of a page share it.
     pages: npt.NDArray[np.int64]
+    #: The impressions among these recorded without the features they were shown with
+    #: (before features were stored, or under other features), with the features they were
+    #: given here, or None for those whose article could not be featurised (removed since):
+    #: a caller with storage keeps them (:data:`UNFEATURISABLE` for the latter), so each is
+    #: featurised once.
+    unrecorded: tuple[tuple[ReaderEvent, Floats | None], ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -100,6 +106,9 @@ class Rows:
         )
 
 
+#: What an impression whose article could not be featurised is kept with: nothing to learn
+#: from, and nothing to try again.
+UNFEATURISABLE = b""
 #: Packed features: a format byte, the number of values and a checksum of the feature
 #: names, so that rows packed under another set of features are never read as these.
 _PACKED = struct.Struct("<BHI")
@@ -160,13 +169,26 @@ def impression_rows(
     features_parts: list[Floats] = []
     labels: list[float] = []
     pages: list[int] = []
-    kept_rows = [(e, unpack_features(e.features, names)) for e in ordered]
-    stored = [(e, row) for e, row in kept_rows if row is not None]
+    # Rows packed for these features all start with the same header: one comparison per
+    # impression, then one array for them all (unpacking each was most of a refit's time).
+    header = _PACKED.pack(_PACKED_FORMAT, width, _names_check(names))
+    packed_size = _PACKED.size + 4 * width
+    stored = [
+        e
+        for e in ordered
+        if e.features is not None
+        and len(e.features) == packed_size
+        and e.features.startswith(header)
+    ]
     if stored:
-        features_parts.append(np.vstack([row for _, row in stored]))
-        labels.extend(float(e.article_id in liked) for e, _ in stored)
-        pages.extend(page_of[e.at] for e, _ in stored)
-    ordered = [e for e, row in kept_rows if row is None]
+        packed = b"".join(e.features[_PACKED.size :] for e in stored if e.features is not None)
+        values = np.frombuffer(packed, dtype=np.float32).reshape(-1, width)
+        features_parts.append(values.astype(np.float64))
+        labels.extend(float(e.article_id in liked) for e in stored)
+        pages.extend(page_of[e.at] for e in stored)
+    unrecorded: list[tuple[ReaderEvent, Floats | None]] = []
+    recorded = {id(e) for e in stored}
+    ordered = [e for e in ordered if id(e) not in recorded and e.features != UNFEATURISABLE]
     size = math.ceil(len(ordered) / CHUNKS) if ordered else 1
     start = 0
     while start < len(ordered):
@@ -181,13 +203,21 @@ def impression_rows(
         row_of = {a: i for i, a in enumerate(kept)}
         chosen = [e for e in run if e.article_id in row_of]
         if chosen:
-            features_parts.append(features[[row_of[e.article_id] for e in chosen]])
+            part = features[[row_of[e.article_id] for e in chosen]]
+            features_parts.append(part)
             labels.extend(float(e.article_id in liked) for e in chosen)
             pages.extend(page_of[e.at] for e in chosen)
+            unrecorded.extend(zip(chosen, part, strict=True))
+        unrecorded.extend((e, None) for e in run if e.article_id not in row_of)
         start = stop
     if not features_parts:
         return Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
-    return Rows(np.vstack(features_parts), np.array(labels), np.array(pages, dtype=np.int64))
+    return Rows(
+        np.vstack(features_parts),
+        np.array(labels),
+        np.array(pages, dtype=np.int64),
+        tuple(unrecorded),
+    )
 
 
 def centre_within_pages(features: Floats, pages: npt.NDArray[np.int64]) -> Floats:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from tidings.errors import InvalidInputError
+from tidings.errors import InvalidInputError, TidingsError
 from tidings.rank import learn
 from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
 from tidings.rank.candidates import Similar, candidate_rows
@@ -339,7 +339,9 @@ class Ranker:
             found = self._fitted.get(cache_key)
         if found is not None:
             return found
-        rows = self.impression_rows(interests, events)
+        rows = self.impression_rows(
+            interests, events, reader_id=key if isinstance(key, int) else None
+        )
         weights = learn.personal_weights(rows, prior, centre=self.centre)
         with self._lock:
             self._fitted[cache_key] = weights
@@ -348,15 +350,55 @@ class Ranker:
         return weights
 
     def impression_rows(
-        self, interests: Sequence[Interest], events: Sequence[ReaderEvent]
+        self,
+        interests: Sequence[Interest],
+        events: Sequence[ReaderEvent],
+        *,
+        reader_id: int | None = None,
     ) -> learn.Rows:
-        """A reader's impressions as fit rows, featurised as they were when shown."""
+        """A reader's impressions as fit rows, featurised as they were when shown. Those
+        recorded without their features (before features were stored) are featurised with
+        the state the reader had then, and, given the reader's id, stored with them, so
+        that each is featurised once: their history's states were most of a page's cost."""
         recorded = [e for e in events if e.kind is EventKind.IMPRESSION][: learn.LEARN_FROM]
         # What is known of the history is read only for impressions recorded without the
         # features they were shown with.
-        needs = any(learn.unpack_features(e.features, FEATURES) is None for e in recorded)
+        needs = any(
+            e.features != learn.UNFEATURISABLE
+            and learn.unpack_features(e.features, FEATURES) is None
+            for e in recorded
+        )
         seen = self.seen(e.article_id for e in events) if needs else {}
-        return learn.impression_rows(interests, events, seen, self.features_of, names=FEATURES)
+        rows = learn.impression_rows(interests, events, seen, self.features_of, names=FEATURES)
+        if rows.unrecorded and reader_id is not None and self.storage is not None:
+            kept = [
+                (
+                    e.article_id,
+                    e.at,
+                    learn.UNFEATURISABLE if row is None else learn.pack_features(row, FEATURES),
+                )
+                for e, row in rows.unrecorded
+            ]
+            try:
+                self.storage.keep_impression_features(reader_id, kept)
+            except TidingsError as e:  # a busy or read-only database: featurised again later
+                log.warning("reader %s's impressions' features were not kept: %s", reader_id, e)
+        return rows
+
+    def keep_features(self, readers: Sequence[Reader]) -> int:
+        """Featurise and store these readers' impressions recorded without features (an
+        installation from before features were stored), once, rather than on each reader's
+        first page; how many impressions were kept."""
+        if self.storage is None:
+            raise InvalidInputError("keeping features needs storage")
+        self.ensure_loaded()
+        since = self.clock() - HISTORY
+        kept = 0
+        for who in readers:
+            interests = self.storage.list_interests(who.id)
+            events = self.storage.reader_events(who.id, since=since, limit=HISTORY_EVENTS)
+            kept += len(self.impression_rows(interests, events, reader_id=who.id).unrecorded)
+        return kept
 
     def learn(self, readers: Sequence[Reader]) -> tuple[int, int]:
         """Fit the global weights on these readers' impressions (see :mod:`learn`), store
@@ -370,7 +412,7 @@ class Ranker:
         for who in readers:
             interests = self.storage.list_interests(who.id)
             events = self.storage.reader_events(who.id, since=since, limit=HISTORY_EVENTS)
-            rows = self.impression_rows(interests, events)
+            rows = self.impression_rows(interests, events, reader_id=who.id)
             if len(rows):
                 parts.append(rows)
         rows = learn.Rows.concatenate(parts, len(FEATURES))

@@ -401,6 +401,13 @@ class ReaderStorage(Protocol):
         """Store events, all or none, and add them to the engagement counts; how many.
         Raises ReaderNotFoundError, ArticleNotFoundError (naming an unknown article)."""
 
+    def keep_impression_features(
+        self, reader_id: int, rows: Sequence[tuple[int, datetime, bytes]]
+    ) -> int:
+        """Store ``(article_id, at, features)`` on the reader's impressions of those articles
+        at those moments (recorded without features, or with features of another set),
+        replacing what they had; how many took them. Raises ReaderNotFoundError."""
+
     def reader_events(
         self,
         reader_id: int,

@@ -3,6 +3,7 @@ stamp for caches; and the models learned from all readers."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -42,44 +43,56 @@ from tidings.types import (
 )
 
 
+@functools.cache
+def _facts_query(vectors: bool = True) -> tuple[sa.Select[Any], sa.ColumnElement[Any]]:
+    """Analysed articles' narrow rows (``_facts`` reads them) and their date; without
+    ``vectors``, the embedding column reads as NULL (what a page displays needs none). Built
+    once: building it was a tenth of a page's storage reads."""
+    dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
+    body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
+    vector = enrichments.c.vector if vectors else sa.null().label("vector")
+    # Pictures are read for display only, where vectors are not.
+    images = sa.null().label("images") if vectors else articles.c.images
+    columns = (
+        articles.c.id,
+        articles.c.source_id,
+        sa.func.coalesce(sources.c.title, sources.c.url).label("source_name"),
+        articles.c.title,
+        articles.c.summary,
+        articles.c.url,
+        articles.c.authors,
+        dated.label("dated"),
+        body_chars.label("body_chars"),
+        enrichments.c.story_id,
+        vector,
+        enrichments.c.duplicate_of,
+        stories.c.source_count,
+        stories.c.recent_count,
+        images,
+    )
+    base = (
+        sa.select(*columns)
+        .select_from(
+            articles.join(enrichments, enrichments.c.article_id == articles.c.id)
+            .join(sources, sources.c.id == articles.c.source_id)
+            .outerjoin(stories, stories.c.id == enrichments.c.story_id)
+        )
+        .where(enrichments.c.status == EnrichmentStatus.DONE.value)
+    )
+    return base, dated
+
+
+@functools.cache
+def _facts_by_ids(vectors: bool = True) -> sa.Select[Any]:
+    """:func:`_facts_query` of the articles with the ids bound as ``ids``: one expanding
+    parameter, so the statement compiles once (and is cached), where ``in_(chunk)`` builds a
+    literal per id every call."""
+    base, _ = _facts_query(vectors)
+    return base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 class RankingMixin(SQLBase):
     """Ranking reads and models (:class:`tidings.store.base.RankingStorage`)."""
-
-    def _facts_query(self, *, vectors: bool = True) -> tuple[sa.Select[Any], sa.ColumnElement[Any]]:
-        """Analysed articles' narrow rows (``_facts`` reads them) and their date; without
-        ``vectors``, the embedding column reads as NULL (what a page displays needs none)."""
-        dated = sa.func.coalesce(articles.c.published, articles.c.fetched_at)
-        body_chars = sa.func.length(sa.func.coalesce(articles.c.body, ""))
-        vector = enrichments.c.vector if vectors else sa.null().label("vector")
-        # Pictures are read for display only, where vectors are not.
-        images = sa.null().label("images") if vectors else articles.c.images
-        columns = (
-            articles.c.id,
-            articles.c.source_id,
-            sa.func.coalesce(sources.c.title, sources.c.url).label("source_name"),
-            articles.c.title,
-            articles.c.summary,
-            articles.c.url,
-            articles.c.authors,
-            dated.label("dated"),
-            body_chars.label("body_chars"),
-            enrichments.c.story_id,
-            vector,
-            enrichments.c.duplicate_of,
-            stories.c.source_count,
-            stories.c.recent_count,
-            images,
-        )
-        base = (
-            sa.select(*columns)
-            .select_from(
-                articles.join(enrichments, enrichments.c.article_id == articles.c.id)
-                .join(sources, sources.c.id == articles.c.source_id)
-                .outerjoin(stories, stories.c.id == enrichments.c.story_id)
-            )
-            .where(enrichments.c.status == EnrichmentStatus.DONE.value)
-        )
-        return base, dated
 
     def rank_facts(
         self,
@@ -88,7 +101,7 @@ class RankingMixin(SQLBase):
         limit: int = 2000,
         article_ids: Sequence[int] = (),
     ) -> list[ArticleFacts]:
-        base, dated = self._facts_query()
+        base, dated = _facts_query()
         rows: dict[int, Any] = {}
         with self._transaction("read articles to rank") as conn:
             if limit > 0:
@@ -98,17 +111,14 @@ class RankingMixin(SQLBase):
                 for row in conn.execute(recent).all():
                     rows[row.id] = row
             extra = [i for i in dict.fromkeys(article_ids) if i not in rows]
-            # Ids bound as one expanding parameter: the statement compiles once (and is
-            # cached), where ``in_(chunk)`` builds a literal per id every call.
-            by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+            by_ids = _facts_by_ids()
             for chunk in chunks(extra):
                 for row in conn.execute(by_ids, {"ids": list(chunk)}).all():
                     rows[row.id] = row
             return _facts(conn, list(rows.values()), names=True)
 
     def display_facts(self, article_ids: Sequence[int]) -> list[ArticleFacts]:
-        base, _ = self._facts_query(vectors=False)
-        by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+        by_ids = _facts_by_ids(vectors=False)
         with self._transaction("read the page's articles") as conn:
             rows: list[Any] = []
             for chunk in chunks(list(dict.fromkeys(article_ids))):
@@ -128,7 +138,7 @@ class RankingMixin(SQLBase):
     def window_facts(
         self, *, since: datetime, after_id: int = 0, limit: int = 5000
     ) -> list[ArticleFacts]:
-        base, dated = self._facts_query()
+        base, dated = _facts_query()
         query = (
             base.where(dated >= since, articles.c.id > after_id)
             .order_by(articles.c.id)
@@ -169,8 +179,7 @@ class RankingMixin(SQLBase):
             ).all()
             done = [a for a, status, _ in changed if status == EnrichmentStatus.DONE.value]
             seqs.update(int(q) for _, _, q in changed)
-            base, _ = self._facts_query()
-            by_ids = base.where(articles.c.id.in_(sa.bindparam("ids", expanding=True)))
+            by_ids = _facts_by_ids()
             rows: list[Any] = []
             for chunk in chunks(done):
                 rows.extend(conn.execute(by_ids, {"ids": list(chunk)}).all())

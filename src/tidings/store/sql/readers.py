@@ -185,6 +185,32 @@ class ReadersMixin(SQLBase):
             )
         return len(items)
 
+    def keep_impression_features(
+        self, reader_id: int, rows: Sequence[tuple[int, datetime, bytes]]
+    ) -> int:
+        if not rows:
+            return 0
+        statement = (
+            sa.update(events)
+            .where(
+                events.c.reader_id == reader_id,
+                events.c.kind == EventKind.IMPRESSION.value,
+                events.c.article_id == sa.bindparam("shown_article"),
+                events.c.at == sa.bindparam("shown_at", type_=events.c.at.type),
+            )
+            .values(features=sa.bindparam("shown_features"))
+        )
+        with self._transaction("keep the impressions' features", writes=True) as conn:
+            reader_row(conn, reader_id)
+            result = conn.execute(
+                statement,
+                [
+                    {"shown_article": a, "shown_at": at, "shown_features": data}
+                    for a, at, data in rows
+                ],
+            )
+            return int(result.rowcount)
+
     def reader_events(
         self,
         reader_id: int,
