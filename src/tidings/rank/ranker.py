@@ -95,6 +95,12 @@ SEEN_KEPT = 20_000
 #: Entity names kept for the reasons pages show, and for how many seconds.
 NAMES_KEPT = 50_000
 NAMES_FOR = 600.0
+#: Articles whose display facts (headline, summary, address, source's name, picture) are
+#: kept for pages, and for how many seconds: readers' pages share most of their articles
+#: (top stories, their coverage), and reading them was a tenth of a page's CPU. An edited
+#: headline reaches pages within this; the story's numbers come from the window.
+DISPLAY_KEPT = 20_000
+DISPLAY_FOR = 60.0
 #: Rows read from storage per batch when the window is built, and changes per read.
 LOAD_BATCH = 5_000
 CHANGES_BATCH = 5_000
@@ -171,6 +177,7 @@ class Ranker:
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
         self._seen: dict[int, Seen] = {}
         self._names: dict[int, tuple[str, float]] = {}
+        self._display: dict[int, tuple[ArticleFacts, float]] = {}
         self._global: tuple[Floats, object, float] | None = None
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._background: threading.Thread | None = None
@@ -600,9 +607,7 @@ class Ranker:
             named = sorted({int(liked_ids[j]) for j in sims.argmax(axis=0).tolist()})
         shown = [item.article_id for item in items]
         covering = [c.article_id for item in items for c in item.also_covered_by]
-        found = {
-            f.article_id: f for f in self._storage().display_facts([*shown, *covering, *named])
-        }
+        found = self._display_facts([*shown, *covering, *named])
         counts = {
             a: (int(columns.shown[i]), int(columns.engaged[i]))
             for a in dict.fromkeys([*shown, *covering])
@@ -617,8 +622,15 @@ class Ranker:
                 continue
             shown_to, engaged = counts.get(a, (0, 0))
             tagged = tags.get(a)
+            i = index[a]
+            story = int(columns.story[i])
             facts[a] = replace(
                 found[a],
+                # The story's as the window holds it (storage's, within a second): the
+                # display facts may be older.
+                story_id=story if story >= 0 else None,
+                story_sources=int(columns.story_sources[i]),
+                story_recent=int(columns.story_recent[i]),
                 shown=shown_to,
                 engaged=engaged,
                 topics=tagged.topics if tagged else (),
@@ -648,6 +660,28 @@ class Ranker:
                 )
             )
         return out, facts
+
+    def _display_facts(self, article_ids: Sequence[int]) -> dict[int, ArticleFacts]:
+        """What pages show of these articles, kept for :data:`DISPLAY_FOR` seconds."""
+        now = self.timer()
+        out: dict[int, ArticleFacts] = {}
+        missing = []
+        for a in dict.fromkeys(article_ids):
+            kept = self._display.get(a)
+            if kept is not None and now - kept[1] < DISPLAY_FOR:
+                out[a] = kept[0]
+            else:
+                missing.append(a)
+        if missing:
+            fresh = {f.article_id: f for f in self._storage().display_facts(missing)}
+            out.update(fresh)
+            with self._lock:
+                for a, f in fresh.items():
+                    self._display.pop(a, None)
+                    self._display[a] = (f, now)
+                while len(self._display) > DISPLAY_KEPT:
+                    del self._display[next(iter(self._display))]
+        return out
 
     def _entity_names(self, entity_ids: Iterable[int]) -> dict[int, str]:
         """Names of entities, kept for :data:`NAMES_FOR` seconds (a merge or a better name
