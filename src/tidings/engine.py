@@ -22,16 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 
 from tidings.accounts import UNSET, Accounts, Unset
 from tidings.config import Settings, load_settings
 from tidings.errors import (
-    BlockedAddressError,
     InvalidInputError,
-    InvalidURLError,
     NotFoundError,
     TidingsError,
 )
@@ -42,10 +39,7 @@ from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
 from tidings.readers import (
     CLIPPINGS_SOURCE,
-    MAX_URL_CHARS,
     Readers,
-    paste_problem,
-    reader_url_problem,
 )
 from tidings.store.base import Storage
 from tidings.store.sql import open_storage
@@ -377,40 +371,22 @@ class Engine:
     def clip(
         self, reader: int | str, *, url: str | None = None, text: str | None = None
     ) -> Article:
-        """Add an article a reader brings, by its address (``url``) or the text of its
-        copied page (``text``), as ``tidings article add`` does: extracted, stored under
-        :data:`CLIPPINGS_SOURCE`, analysed (joined to its story), saved for the reader and
-        kept as their clipping. A reader's address is fetched without the operator's
-        network allowances. Raises InvalidInputError or InvalidURLError for bad input
-        (nothing is stored then), FetchError when the page cannot be fetched."""
-        who = self.storage.get_reader(reader)
-        if (url is None) == (text is None):
-            raise InvalidInputError("give either an article's address or its page's text")
-        if url is not None:
-            if (problem := reader_url_problem(url)) is not None:
-                raise InvalidURLError(problem, resource=url[:MAX_URL_CHARS])
-            try:
-                article = self.ingestion.add_article(
-                    url.strip(), source_name=CLIPPINGS_SOURCE, operator=False
-                )
-            except BlockedAddressError as e:
-                # Not the guard's own message, which tells an operator how to allow it.
-                raise InvalidURLError(
-                    f"refused: {urlsplit(url.strip()).hostname} is not on the public web "
-                    "(Tidings reads articles from public web pages only)",
-                    resource=url,
-                ) from e
-        else:
-            assert text is not None
-            if (problem := paste_problem(text)) is not None:
-                raise InvalidInputError(problem)
-            article = self.ingestion.add_article_text(text, source_name=CLIPPINGS_SOURCE)
-        if self.settings.enrich:
-            self.enrich_safely()
-        now = self._clock()
-        self.storage.save_article(who.id, article.id, at=now)
-        self.storage.add_clipping(who.id, article.id, at=now)
-        return self.storage.get_article(article.id)
+        """Add an article a reader brings (see :meth:`Readers.clip`), stored under
+        :data:`CLIPPINGS_SOURCE` and analysed. Raises InvalidInputError or InvalidURLError
+        for bad input (nothing is stored then), FetchError when the page cannot be
+        fetched."""
+        return self.readers.clip(
+            reader,
+            url=url,
+            text=text,
+            add_page=lambda address: self.ingestion.add_article(
+                address, source_name=CLIPPINGS_SOURCE, operator=False
+            ),
+            add_text=lambda page: self.ingestion.add_article_text(
+                page, source_name=CLIPPINGS_SOURCE
+            ),
+            analyse=self.enrich_safely if self.settings.enrich else None,
+        )
 
     def clippings(self, reader: int | str, *, limit: int = 50) -> list[tuple[Article, datetime]]:
         """The articles the reader added themselves, with when, most recent first."""

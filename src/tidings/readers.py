@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from tidings.accounts import clean_reader_name
-from tidings.errors import InvalidInputError, NotFoundError, TopicNotFoundError
+from tidings.errors import (
+    BlockedAddressError,
+    InvalidInputError,
+    InvalidURLError,
+    NotFoundError,
+    TopicNotFoundError,
+)
 from tidings.rank.ranker import MAX_PAGE_SIZE
 from tidings.rank.state import HISTORY, HISTORY_EVENTS, source_usefulness
 from tidings.store.base import Storage
@@ -277,6 +283,49 @@ class Readers:
         """Whether the reader has any event (a cheap test, for onboarding)."""
         who = self.storage.get_reader(reader)
         return bool(self.storage.reader_events(who.id, limit=1))
+
+    def clip(
+        self,
+        reader: int | str,
+        *,
+        url: str | None,
+        text: str | None,
+        add_page: Callable[[str], Article],
+        add_text: Callable[[str], Article],
+        analyse: Callable[[], object] | None,
+    ) -> Article:
+        """Add an article a reader brings, by its address (``url``, stored by
+        ``add_page``) or the text of its copied page (``text``, by ``add_text``), as
+        ``tidings article add`` does; analyse it (``analyse``: joined to its story), save it
+        for the reader and keep it as their clipping. A reader's address is fetched without
+        the operator's network allowances. Raises InvalidInputError or InvalidURLError for
+        bad input (nothing is stored then), FetchError when the page cannot be fetched."""
+        who = self.storage.get_reader(reader)
+        if (url is None) == (text is None):
+            raise InvalidInputError("give either an article's address or its page's text")
+        if url is not None:
+            if (problem := reader_url_problem(url)) is not None:
+                raise InvalidURLError(problem, resource=url[:MAX_URL_CHARS])
+            try:
+                article = add_page(url.strip())
+            except BlockedAddressError as e:
+                # Not the guard's own message, which tells an operator how to allow it.
+                raise InvalidURLError(
+                    f"refused: {urlsplit(url.strip()).hostname} is not on the public web "
+                    "(Tidings reads articles from public web pages only)",
+                    resource=url,
+                ) from e
+        else:
+            assert text is not None
+            if (problem := paste_problem(text)) is not None:
+                raise InvalidInputError(problem)
+            article = add_text(text)
+        if analyse is not None:
+            analyse()
+        now = self._clock()
+        self.storage.save_article(who.id, article.id, at=now)
+        self.storage.add_clipping(who.id, article.id, at=now)
+        return self.storage.get_article(article.id)
 
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.storage.saved_articles(self.storage.get_reader(reader).id, limit=limit)

@@ -51,7 +51,7 @@ def cand(
         article_id=article_id,
         story_id=story_id,
         source_id=article_id if source_id is None else source_id,
-        published=T0 + timedelta(minutes=minutes),
+        published=(T0 + timedelta(minutes=minutes)).timestamp(),
         score=score,
         title=f"Article {article_id}",
     )
@@ -415,7 +415,7 @@ def test_pagination_is_stable_while_articles_arrive_and_scores_shift() -> None:
     arrived = {c.article_id for c in arrivals}
     assert not set(ids(second)) & arrived
     assert not any(c.article_id in arrived for i in second.items for c in i.also_covered_by)
-    assert all(c.published <= snapshot for c in later if c.article_id in ids(second))
+    assert all(c.published <= snapshot.timestamp() for c in later if c.article_id in ids(second))
     # A fresh first page does show them.
     assert set(ids(assemble_page(later, settings, Mutes()))) & arrived
 
@@ -462,7 +462,7 @@ def random_candidates(
                 article_id=id_base + i + 1,
                 story_id=rng.randrange(n // 3 + 1) if rng.random() < 0.6 else None,
                 source_id=rng.randrange(12),
-                published=T0 + timedelta(minutes=rng.randrange(600)),
+                published=(T0 + timedelta(minutes=rng.randrange(600))).timestamp(),
                 title=" ".join(rng.choices(WORDS, k=4)).capitalize(),
                 score=rng.choice([rng.random(), rng.uniform(-1, 1), 0.5]),
                 vector=vector,
@@ -666,9 +666,11 @@ def test_a_session_too_long_for_a_cursor_ends_instead() -> None:
 
 def test_a_read_story_never_leads_the_page() -> None:
     read_top = [
-        Candidate(article_id=1, story_id=10, source_id=1, published=T0, score=50.0, read=True),
-        Candidate(article_id=2, story_id=20, source_id=2, published=T0, score=1.0),
-        Candidate(article_id=3, story_id=30, source_id=3, published=T0, score=0.5),
+        Candidate(
+            article_id=1, story_id=10, source_id=1, published=T0.timestamp(), score=50.0, read=True
+        ),
+        Candidate(article_id=2, story_id=20, source_id=2, published=T0.timestamp(), score=1.0),
+        Candidate(article_id=3, story_id=30, source_id=3, published=T0.timestamp(), score=0.5),
     ]
     page = assemble_page(read_top, PageSettings(size=3, diversity=0.0), Mutes())
     assert [i.article_id for i in page.items] == [2, 1, 3]

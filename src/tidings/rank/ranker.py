@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -564,7 +564,7 @@ class Ranker:
                     article_id=article_id,
                     story_id=stories[i] if stories[i] >= 0 else None,
                     source_id=sources[i],
-                    published=datetime.fromtimestamp(published[i], UTC),
+                    published=published[i],
                     title=titles[i] if titles is not None else "",
                     score=scores[i],
                     vector=vectors[i] if vectors is not None and has_vector[i] else None,
