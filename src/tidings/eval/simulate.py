@@ -43,7 +43,8 @@ probability ``CLICK_NOISE + (1 - CLICK_NOISE - CLICK_MISS) * relevance``
 (:func:`click_probability`), so irrelevant items get stray clicks and relevant ones are
 sometimes passed over; an article the reader already opened is examined but neither
 clicked again nor rejected (it is no news to them). The engine is told an IMPRESSION (with
-the position) for every examined item, OPEN and READ (seconds growing with relevance; a stray
+the position and the features the item was shown with, as the web page records them) for
+every examined item, OPEN and READ (seconds growing with relevance; a stray
 click is a glance) for every click, and LESS for an examined irrelevant item with
 probability :data:`LESS_SHARE`.
 
@@ -306,12 +307,22 @@ def react(
     return out
 
 
-def events_of(reactions: Iterable[Reaction], at: datetime) -> list[ReaderEvent]:
-    """The events the engine is told about a page's reactions."""
+def events_of(
+    reactions: Iterable[Reaction], at: datetime, shown: Mapping[int, bytes | None] | None = None
+) -> list[ReaderEvent]:
+    """The events the engine is told about a page's reactions; an impression carries the
+    features its item was shown with (``shown``, by article), as the web page records."""
     events = []
+    features = shown or {}
     for r in reactions:
         events.append(
-            ReaderEvent(kind=EventKind.IMPRESSION, article_id=r.article_id, at=at, value=r.position)
+            ReaderEvent(
+                kind=EventKind.IMPRESSION,
+                article_id=r.article_id,
+                at=at,
+                value=r.position,
+                features=features.get(r.article_id),
+            )
         )
         if r.clicked:
             events.append(ReaderEvent(kind=EventKind.OPEN, article_id=r.article_id, at=at))
@@ -720,7 +731,8 @@ def evaluate(
                             clicks += 1
                             relevant_clicks += rels.get(reaction.article_id, 0.0) > 0
                             opened[person.name].add(reaction.article_id)
-                    engine.record_events(person.name, events_of(reactions, world.now))
+                    shown = {i.article_id: i.features for i in page.items}
+                    engine.record_events(person.name, events_of(reactions, world.now, shown))
                 for r in RANKINGS:
                     per_round[r].append(_mean(scores[r]))
     final = {r: _mean([v for v in per_round[r][-FINAL_ROUNDS:] if v is not None]) for r in RANKINGS}
