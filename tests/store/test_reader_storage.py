@@ -95,6 +95,37 @@ def test_events_are_all_or_nothing(storage: SQLStorage) -> None:
     assert storage.reader_events(ana.id, since=T0 + timedelta(seconds=30)) == reads
 
 
+def test_impressions_keep_the_features_given_them_later(storage: SQLStorage) -> None:
+    """Impressions recorded without features take them afterwards (featurised once by
+    ranking); only the reader's own impressions of that article at that moment do."""
+    a, b = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    bo = storage.add_reader("bo", created=T0)
+    at = T0 + timedelta(microseconds=123_456)
+    for who in (ana, bo):
+        storage.record_events(
+            who.id,
+            [
+                ReaderEvent(kind=EventKind.IMPRESSION, article_id=a, at=at, value=0),
+                ReaderEvent(kind=EventKind.IMPRESSION, article_id=b, at=at, value=1),
+                ReaderEvent(kind=EventKind.OPEN, article_id=a, at=at),
+            ],
+        )
+    kept = [(a, at, b"\x01\x02"), (b, at, b""), (a, at + timedelta(seconds=1), b"\x03")]
+    assert storage.keep_impression_features(ana.id, kept) == 2  # the third names no impression
+    by_article = {
+        e.article_id: e.features
+        for e in storage.reader_events(ana.id, kinds=[EventKind.IMPRESSION])
+    }
+    assert by_article == {a: b"\x01\x02", b: b""}
+    # Another reader's impressions, and events of other kinds, are untouched.
+    assert all(e.features is None for e in storage.reader_events(bo.id))
+    assert [e.features for e in storage.reader_events(ana.id, kinds=[EventKind.OPEN])] == [None]
+    assert storage.keep_impression_features(ana.id, []) == 0
+    with pytest.raises(ReaderNotFoundError):
+        storage.keep_impression_features(99999, kept)
+
+
 def test_saving_is_idempotent(storage: SQLStorage) -> None:
     a, b = two_articles(storage)
     ana = storage.add_reader("ana", created=T0)
