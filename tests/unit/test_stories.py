@@ -269,6 +269,42 @@ def test_articles_about_different_principals_conflict_unless_a_lead_names_both()
     ]
 
 
+def test_principal_conflicts_match_their_definition_pair_by_pair() -> None:
+    rng = np.random.default_rng(3)
+    words = ["ann", "bob", "cy", "dee", "eve", "fox"]
+
+    def random_item(k: int) -> StoryItem:
+        chosen = [
+            (kind, str(rng.choice(words))) for kind in ("PERSON", "ORG") if rng.random() < 0.7
+        ]
+        lead = {str(w) for w in rng.choice(words, size=int(rng.integers(0, 4)))}
+        return StoryItem(
+            str(k),
+            direction(0),
+            frozenset(),
+            T0,
+            principals=tuple(chosen),
+            lead_words=frozenset(lead),
+        )
+
+    rows = [random_item(k) for k in range(30)]
+    cols = [random_item(k) for k in range(30, 70)]
+
+    def conflict(a: StoryItem, b: StoryItem) -> bool:
+        mine, theirs = dict(a.principals), dict(b.principals)
+        return any(
+            kind in theirs
+            and mine[kind] != theirs[kind]
+            and mine[kind] not in b.lead_words
+            and theirs[kind] not in a.lead_words
+            for kind in mine
+        )
+
+    expected = [[float(conflict(a, b)) for b in cols] for a in rows]
+    assert principal_conflicts(rows, cols).tolist() == expected
+    assert 0 < np.sum(expected) < len(rows) * len(cols)
+
+
 def test_two_arrests_alike_but_for_whom_are_two_stories() -> None:
     # Across the two, a cosine of 0.82 and two of five names shared: one event by the pair
     # model alone (probability 0.77).

@@ -300,28 +300,42 @@ def principal_conflicts(rows: Sequence[StoryItem], cols: Sequence[StoryItem]) ->
     kind, both have one, they differ, and neither item's lead names the other's ("Jamal
     Williams" arrested, "Vincent Jackson" arrested: two arrests, though both are Chargers
     and DUIs; an article about Williams recalling Jackson's arrest lower down is still
-    about Williams). 0 otherwise."""
+    about Williams). 0 otherwise.
+
+    Arrays and postings rather than a loop over pairs: a batch is scored against every open
+    story's members (64 by 3,000 in 0.8 s as a loop over pairs)."""
     out = np.zeros((len(rows), len(cols)), dtype=np.float64)
-    col_index: dict[tuple[str, str], list[int]] = {}
-    col_kinds: dict[str, list[int]] = {}
-    for c, it in enumerate(cols):
-        for kind, word in it.principals:
-            col_index.setdefault((kind, word), []).append(c)
-            col_kinds.setdefault(kind, []).append(c)
-    if not col_kinds:
-        return out
-    for r, it in enumerate(rows):
-        for kind, word in it.principals:
-            candidates = col_kinds.get(kind)
-            if not candidates:
+    for kind in PRINCIPAL_KINDS:
+        theirs = [dict(it.principals).get(kind) for it in cols]
+        if not any(theirs):
+            continue
+        mine = [dict(it.principals).get(kind) for it in rows]
+        if not any(mine):
+            continue
+        ids: dict[str, int] = {}
+        row_word = np.array([ids.setdefault(w, len(ids)) if w else -1 for w in mine])
+        col_word = np.array([ids.setdefault(w, len(ids)) if w else -1 for w in theirs])
+        differ = (row_word[:, None] >= 0) & (col_word[None, :] >= 0)
+        differ &= row_word[:, None] != col_word[None, :]
+        # Columns whose lead names a word, and columns whose principal is a word.
+        leads: dict[str, list[int]] = {}
+        for c, it in enumerate(cols):
+            for named in it.lead_words:
+                leads.setdefault(named, []).append(c)
+        about: dict[str, list[int]] = {}
+        for c, their in enumerate(theirs):
+            if their:
+                about.setdefault(their, []).append(c)
+        for r, it in enumerate(rows):
+            own = mine[r]
+            if not own:
                 continue
-            same = set(col_index.get((kind, word), ()))
-            for c in candidates:
-                if c in same or word in cols[c].lead_words:
-                    continue
-                theirs = next(w for k, w in cols[c].principals if k == kind)
-                if theirs not in it.lead_words:
-                    out[r, c] = 1.0
+            line = differ[r]
+            line[leads.get(own, [])] = False  # their lead names my principal
+            for named in it.lead_words:  # my lead names their principal
+                if named in about:
+                    line[about[named]] = False
+        out[differ] = 1.0
     return out
 
 
