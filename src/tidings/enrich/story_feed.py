@@ -1,7 +1,8 @@
 """How enrichment feeds the story clusterer: analysed articles in, stories to save out.
 
 :func:`story_item` is the clusterer's view of one analysed article (embedding, lead names,
-all names with their mention counts, the numbers and years it quotes, its date and source).
+all names with their mention counts, the numbers and years it quotes, its date and source,
+whom it is about and the words of its lead).
 :class:`StoryFiler` files a batch of them under the open stories storage gives back
 (:class:`tidings.types.StoryState`) and returns the changes to write
 (:class:`tidings.types.StoryChange`). It keeps, for the life of the process, the features
