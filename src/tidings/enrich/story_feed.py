@@ -1,7 +1,8 @@
 """How enrichment feeds the story clusterer: analysed articles in, stories to save out.
 
 :func:`story_item` is the clusterer's view of one analysed article (embedding, lead names,
-all names with their mention counts, the numbers and years it quotes, its date and source).
+all names with their mention counts, the numbers and years it quotes, its date and source,
+whom it is about and the words of its lead).
 :class:`StoryFiler` files a batch of them under the open stories storage gives back
 (:class:`tidings.types.StoryState`) and returns the changes to write
 (:class:`tidings.types.StoryChange`). It keeps, for the life of the process, the features
@@ -31,6 +32,8 @@ from tidings.enrich.stories import (
     StoryClusterer,
     StoryItem,
     StoryParams,
+    lead_words,
+    principals,
     specifics,
 )
 from tidings.store.embedding import from_bytes
@@ -56,7 +59,9 @@ def stored_item(
 ) -> StoryItem:
     """The clusterer's view of a stored article (as :func:`story_item` made it when the
     article was filed): from its stored vector and its entities' ``(id, mentions, first
-    offset)``."""
+    offset)``. Storage gives no entity kinds here, so it has no principals
+    (:func:`tidings.enrich.stories.principals`): a member read back from storage is never
+    kept apart from another by them, as before they existed."""
     names: dict[str, int] = {}
     lead: set[str] = set()
     for entity_id, mentions, first_offset in entities:
@@ -64,7 +69,8 @@ def stored_item(
         names[key] = names.get(key, 0) + mentions
         if first_offset < LEAD_NAME_CHARS:
             lead.add(key)
-    numbers, years = specifics(article_text(article))
+    text = article_text(article)
+    numbers, years = specifics(text)
     return StoryItem(
         id=f"a{article.id}",
         vector=vector,
@@ -75,6 +81,7 @@ def stored_item(
         numbers=numbers,
         years=years,
         source=str(article.source_id),
+        lead_words=lead_words(text),
     )
 
 
@@ -98,7 +105,8 @@ def story_item(
         names[key] = names.get(key, 0) + found.mentions
         if found.first_offset < LEAD_NAME_CHARS:
             lead.add(key)
-    numbers, years = specifics(article_text(article))
+    text = article_text(article)
+    numbers, years = specifics(text)
     return StoryItem(
         id=f"a{article.id}",
         vector=analysis.vector,
@@ -109,6 +117,8 @@ def story_item(
         numbers=numbers,
         years=years,
         source=str(article.source_id),
+        principals=principals(analysis.enrichment.entities),
+        lead_words=lead_words(text),
     )
 
 
