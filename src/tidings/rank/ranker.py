@@ -26,6 +26,7 @@ One page, in order:
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -764,6 +765,11 @@ class Ranker:
                 self.save_snapshot(force=True)
             except OSError as e:
                 log.warning("the ranking window could not be saved: %s", e)
+        # What ranking built to here (vocabularies, dictionaries, caches) lives about as
+        # long as the process: out of the cyclic collector's sight, a full collection no
+        # longer walks it. Those collections were the slowest pages (bench feed at 100k:
+        # page CPU p99 124 ms with them, 57 ms without; p50 44 and 41 ms).
+        gc.freeze()
         return len(self.window)
 
     def save_snapshot(self, *, force: bool = False) -> bool:
