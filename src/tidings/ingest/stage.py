@@ -438,7 +438,8 @@ class IngestionStage:
     ) -> list[ArticleDraft]:
         """Fetch and extract the article pages of entries that are only teasers, handing
         the entries to ``store`` as they are ready: first all those that wait for no page,
-        then the others, in order, as their pages come. Returns every entry as stored.
+        then the others as their pages come; those whose pages take over :data:`PAGE_WAIT`
+        are stored as teasers meanwhile. Returns every entry as last stored.
 
         Known articles are not fetched again: an extracted one keeps its page's fields, one
         whose page failed keeps its note (the failure is not retried on every poll), and
