@@ -268,6 +268,8 @@ def bench_backlog(
             all_full_by_then=int(analysed_all),
             analysers=analysers,
             worker_cpu_seconds=sum(p.cpu for p in workers),
+            ingest_cpu_seconds=workers[0].cpu,
+            analyse_cpu_seconds=sum(p.cpu for p in workers[1:]),
             load_average_after=load_average(),
         )
     return result
@@ -403,6 +405,9 @@ def format_report(r: dict[str, Any]) -> str:
             f"{b['all_quick_by_then']} quick and {b['all_full_by_then']} full analyses; "
             f"a quick batch ran at {b.get('quick_batch_rate_median') or 0:.1f} articles/s "
             "(median, one worker)",
+            f"    CPU: ingest worker {b.get('ingest_cpu_seconds', 0):.0f} s, analyse workers "
+            f"{b.get('analyse_cpu_seconds', 0):.0f} s (from their start, models loaded and "
+            "warm-up included)",
         ]
     if "steady" in r:
         s = r["steady"]
