@@ -14,6 +14,7 @@ from tests.loopback import LoopbackServer
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
 from tidings.extract.merge import TEASER_WORDS
+from tidings.ingest import stage as ingest_stage
 from tidings.types import PagePolicy
 
 pytestmark = pytest.mark.integration
@@ -184,3 +185,36 @@ def test_a_pages_lead_picture_reaches_the_reader_through_the_media_proxy(
     assert picture.status_code == 200 and picture.content == JPEG
     assert picture.headers["content-type"] == "image/jpeg"
     assert loopback.hits("/pics/harbour.jpg") == 1
+
+
+def test_entries_wait_for_no_page_and_for_a_slow_page_only_a_little(
+    engine: Engine, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 14's freshness: an entry that needs no page is stored (and queued for analysis)
+    # before any page is fetched, and one whose page is slow goes in as its teaser meanwhile.
+    monkeypatch.setattr(ingest_stage, "PAGE_WAIT", 0.2)
+    whole = " ".join(PARAGRAPHS)
+    entries = (
+        f"<item><guid>slow</guid><title>Harbour plan approved</title>"
+        f"<link>{loopback.url('/articles/harbour')}</link>"
+        "<description>Short teaser of the story.</description></item>"
+        f"<item><guid>whole</guid><title>Bridge reopens</title><link>{loopback.url('/b')}</link>"
+        f"<description>{whole}</description></item>"
+    )
+    loopback.serve(
+        "/feed.rss",
+        f"<rss version='2.0'><channel><title>E</title>{entries}</channel></rss>".encode(),
+        content_type="application/rss+xml",
+    )
+    page = article_page("Harbour plan approved")
+    loopback.serve("/articles/harbour", page, content_type="text/html", delay=1.0)
+    engine.add_source(loopback.url("/feed.rss"), operator=True)
+    [update] = engine.ingest().updates
+    # Stored as a teaser after PAGE_WAIT, then again with its page, in the same pass.
+    assert (update.new, update.updated) == (2, 1)
+    by_guid = {a.guid: a for a in engine.list_articles()}
+    slow, whole_entry = by_guid["slow"], by_guid["whole"]
+    assert whole_entry.id < slow.id  # stored first, though second in the feed
+    assert slow.extraction_note is None and slow.body is not None
+    assert all(p in slow.body for p in PARAGRAPHS)
+    assert loopback.hits("/b") == 0

@@ -51,6 +51,33 @@ def test_a_due_source_is_leased_to_one_worker_until_its_lease_runs_out(
     assert [s.id for s in named] == [a.id]
 
 
+def test_sources_with_the_most_followers_are_claimed_and_read_first(
+    storage: SQLStorage,
+) -> None:
+    a, b, c = (storage.add_source(f"https://{n}.example/feed", added=T0) for n in "abc")
+    follow(storage, InterestKind.SOURCE, str(b.id))
+    for _ in range(2):
+        follow(storage, InterestKind.SOURCE, str(c.id))
+    # In that order too: the caller reads them in the order given.
+    claimed = storage.claim_sources("w1", now=T0, until=T0 + LEASE)
+    assert [s.id for s in claimed] == [c.id, b.id, a.id]
+    storage.release_sources("w1", [a.id, b.id, c.id])
+    assert [s.id for s in storage.claim_sources("w2", now=T0, until=T0 + LEASE, limit=1)] == [c.id]
+
+
+def test_following_a_source_puts_its_waiting_articles_first(storage: SQLStorage) -> None:
+    old, new = stored_articles(storage, 2)
+    (waiting,) = stored_articles(storage, 1, source_url="https://f.example/feed")
+    claims = storage.claim_analysis("w1", now=T0, until=T0 + LEASE, limit=10)
+    assert [c.article.id for c in claims] == [new, old, waiting]  # newest first
+    storage.release_analysis("w1", [c.article.id for c in claims])
+    # Stored before anyone followed its source; followed now, it goes first.
+    follow(storage, InterestKind.SOURCE, str(storage.get_article(waiting).source_id))
+    claims = storage.claim_analysis("w1", now=T0, until=T0 + LEASE, limit=10)
+    assert [c.article.id for c in claims] == [waiting, new, old]
+    assert [c.followed for c in claims] == [True, False, False]
+
+
 def test_concurrent_claims_never_share_a_source(database_url: str) -> None:
     with open_storage(database_url) as storage:
         for n in range(60):

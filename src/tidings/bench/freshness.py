@@ -20,6 +20,7 @@ in the steady flow, (c) its being on the page of a reader who follows the source
 from __future__ import annotations
 
 import platform
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -83,13 +84,15 @@ def _follow(url: str, data: Path, reader: str, sources: list[int]) -> None:
 
 class _Watch:
     """Polls the database: when each article of the watched sources was first stored, and
-    first analysed."""
+    first analysed (``analysed``), or found not to be analysable (``skipped``: too little
+    text, not English; it is done with, but never ranked)."""
 
     def __init__(self, url: str, sources: list[int]) -> None:
         self.url = url
         self.sources = ",".join(str(s) for s in sources) or "0"
         self.stored: dict[int, float] = {}
         self.analysed: dict[int, float] = {}
+        self.skipped: dict[int, float] = {}
         self.guid: dict[int, tuple[int, str]] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -103,8 +106,9 @@ class _Watch:
             "AND id > :after ORDER BY id"
         )
         analysed = sa.text(
-            "SELECT e.article_id FROM enrichments e JOIN articles a ON a.id = e.article_id "
-            f"WHERE a.source_id IN ({self.sources}) AND e.status = 'done' AND e.seq > :after"
+            "SELECT e.article_id, e.status FROM enrichments e "
+            "JOIN articles a ON a.id = e.article_id "
+            f"WHERE a.source_id IN ({self.sources}) AND e.seq > :after"
         )
         after_id = after_seq = 0
         try:
@@ -122,8 +126,11 @@ class _Watch:
                         after_id = max(after_id, article_id)
                     # Everything up to a position a little behind, read again: a slow
                     # commit below the highest number is not missed.
-                    for (article_id,) in conn.execute(analysed, {"after": max(after_seq - 50, 0)}):
-                        self.analysed.setdefault(article_id, now)
+                    for article_id, status in conn.execute(
+                        analysed, {"after": max(after_seq - 50, 0)}
+                    ):
+                        done = status == "done"
+                        (self.analysed if done else self.skipped).setdefault(article_id, now)
                     after_seq = int(position)
                 self.stop.wait(POLL)
         finally:
@@ -171,6 +178,8 @@ def _warm_up(url: str, data: Path, server: NewsServer, env: dict[str, str], time
 
 
 WARM_UP_ENTRIES = 8
+#: An analyse worker's line for a batch of quick passes (``workers._analysis_line``).
+_QUICK_RATE = re.compile(r"analyse: \d+ quick[^(]*\(([\d.]+) articles/s\)")
 
 
 def _warm_up_entries(entries: list[Entry]) -> list[Entry]:
@@ -227,7 +236,7 @@ def bench_backlog(
             with _Watch(url, followed) as watch:
                 deadline = t0 + timeout
                 while time.monotonic() < deadline:
-                    if len(watch.analysed) >= expected:
+                    if len(watch.analysed) + len(watch.skipped) >= expected:
                         break
                     time.sleep(POLL)
                 finished = time.monotonic()
@@ -240,18 +249,27 @@ def bench_backlog(
         finally:
             for process in workers:
                 process.stop()
+        rates = [
+            float(m.group(1))
+            for process in workers[1:]
+            for m in _QUICK_RATE.finditer(process.output())
+        ]
         result.update(
+            quick_batch_rate_median=percentile(rates, 50),
             followed_feeds=len(followed_feeds),
             followed_entries=expected,
             followed_stored=_summary([t - t0 for t in watch.stored.values()]),
             followed_first_analysis=_summary([t - t0 for t in watch.analysed.values()]),
-            followed_not_analysed_in_time=expected - len(watch.analysed),
+            followed_skipped=len(watch.skipped),
+            followed_not_analysed_in_time=expected - len(watch.analysed) - len(watch.skipped),
             seconds=finished - t0,
             all_stored_by_then=int(stored_all),
             all_quick_by_then=int(quick_all),
             all_full_by_then=int(analysed_all),
             analysers=analysers,
             worker_cpu_seconds=sum(p.cpu for p in workers),
+            ingest_cpu_seconds=workers[0].cpu,
+            analyse_cpu_seconds=sum(p.cpu for p in workers[1:]),
             load_average_after=load_average(),
         )
     return result
@@ -328,7 +346,7 @@ def bench_steady(
                             seen_on_page.setdefault(item["article_id"], now)
                     if (
                         time.monotonic() > t0 + seconds
-                        and len(watch.analysed) >= len(stream)
+                        and len(watch.analysed) + len(watch.skipped) >= len(stream)
                         and all(a in seen_on_page for a in watch.analysed)
                     ):
                         break
@@ -354,6 +372,7 @@ def bench_steady(
             first_analysis=_summary(lag_analysed),
             on_the_page=_summary(lag_page),
             never_on_the_page=len(stream) - len(lag_page),
+            skipped=len(watch.skipped),
             feed_requests=sum(server.requests[f] for f in feeds),
             load_average_after=load_average(),
         )
@@ -380,9 +399,15 @@ def format_report(r: dict[str, Any]) -> str:
             f"-> {b['load_average_after']}",
             _line("followed, stored", b["followed_stored"]),
             _line("followed, first analysis", b["followed_first_analysis"]),
-            f"    followed not analysed within the run: {b['followed_not_analysed_in_time']}; "
+            f"    followed skipped (not analysable): {b.get('followed_skipped', 0)}; "
+            f"not analysed within the run: {b['followed_not_analysed_in_time']}; "
             f"by then ({b['seconds']:.0f} s) {b['all_stored_by_then']} stored, "
-            f"{b['all_quick_by_then']} quick and {b['all_full_by_then']} full analyses",
+            f"{b['all_quick_by_then']} quick and {b['all_full_by_then']} full analyses; "
+            f"a quick batch ran at {b.get('quick_batch_rate_median') or 0:.1f} articles/s "
+            "(median, one worker)",
+            f"    CPU: ingest worker {b.get('ingest_cpu_seconds', 0):.0f} s, analyse workers "
+            f"{b.get('analyse_cpu_seconds', 0):.0f} s (from their start, models loaded and "
+            "warm-up included)",
         ]
     if "steady" in r:
         s = r["steady"]
@@ -393,6 +418,7 @@ def format_report(r: dict[str, Any]) -> str:
             _line("stored", s["stored"]),
             _line("first analysis", s["first_analysis"]),
             _line("on the follower's page", s["on_the_page"]),
-            f"    never on the page: {s['never_on_the_page']}; feed requests: {s['feed_requests']}",
+            f"    never on the page: {s['never_on_the_page']} (of which skipped, not "
+            f"analysable: {s.get('skipped', 0)}); feed requests: {s['feed_requests']}",
         ]
     return "\n".join(lines)

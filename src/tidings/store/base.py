@@ -622,9 +622,9 @@ class WorkStorage(Protocol):
         limit: int | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[Source]:
-        """Lease feeds and local sources no one else holds: those due at ``now`` (sources
-        readers follow first, then the longest due), or those of ``ids`` whether due or not.
-        At most ``limit``. Raises only StorageError."""
+        """Lease feeds and local sources no one else holds: those due at ``now`` (those
+        with the most followers first, then the longest due), or those of ``ids`` whether
+        due or not. At most ``limit``; returned in that order. Raises only StorageError."""
 
     def release_sources(self, owner: str, ids: Sequence[int]) -> None:
         """End ``owner``'s leases on these sources. Raises only StorageError."""

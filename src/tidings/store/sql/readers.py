@@ -24,6 +24,7 @@ from tidings.store.schema import (
 from tidings.store.sql.articles import require_articles
 from tidings.store.sql.connection import SQLBase, change_seq, chunks, insert_for
 from tidings.store.sql.rows import article_from_row, utc
+from tidings.store.sql.work import put_source_first
 from tidings.types import Article, EventKind, Interest, InterestKind, Reader, ReaderEvent, Stance
 
 
@@ -119,6 +120,9 @@ class ReadersMixin(SQLBase):
                         **values,
                     )
                 )
+            source = interest.kind is InterestKind.SOURCE and interest.value.isdigit()
+            if source and interest.stance is Stance.FOLLOW:
+                put_source_first(conn, int(interest.value))
         return Interest(
             kind=interest.kind,
             value=interest.value,

@@ -75,6 +75,20 @@ def _min(new: Any, old: Any) -> Any:
     return sa.case((new < old, new), else_=old)
 
 
+def _followers(source_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """How many readers follow the source ``source_id`` names (a correlated count)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(interests)
+        .where(
+            interests.c.kind == InterestKind.SOURCE.value,
+            interests.c.value == sa.cast(source_id, sa.Text),
+            interests.c.stance == Stance.FOLLOW.value,
+        )
+        .scalar_subquery()
+    )
+
+
 def enqueue_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Put articles on the analysis queue (inside the transaction that stored them); one
     already there keeps its lease and the more urgent of its two needs and priorities."""
@@ -96,6 +110,23 @@ def enqueue_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> Non
         conn.execute(statement, list(chunk))
 
 
+def put_source_first(conn: sa.Connection, source_id: int) -> None:
+    """A source a reader has just followed: its articles waiting on the analysis queue go
+    first in line, as those stored from now on do (inside the transaction that records the
+    follow). A backlog that was stored before the follow would otherwise wait behind every
+    other source's."""
+    conn.execute(
+        sa.update(analysis_queue)
+        .where(
+            analysis_queue.c.priority != PRIORITY_FOLLOWED,
+            analysis_queue.c.article_id.in_(
+                sa.select(articles.c.id).where(articles.c.source_id == source_id)
+            ),
+        )
+        .values(priority=PRIORITY_FOLLOWED)
+    )
+
+
 class WorkMixin(SQLBase):
     """Sharing work and following changes (:class:`tidings.store.base.WorkStorage`)."""
 
@@ -112,11 +143,6 @@ class WorkMixin(SQLBase):
     ) -> list[Source]:
         free = sa.or_(sources.c.lease_until.is_(None), sources.c.lease_until < now)
         polled = (SourceKind.FEED.value, SourceKind.LOCAL.value)
-        followed = sa.exists().where(
-            interests.c.kind == InterestKind.SOURCE.value,
-            interests.c.value == sa.cast(sources.c.id, sa.Text),
-            interests.c.stance == Stance.FOLLOW.value,
-        )
         base = sa.select(sources.c.id).where(free, sources.c.kind.in_(polled))
         groups: list[sa.Select[Any]] = []
         if ids is None:
@@ -127,8 +153,10 @@ class WorkMixin(SQLBase):
         claimed: list[Source] = []
         with self._transaction("claim sources to read", writes=True) as conn:
             for group in groups:
+                # The sources with the most followers first: their news reaches the most
+                # readers (and a reader who just followed a source waits for nothing else).
                 wanted = group.order_by(
-                    sa.case((followed, 0), else_=1),
+                    _followers(sources.c.id).desc(),
                     sa.case((sources.c.next_poll.is_(None), 0), else_=1),
                     sources.c.next_poll,
                     sources.c.id,
@@ -145,8 +173,23 @@ class WorkMixin(SQLBase):
                 claimed.extend(source_from_row(row) for row in rows)
                 if limit is not None and len(claimed) >= limit:
                     break
+            # In the same order, for the caller to read them in (UPDATE … RETURNING keeps
+            # none): one small query for the claimed sources' followers.
+            followers: dict[int, int] = {}
+            for chunk in chunks([s.id for s in claimed]):
+                counted = sa.select(sources.c.id, _followers(sources.c.id))
+                for source_id, count in conn.execute(counted.where(sources.c.id.in_(chunk))):
+                    followers[int(source_id)] = int(count)
         never = datetime.min.replace(tzinfo=now.tzinfo)
-        return sorted(claimed, key=lambda s: (s.next_poll is not None, s.next_poll or never, s.id))
+        return sorted(
+            claimed,
+            key=lambda s: (
+                -followers.get(s.id, 0),
+                s.next_poll is not None,
+                s.next_poll or never,
+                s.id,
+            ),
+        )
 
     def release_sources(self, owner: str, ids: Sequence[int]) -> None:
         if not ids:
