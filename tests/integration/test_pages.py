@@ -13,7 +13,7 @@ import pytest
 from tests.loopback import LoopbackServer
 from tidings.config import load_settings
 from tidings.engine import Engine, make_engine
-from tidings.extract.merge import TEASER_WORDS
+from tidings.extract.merge import TEASER_WORDS, page_pending
 from tidings.ingest import stage as ingest_stage
 from tidings.types import PagePolicy
 
@@ -218,3 +218,32 @@ def test_entries_wait_for_no_page_and_for_a_slow_page_only_a_little(
     assert slow.extraction_note is None and slow.body is not None
     assert all(p in slow.body for p in PARAGRAPHS)
     assert loopback.hits("/b") == 0
+
+
+def test_a_slow_page_that_then_fails_is_noted_and_not_asked_for_every_poll(
+    engine: Engine, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stored as a pending teaser after PAGE_WAIT, its page then fails: the failure is noted
+    # on the stored article (same content, news of its page), as for a page that fails at
+    # once, so the next poll does not fetch it again.
+    monkeypatch.setattr(ingest_stage, "PAGE_WAIT", 0.2)
+    loopback.serve(
+        "/feed.rss",
+        (
+            "<rss version='2.0'><channel><title>E</title><item><guid>slow</guid>"
+            f"<title>Harbour plan approved</title><link>{loopback.url('/articles/gone')}</link>"
+            "<description>Short teaser of the story.</description></item></channel></rss>"
+        ).encode(),
+        content_type="application/rss+xml",
+    )
+    loopback.status("/articles/gone", 500, delay=1.0)
+    source = engine.add_source(loopback.url("/feed.rss"), operator=True)
+    engine.ingest()
+    [article] = engine.list_articles()
+    assert article.extraction_note is not None
+    assert not page_pending(article)
+    assert loopback.hits("/articles/gone") == 1
+    engine.ingest(sources=[engine.get_source(source.id)])
+    assert loopback.hits("/articles/gone") == 1
+    [again] = engine.list_articles()
+    assert again.extraction_note == article.extraction_note

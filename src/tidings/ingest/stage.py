@@ -71,9 +71,8 @@ PAGE_STORE_EVERY = 1.0
 #: Pages take 0.1 to 2 s, two at a time per publisher: a new entry's page is nearly always
 #: in within this, and a first read's 30 pages mostly are; half the steady-flow freshness
 #: goal (10 s, issue 14), so that a slow publisher's pages never hold its news back longer.
-#: A page that then fails leaves its entry stored as pending (storage does not rewrite an
-#: article whose content is unchanged, note included), so it is tried again next poll, as
-#: the pages beyond PAGES_PER_PASS are.
+#: A page that then fails is noted on the entry stored meanwhile (storage notes news of the
+#: page on an article whose content is unchanged), so it is not asked for on every poll.
 PAGE_WAIT = 5.0
 
 #: Feed parsing is CPU-bound; more parallel parses than cores only adds contention.

@@ -241,6 +241,7 @@ class ArticlesMixin(SQLBase):
         """Write the batch; the result, and the queue rows of what it stored anew."""
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
         elsewhere: set[int] = set()
         unchanged = 0
         # Per target: ("new", index in inserts) or ("id", article id), in batch order.
@@ -272,6 +273,11 @@ class ArticlesMixin(SQLBase):
                 updates.append(row)
             else:
                 unchanged += 1
+                if stored.source_id == source_id and target.draft.extraction_note is not None:
+                    # The same content with news of its page: a page that came too late
+                    # for the entry (stored as pending meanwhile) and then failed. Noted,
+                    # so the page is not asked for again on every poll.
+                    notes.append({"n_id": stored.id, "n_note": target.draft.extraction_note})
 
         new_ids: list[int] = []
         queued: list[dict[str, Any]] = []
@@ -308,6 +314,20 @@ class ArticlesMixin(SQLBase):
                 )
             )
             conn.execute(statement, updates)
+        if notes:
+            notes.sort(key=lambda row: int(row["n_id"]))
+            note = sa.bindparam("n_note", type_=articles.c.extraction_note.type)
+            conn.execute(
+                sa.update(articles)
+                .where(
+                    articles.c.id == sa.bindparam("n_id"),
+                    sa.or_(
+                        articles.c.extraction_note.is_(None), articles.c.extraction_note != note
+                    ),
+                )
+                .values(extraction_note=note),
+                notes,
+            )
         if elsewhere:
             _record_elsewhere(conn, source_id, sorted(elsewhere), fetched_at)
 
