@@ -491,8 +491,8 @@ class StoryMember:
     article: Article
     #: Its embedding (:func:`tidings.store.embedding.to_bytes` form).
     vector: bytes
-    #: ``(entity id, mentions, first offset)`` of the entities it names.
-    entities: tuple[tuple[int, int, int], ...] = ()
+    #: ``(entity id, mentions, first offset, kind, name)`` of the entities it names.
+    entities: tuple[tuple[int, int, int, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

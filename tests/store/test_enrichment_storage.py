@@ -425,4 +425,8 @@ def test_a_storys_members_are_read_back_in_bulk(storage: SQLStorage) -> None:
     assert list(found) == [story]
     # The newest two, with their vectors and entities.
     assert [m.article.id for m in found[story]] == [ids[2], ids[1]]
-    assert all(m.vector == vector and m.entities == ((xi, 3, 10),) for m in found[story])
+    # Their entities' kinds and names too: the clusterer finds whom each is about.
+    assert all(
+        m.vector == vector and m.entities == ((xi, 3, 10, "PERSON", "Xi Jinping"),)
+        for m in found[story]
+    )

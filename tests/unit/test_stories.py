@@ -35,7 +35,7 @@ from tidings.enrich.stories import (
     shouts,
     specifics,
 )
-from tidings.enrich.story_feed import StoryFiler, story_item
+from tidings.enrich.story_feed import StoryFiler, stored_item, story_item
 from tidings.eval.stories import average_link as told_average_link
 from tidings.eval.stories import bcubed, summary_line, tfidf
 from tidings.types import Article, Enrichment, FoundEntity, StoryState
@@ -680,3 +680,27 @@ def test_filer_reads_back_only_the_stored_stories_a_batch_touches() -> None:
     )
     assert asked == [[40]]  # the iPhone story is not touched, so not read
     assert {c.id for c in changes} == {40, None}  # and story 40 could be split
+
+
+def test_a_stored_member_is_about_whom_it_was_about_when_filed() -> None:
+    """A member read back from storage (filed by another worker, or before a restart) has
+    the principals it had when filed, from its stored entities' kinds and names, so the
+    constraint holds across processes."""
+    text = "Jamal Williams was arrested on Sunday. " + "Williams said little. " * 20
+    a = article(8, 3, 0, "Chargers' Williams arrested", text)
+    found = (
+        FoundEntity(name="Jamal Williams", type="PERSON", mentions=3, first_offset=0),
+        FoundEntity(name="San Diego Chargers", type="ORG", mentions=2, first_offset=12),
+    )
+    analysis = Analysis(
+        Enrichment(article_id=8, content_hash="h", entities=found), direction(1), frozenset()
+    )
+    live = story_item(a, analysis, {"Jamal Williams": 21, "San Diego Chargers": 22})
+    stored = stored_item(
+        a,
+        direction(1),
+        [(21, 3, 0, "PERSON", "Jamal Williams"), (22, 2, 12, "ORG", "San Diego Chargers")],
+    )
+    assert live is not None
+    assert stored.principals == live.principals == (("PERSON", "williams"), ("ORG", "chargers"))
+    assert stored.names == live.names and stored.entities == live.entities

@@ -37,7 +37,7 @@ from tidings.enrich.stories import (
     specifics,
 )
 from tidings.store.embedding import from_bytes
-from tidings.types import Article, StoryChange, StoryState
+from tidings.types import Article, FoundEntity, StoryChange, StoryState
 
 #: Most members read back per stored story (the latest); the rest of a larger story stand
 #: together as one item. Stories that run to more are broad events whose newest coverage is
@@ -55,16 +55,16 @@ def published(article: Article) -> datetime:
 
 
 def stored_item(
-    article: Article, vector: Vector, entities: Sequence[tuple[int, int, int]]
+    article: Article, vector: Vector, entities: Sequence[tuple[int, int, int, str, str]]
 ) -> StoryItem:
     """The clusterer's view of a stored article (as :func:`story_item` made it when the
     article was filed): from its stored vector and its entities' ``(id, mentions, first
-    offset)``. Storage gives no entity kinds here, so it has no principals
-    (:func:`tidings.enrich.stories.principals`): a member read back from storage is never
-    kept apart from another by them, as before they existed."""
+    offset, kind, name)``. Its principals (:func:`tidings.enrich.stories.principals`) come
+    from the stored entities' names, so a member filed by another worker, or before this
+    process started, is kept apart by them too."""
     names: dict[str, int] = {}
     lead: set[str] = set()
-    for entity_id, mentions, first_offset in entities:
+    for entity_id, mentions, first_offset, _, _ in entities:
         key = str(entity_id)
         names[key] = names.get(key, 0) + mentions
         if first_offset < LEAD_NAME_CHARS:
@@ -81,6 +81,10 @@ def stored_item(
         numbers=numbers,
         years=years,
         source=str(article.source_id),
+        principals=principals(
+            FoundEntity(name=name, type=kind, mentions=mentions, first_offset=first_offset)
+            for _, mentions, first_offset, kind, name in entities
+        ),
         lead_words=lead_words(text),
     )
 

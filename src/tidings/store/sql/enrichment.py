@@ -328,12 +328,18 @@ class EnrichmentMixin(SQLBase):
             )
             .order_by(articles.c.published.desc().nulls_last(), articles.c.id.desc())
         )
-        named = sa.select(
-            article_entities.c.article_id,
-            article_entities.c.entity_id,
-            article_entities.c.mentions,
-            article_entities.c.first_offset,
-        ).where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+        named = (
+            sa.select(
+                article_entities.c.article_id,
+                article_entities.c.entity_id,
+                article_entities.c.mentions,
+                article_entities.c.first_offset,
+                entities.c.type,
+                entities.c.name,
+            )
+            .join(entities, entities.c.id == article_entities.c.entity_id)
+            .where(article_entities.c.article_id.in_(sa.bindparam("ids", expanding=True)))
+        )
         with self._transaction("read the stories' members") as conn:
             rows: list[Any] = []
             for chunk in chunks(list(dict.fromkeys(story_ids))):
@@ -343,11 +349,11 @@ class EnrichmentMixin(SQLBase):
                 group = kept.setdefault(row.story, [])
                 if len(group) < limit:
                     group.append(row)
-            entities_of: dict[int, list[tuple[int, int, int]]] = {}
+            entities_of: dict[int, list[tuple[int, int, int, str, str]]] = {}
             ids = [row.id for group in kept.values() for row in group]
             for chunk in chunks(ids):
-                for a, e, mentions, offset in conn.execute(named, {"ids": list(chunk)}):
-                    entities_of.setdefault(a, []).append((e, mentions, offset))
+                for a, e, mentions, offset, kind, name in conn.execute(named, {"ids": list(chunk)}):
+                    entities_of.setdefault(a, []).append((e, mentions, offset, kind, name))
         for story_id, group in kept.items():
             found[story_id] = [
                 StoryMember(
