@@ -42,6 +42,7 @@ from tidings.errors import InvalidInputError
 from tidings.rank import learn
 from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
 from tidings.rank.candidates import Similar, candidate_rows
+from tidings.rank.pages import Look, PageStats
 from tidings.rank.score import FEATURES, explain, featurize, weight_vector
 from tidings.rank.state import (
     HISTORY,
@@ -175,6 +176,8 @@ class Ranker:
         self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
+        #: What requests, the background and the change follower did, and their CPU.
+        self.stats = PageStats()
 
     def close(self) -> None:
         self._stop.set()
@@ -400,9 +403,12 @@ class Ranker:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
         storage = self._storage()
         self.ensure_loaded()
+        began, cpu = time.perf_counter(), time.thread_time()
         self.refresh_if_due()
         if self.cache_seconds <= 0:
-            return self._rank(storage.get_reader(reader_id), cursor, size)
+            page = self._rank(storage.get_reader(reader_id), cursor, size)
+            self._count("ranked: no cache", began, cpu)
+            return page
         found = storage.reader_stamp(reader_id)
         if not found:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
@@ -414,11 +420,17 @@ class Ranker:
             if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
                 hit.last_hit = now
                 self._pages.move_to_end(key)
+                self._count(Look.FRESH.value, began, cpu)
                 return hit.page
         page = self._rank(storage.get_reader(reader_id), cursor, size)
         self._remember(key, page, stamp, now, now)
         self._start_background()
+        look = Look.NEW if hit is None else Look.READER if hit.stamp != stamp else Look.EXPIRED
+        self._count(look.value, began, cpu)
         return page
+
+    def _count(self, kind: str, began: float, cpu: float, count: int = 1) -> None:
+        self.stats.add(kind, time.thread_time() - cpu, time.perf_counter() - began, count)
 
     def invalidate(self) -> None:
         """Forget every cached page (global weights or the window changed wholesale)."""
@@ -705,12 +717,22 @@ class Ranker:
             self._saved_position = position
         return True
 
-    def refresh_if_due(self) -> None:
+    def refresh_if_due(self) -> int:
         if self.timer() - self._last_refresh >= REFRESH_EVERY:
-            self.refresh()
+            return self.refresh()
+        return 0
 
     def refresh(self) -> int:
         """Apply what storage changed since the last look; how many changes."""
+        began, cpu = time.perf_counter(), time.thread_time()
+        total = self._refresh()
+        where = "background" if threading.current_thread() is self._background else "request"
+        self._count(f"{where}: looks at the change sequence", began, cpu)
+        if total:
+            self.stats.add(f"{where}: changes applied", 0.0, 0.0, total)
+        return total
+
+    def _refresh(self) -> int:
         storage = self.storage
         follower = self._follower
         if storage is None or follower is None:
@@ -792,6 +814,7 @@ class Ranker:
                 for key, entry in due:
                     if self._stop.is_set():
                         return
+                    began, cpu = time.perf_counter(), time.thread_time()
                     reader_id, cursor, size = key
                     storage = self._storage()
                     stamp = (*storage.reader_stamp(reader_id),)
@@ -799,6 +822,7 @@ class Ranker:
                         continue
                     page = self._rank(storage.get_reader(reader_id), cursor, size)
                     self._remember(key, page, stamp, self.timer(), entry.last_hit)
+                    self._count("background: ranked again", began, cpu)
             except Exception:  # a background failure must never take the process down
                 log.exception("ranking pages again in the background failed")
 
