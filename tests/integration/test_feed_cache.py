@@ -122,6 +122,39 @@ def test_a_page_is_kept_while_nothing_changes_and_expires(
         assert engine.ranker.stats.snapshot()["ranked: expired"]["count"] == 1
 
 
+def test_a_page_asked_for_again_while_it_is_ranked_is_ranked_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests for a reader's first page at once: one ranks it, the other waits for
+    that page rather than ranking it a second time."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    newsroom(engine)
+    reader = engine.add_reader("ana").id
+    engine.ranker.ensure_loaded()
+    started = threading.Event()
+    rank = engine.ranker._rank
+    calls: list[int] = []
+
+    def slow(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)  # the second request arrives meanwhile
+        return rank(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.ranker, "_rank", slow)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(engine.feed, reader)
+        assert started.wait(10)
+        second = pool.submit(engine.feed, reader)
+        assert first.result() is second.result()
+    assert len(calls) == 1
+    counts = engine.ranker.stats.snapshot()
+    assert counts["ranked: no page yet"]["count"] == 1
+    assert counts["waited for the same page being ranked"]["count"] == 1
+
+
 def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
 
     with make_engine(settings.replace(feed_cache_seconds=0)) as engine:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +114,9 @@ BACKGROUND_SHARE = 0.25
 #: The longest the background thread sleeps after a page (a page costing more than this
 #: over the share is rare: a reader with thousands of follows).
 BACKGROUND_PAUSE_MAX = 1.0
+#: What :attr:`Ranker.stats` calls a request that waited for the same page another request
+#: was ranking.
+WAITED = "waited for the same page being ranked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,9 @@ class Ranker:
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        #: Pages being ranked by a request now, by key and stamp (see :meth:`_rank_once`).
+        self._flights: dict[tuple[PageKey, tuple[object, ...]], Future[FeedPage]] = {}
+        self._flights_lock = threading.Lock()
 
     def close(self) -> None:
         self._stop.set()
@@ -426,15 +433,43 @@ class Ranker:
         now = self.timer()
         look, cached = self._cache.look(key, stamp, content, now)
         if cached is None:
-            page = self._rank(storage.get_reader(reader_id), cursor, size)
-            self._cache.put(key, page, stamp, content, now)
+            page, ranked = self._rank_once(key, stamp, content, now)
             self._start_background()
+            if not ranked:
+                self._count(WAITED, began, cpu)
+                return page
         else:
             page = cached
             if look is Look.STALE:
                 self._wake.set()
         self._count(look.value, began, cpu)
         return page
+
+    def _rank_once(
+        self, key: PageKey, stamp: tuple[object, ...], content: int, now: float
+    ) -> tuple[FeedPage, bool]:
+        """Rank the page and keep it, or, when another request is ranking the same page for
+        the same stamp, wait for theirs (a reader's first page, asked for again before it is
+        ready, is ranked once); the page, and whether this request ranked it."""
+        with self._flights_lock:
+            flight = self._flights.get((key, stamp))
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[(key, stamp)] = Future()
+        if not leading:
+            return flight.result(), False
+        try:
+            reader_id, cursor, size = key
+            page = self._rank(self._storage().get_reader(reader_id), cursor, size)
+            self._cache.put(key, page, stamp, content, now)
+            flight.set_result(page)
+            return page, True
+        except BaseException as e:
+            flight.set_exception(e)
+            raise
+        finally:
+            with self._flights_lock:
+                del self._flights[(key, stamp)]
 
     def invalidate(self) -> None:
         """Forget every cached page (global weights or the window changed wholesale)."""
