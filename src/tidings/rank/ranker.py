@@ -109,7 +109,7 @@ SNAPSHOT_EVERY = 600.0
 #: it sleeps for the CPU time the page took times ``1 / share - 1``. Chosen for the bench's
 #: host (2 cores, 2 serving processes, wrk and ingestion beside them): a quarter of a core per
 #: process leaves requests most of the interpreter, and still ranks about 3 pages a second
-#: (85 ms of CPU each), 180 readers' pages a minute per process.
+#: (70-85 ms of CPU each on the bench), about 180 readers' pages a minute per process.
 BACKGROUND_SHARE = 0.25
 #: The longest the background thread sleeps after a page (a page costing more than this
 #: over the share is rare: a reader with thousands of follows).
