@@ -318,8 +318,9 @@ class Settings(BaseSettings):
     """Names of the readers who operate this Tidings (``ana,bo``): only they may remove
     sources through the HTTP API."""
     feed_cache_seconds: float = Field(default=60.0, ge=0)
-    """How long a reader's unchanged page may be served again, in seconds (0 ranks every
-    request afresh)."""
+    """How long a reader's page may lag news they do not follow, in seconds, before it is
+    ranked again in the background; a page nothing of which changed is served for ten times
+    this (``tidings.rank.pages``). 0 ranks every request afresh."""
     trusted_proxies: tuple[Network, ...] = ()
     """Addresses of the reverse proxies in front of ``tidings serve`` (``"10.0.0.5/32"``):
     only requests from them may say, in ``X-Forwarded-For`` and ``X-Forwarded-Proto``, who

@@ -138,6 +138,23 @@ def test_feed_with_reasons_and_pages(app: FastAPI, ids: dict[str, int]) -> None:
     assert body["hint"] is None
 
 
+def test_a_cached_page_is_answered_with_the_same_json(app: FastAPI) -> None:
+    """The page the ranker serves from its cache is turned into JSON once: the same bytes
+    again, the response schema's own JSON, and a new body once the reader changes."""
+    from tidings.api.schemas import FeedOut
+
+    ana = fresh(app)
+    first = ana.get("/api/feed")
+    again = ana.get("/api/feed")
+    assert first.headers["content-type"] == "application/json"
+    assert again.content == first.content
+    page = FeedOut.model_validate_json(first.content)
+    assert page.items and first.json() == page.model_dump(mode="json")
+    ana.put("/api/interests", json={"kind": "entity", "value": "Xi Jinping"})
+    changed = ana.get("/api/feed").json()
+    assert any(r["kind"] == "follow_entity" for i in changed["items"] for r in i["reasons"])
+
+
 def test_feed_pages_do_not_repeat(app: FastAPI) -> None:
     ana = fresh(app)
     body = ana.get("/api/feed", params={"size": 2}).json()

@@ -1,9 +1,12 @@
 """A reader's page is served again while nothing it depends on changed, and made afresh
-as soon as something did: their events, follows, mutes or settings (from any process), the
-articles this engine ingests or analyses, or the cache's time running out."""
+as soon as something of the reader did: their events, follows, mutes or settings (from any
+process), the articles this engine ingests or analyses, or the page outliving its lifetime.
+When only the window changed (another process's analyses), readers still reading are
+served the page they have while the background thread ranks it again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +100,11 @@ def test_a_page_is_reused_until_the_reader_or_the_news_changes(
     assert engine.feed("bo").reader.name == "bo"
 
 
-def test_a_page_expires(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_page_is_kept_while_nothing_changes_and_expires(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not on a short timer: a page nothing of which changed is served for its lifetime
+    (ten times ``feed_cache_seconds``), and ranked afresh in the request after it."""
     clock = Clock(datetime.now(UTC))
     with make_engine(settings, clock=clock) as engine:
         # Pages expire by the process's seconds, here moved with the clock.
@@ -106,12 +113,46 @@ def test_a_page_expires(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> 
         engine.add_reader("ana")
         calls = ranked(engine, monkeypatch)
         engine.feed("ana")
-        clock.now += timedelta(seconds=59)
+        clock.now += timedelta(seconds=61)
         engine.feed("ana")
         assert len(calls) == 1
-        clock.now += timedelta(seconds=2)
+        clock.now += timedelta(seconds=540)  # 601 s old, last asked for 540 s ago
         engine.feed("ana")
         assert len(calls) == 2
+        assert engine.ranker.stats.snapshot()["ranked: expired"]["count"] == 1
+
+
+def test_a_page_asked_for_again_while_it_is_ranked_is_ranked_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests for a reader's first page at once: one ranks it, the other waits for
+    that page rather than ranking it a second time."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    newsroom(engine)
+    reader = engine.add_reader("ana").id
+    engine.ranker.ensure_loaded()
+    started = threading.Event()
+    rank = engine.ranker._rank
+    calls: list[int] = []
+
+    def slow(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)  # the second request arrives meanwhile
+        return rank(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.ranker, "_rank", slow)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(engine.feed, reader)
+        assert started.wait(10)
+        second = pool.submit(engine.feed, reader)
+        assert first.result() is second.result()
+    assert len(calls) == 1
+    counts = engine.ranker.stats.snapshot()
+    assert counts["ranked: no page yet"]["count"] == 1
+    assert counts["waited for the same page being ranked"]["count"] == 1
 
 
 def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,25 +182,38 @@ def test_another_processs_news_reaches_the_page(settings: Settings) -> None:
         fresh = store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])
         other.enrich()
         fresh = fresh["late"]
-        clock.now += timedelta(seconds=61)  # the cached page expires
-        after = engine.feed("ana")
+        clock.now += timedelta(seconds=61)  # the page may lag the window by 60 s
+
+        def shown(page: object) -> set[int]:
+            items = page.items  # type: ignore[attr-defined]
+            return {i.article_id for i in items} | {
+                c.article_id for i in items for c in i.also_covered_by
+            }
+
+        # The background thread reads the change and ranks the page again; meanwhile
+        # requests are served the page there is.
+        deadline = time.monotonic() + 10
+        while fresh not in shown(engine.feed("ana")) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert not loads  # followed, not read again from storage
         assert fresh in engine.ranker.window
         assert fresh not in before
-        assert fresh in {i.article_id for i in after.items} | {
-            c.article_id for i in after.items for c in i.also_covered_by
-        }
+        assert fresh in shown(engine.feed("ana"))
 
 
-def test_pages_in_use_are_ranked_again_before_they_expire(
+def test_pages_in_use_are_ranked_again_in_the_background_when_the_window_changes(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No request waits for a page that could have been ready: the background thread ranks
-    a page readers keep asking for again before it expires."""
+    """No request waits for a page that could have been ready, and nothing is ranked again
+    on a timer: while nothing changes no page is ranked at all; after another process's
+    analysis changes the window, the background thread ranks the page readers keep asking
+    for again, and requests are served the page they had until it has."""
     import threading
-    import time
 
-    with make_engine(settings.replace(feed_cache_seconds=2)) as engine:
+    with (
+        make_engine(settings.replace(feed_cache_seconds=1)) as engine,
+        make_engine(settings) as other,
+    ):
         newsroom(engine)
         engine.add_reader("ana")
         first = engine.feed("ana")
@@ -171,15 +225,25 @@ def test_pages_in_use_are_ranked_again_before_they_expire(
             return rank(*args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(engine.ranker, "_rank", counting)
+        # Past the page's allowed lag with nothing changed: served, never ranked again.
+        for _ in range(25):
+            time.sleep(0.1)
+            assert engine.feed("ana") is first
+        assert not threads
+        hours = (engine._clock() - T_ORIGIN).total_seconds() / 3600
+        store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])
+        other.enrich()
         served = first
         deadline = time.monotonic() + 10
-        # Requests keep finding a cached page; a fresh one appears, made in the background.
         while served is first and time.monotonic() < deadline:
             time.sleep(0.1)
             served = engine.feed("ana")
         assert served is not first, "the background thread never ranked the page again"
         # No request waited for it: every page made since was made in the background.
         assert threads and set(threads) == {"tidings-pages"}
+        counts = engine.ranker.stats.snapshot()
+        assert counts["background: ranked again"]["count"] == len(threads)
+        assert counts["served"]["count"] >= 25
 
 
 def test_a_restart_reads_the_saved_window_and_catches_up(settings: Settings) -> None:
@@ -210,8 +274,6 @@ def test_a_restart_reads_the_saved_window_and_catches_up(settings: Settings) -> 
 def test_a_stopped_clock_does_not_stop_the_news(settings: Settings) -> None:
     """Caches and refreshes run on the process's seconds, not the news's clock: with the
     clock stopped (as benchmarks run), another process's analyses still reach the window."""
-    import time
-
     frozen = Clock(datetime.now(UTC))
     with make_engine(settings, clock=frozen) as engine, make_engine(settings) as other:
         newsroom(engine)

@@ -17,7 +17,10 @@ What runs, each in its own process, all on loopback:
   token of the next of ``tokens`` readers (a Lua script rotates them).
 
 Reported: requests per second, latency p50/p90/p99/max, non-2xx responses and socket errors
-(connect, read, write, timeout), the ingestion done meanwhile; beside it, in the same run,
+(connect, read, write, timeout), the ingestion done meanwhile; where the serving processes'
+CPU went during the load (pages served from the cache, ranked inside requests and why,
+ranked again in the background, changes read from storage: the ranker's own counts, which
+each worker writes to ``ranker-stats/PID.json`` every half second); beside it, in the same run,
 ``/api/health`` on the same server under the same load (the HTTP stack without the feed);
 and the same pages timed in-process (``Engine.feed`` alone, and the whole ASGI request under
 cProfile) to say what dominates. wrk leaves requests that time out out of its latencies, so
@@ -82,6 +85,15 @@ GOAL_RPS = 300
 GOAL_P99_MS = 100
 
 TOKENS_FILE = "tokens.txt"
+#: Where each worker writes its ranker's counts, and how often (seconds): the bench reads
+#: them just before and just after the load and reports the difference.
+STATS_DIR = "ranker-stats"
+STATS_EVERY_S = 0.5
+#: The ranker's count of pages made for want of one (``tidings.rank.pages.Look.NEW``).
+NEW_PAGE = "ranked: no page yet"
+#: Passes of ``--warm`` at most: the kernel's spreading of new connections over the workers
+#: left about one page in five unmade in one of them after a single pass (measured).
+WARM_PASSES = 5
 
 WRK_SCRIPT = r"""
 -- Each request: the URL's path (the feed) as the next reader, by their API token; threads
@@ -182,10 +194,72 @@ def create_bench_app() -> Any:
     database and data folder come from ``TIDINGS_BENCH_DATABASE`` and ``TIDINGS_BENCH_DIR``."""
     from tidings.api.app import create_app
 
-    engine = _engine(
-        Path(os.environ["TIDINGS_BENCH_DATABASE"]), Path(os.environ["TIDINGS_BENCH_DIR"])
-    )
+    folder = Path(os.environ["TIDINGS_BENCH_DIR"])
+    engine = _engine(Path(os.environ["TIDINGS_BENCH_DATABASE"]), folder)
+    threading.Thread(
+        target=write_stats, args=(engine, folder / STATS_DIR), name="bench-stats", daemon=True
+    ).start()
     return create_app(engine)
+
+
+def write_stats(engine: Any, folder: Path) -> None:
+    """Write this process's ranker counts and CPU seconds to ``folder/PID.json`` every
+    :data:`STATS_EVERY_S` (replacing the file whole, so a reader never sees half of one)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{os.getpid()}.json"
+    partial = path.with_suffix(".part")
+    while True:
+        payload = {
+            "pid": os.getpid(),
+            "cpu_s": time.process_time(),
+            "ranker": engine.ranker.stats.snapshot(),
+        }
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        partial.replace(path)
+        time.sleep(STATS_EVERY_S)
+
+
+def read_stats(folder: Path) -> dict[int, dict[str, Any]]:
+    """Every worker's latest counts, by process id."""
+    out = {}
+    for path in folder.glob("*.json"):
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out[int(payload["pid"])] = payload
+    return out
+
+
+def stats_between(
+    before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    """What the workers did between two readings, added up over the workers: per kind of
+    work, how many, their CPU and wall seconds; and the processes' whole CPU."""
+    kinds: dict[str, dict[str, float]] = {}
+    cpu = 0.0
+    for pid, late in after.items():
+        early = before.get(pid, {"cpu_s": 0.0, "ranker": {}})
+        cpu += late["cpu_s"] - early["cpu_s"]
+        for kind, tally in late["ranker"].items():
+            was = early["ranker"].get(kind, {"count": 0, "cpu_s": 0.0, "wall_s": 0.0})
+            into = kinds.setdefault(kind, {"count": 0, "cpu_s": 0.0, "wall_s": 0.0})
+            for field in ("count", "cpu_s", "wall_s"):
+                into[field] += tally[field] - was[field]
+    return {
+        "workers": len(after),
+        "seconds": round(seconds, 1),
+        "process_cpu_s": round(cpu, 1),
+        "kinds": {
+            k: {
+                "count": int(v["count"]),
+                "cpu_s": round(v["cpu_s"], 2),
+                "wall_s": round(v["wall_s"], 2),
+            }
+            for k, v in sorted(kinds.items())
+            if v["count"]
+        },
+    }
 
 
 def serve(port: int, workers: int) -> None:
@@ -303,10 +377,15 @@ def warm_up(base: str, secrets: list[str], workers: int) -> dict[str, Any]:
     return {"statuses": statuses, "sample": sample}
 
 
-def warm_cache(base: str, secrets: list[str], workers: int) -> float:
-    """Every token holder's first page, once per worker (new connections, which the kernel
-    spreads over the workers), so the timed run starts from the page cache's steady state
-    rather than from every reader's first page; returns the seconds it took."""
+def warm_cache(
+    base: str, secrets: list[str], workers: int, stats: Path
+) -> tuple[float, dict[int, int]]:
+    """Every token holder's first page in every worker, so that the timed run starts from
+    the page cache's steady state rather than from readers' first pages. Requests on new
+    connections, which the kernel spreads over the workers, but not evenly: passes repeat
+    (up to :data:`WARM_PASSES`) until one finds every page it asks for made (no worker's
+    ranker counted a page ranked for want of one); returns the seconds it took and those
+    counts by worker (above the readers when two requests for one page met in a worker)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
@@ -320,9 +399,21 @@ def warm_cache(base: str, secrets: list[str], workers: int) -> float:
                 headers={"Authorization": f"Bearer {secret}", "Connection": "close"},
             )
 
-    with ThreadPoolExecutor(max_workers=2 * workers) as pool:
-        list(pool.map(fetch, [s for s in secrets for _ in range(workers)]))
-    return time.perf_counter() - began
+    made: dict[int, int] = {}
+    for _ in range(WARM_PASSES):
+        with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+            list(pool.map(fetch, [s for s in secrets for _ in range(workers)]))
+        time.sleep(2 * STATS_EVERY_S)
+        before, made = (
+            made,
+            {
+                pid: int(counts["ranker"].get(NEW_PAGE, {}).get("count", 0))
+                for pid, counts in read_stats(stats).items()
+            },
+        )
+        if made == before and len(made) >= workers:
+            break
+    return time.perf_counter() - began, made
 
 
 def _page_shape(sample: Any) -> dict[str, Any]:
@@ -504,6 +595,7 @@ def run(
         "TIDINGS_BENCH_DATABASE": str(database),
         "TIDINGS_BENCH_DIR": str(run_dir),
     }
+    shutil.rmtree(run_dir / STATS_DIR, ignore_errors=True)  # the last run's workers'
     echo(f"starting the app ({workers} worker(s)) at {base} ...")
     app = subprocess.Popen(
         [sys.executable, "-m", "tidings.bench.http", "serve", str(port), str(workers)],
@@ -529,19 +621,26 @@ def run(
             folder=run_dir,
             path="/api/health",
         )
-        warmed = None
+        warmed: float | None = None
+        made: dict[int, int] = {}
         if warm_cache_first:
             echo(f"warming the page cache: {len(secrets)} readers' pages on each worker ...")
-            warmed = round(warm_cache(base, secrets, workers), 1)
-            echo(f"warmed in {warmed} s")
+            seconds, made = warm_cache(base, secrets, workers, run_dir / STATS_DIR)
+            warmed = round(seconds, 1)
+            echo(f"warmed in {warmed} s; pages made by each worker: {sorted(made.values())}")
         ingester.start()
         time.sleep(1.0)  # its first pass under way
         load = os.getloadavg()[0]
         echo(f"wrk: {connections} connections for {duration} s, {len(secrets)} readers ...")
+        counted_from, began = read_stats(run_dir / STATS_DIR), time.monotonic()
         result = run_wrk(
             base, secrets_file, duration=duration, connections=connections, folder=run_dir
         )
         load_after = os.getloadavg()[0]
+        time.sleep(2 * STATS_EVERY_S)  # the workers' counts as the load ended
+        work = stats_between(
+            counted_from, read_stats(run_dir / STATS_DIR), time.monotonic() - began
+        )
     finally:
         if ingester.is_alive():
             ingester.terminate()
@@ -593,9 +692,11 @@ def run(
         },
         "warm_up": {"statuses": warm["statuses"], "page": _page_shape(warm["sample"])},
         "cache_warmed_seconds": warmed,
+        "cache_warmed_pages_by_worker": sorted(made.values()),
         "load": result,
         "baseline_health": {k: v for k, v in baseline.items() if k != "stdout"},
         "ingestion": ingested,
+        "work": work,
         "goal": {
             "requests_per_second": GOAL_RPS,
             "p99_ms": GOAL_P99_MS,
@@ -617,7 +718,7 @@ def format_report(result: dict[str, Any]) -> str:
         f"page: {result['warm_up']['page']}; warm-up statuses {result['warm_up']['statuses']}",
         (
             f"page cache warmed first ({result['cache_warmed_seconds']} s): every reader's page "
-            "made once per worker"
+            f"made once per worker (pages made by each: {result['cache_warmed_pages_by_worker']})"
             if result.get("cache_warmed_seconds") is not None
             else "page cache cold: each reader's first page is ranked during the load"
         ),
@@ -646,6 +747,9 @@ def format_report(result: dict[str, Any]) -> str:
         f"{result['goal']['p99_ms']} ms, no errors: "
         + ("met" if result["goal"]["met"] else "NOT met"),
     ]
+    work = result.get("work")
+    if work:
+        lines += ["", *format_work(work, result["load"]["requests"])]
     prof = result.get("in_process")
     if prof:
         lines += [
@@ -661,6 +765,40 @@ def format_report(result: dict[str, Any]) -> str:
         for row in prof["self"]:
             lines.append(f"  {row['function']:<60} {row['ms_per_request']:>9.2f} ms")
     return "\n".join(lines)
+
+
+def format_work(work: dict[str, Any], requests: int) -> list[str]:
+    """Where the serving processes' CPU went during the load, from the ranker's counts."""
+    kinds = work["kinds"]
+    lines = [
+        f"where the {work['workers']} workers' time went during the load ({work['seconds']} s; "
+        f"their CPU {work['process_cpu_s']} s, {work['process_cpu_s'] / work['seconds']:.2f} "
+        "cores):",
+        f"  {'':<42} {'count':>8} {'CPU s':>8} {'CPU ms each':>12} {'wall ms each':>13}",
+    ]
+    pages = 0
+    counted = 0.0
+    for kind, tally in kinds.items():
+        n = tally["count"]
+        if not kind.startswith(("request:", "background:")):
+            pages += n
+        # Looks at storage's changes made from a request are inside that request's row.
+        if not kind.startswith("request:"):
+            counted += tally["cpu_s"]
+        each = f"{1000 * tally['cpu_s'] / n:12.1f} {1000 * tally['wall_s'] / n:13.1f}"
+        if kind.endswith("changes applied"):
+            each = ""
+        lines.append(f"  {kind:<42} {n:>8,} {tally['cpu_s']:>8.1f} {each}")
+    lines.append(
+        f"  {'the rest (HTTP, authentication, JSON, ...)':<42} {'':>8} "
+        f"{max(work['process_cpu_s'] - counted, 0.0):>8.1f}"
+    )
+    ranked = sum(t["count"] for k, t in kinds.items() if k.startswith("ranked"))
+    lines.append(
+        f"  pages asked of the ranker: {pages:,} (wrk counted {requests:,} answered requests); "
+        f"ranked inside requests {ranked:,}" + (f" ({100 * ranked / pages:.1f}%)" if pages else "")
+    )
+    return lines
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 :class:`Ranker` owns what ranking keeps in a process: the window of recent articles
 (:mod:`tidings.rank.window`), kept current from storage's change sequence; an archive of the
 older articles readers' histories name; the global weights and each reader's own fitted
-weights; and the pages recently made, which a background thread ranks again before they
-expire. ``Engine.feed`` calls :meth:`Ranker.page`; ``tidings eval rank`` and ``tidings eval
-simulate`` call the same methods (:meth:`Ranker.state`, :meth:`Ranker.score`,
-:meth:`Ranker.reader_weights`), so that the gates measure what readers get.
+weights; and the pages recently made (:mod:`tidings.rank.pages`: served until what they
+depend on changes), which a background thread ranks again, for readers still reading, when
+the window changed under them. ``Engine.feed`` calls :meth:`Ranker.page`; ``tidings eval
+rank`` and ``tidings eval simulate`` call the same methods (:meth:`Ranker.state`,
+:meth:`Ranker.score`, :meth:`Ranker.reader_weights`), so that the gates measure what readers
+get.
 
 One page, in order:
 
@@ -32,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +46,7 @@ from tidings.errors import InvalidInputError, TidingsError
 from tidings.rank import learn
 from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
 from tidings.rank.candidates import Similar, candidate_rows
+from tidings.rank.pages import Look, PageCache, PageKey, PageStats
 from tidings.rank.score import FEATURES, explain, featurize, weight_vector
 from tidings.rank.state import (
     HISTORY,
@@ -108,9 +112,18 @@ CHANGES_BATCH = 5_000
 #: Seconds between two saves of the window's snapshot while serving: a restart then reads
 #: at most this much of the change sequence (and the close of a process saves it too).
 SNAPSHOT_EVERY = 600.0
-#: A cached page is ranked again in the background when it is this close to expiring (as
-#: a share of its lifetime) and was asked for within its lifetime.
-REFRESH_AHEAD = 0.25
+#: The share of one core the background thread may use ranking pages again: after each page
+#: it sleeps for the CPU time the page took times ``1 / share - 1``. Chosen for the bench's
+#: host (2 cores, 2 serving processes, wrk and ingestion beside them): a quarter of a core per
+#: process leaves requests most of the interpreter, and still ranks about 3 pages a second
+#: (70-85 ms of CPU each on the bench), about 180 readers' pages a minute per process.
+BACKGROUND_SHARE = 0.25
+#: The longest the background thread sleeps after a page (a page costing more than this
+#: over the share is rare: a reader with thousands of follows).
+BACKGROUND_PAUSE_MAX = 1.0
+#: What :attr:`Ranker.stats` calls a request that waited for the same page another request
+#: was ranking.
+WAITED = "waited for the same page being ranked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +138,6 @@ class Scoring:
     state: ReaderState
     #: The window the rows are of (a compaction swaps in a new one; a page keeps its own).
     window: ArticleWindow
-
-
-@dataclass(slots=True)
-class _CachedPage:
-    page: FeedPage
-    #: What the page depended on: the reader's stamp and the window's content.
-    stamp: tuple[object, ...]
-    at: float
-    last_hit: float
 
 
 class Ranker:
@@ -180,12 +184,22 @@ class Ranker:
         self._names: dict[int, tuple[str, float]] = {}
         self._display: dict[int, tuple[ArticleFacts, float]] = {}
         self._global: tuple[Floats, object, float] | None = None
-        self._pages: OrderedDict[tuple[int, str | None, int], _CachedPage] = OrderedDict()
+        self._cache = PageCache(lag=cache_seconds, capacity=CACHED_PAGES)
+        #: The version of the window's contents: moved by every change read from storage,
+        #: so that a cached page knows whether the window changed since it was made.
+        self._content = 0
+        #: What requests, the background and the change follower did, and their CPU.
+        self.stats = PageStats()
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        #: Pages being ranked by a request now, by key and stamp (see :meth:`_rank_once`).
+        self._flights: dict[tuple[PageKey, tuple[object, ...]], Future[FeedPage]] = {}
+        self._flights_lock = threading.Lock()
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._background is not None:
             self._background.join(timeout=5)
             self._background = None
@@ -323,7 +337,7 @@ class Ranker:
         with self._lock:
             self._global = (weights, version, self.timer())
             self._fitted.clear()
-            self._pages.clear()
+        self._cache.clear()
 
     def reader_weights(
         self, key: object, interests: Sequence[Interest], events: Sequence[ReaderEvent]
@@ -441,53 +455,78 @@ class Ranker:
 
     def page(self, reader_id: int, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed (module docstring). A page made for the same reader,
-        cursor and size is served again for up to ``cache_seconds`` while nothing of the
-        reader changed (read from storage with one indexed query, so a change from any
-        process counts) and the window did not change; pages in use are ranked again in the
-        background before they expire. Raises InvalidInputError, InvalidCursorError,
-        ReaderNotFoundError."""
+        cursor and size is served again while nothing of the reader changed (read from
+        storage with one indexed query, so a change from any process counts); when the
+        window changed under it, the background thread ranks it again and the request is
+        served the page it has (:mod:`tidings.rank.pages`). Raises InvalidInputError,
+        InvalidCursorError, ReaderNotFoundError."""
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
         storage = self._storage()
         self.ensure_loaded()
-        self.refresh_if_due()
+        began, cpu = time.perf_counter(), time.thread_time()
+        if self._background is None:
+            # Once running, the background thread follows storage's changes: a request that
+            # the cache answers does nothing else.
+            self.refresh_if_due()
         if self.cache_seconds <= 0:
-            return self._rank(storage.get_reader(reader_id), cursor, size)
+            page = self._rank(storage.get_reader(reader_id), cursor, size)
+            self._count("ranked: no cache", began, cpu)
+            return page
         found = storage.reader_stamp(reader_id)
         if not found:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
         stamp = (*found,)
         key = (reader_id, cursor, size)
+        # Read before ranking: a change applied meanwhile leaves the page due again.
+        content = self._content
         now = self.timer()
-        with self._lock:
-            hit = self._pages.get(key)
-            if hit is not None and hit.stamp == stamp and now - hit.at < self.cache_seconds:
-                hit.last_hit = now
-                self._pages.move_to_end(key)
-                return hit.page
-        page = self._rank(storage.get_reader(reader_id), cursor, size)
-        self._remember(key, page, stamp, now, now)
-        self._start_background()
+        look, cached = self._cache.look(key, stamp, content, now)
+        if cached is None:
+            page, ranked = self._rank_once(key, stamp, content, now)
+            self._start_background()
+            if not ranked:
+                self._count(WAITED, began, cpu)
+                return page
+        else:
+            page = cached
+            if look is Look.STALE:
+                self._wake.set()
+        self._count(look.value, began, cpu)
         return page
+
+    def _rank_once(
+        self, key: PageKey, stamp: tuple[object, ...], content: int, now: float
+    ) -> tuple[FeedPage, bool]:
+        """Rank the page and keep it, or, when another request is ranking the same page for
+        the same stamp, wait for theirs (a reader's first page, asked for again before it is
+        ready, is ranked once); the page, and whether this request ranked it."""
+        with self._flights_lock:
+            flight = self._flights.get((key, stamp))
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[(key, stamp)] = Future()
+        if not leading:
+            return flight.result(), False
+        try:
+            reader_id, cursor, size = key
+            page = self._rank(self._storage().get_reader(reader_id), cursor, size)
+            self._cache.put(key, page, stamp, content, now)
+            flight.set_result(page)
+            return page, True
+        except BaseException as e:
+            flight.set_exception(e)
+            raise
+        finally:
+            with self._flights_lock:
+                del self._flights[(key, stamp)]
 
     def invalidate(self) -> None:
         """Forget every cached page (global weights or the window changed wholesale)."""
-        with self._lock:
-            self._pages.clear()
+        self._cache.clear()
 
-    def _remember(
-        self,
-        key: tuple[int, str | None, int],
-        page: FeedPage,
-        stamp: tuple[object, ...],
-        at: float,
-        last_hit: float,
-    ) -> None:
-        with self._lock:
-            self._pages[key] = _CachedPage(page=page, stamp=stamp, at=at, last_hit=last_hit)
-            self._pages.move_to_end(key)
-            while len(self._pages) > CACHED_PAGES:
-                self._pages.popitem(last=False)
+    def _count(self, kind: str, began: float, cpu: float, count: int = 1) -> None:
+        self.stats.add(kind, time.thread_time() - cpu, time.perf_counter() - began, count)
 
     def _rank(self, who: Reader, cursor: str | None, size: int) -> FeedPage:
         storage = self._storage()
@@ -787,12 +826,22 @@ class Ranker:
             self._saved_position = position
         return True
 
-    def refresh_if_due(self) -> None:
+    def refresh_if_due(self) -> int:
         if self.timer() - self._last_refresh >= REFRESH_EVERY:
-            self.refresh()
+            return self.refresh()
+        return 0
 
     def refresh(self) -> int:
         """Apply what storage changed since the last look; how many changes."""
+        began, cpu = time.perf_counter(), time.thread_time()
+        total = self._refresh()
+        where = "background" if threading.current_thread() is self._background else "request"
+        self._count(f"{where}: looks at the change sequence", began, cpu)
+        if total:
+            self.stats.add(f"{where}: changes applied", 0.0, 0.0, total)
+        return total
+
+    def _refresh(self) -> int:
         storage = self.storage
         follower = self._follower
         if storage is None or follower is None:
@@ -814,8 +863,10 @@ class Ranker:
                 follower.read(changes.seqs, self.timer())
                 if len(changes.seqs) < CHANGES_BATCH:
                     break
-            if total and (compacted := self.window.compacted(self.clock())) is not None:
-                self.window = compacted
+            if total:
+                self._content += 1
+                if (compacted := self.window.compacted(self.clock())) is not None:
+                    self.window = compacted
         return total
 
     def upsert(self, facts: Sequence[ArticleFacts]) -> None:
@@ -854,35 +905,43 @@ class Ranker:
                 self._background.start()
 
     def _refresh_pages(self) -> None:
-        """Rank again, before they expire, the cached pages readers are still asking for,
-        so that no request waits for a page that could have been ready."""
-        tick = max(min(self.cache_seconds * REFRESH_AHEAD / 2, 5.0), 0.2)
-        while not self._stop.wait(tick):
+        """Follow storage's changes, and rank again the cached pages readers are still
+        asking for whose window changed (:meth:`PageCache.due`), a share of a core at most
+        (:data:`BACKGROUND_SHARE`), so that requests find pages ready without waiting
+        behind them."""
+        while not self._stop.is_set():
+            self._wake.wait(REFRESH_EVERY)
+            self._wake.clear()
             try:
                 self.refresh_if_due()
                 if self.timer() - self._last_save >= SNAPSHOT_EVERY:
                     self._last_save = self.timer()
                     self.save_snapshot()
-                now = self.timer()
-                ahead = self.cache_seconds * (1 - REFRESH_AHEAD)
-                with self._lock:
-                    due = [
-                        (key, entry)
-                        for key, entry in self._pages.items()
-                        if now - entry.at >= ahead and now - entry.last_hit < self.cache_seconds
-                    ]
-                for key, entry in due:
+                for key, last_hit in self._cache.due(self._content, self.timer()):
                     if self._stop.is_set():
                         return
-                    reader_id, cursor, size = key
-                    storage = self._storage()
-                    stamp = (*storage.reader_stamp(reader_id),)
-                    if not stamp:
-                        continue
-                    page = self._rank(storage.get_reader(reader_id), cursor, size)
-                    self._remember(key, page, stamp, self.timer(), entry.last_hit)
+                    pause = self._rank_again(key, last_hit)
+                    if pause and self._stop.wait(min(pause, BACKGROUND_PAUSE_MAX)):
+                        return
             except Exception:  # a background failure must never take the process down
                 log.exception("ranking pages again in the background failed")
+
+    def _rank_again(self, key: PageKey, last_hit: float) -> float:
+        """Rank one cached page again (if still due); the seconds to pause after it."""
+        began, cpu = time.perf_counter(), time.thread_time()
+        content, now = self._content, self.timer()
+        if not self._cache.is_due(key, content, now):
+            return 0.0  # a request ranked it meanwhile
+        reader_id, cursor, size = key
+        storage = self._storage()
+        stamp = (*storage.reader_stamp(reader_id),)
+        if not stamp:
+            return 0.0
+        page = self._rank(storage.get_reader(reader_id), cursor, size)
+        self._cache.put(key, page, stamp, content, now, last_hit=last_hit)
+        used = time.thread_time() - cpu
+        self.stats.add("background: ranked again", used, time.perf_counter() - began)
+        return used * (1 / BACKGROUND_SHARE - 1)
 
     def _storage(self) -> Storage:
         if self.storage is None:
