@@ -33,11 +33,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +75,9 @@ from tidings.types import (
 )
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -140,6 +144,41 @@ class Scoring:
     window: ArticleWindow
 
 
+class _Kept(Generic[K, V]):
+    """Values read from storage, kept for ``seconds`` of the process clock, at most
+    ``capacity`` of them (the longest kept go first). Safe to share between threads."""
+
+    def __init__(self, capacity: int, seconds: float) -> None:
+        self.capacity = capacity
+        self.seconds = seconds
+        self._kept: dict[K, tuple[V, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, keys: Iterable[K], now: float, read: Callable[[list[K]], Mapping[K, V]]
+    ) -> dict[K, V]:
+        """The values of ``keys``: those kept, and the rest from ``read`` (then kept); keys
+        ``read`` does not find are left out."""
+        out: dict[K, V] = {}
+        missing = []
+        for key in dict.fromkeys(keys):
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[1] < self.seconds:
+                out[key] = kept[0]
+            else:
+                missing.append(key)
+        if missing:
+            fresh = read(missing)
+            out.update(fresh)
+            with self._lock:
+                for key, value in fresh.items():
+                    self._kept.pop(key, None)
+                    self._kept[key] = (value, now)
+                while len(self._kept) > self.capacity:
+                    del self._kept[next(iter(self._kept))]
+        return out
+
+
 class Ranker:
     """Ranking's state in one process (module docstring). ``storage`` None: an evaluation
     that feeds the window itself (``tidings eval rank``); pages then cannot be made."""
@@ -181,8 +220,10 @@ class Ranker:
         self._last_refresh = -np.inf
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
         self._seen: dict[int, Seen] = {}
-        self._names: dict[int, tuple[str, float]] = {}
-        self._display: dict[int, tuple[ArticleFacts, float]] = {}
+        #: Entity names (a merge or a better name reaches pages within NAMES_FOR), and
+        #: what pages show of articles.
+        self._names: _Kept[int, str] = _Kept(NAMES_KEPT, NAMES_FOR)
+        self._display: _Kept[int, ArticleFacts] = _Kept(DISPLAY_KEPT, DISPLAY_FOR)
         self._global: tuple[Floats, object, float] | None = None
         self._cache = PageCache(lag=cache_seconds, capacity=CACHED_PAGES)
         #: The version of the window's contents: moved by every change read from storage,
@@ -647,7 +688,11 @@ class Ranker:
             named = sorted({int(liked_ids[j]) for j in sims.argmax(axis=0).tolist()})
         shown = [item.article_id for item in items]
         covering = [c.article_id for item in items for c in item.also_covered_by]
-        found = self._display_facts([*shown, *covering, *named])
+        found = self._display.get(
+            [*shown, *covering, *named],
+            self.timer(),
+            lambda ids: {f.article_id: f for f in self._storage().display_facts(ids)},
+        )
         counts = {
             a: (int(columns.shown[i]), int(columns.engaged[i]))
             for a in dict.fromkeys([*shown, *covering])
@@ -655,7 +700,11 @@ class Ranker:
         }
         # The items' topics and entities (their reasons name them) are the window's.
         tags = {f.article_id: f for f in scoring.window.facts(columns.rows[wanted])}
-        names = self._entity_names({e for f in tags.values() for e, _, _ in f.entities})
+        names = self._names.get(
+            {e for f in tags.values() for e, _, _ in f.entities},
+            self.timer(),
+            self._storage().entity_names,
+        )
         facts = {}
         for a in dict.fromkeys([*shown, *covering]):
             if a not in found:
@@ -700,51 +749,6 @@ class Ranker:
                 )
             )
         return out, facts
-
-    def _display_facts(self, article_ids: Sequence[int]) -> dict[int, ArticleFacts]:
-        """What pages show of these articles, kept for :data:`DISPLAY_FOR` seconds."""
-        now = self.timer()
-        out: dict[int, ArticleFacts] = {}
-        missing = []
-        for a in dict.fromkeys(article_ids):
-            kept = self._display.get(a)
-            if kept is not None and now - kept[1] < DISPLAY_FOR:
-                out[a] = kept[0]
-            else:
-                missing.append(a)
-        if missing:
-            fresh = {f.article_id: f for f in self._storage().display_facts(missing)}
-            out.update(fresh)
-            with self._lock:
-                for a, f in fresh.items():
-                    self._display.pop(a, None)
-                    self._display[a] = (f, now)
-                while len(self._display) > DISPLAY_KEPT:
-                    del self._display[next(iter(self._display))]
-        return out
-
-    def _entity_names(self, entity_ids: Iterable[int]) -> dict[int, str]:
-        """Names of entities, kept for :data:`NAMES_FOR` seconds (a merge or a better name
-        reaches pages within that)."""
-        now = self.timer()
-        out: dict[int, str] = {}
-        missing = []
-        for e in entity_ids:
-            kept = self._names.get(e)
-            if kept is not None and now - kept[1] < NAMES_FOR:
-                out[e] = kept[0]
-            else:
-                missing.append(e)
-        if missing:
-            fresh = self._storage().entity_names(missing)
-            out.update(fresh)
-            with self._lock:
-                for e, name in fresh.items():
-                    self._names.pop(e, None)
-                    self._names[e] = (name, now)
-                while len(self._names) > NAMES_KEPT:
-                    del self._names[next(iter(self._names))]
-        return out
 
     # --- keeping current ---------------------------------------------------------------
 
