@@ -28,11 +28,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         yield e
 
 
-def test_weights_are_refitted_only_after_new_events_or_follows(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ids = newsroom(engine)
-    engine.add_reader("ana")
+def shown_enough(engine: Engine, reader: str, ids: dict[str, int]) -> None:
+    """Enough impressions (without features) for the reader's own weights, an hour ago, and
+    one article opened."""
     now = engine._clock() - timedelta(hours=1)
     shown = sorted(ids.values())
     events = [
@@ -45,7 +43,15 @@ def test_weights_are_refitted_only_after_new_events_or_follows(
         for n in range(LEARN_AFTER + 5)
     ]
     events.append(ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now))
-    engine.record_events("ana", events)
+    engine.record_events(reader, events)
+
+
+def test_weights_are_refitted_only_after_new_events_or_follows(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = newsroom(engine)
+    engine.add_reader("ana")
+    shown_enough(engine, "ana", ids)
     fits: list[int] = []
     fit = learn.fit_weights
 
@@ -112,21 +118,7 @@ def test_impressions_recorded_without_features_are_featurised_once_and_kept(
     processes) read them instead of rebuilding the reader's past states."""
     ids = newsroom(engine)
     reader = engine.add_reader("ana")
-    now = engine._clock() - timedelta(hours=1)
-    shown = sorted(ids.values())
-    engine.record_events(
-        "ana",
-        [
-            ReaderEvent(
-                kind=EventKind.IMPRESSION,
-                article_id=shown[n % len(shown)],
-                at=now + timedelta(seconds=n),
-                value=n,
-            )
-            for n in range(LEARN_AFTER + 5)
-        ]
-        + [ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now)],
-    )
+    shown_enough(engine, "ana", ids)
     ranker = engine.ranker
     featurised: list[int] = []
     features_of = ranker.features_of
