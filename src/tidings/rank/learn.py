@@ -27,6 +27,7 @@ as a whole more clickable. Measured on MIND (`tidings eval rank --ablations`, BE
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
@@ -125,6 +126,20 @@ def pack_features(row: Floats, names: Sequence[str]) -> bytes:
     return _PACKED.pack(_PACKED_FORMAT, len(values), _names_check(names)) + values.tobytes()
 
 
+@functools.cache
+def _header(names: tuple[str, ...]) -> bytes:
+    return _PACKED.pack(_PACKED_FORMAT, len(names), _names_check(names))
+
+
+def packed_for(data: bytes | None, names: Sequence[str]) -> bool:
+    """Whether ``data`` is a row :func:`pack_features` wrote for these features."""
+    return (
+        data is not None
+        and len(data) == _PACKED.size + 4 * len(names)
+        and data.startswith(_header(tuple(names)))
+    )
+
+
 def unpack_features(data: bytes | None, names: Sequence[str]) -> Floats | None:
     """The row :func:`pack_features` wrote, or None when there is none or it was written
     for other features (they changed since)."""
@@ -169,17 +184,9 @@ def impression_rows(
     features_parts: list[Floats] = []
     labels: list[float] = []
     pages: list[int] = []
-    # Rows packed for these features all start with the same header: one comparison per
-    # impression, then one array for them all (unpacking each was most of a refit's time).
-    header = _PACKED.pack(_PACKED_FORMAT, width, _names_check(names))
-    packed_size = _PACKED.size + 4 * width
-    stored = [
-        e
-        for e in ordered
-        if e.features is not None
-        and len(e.features) == packed_size
-        and e.features.startswith(header)
-    ]
+    # Rows packed for these features are checked by their header, then read as one array
+    # (unpacking each was most of a refit's time).
+    stored = [e for e in ordered if packed_for(e.features, names)]
     if stored:
         packed = b"".join(e.features[_PACKED.size :] for e in stored if e.features is not None)
         values = np.frombuffer(packed, dtype=np.float32).reshape(-1, width)

@@ -427,8 +427,7 @@ class Ranker:
         # What is known of the history is read only for impressions recorded without the
         # features they were shown with.
         needs = any(
-            e.features != learn.UNFEATURISABLE
-            and learn.unpack_features(e.features, FEATURES) is None
+            e.features != learn.UNFEATURISABLE and not learn.packed_for(e.features, FEATURES)
             for e in recorded
         )
         seen = self.seen(e.article_id for e in events) if needs else {}

@@ -41,6 +41,8 @@ class _Stored:
     source_id: int
     content_hash: str
     updated: datetime | None
+    #: Why it has no page (its page failed, or is still pending), if so.
+    extraction_note: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,7 +146,13 @@ class ArticlesMixin(SQLBase):
         canonicals: Sequence[str],
         hashes: Sequence[str],
     ) -> tuple[dict[str, _Stored], dict[str, _Stored], dict[str, _Stored]]:
-        columns = (articles.c.id, articles.c.source_id, articles.c.content_hash, articles.c.updated)
+        columns = (
+            articles.c.id,
+            articles.c.source_id,
+            articles.c.content_hash,
+            articles.c.updated,
+            articles.c.extraction_note,
+        )
         by_guid: dict[str, _Stored] = {}
         for chunk in chunks(guids):
             query = sa.select(*columns, articles.c.guid).where(
@@ -153,7 +161,9 @@ class ArticlesMixin(SQLBase):
                 articles.c.guid.in_(chunk),
             )
             for row in conn.execute(query):
-                by_guid[row.guid] = _Stored(row.id, row.source_id, row.content_hash, row.updated)
+                by_guid[row.guid] = _Stored(
+                    row.id, row.source_id, row.content_hash, row.updated, row.extraction_note
+                )
         by_canonical: dict[str, _Stored] = {}
         for chunk in chunks(canonicals):
             # Lowest id first: if two articles ever share a canonical URL, the older wins.
@@ -165,7 +175,9 @@ class ArticlesMixin(SQLBase):
             for row in conn.execute(query):
                 by_canonical.setdefault(
                     row.canonical_url,
-                    _Stored(row.id, row.source_id, row.content_hash, row.updated),
+                    _Stored(
+                        row.id, row.source_id, row.content_hash, row.updated, row.extraction_note
+                    ),
                 )
         by_hash: dict[str, _Stored] = {}
         for chunk in chunks(hashes):
@@ -180,7 +192,10 @@ class ArticlesMixin(SQLBase):
             )
             for hit in conn.execute(query):
                 by_hash.setdefault(
-                    hit.content_hash, _Stored(hit.id, hit.source_id, hit.content_hash, hit.updated)
+                    hit.content_hash,
+                    _Stored(
+                        hit.id, hit.source_id, hit.content_hash, hit.updated, hit.extraction_note
+                    ),
                 )
         return by_guid, by_canonical, by_hash
 
@@ -273,11 +288,12 @@ class ArticlesMixin(SQLBase):
                 updates.append(row)
             else:
                 unchanged += 1
-                if stored.source_id == source_id and target.draft.extraction_note is not None:
+                note = target.draft.extraction_note
+                if stored.source_id == source_id and note not in (None, stored.extraction_note):
                     # The same content with news of its page: a page that came too late
                     # for the entry (stored as pending meanwhile) and then failed. Noted,
                     # so the page is not asked for again on every poll.
-                    notes.append({"n_id": stored.id, "n_note": target.draft.extraction_note})
+                    notes.append({"n_id": stored.id, "n_note": note})
 
         new_ids: list[int] = []
         queued: list[dict[str, Any]] = []
@@ -316,16 +332,10 @@ class ArticlesMixin(SQLBase):
             conn.execute(statement, updates)
         if notes:
             notes.sort(key=lambda row: int(row["n_id"]))
-            note = sa.bindparam("n_note", type_=articles.c.extraction_note.type)
             conn.execute(
                 sa.update(articles)
-                .where(
-                    articles.c.id == sa.bindparam("n_id"),
-                    sa.or_(
-                        articles.c.extraction_note.is_(None), articles.c.extraction_note != note
-                    ),
-                )
-                .values(extraction_note=note),
+                .where(articles.c.id == sa.bindparam("n_id"))
+                .values(extraction_note=sa.bindparam("n_note")),
                 notes,
             )
         if elsewhere:
