@@ -65,7 +65,6 @@ from tidings.types import (
 
 if TYPE_CHECKING:
     from tidings.enrich.stage import EnrichmentStage
-    from tidings.portability import ImportReport, ReaderData, ReaderFile
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +345,7 @@ class Engine:
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.readers.saved_articles(reader, limit=limit)
 
-    # --- the reader's own articles and data (portability.py) --------------------------
+    # --- the reader's own articles (readers.py) -----------------------------------------
 
     def clip(
         self, reader: int | str, *, url: str | None = None, text: str | None = None
@@ -371,31 +370,6 @@ class Engine:
     def clippings(self, reader: int | str, *, limit: int = 50) -> list[tuple[Article, datetime]]:
         """The articles the reader added themselves, with when, most recent first."""
         return self.storage.clipped_articles(self.storage.get_reader(reader).id, limit=limit)
-
-    @property
-    def reader_data(self) -> ReaderData:
-        """Export and import of readers' data (:mod:`tidings.portability`)."""
-        from tidings.portability import ReaderData
-
-        return ReaderData(self, clippings_source=CLIPPINGS_SOURCE)
-
-    def export_reader(self, reader: int | str) -> ReaderFile:
-        """Everything of the reader, as the file :mod:`tidings.portability` describes."""
-        return self.reader_data.export(reader)
-
-    def export_reader_opml(self, reader: int | str) -> str:
-        """The web feeds the reader reads, as OPML (followed ones in a folder)."""
-        return self.reader_data.export_opml(reader)
-
-    def import_reader(self, reader: int | str, data: bytes | str) -> ImportReport:
-        """Import an exported file into the reader's account. Raises InvalidInputError for
-        a file that is not one."""
-        return self.reader_data.import_file(reader, data)
-
-    def import_reader_opml(self, reader: int | str, data: bytes) -> ImportReport:
-        """Subscribe to an OPML file's missing web feeds, following those in its
-        "Following" folder. Raises OPMLError."""
-        return self.reader_data.import_opml(reader, data)
 
     # --- accounts, sessions and tokens (accounts.py) ------------------------------------
 

@@ -115,10 +115,10 @@ def reader_remove(ctx: Context, name: str) -> None:
 def reader_export(ctx: Context, name: str, output: str | None, opml: bool) -> None:
     """Everything of a reader as a file (JSON: settings, follows, mutes, saved, their own
     articles, events), to import here or on another Tidings; or, with --opml, their feeds."""
-    if opml:
-        text = ctx.engine.export_reader_opml(name)
-    else:
-        text = ctx.engine.export_reader(name).model_dump_json(indent=1) + "\n"
+    from tidings.portability import ReaderData
+
+    data = ReaderData(ctx.engine)
+    text = data.export_opml(name) if opml else data.export(name).model_dump_json(indent=1) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
@@ -133,11 +133,9 @@ def reader_export(ctx: Context, name: str, output: str | None, opml: bool) -> No
 def reader_import(ctx: Context, name: str, file: BinaryIO) -> None:
     """Import a file exported from Tidings (JSON) into a reader's account, or an OPML file
     of feeds. What the reader already has is kept; importing twice changes nothing."""
-    data = file.read()
-    if data.lstrip()[:1] == b"{":
-        report = ctx.engine.import_reader(name, data)
-    else:
-        report = ctx.engine.import_reader_opml(name, data)
+    from tidings.portability import ReaderData
+
+    report = ReaderData(ctx.engine).import_any(name, file.read())
     click.echo(
         f"imported {report.follows} follows, {report.mutes} mutes, {report.saved} saved, "
         f"{report.clippings} clippings, {report.events} events"
