@@ -1,5 +1,6 @@
 """What the scale benchmarks share: a scratch PostgreSQL schema, Tidings processes to start,
-kill and restart, and the demo-news feeds served on loopback as they are published.
+kill and restart, and the demo-news feeds served on loopback as they are published; and the
+line that says which machine any benchmark ran on.
 
 ``tidings bench workers``, ``freshness`` and ``chaos`` (and ``ingest --workers``) run real
 ``tidings worker`` and ``tidings serve`` processes against a fresh schema made inside the
@@ -10,6 +11,7 @@ never touched.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import resource
 import signal
@@ -173,6 +175,32 @@ class Process:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def run_workers(
+    role: str, count: int, env: dict[str, str], logs: Path, *, timeout: float = 3600.0
+) -> tuple[list[Process], float]:
+    """Start ``count`` ``tidings worker --role <role> --until-idle`` processes at once (logs
+    ``<logs>-<k>.log``) and wait for every one to exit: the processes, and the seconds from
+    the first start to the last exit. Raises RuntimeError with the first failed one's log."""
+    processes = [
+        Process(
+            f"{role}-{k}",
+            ["worker", "--role", role, "--until-idle"],
+            env,
+            logs.with_name(f"{logs.name}-{k}.log"),
+        )
+        for k in range(count)
+    ]
+    start = time.perf_counter()
+    with ended(processes):
+        for process in processes:
+            process.start()
+        codes = [process.wait(timeout) for process in processes]
+    seconds = time.perf_counter() - start
+    if failed := [p for p, code in zip(processes, codes, strict=True) if code]:
+        raise RuntimeError(f"a worker failed:\n{failed[0].output()[-3000:]}")
+    return processes, seconds
+
+
 @contextmanager
 def ended(processes: Sequence[Process]) -> Iterator[None]:
     """Kill whatever of ``processes`` (a list that may grow inside) still runs on the way
@@ -216,6 +244,16 @@ def load_average() -> str:
         return " ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def cpus() -> int:
+    """The cores this process may run on (its affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, for its report."""
+    return f"{platform.machine()}, {cpus()} cores, Python {platform.python_version()}"
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import echo_json, fail, short, when
+from tidings.cli.output import echo_json, fail, json_option, short, when
 from tidings.types import EventKind, InterestKind, ReaderEvent, Stance
 
 INTEREST_KINDS = click.Choice([k.value for k in InterestKind], case_sensitive=False)
@@ -45,7 +45,7 @@ def reader_list(ctx: Context) -> None:
 
 @reader.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def reader_show(ctx: Context, name: str, as_json: bool) -> None:
     """A reader's settings, follows and mutes."""
@@ -211,7 +211,7 @@ def event(ctx: Context, reader_name: str, kind: str, article_id: int, value: flo
 @click.option("--explain", is_flag=True, help="Show each item's reasons and what changes them.")
 @click.option("--size", default=30, show_default=True, type=click.IntRange(1, 100))
 @click.option("--cursor", help="The cursor printed under the previous page.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def feed(
     ctx: Context, reader_name: str, explain: bool, size: int, cursor: str | None, as_json: bool
