@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -309,6 +309,50 @@ def demo_entries(data_dir: Path, *, copies: int = 1) -> tuple[list[Entry], dict[
     return entries, heads
 
 
+#: What a loopback server answers a GET of a path with: a body and its content type, or
+#: None for 404.
+Respond = Callable[[str], tuple[bytes, str] | None]
+
+
+class LoopbackServer:
+    """An HTTP/1.1 server on a free loopback port, answering each GET with ``respond(path)``;
+    it serves from a thread of its own while :meth:`serving`."""
+
+    def __init__(self, respond: Respond) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                found = respond(self.path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, content_type = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        """Serve until the block ends; yields the base URL."""
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self.base
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
 class NewsServer:
     """Serves ``/<feed>.xml``: the entries of that feed that have appeared by now, newest
     first, and counts requests per feed and which entries were ever served."""
@@ -325,29 +369,8 @@ class NewsServer:
         for at, entry in sorted(zip(plan.at, plan.entries, strict=True), key=lambda p: p[0]):
             by_feed.setdefault(entry.feed, []).append((at, entry))
         self._by_feed = by_feed
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                name = self.path.lstrip("/").removesuffix(".xml")
-                if name not in server._by_feed:
-                    self.send_error(404)
-                    return
-                body = server.render(name)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._server = LoopbackServer(self._respond)
+        self.base = self._server.base
 
     @property
     def feeds(self) -> list[str]:
@@ -365,6 +388,12 @@ class NewsServer:
         if self.started is None:
             raise RuntimeError("the news server's clock has not started")
         return self.started + self.plan.at[entry_index]
+
+    def _respond(self, path: str) -> tuple[bytes, str] | None:
+        name = path.lstrip("/").removesuffix(".xml")
+        if name not in self._by_feed:
+            return None
+        return self.render(name), "application/rss+xml; charset=utf-8"
 
     def render(self, name: str) -> bytes:
         elapsed = -0.5 if self.started is None else time.monotonic() - self.started
@@ -386,13 +415,8 @@ class NewsServer:
 
     @contextmanager
     def running(self) -> Iterator[NewsServer]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with self._server.serving():
             yield self
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -19,17 +19,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tidings.bench.cluster import machine
+from tidings.bench.cluster import LoopbackServer, machine
 
 #: Folders of real feeds under the shared data folder.
 FEED_FOLDERS = ("feeds/rss-parser/test/input", "feeds/feed-rs/fixture")
@@ -82,41 +79,21 @@ class FeedServer:
     """Serves ``/<copy>/<name>``: feed ``name`` with every ``://`` turned into ``://c<copy>.``."""
 
     def __init__(self, feeds: list[FeedFile]) -> None:
-        by_name = {f.name: f for f in feeds}
+        self._by_name = {f.name: f for f in feeds}
+        self._server = LoopbackServer(self._respond)
+        self.base = self._server.base
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                try:
-                    _, copy, name = self.path.split("/", 2)
-                    feed = by_name[name]
-                except (ValueError, KeyError):
-                    self.send_error(404)
-                    return
-                body = feed.content.replace(b"://", f"://c{copy}.".encode())
-                self.send_response(200)
-                self.send_header("Content-Type", feed.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    @contextmanager
-    def running(self) -> Iterator[str]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
+    def _respond(self, path: str) -> tuple[bytes, str] | None:
         try:
-            yield self.base
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+            _, copy, name = path.split("/", 2)
+            feed = self._by_name[name]
+        except (ValueError, KeyError):
+            return None
+        return feed.content.replace(b"://", f"://c{copy}.".encode()), feed.content_type
+
+    def running(self) -> AbstractContextManager[str]:
+        """Serve until the block ends; yields the base URL."""
+        return self._server.serving()
 
 
 def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:

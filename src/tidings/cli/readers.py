@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -146,10 +147,15 @@ def reader_import(ctx: Context, name: str, file: BinaryIO) -> None:
         click.echo(f"not found here: {line}", err=True)
 
 
+def interest_arguments(command: Callable[..., Any]) -> Callable[..., Any]:
+    """READER KIND VALUE: what follow, mute and unfollow take."""
+    command = click.argument("value")(command)
+    command = click.argument("kind", type=INTEREST_KINDS)(command)
+    return click.argument("reader_name", metavar="READER")(command)
+
+
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Follow a topic, entity, source, author, story or keyword (by id or name)."""
@@ -158,9 +164,7 @@ def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 
 
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Never show READER what matches (a topic, entity, source, author, story, keyword)."""
@@ -169,9 +173,7 @@ def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 
 
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Forget a follow or a mute."""
