@@ -4,11 +4,15 @@ Command line, HTTP API and web pages talk to an :class:`Engine`, never to storag
 The stages do the work and never import each other; the engine wires them:
 
 - ingestion (``ingest/stage.py``) reads the due sources, with extraction
-  (``extract/stage.py``) completing teasers with their pages;
+  (``extract/stage.py``) completing teasers with their pages; ``ingest/watch.py`` runs the
+  passes, once or as sources fall due;
 - understanding (``enrich/stage.py``) analyses what ingestion stored, after every pass;
 - ranking (``rank/ranker.py``) makes each reader's page and learns the weights;
-- accounts (``accounts.py``) hold passwords, sessions and tokens;
+- accounts (``accounts.py``) hold passwords, sessions, tokens and digest leases;
 - readers (``readers.py``) hold what readers follow, mute and do, checked.
+
+Digests (``deliver/digest.py``) and readers' files (``portability.py``) sit above the engine
+and use it as the command line and the API do.
 """
 
 from __future__ import annotations
