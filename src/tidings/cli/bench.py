@@ -31,7 +31,7 @@ def data_option(
 
     def check(ctx: click.Context, param: click.Parameter, folder: Path) -> Path:
         if needs and not (folder / needs).exists():
-            raise click.BadParameter(f"no {needs} in {folder} (pass {name} DIR)")
+            fail(f"no {needs} in {folder} (pass {name} DIR)")
         return folder
 
     return click.option(
