@@ -3,7 +3,8 @@
 Passwords are hashed with argon2id; sessions, API tokens and feed secrets are 256 random
 bits shown once and stored only as SHA-256 (a fast hash is enough: there is nothing to
 guess). :class:`Accounts` checks input and talks to storage through its protocol;
-``Engine`` exposes its methods.
+``Engine`` exposes its methods. Digests are leased to one process at a time (see
+``leases.py``) so that processes sharing a database never send one twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tidings.errors import (
     InvalidInputError,
     TokenNotFoundError,
 )
+from tidings.leases import holder_name, lease_until, new_token
 from tidings.store.base import Storage
 from tidings.types import Account, DigestFrequency, Reader, Token, TokenKind
 
@@ -124,11 +126,21 @@ def _dummy_hash() -> str:
 
 
 class Accounts:
-    """Account operations over storage, with ``clock`` for every time they record."""
+    """Account operations over storage, with ``clock`` for every time they record; digests
+    are leased for ``lease_seconds`` (the workers' lease setting)."""
 
-    def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, storage: Storage, clock: Callable[[], datetime], *, lease_seconds: float
+    ) -> None:
         self.storage = storage
         self.clock = clock
+        self.lease_seconds = lease_seconds
+        self._token = new_token()
+
+    @property
+    def holder(self) -> str:
+        """The name this process's leases on digests are taken under."""
+        return holder_name(self._token)
 
     def sign_up(self, name: str, password: str, *, email: str | None = None) -> Reader:
         """A new reader who signs in with ``password``. Raises InvalidInputError (a bad name,
@@ -283,3 +295,18 @@ class Accounts:
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         who = self.storage.get_reader(reader)
         self.storage.update_account(who.id, now=self.clock(), digest_last_sent=at)
+
+    def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool:
+        """Lease a reader's digest (found due with ``last_sent``) so that no other process
+        sends it meanwhile; False when another holds it or sent it since."""
+        now = self.clock()
+        return self.storage.claim_digest(
+            reader_id,
+            self.holder,
+            now=now,
+            until=lease_until(now, self.lease_seconds),
+            last_sent=last_sent,
+        )
+
+    def release_digest(self, reader_id: int) -> None:
+        self.storage.release_digest(reader_id, self.holder)

@@ -4,11 +4,15 @@ Command line, HTTP API and web pages talk to an :class:`Engine`, never to storag
 The stages do the work and never import each other; the engine wires them:
 
 - ingestion (``ingest/stage.py``) reads the due sources, with extraction
-  (``extract/stage.py``) completing teasers with their pages;
+  (``extract/stage.py``) completing teasers with their pages; ``ingest/watch.py`` runs the
+  passes, once or as sources fall due;
 - understanding (``enrich/stage.py``) analyses what ingestion stored, after every pass;
 - ranking (``rank/ranker.py``) makes each reader's page and learns the weights;
-- accounts (``accounts.py``) hold passwords, sessions and tokens;
+- accounts (``accounts.py``) hold passwords, sessions, tokens and digest leases;
 - readers (``readers.py``) hold what readers follow, mute and do, checked.
+
+Digests (``deliver/digest.py``) and readers' files (``portability.py``) sit above the engine
+and use it as the command line and the API do.
 """
 
 from __future__ import annotations
@@ -27,20 +31,13 @@ import httpx
 
 from tidings.accounts import UNSET, Accounts, Unset
 from tidings.config import Settings, load_settings
-from tidings.errors import (
-    InvalidInputError,
-    NotFoundError,
-    TidingsError,
-)
+from tidings.errors import InvalidInputError, TidingsError
 from tidings.extract.stage import Extraction
 from tidings.ingest.stage import IngestionStage, Progress
-from tidings.leases import holder_name, lease_until, new_token
+from tidings.ingest.watch import run_pass, watch
 from tidings.rank.learn import LEARN_READERS
 from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
-from tidings.readers import (
-    CLIPPINGS_SOURCE,
-    Readers,
-)
+from tidings.readers import CLIPPINGS_SOURCE, Readers
 from tidings.store.base import Storage
 from tidings.store.sql import open_storage
 from tidings.suggest import SUGGESTIONS, Suggestion
@@ -72,7 +69,6 @@ from tidings.types import (
 
 if TYPE_CHECKING:
     from tidings.enrich.stage import EnrichmentStage
-    from tidings.portability import ImportReport, ReaderData, ReaderFile
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +98,13 @@ class Engine:
         self.storage = storage
         self._clock = clock
         self._rng = rng or random.Random()
-        self.accounts = Accounts(storage, clock)
+        self.accounts = Accounts(storage, clock, lease_seconds=settings.workers.lease_seconds)
         self.readers = Readers(storage, clock, self._content_changed)
         self.ingestion = IngestionStage(
             settings, storage, Extraction(), transport=transport, clock=clock, rng=self._rng
         )
         self._enrichment: EnrichmentStage | None = None
         self._ranker: Ranker | None = None
-        self._token = new_token()
         self._followed_news_read = 0
         self._closed = False
 
@@ -221,14 +216,10 @@ class Engine:
         if self._enrichment is None:
             # Imported here: the models' libraries cost a second of start-up that commands
             # which never analyse anything should not pay.
-            from tidings.enrich.stage import EnrichmentStage, index_path
+            from tidings.enrich.stage import EnrichmentStage
 
-            self._enrichment = EnrichmentStage(
-                self.storage,
-                vector_path=index_path(self.settings.data_dir, self.settings.database_url),
-                clock=self._clock,
-                lease_seconds=self.settings.workers.lease_seconds,
-                quick_backlog=self.settings.workers.quick_backlog,
+            self._enrichment = EnrichmentStage.for_settings(
+                self.storage, self.settings, self._clock, vectors=True
             )
         return self._enrichment
 
@@ -269,16 +260,8 @@ class Engine:
         return self.storage.article_insight(article_id)
 
     def similar_articles(self, article_id: int, *, limit: int = 10) -> list[tuple[Article, float]]:
-        """Articles most like this one by meaning, best first."""
-        self.storage.get_article(article_id)
-        found = self.enrichment.similar(article_id, limit)
-        out: list[tuple[Article, float]] = []
-        for other, score in found:
-            try:
-                out.append((self.storage.get_article(other), score))
-            except NotFoundError:
-                continue  # removed since it was indexed
-        return out
+        """Articles most like this one by meaning, best first. Raises ArticleNotFoundError."""
+        return self.enrichment.similar(article_id, limit)
 
     def list_entities(
         self, *, type: str | None = None, query: str | None = None, limit: int = 50
@@ -366,7 +349,7 @@ class Engine:
     def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
         return self.readers.saved_articles(reader, limit=limit)
 
-    # --- the reader's own articles and data (portability.py) --------------------------
+    # --- the reader's own articles (readers.py) -----------------------------------------
 
     def clip(
         self, reader: int | str, *, url: str | None = None, text: str | None = None
@@ -391,31 +374,6 @@ class Engine:
     def clippings(self, reader: int | str, *, limit: int = 50) -> list[tuple[Article, datetime]]:
         """The articles the reader added themselves, with when, most recent first."""
         return self.storage.clipped_articles(self.storage.get_reader(reader).id, limit=limit)
-
-    @property
-    def reader_data(self) -> ReaderData:
-        """Export and import of readers' data (:mod:`tidings.portability`)."""
-        from tidings.portability import ReaderData
-
-        return ReaderData(self, clippings_source=CLIPPINGS_SOURCE)
-
-    def export_reader(self, reader: int | str) -> ReaderFile:
-        """Everything of the reader, as the file :mod:`tidings.portability` describes."""
-        return self.reader_data.export(reader)
-
-    def export_reader_opml(self, reader: int | str) -> str:
-        """The web feeds the reader reads, as OPML (followed ones in a folder)."""
-        return self.reader_data.export_opml(reader)
-
-    def import_reader(self, reader: int | str, data: bytes | str) -> ImportReport:
-        """Import an exported file into the reader's account. Raises InvalidInputError for
-        a file that is not one."""
-        return self.reader_data.import_file(reader, data)
-
-    def import_reader_opml(self, reader: int | str, data: bytes) -> ImportReport:
-        """Subscribe to an OPML file's missing web feeds, following those in its
-        "Following" folder. Raises OPMLError."""
-        return self.reader_data.import_opml(reader, data)
 
     # --- accounts, sessions and tokens (accounts.py) ------------------------------------
 
@@ -463,6 +421,8 @@ class Engine:
     ) -> Account:
         return self.accounts.set_account(reader, email=email, digest=digest)
 
+    # --- digests (accounts.py, deliver/digest.py) --------------------------------------
+
     def due_digests(self, now: datetime | None = None) -> list[Account]:
         """Accounts whose digest is due at ``now`` (by default, the clock's now)."""
         return self.accounts.due_digests(now or self._clock())
@@ -470,27 +430,18 @@ class Engine:
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
         self.accounts.mark_digest_sent(reader, at)
 
-    # --- sharing work with other processes (store/sql/work.py) ------------------------
-
     @property
     def worker_name(self) -> str:
         """The name this engine's leases on digests are taken under."""
-        return holder_name(self._token)
+        return self.accounts.holder
 
     def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool:
-        """Lease a reader's digest (found due with ``last_sent``) so that no other process
-        sends it meanwhile; False when another holds it or sent it since."""
-        now = self._clock()
-        return self.storage.claim_digest(
-            reader_id,
-            self.worker_name,
-            now=now,
-            until=lease_until(now, self.settings.workers.lease_seconds),
-            last_sent=last_sent,
-        )
+        return self.accounts.claim_digest(reader_id, last_sent)
 
     def release_digest(self, reader_id: int) -> None:
-        self.storage.release_digest(reader_id, self.worker_name)
+        self.accounts.release_digest(reader_id)
+
+    # --- limits shared by every serving process (store/sql/work.py) -------------------
 
     def hit_rate_limit(self, key: str, *, limit: int, window: float) -> float:
         """Count an attempt for ``key`` against a limit every serving process shares; 0 when
@@ -538,17 +489,11 @@ class Engine:
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
-                similar=self._similar,
+                similar=lambda vector, k: self.enrichment.nearest(vector, k),
                 cache_seconds=self.settings.feed_cache_seconds,
                 snapshot=self.settings.data_dir / "ranking" / f"{digest}.npz",
             )
         return self._ranker
-
-    def _similar(self, vector: object, limit: int) -> list[int]:
-        index = self.enrichment.vectors()
-        if index is None or not len(index):
-            return []
-        return [i for i, _ in index.search(vector, limit)]  # type: ignore[arg-type]
 
     def prepare_to_serve(self) -> None:
         """Read what pages need into memory now (the vector index and the window of recent
@@ -590,7 +535,7 @@ class Engine:
         weights, _ = self.ranker.global_weights()
         return {name: float(w) for name, w in zip(FEATURES, weights, strict=True)}
 
-    # --- ingestion (ingest/stage.py) ---------------------------------------------------
+    # --- ingestion (ingest/stage.py, ingest/watch.py) -----------------------------------
 
     def due_sources(self) -> list[Source]:
         return self.ingestion.due_sources()
@@ -605,21 +550,15 @@ class Engine:
         """One pass over ``sources`` (default: those due now), then enrichment of what it
         brought (``enrich``; default: the ``enrich`` setting). Never raises for a source's
         failure: it is recorded on the source and in the report."""
-        return asyncio.run(self.ingest_async(sources=sources, progress=progress, enrich=enrich))
-
-    async def ingest_async(
-        self,
-        *,
-        sources: Sequence[Source] | None = None,
-        progress: Progress | None = None,
-        enrich: bool | None = None,
-    ) -> IngestReport:
-        report = await self.ingestion.run(sources=sources, progress=progress)
-        if enrich is None:
-            enrich = self.settings.enrich
-        if enrich and any(u.new or u.updated for u in report.updates):
-            report = replace(report, enrichment=await asyncio.to_thread(self.enrich_safely))
-        return report
+        analyse = self.settings.enrich if enrich is None else enrich
+        return asyncio.run(
+            run_pass(
+                self.ingestion,
+                sources=sources,
+                progress=progress,
+                analyse=self.enrich_safely if analyse else None,
+            )
+        )
 
     def watch(
         self,
@@ -630,22 +569,16 @@ class Engine:
         skip_first_wait: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Keep polling: sleep until a source is due, run a pass over the due ones, repeat.
-
-        With ``skip_first_wait`` the first pass runs at once.
-        """
-        passes = 0
-        if not skip_first_wait:
-            sleep(self.seconds_until_next_poll())
-        while max_passes is None or passes < max_passes:
-            if self.due_sources():
-                report = self.ingest(progress=progress)
-                if on_pass is not None:
-                    on_pass(report)
-            passes += 1
-            if max_passes is not None and passes >= max_passes:
-                break
-            sleep(self.seconds_until_next_poll())
+        """Keep polling: sleep until a source is due, run a pass over the due ones (see
+        :meth:`ingest`), repeat. With ``skip_first_wait`` the first pass runs at once."""
+        watch(
+            self.ingestion,
+            lambda: self.ingest(progress=progress),
+            on_pass=on_pass,
+            max_passes=max_passes,
+            skip_first_wait=skip_first_wait,
+            sleep=sleep,
+        )
 
     def seconds_until_next_poll(self) -> float:
         """Seconds until the earliest source is due (bounded to [1 s, min_interval])."""

@@ -37,7 +37,7 @@ from tidings.engine import Engine
 from tidings.errors import InvalidInputError, NotFoundError, TidingsError
 from tidings.ingest.feeds import canonicalize_url
 from tidings.ingest.opml import parse_opml, write_opml
-from tidings.readers import event_problem
+from tidings.readers import CLIPPINGS_SOURCE, event_problem
 from tidings.types import (
     Article,
     ArticleDraft,
@@ -205,9 +205,10 @@ def parse_reader_file(data: bytes | str) -> ReaderFile:
 
 
 class ReaderData:
-    """Export and import of one reader's data, through the engine's own operations."""
+    """Export and import of one reader's data, through the engine's own operations (this
+    module sits above the engine, as the command line and the API do)."""
 
-    def __init__(self, engine: Engine, *, clippings_source: str) -> None:
+    def __init__(self, engine: Engine, *, clippings_source: str = CLIPPINGS_SOURCE) -> None:
         self.engine = engine
         self.storage = engine.storage
         #: The hand-kept source that readers' own articles are stored under.
@@ -324,6 +325,13 @@ class ReaderData:
         return write_opml(chosen, title=f"Feeds {who.name} reads on Tidings")
 
     # --- import --------------------------------------------------------------------------
+
+    def import_any(self, reader: int | str, data: bytes) -> ImportReport:
+        """Import an exported file (JSON) or an OPML file of feeds, told apart by their first
+        character. Raises InvalidInputError or OPMLError for a file that is neither."""
+        if data.lstrip()[:1] == b"{":
+            return self.import_file(reader, data)
+        return self.import_opml(reader, data)
 
     def import_file(self, reader: int | str, data: bytes | str) -> ImportReport:
         """Import an exported file into the reader's account (the module's docstring).

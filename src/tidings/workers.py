@@ -160,13 +160,9 @@ class Worker:
         if self._analysis is None:
             from tidings.enrich.stage import EnrichmentStage
 
-            settings = self.engine.settings
-            self._analysis = EnrichmentStage(
-                self.engine.storage,
-                vector_path=None,
-                clock=self.engine.now,
-                lease_seconds=settings.workers.lease_seconds,
-                quick_backlog=settings.workers.quick_backlog,
+            engine = self.engine
+            self._analysis = EnrichmentStage.for_settings(
+                engine.storage, engine.settings, engine.now, vectors=False
             )
         return self._analysis
 

@@ -91,6 +91,8 @@ def test_opml_import_and_duplicate(tmp_path: Path) -> None:
         (("source", "add", "/no/such/folder/anywhere"), "no such file or folder"),
         (("article", "show", "999"), "999"),
         (("source", "remove", "12345"), "12345"),
+        (("bench", "extract", "--data", "/no/such/folder"), "no html/ in /no/such/folder"),
+        (("bench", "workers", "--data", "/no/such/folder"), "no demo-news/ in /no/such"),
     ],
 )
 def test_errors_are_one_line_without_traceback(

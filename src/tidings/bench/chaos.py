@@ -26,7 +26,6 @@ analysis and taking it off the queue leaves it to be done again, by design.
 
 from __future__ import annotations
 
-import platform
 import random
 import threading
 import time
@@ -45,6 +44,7 @@ from tidings.bench.cluster import (
     ended,
     free_port,
     load_average,
+    machine,
     query,
     scratch_dir,
     scratch_schema,
@@ -228,7 +228,7 @@ def bench_chaos(
     plan = NewsPlan(entries=entries, at=at, heads=heads)
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "load_average_before": load_average(),
         "seconds": seconds,
         "kill_every": kill_every,
@@ -442,12 +442,6 @@ def _verify(
         "still_queued": int(queued),
         "quick_only": int(quick),
     }
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def passed(r: dict[str, Any]) -> bool:

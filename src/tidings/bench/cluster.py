@@ -1,5 +1,6 @@
 """What the scale benchmarks share: a scratch PostgreSQL schema, Tidings processes to start,
-kill and restart, and the demo-news feeds served on loopback as they are published.
+kill and restart, and the demo-news feeds served on loopback as they are published; and the
+line that says which machine any benchmark ran on.
 
 ``tidings bench workers``, ``freshness`` and ``chaos`` (and ``ingest --workers``) run real
 ``tidings worker`` and ``tidings serve`` processes against a fresh schema made inside the
@@ -10,6 +11,7 @@ never touched.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import resource
 import signal
@@ -20,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,6 +175,32 @@ class Process:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def run_workers(
+    role: str, count: int, env: dict[str, str], logs: Path, *, timeout: float = 3600.0
+) -> tuple[list[Process], float]:
+    """Start ``count`` ``tidings worker --role <role> --until-idle`` processes at once (logs
+    ``<logs>-<k>.log``) and wait for every one to exit: the processes, and the seconds from
+    the first start to the last exit. Raises RuntimeError with the first failed one's log."""
+    processes = [
+        Process(
+            f"{role}-{k}",
+            ["worker", "--role", role, "--until-idle"],
+            env,
+            logs.with_name(f"{logs.name}-{k}.log"),
+        )
+        for k in range(count)
+    ]
+    start = time.perf_counter()
+    with ended(processes):
+        for process in processes:
+            process.start()
+        codes = [process.wait(timeout) for process in processes]
+    seconds = time.perf_counter() - start
+    if failed := [p for p, code in zip(processes, codes, strict=True) if code]:
+        raise RuntimeError(f"a worker failed:\n{failed[0].output()[-3000:]}")
+    return processes, seconds
+
+
 @contextmanager
 def ended(processes: Sequence[Process]) -> Iterator[None]:
     """Kill whatever of ``processes`` (a list that may grow inside) still runs on the way
@@ -216,6 +244,16 @@ def load_average() -> str:
         return " ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def cpus() -> int:
+    """The cores this process may run on (its affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, for its report."""
+    return f"{platform.machine()}, {cpus()} cores, Python {platform.python_version()}"
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:
@@ -271,6 +309,50 @@ def demo_entries(data_dir: Path, *, copies: int = 1) -> tuple[list[Entry], dict[
     return entries, heads
 
 
+#: What a loopback server answers a GET of a path with: a body and its content type, or
+#: None for 404.
+Respond = Callable[[str], tuple[bytes, str] | None]
+
+
+class LoopbackServer:
+    """An HTTP/1.1 server on a free loopback port, answering each GET with ``respond(path)``;
+    it serves from a thread of its own while :meth:`serving`."""
+
+    def __init__(self, respond: Respond) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                found = respond(self.path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, content_type = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        """Serve until the block ends; yields the base URL."""
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self.base
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
 class NewsServer:
     """Serves ``/<feed>.xml``: the entries of that feed that have appeared by now, newest
     first, and counts requests per feed and which entries were ever served."""
@@ -287,29 +369,8 @@ class NewsServer:
         for at, entry in sorted(zip(plan.at, plan.entries, strict=True), key=lambda p: p[0]):
             by_feed.setdefault(entry.feed, []).append((at, entry))
         self._by_feed = by_feed
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                name = self.path.lstrip("/").removesuffix(".xml")
-                if name not in server._by_feed:
-                    self.send_error(404)
-                    return
-                body = server.render(name)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._server = LoopbackServer(self._respond)
+        self.base = self._server.base
 
     @property
     def feeds(self) -> list[str]:
@@ -327,6 +388,12 @@ class NewsServer:
         if self.started is None:
             raise RuntimeError("the news server's clock has not started")
         return self.started + self.plan.at[entry_index]
+
+    def _respond(self, path: str) -> tuple[bytes, str] | None:
+        name = path.lstrip("/").removesuffix(".xml")
+        if name not in self._by_feed:
+            return None
+        return self.render(name), "application/rss+xml; charset=utf-8"
 
     def render(self, name: str) -> bytes:
         elapsed = -0.5 if self.started is None else time.monotonic() - self.started
@@ -348,13 +415,8 @@ class NewsServer:
 
     @contextmanager
     def running(self) -> Iterator[NewsServer]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with self._server.serving():
             yield self
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -19,7 +19,6 @@ in the steady flow, (c) its being on the page of a reader who follows the source
 
 from __future__ import annotations
 
-import platform
 import re
 import threading
 import time
@@ -35,6 +34,7 @@ from tidings.bench.cluster import (
     demo_entries,
     free_port,
     load_average,
+    machine,
     percentile,
     query,
     scratch_dir,
@@ -145,16 +145,10 @@ class _Watch:
         self.thread.join(10)
 
 
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _header() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "load_average_before": load_average(),
     }
 

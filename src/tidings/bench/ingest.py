@@ -15,20 +15,18 @@ the same fetch concurrency in all.
 from __future__ import annotations
 
 import json
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tidings.bench.cluster import LoopbackServer, machine
 
 #: Folders of real feeds under the shared data folder.
 FEED_FOLDERS = ("feeds/rss-parser/test/input", "feeds/feed-rs/fixture")
@@ -81,41 +79,21 @@ class FeedServer:
     """Serves ``/<copy>/<name>``: feed ``name`` with every ``://`` turned into ``://c<copy>.``."""
 
     def __init__(self, feeds: list[FeedFile]) -> None:
-        by_name = {f.name: f for f in feeds}
+        self._by_name = {f.name: f for f in feeds}
+        self._server = LoopbackServer(self._respond)
+        self.base = self._server.base
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                try:
-                    _, copy, name = self.path.split("/", 2)
-                    feed = by_name[name]
-                except (ValueError, KeyError):
-                    self.send_error(404)
-                    return
-                body = feed.content.replace(b"://", f"://c{copy}.".encode())
-                self.send_response(200)
-                self.send_header("Content-Type", feed.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    @contextmanager
-    def running(self) -> Iterator[str]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
+    def _respond(self, path: str) -> tuple[bytes, str] | None:
         try:
-            yield self.base
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+            _, copy, name = path.split("/", 2)
+            feed = self._by_name[name]
+        except (ValueError, KeyError):
+            return None
+        return feed.content.replace(b"://", f"://c{copy}.".encode()), feed.content_type
+
+    def running(self) -> AbstractContextManager[str]:
+        """Serve until the block ends; yields the base URL."""
+        return self._server.serving()
 
 
 def run_tidings(urls: list[str], db: Path) -> dict[str, Any]:
@@ -213,7 +191,7 @@ def run_tidings_workers(
 ) -> dict[str, Any]:
     """Tidings on PostgreSQL: ``workers`` ``tidings worker --role ingest`` processes read the
     sources together, dividing them by leases; timed from their start to the last exit."""
-    from tidings.bench.cluster import Process, ended, query, scratch_schema, tidings_env
+    from tidings.bench.cluster import Process, query, run_workers, scratch_schema, tidings_env
     from tidings.config import Settings
     from tidings.engine import make_engine
     from tidings.types import PagePolicy
@@ -230,23 +208,7 @@ def run_tidings_workers(
             # The same requests in flight to the one host as the other sides, in all.
             TIDINGS_FETCH__PER_HOST_CONCURRENCY=str(max(1, CONCURRENCY // workers)),
         )
-        processes = [
-            Process(
-                f"ingest-{k}",
-                ["worker", "--role", "ingest", "--until-idle"],
-                env,
-                workdir / f"worker-{k}.log",
-            )
-            for k in range(workers)
-        ]
-        start = time.perf_counter()
-        with ended(processes):
-            for process in processes:
-                process.start()
-            codes = [process.wait(3600) for process in processes]
-        seconds = time.perf_counter() - start
-        if any(codes):
-            raise RuntimeError(f"a worker failed:\n{processes[0].output()[-3000:]}")
+        processes, seconds = run_workers("ingest", workers, env, workdir / "worker")
         # A worker's start (imports, connecting, checking the schema) is paid once in a
         # long-lived worker, while the other sides are timed from their first fetch: the
         # same command again, now that no source is due, measures that start alone.
@@ -292,7 +254,7 @@ def bench_ingest(
     server = FeedServer(feeds)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "feed_files": len(feeds),
         "feed_files_peer_cannot_read": len(readable) - len(feeds),
         "copies": copies,
@@ -324,12 +286,6 @@ def bench_ingest(
             / results["reader"]["entries_per_second"]
         )
     return results
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def format_report(r: dict[str, Any]) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tidings.bench.cluster import machine
 from tidings.store.vectors import (
     CONNECTIVITY,
     EXPANSION_ADD,
@@ -341,7 +341,7 @@ def run(
         )
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "usearch_version": metadata.version("usearch"),
         "texts": {name: len(part) for name, part in texts.items()},
         "real_median_nearest_cosine": near,
@@ -383,15 +383,6 @@ def run(
         entry["rows"] = rows
         result["sets"][name] = entry
     return result
-
-
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 def format_report(r: dict[str, Any]) -> str:

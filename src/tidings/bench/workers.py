@@ -13,8 +13,6 @@ that every article gets exactly one analysis.
 
 from __future__ import annotations
 
-import platform
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,10 @@ from typing import Any
 from tidings.bench.cluster import (
     Process,
     demo_entries,
-    ended,
     load_average,
+    machine,
     query,
+    run_workers,
     scratch_dir,
     scratch_schema,
     tidings_env,
@@ -70,24 +69,9 @@ def _round(database_url: str, feed: Path, folder: Path, workers: int, n: int) ->
             process = Process(args[0], args, env, log).start()
             if process.wait(600):
                 raise RuntimeError(process.output()[-3000:])
-        processes = [
-            Process(
-                f"analyse-{k}",
-                ["worker", "--role", "analyse", "--until-idle"],
-                env,
-                folder / f"round-{n}-{workers}-worker-{k}.log",
-            )
-            for k in range(workers)
-        ]
-        start = time.time()
-        with ended(processes):
-            for process in processes:
-                process.start()
-            codes = [process.wait(3600) for process in processes]
-        wall = time.time() - start
-        if any(codes):
-            failed = [p for p, c in zip(processes, codes, strict=True) if c]
-            raise RuntimeError(f"a worker failed:\n{failed[0].output()[-3000:]}")
+        processes, wall = run_workers(
+            "analyse", workers, env, folder / f"round-{n}-{workers}-worker"
+        )
         [(count, twice, first, last)] = query(
             url,
             "SELECT count(*), count(*) FILTER (WHERE analyses > 1), "
@@ -116,7 +100,7 @@ def bench_workers(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "load_average_before": load_average(),
         "rounds": [],
     }
@@ -139,12 +123,6 @@ def bench_workers(
         )
     result["analysed_more_than_once"] = sum(r["analysed_more_than_once"] for r in twos)
     return result
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def format_report(r: dict[str, Any]) -> str:

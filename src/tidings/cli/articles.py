@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import echo_json, short, when
+from tidings.cli.output import echo_json, json_option, short, when
 from tidings.cli.understanding import growth
 from tidings.types import ArticleDraft, ArticleInsight, EnrichmentStatus, TopicKind
 
@@ -34,7 +34,7 @@ def article_list(ctx: Context, source_key: str | None, limit: int, offset: int) 
 
 @article.command("show")
 @click.argument("article_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def article_show(ctx: Context, article_id: int, as_json: bool) -> None:
     """One article in full."""
@@ -138,7 +138,7 @@ def echo_insight(i: ArticleInsight | None) -> None:
 @click.command()
 @click.argument("location")
 @click.option("--text", "as_text", is_flag=True, help="The file is copied page text, not HTML.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def extract(ctx: Context, location: str, as_text: bool, as_json: bool) -> None:
     """Print the structured article of a web page (URL or file) or of copied page text."""

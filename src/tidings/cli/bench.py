@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import fail
+from tidings.cli.output import fail, json_option
 
 
 @click.group()
@@ -21,15 +22,51 @@ def default_shared_data() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
-@bench.command("ingest")
-@click.option(
-    "--data",
-    "data_dir",
+def data_option(
+    help: str, *, needs: str, under: str = "", name: str = "--data"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A data folder option (``--data`` unless ``name`` says otherwise), by default
+    ``../shared/data/<under>``, refused at once unless it holds ``needs`` (a file or a
+    folder, ``""`` for anything)."""
+
+    def check(ctx: click.Context, param: click.Parameter, folder: Path) -> Path:
+        if needs and not (folder / needs).exists():
+            fail(f"no {needs} in {folder} (pass {name} DIR)")
+        return folder
+
+    return click.option(
+        name,
+        name.removeprefix("--") + "_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: default_shared_data() / under,
+        show_default="/".join(filter(None, ("../shared/data", under))),
+        help=help,
+        callback=check,
+    )
+
+
+#: Where the generated database of `bench feed` and `bench http` is cached.
+workdir_option = click.option(
+    "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=default_shared_data,
-    show_default="../shared/data",
-    help="The shared data folder holding feeds/.",
+    default=None,
+    help="Where the generated database (and its vector index) is cached; `bench feed` and "
+    "`bench http` share it.",
 )
+
+
+def show(result: dict[str, Any], as_json: bool, format_report: Callable[[Any], str]) -> None:
+    """Print a benchmark's result: as JSON, or as its report's text."""
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+def progress(line: str) -> None:
+    """A benchmark's progress, on stderr (stdout carries the result)."""
+    click.echo(line, err=True)
+
+
+@bench.command("ingest")
+@data_option("The shared data folder holding feeds/.", needs="feeds/")
 @click.option("--entries", default=50_000, show_default=True, type=click.IntRange(1))
 @click.option(
     "--workers",
@@ -37,7 +74,7 @@ def default_shared_data() -> Path:
     help="Also ingest with this many `tidings worker --role ingest` processes on the "
     "PostgreSQL database given with --database (in a scratch schema).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def bench_ingest_command(
     ctx: Context, data_dir: Path, entries: int, workers: int | None, as_json: bool
@@ -45,72 +82,45 @@ def bench_ingest_command(
     """Full ingest of the real feeds on loopback, against the `reader` library."""
     from tidings.bench.ingest import bench_ingest, format_report
 
-    if not (data_dir / "feeds").is_dir():
-        fail(f"no feeds folder in {data_dir} (pass --data DIR)")
     database = _postgres(ctx) if workers else None
     result = bench_ingest(data_dir, entries, database_url=database, workers=workers or 2)
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 @bench.command("extract")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: default_shared_data() / "aeb",
-    show_default="../shared/data/aeb",
-    help="A folder in the article-extraction-benchmark format (html/*.html.gz).",
+@data_option(
+    "A folder in the article-extraction-benchmark format (html/*.html.gz).",
+    needs="html/",
+    under="aeb",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def bench_extract_command(data_dir: Path, as_json: bool) -> None:
     """HTML pages per second, against plain trafilatura in the same run."""
     from tidings.bench.extract import bench_extract, format_report
 
-    if not (data_dir / "html").is_dir():
-        fail(f"no html/ folder in {data_dir} (pass --data DIR)")
-    result = bench_extract(data_dir)
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(bench_extract(data_dir), as_json, format_report)
 
 
 @bench.command("enrich")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: default_shared_data() / "ecbplus",
-    show_default="../shared/data/ecbplus",
-    help="A folder with docs.jsonl in the ECB+ format.",
-)
-@click.option(
-    "--feeds",
-    "feeds_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_shared_data,
-    show_default="../shared/data",
-    help="The data folder `bench ingest` reads, for the ingestion rate reported beside.",
+@data_option("A folder with docs.jsonl in the ECB+ format.", needs="docs.jsonl", under="ecbplus")
+@data_option(
+    "The data folder `bench ingest` reads, for the ingestion rate reported beside.",
+    needs="",
+    name="--feeds",
 )
 @click.option("--no-ingest", is_flag=True, help="Skip the ingestion rate.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def bench_enrich_command(data_dir: Path, feeds_dir: Path, no_ingest: bool, as_json: bool) -> None:
     """Articles analysed per second end to end, against stock spaCy NER in the same run,
     with the ingestion rate beside it."""
     from tidings.bench.enrich import bench_enrich, format_report
 
-    if not (data_dir / "docs.jsonl").is_file():
-        fail(f"no docs.jsonl in {data_dir} (pass --data DIR)")
     result = bench_enrich(data_dir, feeds_dir=None if no_ingest else feeds_dir)
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 @bench.command("vectors")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_shared_data,
-    show_default="../shared/data",
-    help="The shared data folder (ecbplus, ag_news and sts_news texts are embedded).",
-)
+@data_option("The shared data folder (ecbplus, ag_news and sts_news texts are embedded).", needs="")
 @click.option(
     "--copies",
     default=9,
@@ -119,7 +129,7 @@ def bench_enrich_command(data_dir: Path, feeds_dir: Path, no_ingest: bool, as_js
     help="Noisy copies per real vector for the scaled set (0: real vectors only).",
 )
 @click.option("--quick", is_flag=True, help="int8 and float16 only (about half the time).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: bool) -> None:
     """Vector index recall@10 and queries per second, against exact numpy search."""
     from tidings.bench.vectors import format_report, run
@@ -131,9 +141,9 @@ def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: boo
         copies=max(copies, 1),
         dtypes=dtypes,
         only=only,
-        echo=lambda m: click.echo(m, err=True),
+        echo=progress,
     )
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 @bench.command("feed")
@@ -141,13 +151,8 @@ def bench_vectors_command(data_dir: Path, copies: int, quick: bool, as_json: boo
 @click.option("--readers", default=10_000, show_default=True, type=click.IntRange(1))
 @click.option("--pages", default=500, show_default=True, type=click.IntRange(1))
 @click.option("--quick", is_flag=True, help="100,000 articles and 1,000 readers.")
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the generated database (and its vector index) is cached.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@workdir_option
+@json_option
 def bench_feed_command(
     articles: int, readers: int, pages: int, quick: bool, workdir: Path | None, as_json: bool
 ) -> None:
@@ -161,9 +166,9 @@ def bench_feed_command(
         readers=readers,
         pages=pages,
         workdir=workdir,
-        echo=lambda m: click.echo(m, err=True),
+        echo=progress,
     )
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 @bench.command("http")
@@ -183,13 +188,8 @@ def bench_feed_command(
     help="Make every token holder's page on each worker before the load (the page cache's "
     "steady state, rather than every reader's first page).",
 )
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the generated database and its copy are cached (shared with bench feed).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@workdir_option
+@json_option
 def bench_http_command(
     articles: int,
     readers: int,
@@ -224,11 +224,11 @@ def bench_http_command(
             profile=not no_profile,
             warm_cache_first=warm,
             workdir=workdir,
-            echo=lambda m: click.echo(m, err=True),
+            echo=progress,
         )
     except RuntimeError as e:
         fail(str(e))
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 def _postgres(ctx: Context) -> str:
@@ -242,21 +242,14 @@ def _postgres(ctx: Context) -> str:
     return url
 
 
-_data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_shared_data,
-    show_default="../shared/data",
-    help="The shared data folder holding demo-news/.",
-)
+_demo_news = data_option("The shared data folder holding demo-news/.", needs="demo-news/")
 
 
 @bench.command("workers")
-@_data_option
+@_demo_news
 @click.option("--articles", default=600, show_default=True, type=click.IntRange(10))
 @click.option("--rounds", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def bench_workers_command(
     ctx: Context, data_dir: Path, articles: int, rounds: int, as_json: bool
@@ -265,14 +258,11 @@ def bench_workers_command(
     from tidings.bench.workers import bench_workers, format_report
 
     url = _postgres(ctx)
-    if not (data_dir / "demo-news").is_dir():
-        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
-    result = bench_workers(url, data_dir, articles=articles, rounds=rounds)
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(bench_workers(url, data_dir, articles=articles, rounds=rounds), as_json, format_report)
 
 
 @bench.command("freshness")
-@_data_option
+@_demo_news
 @click.option("--backlog", default=50_000, show_default=True, type=click.IntRange(0))
 @click.option("--follow", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--analysers", default=2, show_default=True, type=click.IntRange(1))
@@ -283,7 +273,7 @@ def bench_workers_command(
     type=click.IntRange(0),
     help="Length of the steady flow of one entry a second (0: skip it).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def bench_freshness_command(
     ctx: Context,
@@ -298,8 +288,6 @@ def bench_freshness_command(
     from tidings.bench.freshness import bench_backlog, bench_steady, format_report
 
     url = _postgres(ctx)
-    if not (data_dir / "demo-news").is_dir():
-        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
     result: dict[str, Any] = {}
     if backlog:
         result["backlog"] = bench_backlog(
@@ -309,18 +297,18 @@ def bench_freshness_command(
         result["steady"] = bench_steady(url, data_dir, seconds=seconds)
     first: dict[str, Any] = next(iter(result.values()), {})
     result.update(date=first.get("date"), machine=first.get("machine"))
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
 
 
 @bench.command("chaos")
-@_data_option
+@_demo_news
 @click.option("--seconds", default=180.0, show_default=True, type=click.FloatRange(10))
 @click.option("--kill-every", default=5.0, show_default=True, type=click.FloatRange(1))
 @click.option("--workers", default=3, show_default=True, type=click.IntRange(1))
 @click.option("--servers", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--readers", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def bench_chaos_command(
     ctx: Context,
@@ -338,8 +326,6 @@ def bench_chaos_command(
     from tidings.bench.chaos import bench_chaos, format_report, passed
 
     url = _postgres(ctx)
-    if not (data_dir / "demo-news").is_dir():
-        fail(f"no demo-news folder in {data_dir} (pass --data DIR)")
     result = bench_chaos(
         url,
         data_dir,
@@ -350,6 +336,6 @@ def bench_chaos_command(
         readers=readers,
         seed=seed,
     )
-    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    show(result, as_json, format_report)
     if not passed(result):
         raise SystemExit(1)

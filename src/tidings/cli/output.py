@@ -15,6 +15,10 @@ from pydantic import BaseModel
 EXIT_ERROR = 1
 
 
+#: The ``--json`` flag of every command that can print JSON.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
 def fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_ERROR)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import echo_json, fail, short, when
+from tidings.cli.output import echo_json, fail, json_option, short, when
 from tidings.types import EventKind, InterestKind, ReaderEvent, Stance
 
 INTEREST_KINDS = click.Choice([k.value for k in InterestKind], case_sensitive=False)
@@ -45,7 +46,7 @@ def reader_list(ctx: Context) -> None:
 
 @reader.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def reader_show(ctx: Context, name: str, as_json: bool) -> None:
     """A reader's settings, follows and mutes."""
@@ -115,10 +116,10 @@ def reader_remove(ctx: Context, name: str) -> None:
 def reader_export(ctx: Context, name: str, output: str | None, opml: bool) -> None:
     """Everything of a reader as a file (JSON: settings, follows, mutes, saved, their own
     articles, events), to import here or on another Tidings; or, with --opml, their feeds."""
-    if opml:
-        text = ctx.engine.export_reader_opml(name)
-    else:
-        text = ctx.engine.export_reader(name).model_dump_json(indent=1) + "\n"
+    from tidings.portability import ReaderData
+
+    data = ReaderData(ctx.engine)
+    text = data.export_opml(name) if opml else data.export(name).model_dump_json(indent=1) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
@@ -133,11 +134,9 @@ def reader_export(ctx: Context, name: str, output: str | None, opml: bool) -> No
 def reader_import(ctx: Context, name: str, file: BinaryIO) -> None:
     """Import a file exported from Tidings (JSON) into a reader's account, or an OPML file
     of feeds. What the reader already has is kept; importing twice changes nothing."""
-    data = file.read()
-    if data.lstrip()[:1] == b"{":
-        report = ctx.engine.import_reader(name, data)
-    else:
-        report = ctx.engine.import_reader_opml(name, data)
+    from tidings.portability import ReaderData
+
+    report = ReaderData(ctx.engine).import_any(name, file.read())
     click.echo(
         f"imported {report.follows} follows, {report.mutes} mutes, {report.saved} saved, "
         f"{report.clippings} clippings, {report.events} events"
@@ -148,10 +147,15 @@ def reader_import(ctx: Context, name: str, file: BinaryIO) -> None:
         click.echo(f"not found here: {line}", err=True)
 
 
+def interest_arguments(command: Callable[..., Any]) -> Callable[..., Any]:
+    """READER KIND VALUE: what follow, mute and unfollow take."""
+    command = click.argument("value")(command)
+    command = click.argument("kind", type=INTEREST_KINDS)(command)
+    return click.argument("reader_name", metavar="READER")(command)
+
+
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Follow a topic, entity, source, author, story or keyword (by id or name)."""
@@ -160,9 +164,7 @@ def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 
 
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Never show READER what matches (a topic, entity, source, author, story, keyword)."""
@@ -171,9 +173,7 @@ def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 
 
 @click.command()
-@click.argument("reader_name", metavar="READER")
-@click.argument("kind", type=INTEREST_KINDS)
-@click.argument("value")
+@interest_arguments
 @pass_ctx
 def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Forget a follow or a mute."""
@@ -213,7 +213,7 @@ def event(ctx: Context, reader_name: str, kind: str, article_id: int, value: flo
 @click.option("--explain", is_flag=True, help="Show each item's reasons and what changes them.")
 @click.option("--size", default=30, show_default=True, type=click.IntRange(1, 100))
 @click.option("--cursor", help="The cursor printed under the previous page.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def feed(
     ctx: Context, reader_name: str, explain: bool, size: int, cursor: str | None, as_json: bool

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import EXIT_ERROR, echo_json, fail, short, when
+from tidings.cli.output import EXIT_ERROR, echo_json, fail, json_option, short, when
 from tidings.cli.understanding import run_enrichment
 from tidings.ingest.stage import OWN_FAILURE
 from tidings.types import IngestReport, PagePolicy, SourceKind, SourceUpdate
@@ -45,7 +45,7 @@ def source_add(
 
 
 @source.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def source_list(ctx: Context, as_json: bool) -> None:
     """List sources with their health."""

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from tidings.cli.context import Context, pass_ctx
-from tidings.cli.output import EXIT_ERROR, echo_json, short, when
+from tidings.cli.output import EXIT_ERROR, echo_json, json_option, short, when
 from tidings.engine import Engine
 from tidings.errors import TidingsError
 from tidings.types import EnrichReport, Story
@@ -82,7 +82,7 @@ def entity() -> None:
 @click.option("--type", "type_", help="PERSON, ORG, PLACE, EVENT, PRODUCT or WORK.")
 @click.option("--query", "-s", help="Only entities one of whose names contains this.")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def entity_list(
     ctx: Context, type_: str | None, query: str | None, limit: int, as_json: bool
@@ -103,7 +103,7 @@ def entity_list(
 
 @entity.command("show")
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def entity_show(ctx: Context, key: str, as_json: bool) -> None:
     """One entity (by id or any of its names), with its articles and quotes."""
@@ -139,7 +139,7 @@ def story() -> None:
 
 @story.command("list")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def story_list(ctx: Context, limit: int, as_json: bool) -> None:
     """Stories, most recently active first."""
@@ -160,7 +160,7 @@ def story_list(ctx: Context, limit: int, as_json: bool) -> None:
 
 @story.command("show")
 @click.argument("story_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def story_show(ctx: Context, story_id: int, as_json: bool) -> None:
     """One story with all its articles and sources."""
@@ -184,7 +184,7 @@ def topic() -> None:
 
 
 @topic.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_ctx
 def topic_list(ctx: Context, as_json: bool) -> None:
     """Every topic in use, with its article count."""

@@ -2,14 +2,15 @@
 
 Three layers, so that each can be tested on its own:
 
-- pure decisions and composition: :func:`digest_due` (is one due?), :func:`digest_entries`
-  (which stories) and :func:`compose_digest` (the message, a text part and a sanitised HTML
-  part, one entry per story);
+- pure decisions and composition: :func:`tidings.accounts.digest_due` (is one due?),
+  :func:`digest_entries` (which stories) and :func:`compose_digest` (the message, a text
+  part and a sanitised HTML part, one entry per story);
 - :func:`send_digest`: one message through the operator's SMTP server, every failure turned
   into a :class:`~tidings.errors.DeliveryError` with a clear message;
 - :func:`send_due_digests`: the whole run through the Engine (who is due, their feed, the
-  articles, marking what was sent). One reader's failure never stops the others; a reader
-  whose digest failed is not marked, so the next run tries again.
+  articles, leasing and marking what was sent), seen through :class:`DigestEngine` so that
+  delivery does not import the engine that wires it. One reader's failure never stops the
+  others; a reader whose digest failed is not marked, so the next run tries again.
 
 ``tidings digest send`` runs it; an operator schedules that (cron, a systemd timer) as
 often as they like, hourly for example: only digests that are due go out.
@@ -26,17 +27,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from tidings.config import Settings, SMTPSettings
 from tidings.deliver.sanitize import clean_html
 from tidings.deliver.syndication import StoryEntry, collect_articles, story_entries
 from tidings.errors import ConfigError, DeliveryError, InvalidInputError, TidingsError
-from tidings.types import Article, FeedPage
-
-if TYPE_CHECKING:
-    from tidings.engine import Engine
+from tidings.types import Account, Article, FeedPage, Reader
 
 #: Most stories in one digest: what a reader takes in over a coffee, and what fits one
 #: phone screen's scroll or three; the reader's page has the rest.
@@ -311,8 +309,20 @@ class DigestReport:
         return tuple(o for o in self.outcomes if o.error is not None)
 
 
+class DigestEngine(Protocol):
+    """What sending digests needs of :class:`tidings.engine.Engine`."""
+
+    def get_reader(self, key: int | str) -> Reader: ...
+    def get_article(self, article_id: int) -> Article: ...
+    def feed(self, reader: int | str, *, cursor: str | None = ..., size: int = ...) -> FeedPage: ...
+    def due_digests(self, now: datetime | None = None) -> list[Account]: ...
+    def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool: ...
+    def release_digest(self, reader_id: int) -> None: ...
+    def mark_digest_sent(self, reader: int | str, at: datetime) -> None: ...
+
+
 def send_due_digests(
-    engine: Engine,
+    engine: DigestEngine,
     settings: Settings,
     now: datetime,
     *,
@@ -364,7 +374,7 @@ def send_due_digests(
 
 
 def _one_digest(
-    engine: Engine,
+    engine: DigestEngine,
     smtp: SMTPSettings,
     reader_id: int,
     email: str,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tidings.enrich.duplicates import DuplicateIndex
 from tidings.enrich.linking import EntityRules
@@ -40,6 +41,7 @@ from tidings.enrich.story_feed import (
     stored_item,
     story_item,
 )
+from tidings.errors import NotFoundError
 from tidings.leases import holder_name, lease_until, new_token
 from tidings.store.base import AnalysisClaim, Storage
 from tidings.store.changes import ChangeFollower
@@ -47,6 +49,12 @@ from tidings.store.embedding import from_bytes
 from tidings.store.vector_follow import FollowedIndex
 from tidings.store.vectors import VectorIndex
 from tidings.types import Article, Enrichment, EnrichmentStatus, EnrichReport
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from tidings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +144,20 @@ class EnrichmentStage:
         self._stories = StoryFiler(self.params)
         self._lock = threading.Lock()
         self._token = new_token()
+
+    @classmethod
+    def for_settings(
+        cls, storage: Storage, settings: Settings, clock: Clock, *, vectors: bool
+    ) -> EnrichmentStage:
+        """The stage as ``settings`` configure it; with ``vectors``, keeping the vector
+        index in the data folder (serving processes do; a worker would hold it for nobody)."""
+        return cls(
+            storage,
+            vector_path=index_path(settings.data_dir, settings.database_url) if vectors else None,
+            clock=clock,
+            lease_seconds=settings.workers.lease_seconds,
+            quick_backlog=settings.workers.quick_backlog,
+        )
 
     @property
     def owner(self) -> str:
@@ -402,13 +424,28 @@ class EnrichmentStage:
             self._vectors = FollowedIndex(self._vector_path, self.storage)
         return self._vectors
 
-    def similar(self, article_id: int, k: int = 10) -> list[tuple[int, float]]:
-        """Articles most like this one, by embedding (best first, itself excluded)."""
+    def similar(self, article_id: int, k: int = 10) -> list[tuple[Article, float]]:
+        """Articles most like this one, by embedding (best first, itself excluded). Raises
+        ArticleNotFoundError for an unknown article."""
+        self.storage.get_article(article_id)
         index = self.vectors()
         insight_vector = self.storage.article_vector(article_id)
         if index is None or insight_vector is None:
             return []
-        return index.search(from_bytes(insight_vector), k, exclude=(article_id,))
+        out: list[tuple[Article, float]] = []
+        for other, score in index.search(from_bytes(insight_vector), k, exclude=(article_id,)):
+            try:
+                out.append((self.storage.get_article(other), score))
+            except NotFoundError:
+                continue  # removed since it was indexed
+        return out
+
+    def nearest(self, vector: npt.NDArray[np.float32], k: int) -> list[int]:
+        """The ids of the ``k`` articles nearest ``vector`` (none without an index)."""
+        index = self.vectors()
+        if index is None or not len(index):
+            return []
+        return [i for i, _ in index.search(vector, k)]
 
 
 def _with_vector(analysis: Analysis, vector: bytes) -> Analysis:

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from tidings.api.ingesting import source_added
 from tidings.api.routes.mine import MAX_IMPORT_BYTES
 from tidings.errors import FetchError, InvalidInputError, OPMLError
-from tidings.portability import clipping_source
+from tidings.portability import ReaderData, clipping_source
 from tidings.readers import MAX_PASTE_CHARS, MAX_URL_CHARS
 from tidings.web.account import settings_page
 from tidings.web.render import PageRoute, counted, page, redirect
@@ -109,7 +109,7 @@ def add_clipping(
 @router.get("/settings/export")
 def export(request: Request) -> Response:
     caller = require_reader(request)
-    data = engine_of(request).export_reader(caller.reader.id)
+    data = ReaderData(engine_of(request)).export(caller.reader.id)
     return Response(
         data.model_dump_json(indent=1),
         media_type="application/json",
@@ -124,7 +124,7 @@ def export(request: Request) -> Response:
 def export_opml(request: Request) -> Response:
     caller = require_reader(request)
     return Response(
-        engine_of(request).export_reader_opml(caller.reader.id),
+        ReaderData(engine_of(request)).export_opml(caller.reader.id),
         media_type="text/x-opml",
         headers={
             "Content-Disposition": f'attachment; filename="tidings-{caller.reader.name}.opml"',
@@ -147,10 +147,7 @@ async def import_file(
             raise InvalidInputError("that file is larger than a Tidings export can be")
         if not data.strip():
             raise InvalidInputError("that file is empty")
-        if data.lstrip()[:1] == b"{":
-            report = await asyncio.to_thread(engine.import_reader, caller.reader.id, data)
-        else:
-            report = await asyncio.to_thread(engine.import_reader_opml, caller.reader.id, data)
+        report = await asyncio.to_thread(ReaderData(engine).import_any, caller.reader.id, data)
     except (InvalidInputError, OPMLError) as e:
         return settings_page(request, status_code=422, error=f"Nothing was imported: {e}.")
     done = [

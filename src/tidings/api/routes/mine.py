@@ -22,6 +22,7 @@ from tidings.api.schemas import (
     error_responses,
 )
 from tidings.errors import InvalidInputError, NotFoundError
+from tidings.portability import ReaderData
 
 router = APIRouter(tags=["reader"])
 
@@ -71,7 +72,7 @@ def unhide(article_id: Id, caller: CallerDep, engine: EngineDep) -> None:
     response_class=Response,
 )
 def export(caller: CallerDep, engine: EngineDep) -> Response:
-    data = engine.export_reader(caller.reader.id)
+    data = ReaderData(engine).export(caller.reader.id)
     name = f"tidings-{caller.reader.name}.json"
     return Response(
         data.model_dump_json(indent=1),
@@ -89,7 +90,7 @@ def export(caller: CallerDep, engine: EngineDep) -> Response:
 def export_opml(caller: CallerDep, engine: EngineDep) -> Response:
     name = f"tidings-{caller.reader.name}.opml"
     return Response(
-        engine.export_reader_opml(caller.reader.id),
+        ReaderData(engine).export_opml(caller.reader.id),
         media_type="text/x-opml",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -115,10 +116,7 @@ async def import_data(request: Request, caller: CallerDep, engine: EngineDep) ->
     data = await request.body()
     if not data.strip():
         raise InvalidInputError("send the file as the request body")
-    if data.lstrip()[:1] == b"{":
-        report = await asyncio.to_thread(engine.import_reader, caller.reader.id, data)
-    else:
-        report = await asyncio.to_thread(engine.import_reader_opml, caller.reader.id, data)
+    report = await asyncio.to_thread(ReaderData(engine).import_any, caller.reader.id, data)
     if report.sources_added:
         source_added(request.app)
     return ImportOut(**asdict(report))
