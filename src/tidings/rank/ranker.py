@@ -20,7 +20,7 @@ One page, in order:
 3. their features are array operations over the window's columns
    (:func:`~tidings.rank.score.featurize`) and the score one matrix product with the
    reader's weights (:mod:`tidings.rank.learn`);
-4. :func:`~tidings.rank.assemble.assemble_page` picks the page: mutes, one item per story,
+4. :func:`~tidings.rank.assemble.assemble_pool` picks the page: mutes, one item per story,
    diversity, the per-source cap, exploration, stable pagination;
 5. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
    headlines and names read from storage for them alone.
@@ -47,11 +47,11 @@ from tidings.errors import InvalidInputError, TidingsError
 from tidings.rank import learn
 from tidings.rank.assemble import (
     ALSO_COVERED_MAX,
-    Candidate,
     Mutes,
     PageCursor,
     PageSettings,
-    assemble_page,
+    Pool,
+    assemble_pool,
     title_muter,
 )
 from tidings.rank.candidates import Similar, candidate_rows
@@ -600,9 +600,8 @@ class Ranker:
         weights = self.reader_weights(who.id, interests, events)
         scoring = self.score(state, rows, now, weights, window=window)
         state = scoring.state
-        candidates = self._candidates(scoring)
         settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
-        assembled = assemble_page(candidates, settings, state.mutes, cursor=previous, now=now)
+        assembled = assemble_pool(self._pool(scoring), settings, cursor=previous, now=now)
         covered, numbers = self._covered(assembled.items, scoring, now, settings, previous)
         items, facts = self._explained(covered, scoring, weights, now, numbers)
         hint = None
@@ -622,57 +621,35 @@ class Ranker:
             hint=hint,
         )
 
-    def _candidates(self, scoring: Scoring) -> list[Candidate]:
+    def _pool(self, scoring: Scoring) -> Pool:
+        """The scored candidates as page assembly takes them."""
         columns, state = scoring.columns, scoring.state
-        mutes = state.mutes
-        needs_titles = bool(mutes.keywords)
-        titles = (
-            [t.split("\n", 1)[0] for t in scoring.window.texts(columns.rows)]
-            if needs_titles
-            else None
+        window = scoring.window
+        # Topics drive diversity where an article has no vector (and, as a candidate's
+        # topics were filled, wherever the reader mutes topics).
+        wants_topics = bool(state.mutes.topic_ids) or columns.vectors is None
+        codes, tp, has_vector = columns.topic_code, columns.topic_ptr, columns.has_vector
+
+        def topics(i: int) -> tuple[int, ...]:
+            if wants_topics or not has_vector[i]:
+                return tuple(codes[tp[i] : tp[i + 1]].tolist())
+            return ()
+
+        return Pool(
+            ids=columns.ids,
+            story=columns.story,
+            source=columns.source,
+            published=columns.published,
+            score=scoring.scores,
+            read=np.isin(
+                columns.ids, np.fromiter(state.read, dtype=np.int64, count=len(state.read))
+            ),
+            exploring=scoring.exploring,
+            muted=_muted_rows(window, columns, state.mutes),
+            vectors=columns.vectors,
+            has_vector=has_vector,
+            topics=topics,
         )
-        topics = columns.topics.names
-        authors = columns.authors.names
-        wants_topics = bool(mutes.topic_ids) or scoring.columns.vectors is None
-        wants_entities = bool(mutes.entity_ids)
-        wants_authors = bool(mutes.authors)
-        has_vector = columns.has_vector.tolist()
-        vectors = columns.vectors
-        tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
-        ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
-        ap, ac = columns.author_ptr.tolist(), columns.author_code.tolist()
-        ids = columns.ids.tolist()
-        stories = columns.story.tolist()
-        sources = columns.source.tolist()
-        published = columns.published.tolist()
-        scores = scoring.scores.tolist()
-        exploring = scoring.exploring.tolist()
-        read = state.read
-        out = []
-        for i, article_id in enumerate(ids):
-            # Topics also drive diversity where an article has no vector.
-            need_topics = wants_topics or not has_vector[i]
-            out.append(
-                Candidate(
-                    article_id=article_id,
-                    story_id=stories[i] if stories[i] >= 0 else None,
-                    source_id=sources[i],
-                    published=published[i],
-                    title=titles[i] if titles is not None else "",
-                    score=scores[i],
-                    vector=vectors[i] if vectors is not None and has_vector[i] else None,
-                    topic_ids=tuple(topics[c] for c in tc[tp[i] : tp[i + 1]])
-                    if need_topics
-                    else (),
-                    entity_ids=tuple(ei[ep[i] : ep[i + 1]]) if wants_entities else (),
-                    authors=tuple(authors[c] for c in ac[ap[i] : ap[i + 1]])
-                    if wants_authors
-                    else (),
-                    read=article_id in read,
-                    is_exploration=exploring[i],
-                )
-            )
-        return out
 
     def _covered(
         self,
