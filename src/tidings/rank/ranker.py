@@ -1086,17 +1086,20 @@ def _tags(
     """The topics (id, label, confidence) and entities (id, no name, offset) of these
     positions of ``columns``, by article id: what reasons name, straight from the columns."""
     names, labels = columns.topics.names, columns.topics.labels
-    tp, tc, tf = columns.topic_ptr, columns.topic_code.tolist(), columns.topic_conf.tolist()
-    ep, ei, eo = columns.entity_ptr, columns.entity_id.tolist(), columns.entity_offset.tolist()
+    tp, tc, tf = columns.topic_ptr.tolist(), columns.topic_code, columns.topic_conf
+    ep, ei, eo = columns.entity_ptr.tolist(), columns.entity_id, columns.entity_offset
     topics = {}
     entities = {}
     for i in wanted:
         article_id = int(columns.ids[i])
-        t0, t1, e0, e1 = int(tp[i]), int(tp[i + 1]), int(ep[i]), int(ep[i + 1])
+        t0, t1, e0, e1 = tp[i], tp[i + 1], ep[i], ep[i + 1]
         topics[article_id] = tuple(
-            (names[c], labels[c], f) for c, f in zip(tc[t0:t1], tf[t0:t1], strict=True)
+            (names[c], labels[c], f)
+            for c, f in zip(tc[t0:t1].tolist(), tf[t0:t1].tolist(), strict=True)
         )
-        entities[article_id] = tuple((e, "", o) for e, o in zip(ei[e0:e1], eo[e0:e1], strict=True))
+        entities[article_id] = tuple(
+            (e, "", o) for e, o in zip(ei[e0:e1].tolist(), eo[e0:e1].tolist(), strict=True)
+        )
     return topics, entities
 
 

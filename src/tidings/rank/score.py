@@ -714,15 +714,22 @@ def _affinity_columns(
     and whether each gives a reason; None when no key has an affinity."""
     if not table:
         return None
-    known = np.fromiter(table, dtype=np.int64, count=len(table))
-    hit = np.isin(keys, known)
+    # The table as sorted arrays, looked up by binary search (a dictionary lookup per
+    # posting was a fifth of featurising).
+    size = len(table)
+    known = np.fromiter(table, dtype=np.int64, count=size)
+    affinity = np.fromiter((v for v, _ in table.values()), dtype=np.float64, count=size)
+    frequent = np.fromiter((o for _, o in table.values()), dtype=np.bool_, count=size)
+    order = np.argsort(known)
+    known, affinity, frequent = known[order], affinity[order], frequent[order]
+    slot = np.minimum(np.searchsorted(known, keys), size - 1)
+    hit = known[slot] == keys
     if mask is not None:
         hit &= mask
     if not hit.any():
         return None
-    found_keys = keys[hit].tolist()
-    values = np.array([table[k][0] for k in found_keys], dtype=np.float64)
-    often = np.array([table[k][1] for k in found_keys], dtype=np.bool_)
+    values = affinity[slot[hit]]
+    often = frequent[slot[hit]]
     at = rows[hit]
     top = np.full(n, -np.inf)
     low = np.full(n, np.inf)

@@ -901,7 +901,9 @@ class ArticleWindow:
         has_vector = inverse > 0
         unit = None
         if vectors and has_vector.any():
-            unit = self._vectors.data[rows].astype(np.float32) * inverse[:, None]
+            # One pass: int8 times float32 is computed in float32 (each int8 exact), as
+            # converting first and multiplying after did in two.
+            unit = np.multiply(self._vectors.data[rows], inverse[:, None], dtype=np.float32)
         topic_ptr, topic_rows = _gather_ptr(self._topic_ptr.data, rows)
         entity_ptr, entity_rows = _gather_ptr(self._entity_ptr.data, rows)
         author_ptr, author_rows = _gather_ptr(self._author_ptr.data, rows)
