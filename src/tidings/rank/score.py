@@ -33,7 +33,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import numpy as np
@@ -173,8 +173,15 @@ class Scored:
         """The score under ``weights`` (in :data:`FEATURES` order) and the reasons with
         their weighed contributions, largest first."""
         score = float(self.features @ weights)
+        # Made afresh rather than with dataclasses.replace, which looks the fields up on
+        # every call (a page weighs a hundred reasons).
         reasons = [
-            replace(r, weight=r.weight * float(weights[FEATURE_INDEX[name]]))
+            Reason(
+                kind=r.kind,
+                text=r.text,
+                weight=r.weight * float(weights[FEATURE_INDEX[name]]),
+                action=r.action,
+            )
             for name, r in self.reasons
         ]
         reasons = [r for r in reasons if r.weight > 0 or r.kind is ReasonKind.EXPLORING]
