@@ -801,19 +801,41 @@ class ArticleWindow:
         return rows[self._alive.data[rows] & (self._published.data[rows] >= since)]
 
     def newest(self, keys: Iterable[int], postings: _Postings, per_key: int, since: float) -> Ints:
-        """Up to ``per_key`` of the newest live rows of each key."""
-        out: list[Ints] = []
-        story = postings is self.by_story
-        for key in keys:
-            found = [p.astype(np.int64) for p in postings.candidates(key, 4 * per_key)]
-            if not found:
-                continue
-            rows = self.live(np.concatenate(found), since)
-            if story:
-                slots = self._story.data[rows]
-                rows = rows[(slots >= 0) & (self._stories.ids.data[np.maximum(slots, 0)] == key)]
-            out.append(np.unique(rows)[-per_key:])
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        """Up to ``per_key`` of the newest live rows of each key (each key's last
+        ``4 * per_key`` postings looked at), in no particular order. One gather for all the
+        keys: key by key, its numpy calls were a millisecond of a page of fifty follows."""
+        wanted = np.asarray(list(keys), dtype=np.int64)
+        if not len(wanted):
+            return np.zeros(0, dtype=np.int64)
+        limit = 4 * per_key
+        sealed = postings.keys
+        at = np.minimum(np.searchsorted(sealed, wanted), max(len(sealed) - 1, 0))
+        hit = np.flatnonzero(sealed[at] == wanted) if len(sealed) else np.zeros(0, np.int64)
+        stops = postings.ptr[at[hit] + 1]
+        starts = np.maximum(postings.ptr[at[hit]], stops - limit)
+        lengths = stops - starts
+        rows = [postings.rows[_segments(starts, lengths)].astype(np.int64)]
+        owners = [np.repeat(hit, lengths)]
+        for k, key in enumerate(wanted.tolist()):
+            if found := postings.recent.get(key):
+                rows.append(np.asarray(found[-limit:], dtype=np.int64))
+                owners.append(np.full(len(found[-limit:]), k, dtype=np.int64))
+        row = np.concatenate(rows)
+        owner = np.concatenate(owners)
+        live = (row >= 0) & self._alive.data[row] & (self._published.data[row] >= since)
+        if postings is self.by_story:
+            # Postings are never removed: a row may have moved to another story since.
+            slots = self._story.data[row]
+            live &= (slots >= 0) & (self._stories.ids.data[np.maximum(slots, 0)] == wanted[owner])
+        row, owner = row[live], owner[live]
+        # Each key's distinct rows, highest (newest) last; keep its last per_key.
+        order = np.lexsort((row, owner))
+        row, owner = row[order], owner[order]
+        distinct = np.r_[True, (row[1:] != row[:-1]) | (owner[1:] != owner[:-1])]
+        row, owner = row[distinct], owner[distinct]
+        counts = np.bincount(owner, minlength=len(wanted))
+        from_end = np.cumsum(counts)[owner] - np.arange(len(row))
+        return row[from_end <= per_key]
 
     def story_rows(self, story_ids: Sequence[int], since: float) -> Ints:
         """Live rows of these stories, in ascending order: those among each story's last
