@@ -835,7 +835,8 @@ class ArticleWindow:
         row, owner = row[distinct], owner[distinct]
         counts = np.bincount(owner, minlength=len(wanted))
         from_end = np.cumsum(counts)[owner] - np.arange(len(row))
-        return row[from_end <= per_key]
+        newest: Ints = row[from_end <= per_key]
+        return newest
 
     def story_rows(self, story_ids: Sequence[int], since: float) -> Ints:
         """Live rows of these stories, in ascending order: those among each story's last
