@@ -20,9 +20,12 @@ One page, in order:
 3. their features are array operations over the window's columns
    (:func:`~tidings.rank.score.featurize`) and the score one matrix product with the
    reader's weights (:mod:`tidings.rank.learn`);
-4. :func:`~tidings.rank.assemble.assemble_pool` picks the page: mutes, one item per story,
-   diversity, the per-source cap, exploration, stable pagination;
-5. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
+4. :func:`~tidings.rank.assemble.assemble_pool` picks the page from the pool as arrays
+   (no object per candidate): mutes, one item per story, diversity, the per-source cap,
+   exploration, stable pagination;
+5. each item's story names its other sources from the window's articles of the story,
+   whether or not they were candidates (:meth:`Ranker._covered`);
+6. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
    headlines and names read from storage for them alone.
 """
 
