@@ -831,7 +831,8 @@ class ArticleWindow:
         # Each key's distinct rows, highest (newest) last; keep its last per_key.
         order = np.lexsort((row, owner))
         row, owner = row[order], owner[order]
-        distinct = np.r_[True, (row[1:] != row[:-1]) | (owner[1:] != owner[:-1])]
+        distinct = np.ones(len(row), dtype=np.bool_)
+        distinct[1:] = (row[1:] != row[:-1]) | (owner[1:] != owner[:-1])
         row, owner = row[distinct], owner[distinct]
         counts = np.bincount(owner, minlength=len(wanted))
         from_end = np.cumsum(counts)[owner] - np.arange(len(row))
