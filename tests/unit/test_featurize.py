@@ -158,3 +158,47 @@ def test_keywords_match_whole_words_as_the_explainer_does() -> None:
     for word in ("ai", "cup", "world cup", "-ai", "ai_x", "rules"):
         expected = [m.start() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text)]
         assert sorted(_whole_words(text, [word])) == expected, word
+
+
+def test_keywords_in_utf8_bytes_match_as_in_text() -> None:
+    import re
+
+    from tidings.rank.score import _whole_words_in_bytes
+
+    text = "naïve ai rules\n\nsaid the ai-lab; éai; aié; 東京ai; ai東京; café cup; x-ai; ai_x ai"
+    data = text.encode("utf-8")
+    for word in ("ai", "cup", "café", "東京", "-ai", "ai_x", "naïve"):
+        expected = [
+            len(text[: m.start()].encode("utf-8"))
+            for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text)
+        ]
+        assert sorted(_whole_words_in_bytes(data, [word])) == expected, word
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_joined_texts_featurise_as_the_texts_do(seed: int) -> None:
+    pick = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    vectors = _unit(rng, 30)
+    # Headlines with characters beyond ASCII, so that byte and character offsets differ.
+    articles = [
+        replace(
+            _facts(pick, i + 1, vectors[i]),
+            title=pick.choice(["Naïve climate plan", "Café talks: Putin", "東京 climate", None]),
+        )
+        for i in range(len(vectors))
+    ]
+    window = ArticleWindow(span=timedelta(days=30), dimensions=DIMENSIONS)
+    window.upsert(articles)
+    state = _state(pick, rng, [a.article_id for a in articles])
+    state = replace(
+        state, follows={**state.follows, InterestKind.KEYWORD: {"climate": "c", "café": "x"}}
+    )
+    rows = window.rows_of([a.article_id for a in articles])[::-1].copy()
+    columns = window.take(rows, popularity_since=0.0)
+    joined = window.joined_texts(rows)
+    assert joined.text.decode("utf-8") == "\n\n".join(window.texts(rows))
+    by_text, _ = featurize(state, columns, epoch(NOW), texts=window.texts(rows))
+    by_bytes, _ = featurize(state, columns, epoch(NOW), texts=joined)
+    np.testing.assert_array_equal(by_text, by_bytes)
+    assert by_text[:, FEATURE_INDEX["follow_keyword"]].any()

@@ -951,8 +951,9 @@ PROFILE_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
     ("rank/ranker.py", "reader_weights", None, "rank: reader_weights (rows + fit)"),
     ("rank/learn.py", "fit_weights", None, "  of which fit_weights"),
     ("rank/ranker.py", "score", "_rank", "rank: score (take + featurize)"),
-    ("rank/ranker.py", "_candidates", None, "rank: Candidate objects"),
-    ("rank/assemble.py", "assemble_page", None, "rank: assemble_page"),
+    ("rank/ranker.py", "_pool", None, "rank: the pool's arrays (mutes, read)"),
+    ("rank/assemble.py", "assemble_pool", None, "rank: assemble_pool"),
+    ("rank/ranker.py", "_covered", None, "rank: other sources of the page's stories"),
     ("rank/ranker.py", "_explained", None, "rank: reasons for the page's items"),
     ("rank/ranker.py", "_display", "_rank", "storage: the page's headlines and names"),
 )

@@ -38,7 +38,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +50,10 @@ from tidings.errors import InvalidCursorError
 from tidings.types import CoveredBy, FeedItem, Reason
 
 Vector = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+#: An article's topics as any hashable ids (names, or a vocabulary's codes).
+Topics = Sequence[Hashable]
 
 #: How many other sources a feed item lists under "also covered by": what fits on one line
 #: of an item in the web page beside the headline's source. The full count is in
@@ -359,20 +363,170 @@ def assemble_page(
 
     order, regular_left = _select(groups, settings)
     items = tuple(_feed_item(groups[g], offset + position + 1) for position, g in enumerate(order))
-    next_cursor = None
-    # Exploration candidates never open a page, so once only they are left the feed is over.
-    if items and regular_left > 0:
-        next_cursor = PageCursor(
-            snapshot=snapshot,
-            offset=offset + len(items),
-            shown_articles=shown_articles | {i.article_id for i in items},
-            shown_stories=shown_stories | {i.story_id for i in items if i.story_id is not None},
+    return Page(
+        items=items,
+        next_cursor=_next_cursor(
+            items, regular_left, snapshot, offset, shown_articles, shown_stories
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pool:
+    """Scored candidates as arrays, one row each: what :func:`assemble_pool` takes. The
+    same page as :func:`assemble_page` over a :class:`Candidate` per row, without making
+    about a thousand objects a page (they and the grouping over them were a sixth of a
+    page's CPU)."""
+
+    ids: Ints
+    #: Story id, or -1 for none.
+    story: Ints
+    source: Ints
+    #: Epoch seconds.
+    published: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    read: Bools
+    exploring: Bools
+    #: Which rows the reader's mutes catch (as :func:`_muted` decides over candidates).
+    muted: Bools
+    #: Unit embeddings (any row where ``has_vector`` is false is ignored), or None.
+    vectors: npt.NDArray[np.float32] | None
+    has_vector: Bools
+    #: Each row's topics (any hashable ids) for diversity where a row has no vector.
+    topics: Callable[[int], Topics]
+
+
+def assemble_pool(
+    pool: Pool,
+    settings: PageSettings,
+    *,
+    cursor: PageCursor | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """:func:`assemble_page` over a :class:`Pool`: the same page, item for item."""
+    n = len(pool.ids)
+    ids, score, read = pool.ids, pool.score, pool.read
+    keep = np.ones(n, dtype=np.bool_)
+    if cursor is None:
+        if now is not None:
+            snapshot = now
+        elif n:
+            snapshot = datetime.fromtimestamp(float(pool.published.max()), UTC)
+        else:
+            return Page(items=(), next_cursor=None)
+        shown_articles: frozenset[int] = frozenset()
+        shown_stories: frozenset[int] = frozenset()
+        offset = 0
+    else:
+        snapshot = cursor.snapshot
+        shown_articles, shown_stories = cursor.shown_articles, cursor.shown_stories
+        offset = cursor.offset
+        keep &= pool.published <= snapshot.timestamp()
+    if settings.exploration == 0:
+        keep &= ~pool.exploring
+    # One item per story (a lone article is its own, keyed apart: -1 - its id), as
+    # _collapse: a story counts as shown when any of its candidates was, muted or not.
+    key = np.where(pool.story >= 0, pool.story, -1 - ids)
+    rows = np.flatnonzero(keep)
+    live = rows[~pool.muted[rows]]
+    if shown_articles:
+        spent = key[rows[np.isin(ids[rows], np.fromiter(shown_articles, np.int64))]]
+        live = live[~np.isin(key[live], spent)]
+    if shown_stories:
+        live = live[~np.isin(key[live], np.fromiter(shown_stories, np.int64))]
+    if not len(live):
+        return Page(items=(), next_cursor=None)
+    # Each story's rows best first (_best_first: unread, then by score, then by id).
+    order = live[np.lexsort((ids[live], -score[live], read[live], key[live]))]
+    grouped = key[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    best = order[starts]
+    group_read = np.logical_or.reduceat(read[order], starts)
+    group_score = score[best].astype(np.float64)
+    # Multiplying a negative score would raise it; push it down by as much instead.
+    group_score[group_read] -= (1.0 - settings.read_penalty) * np.abs(group_score[group_read])
+    explore = pool.exploring[best]
+    best_ids = ids[best]
+    # _unread_first: no read story above the best unread one.
+    unread = ~group_read & ~explore
+    if unread.any():
+        top = float(group_score[unread].max())
+        above = np.flatnonzero(group_read & ~explore & (group_score >= top))
+        above = above[np.lexsort((best_ids[above], -group_score[above]))]
+        step = max(abs(top), 1.0) * 1e-9
+        for k, g in enumerate(above.tolist(), 1):
+            group_score[g] = top - k * step
+
+    def representatives(indices: Sequence[int]) -> tuple[list[Vector | None], list[Topics]]:
+        chosen = best[list(indices)].tolist()
+        vectors = pool.vectors
+        return (
+            [vectors[r] if vectors is not None and pool.has_vector[r] else None for r in chosen],
+            [pool.topics(r) for r in chosen],
         )
-        if len(next_cursor.encode()) > MAX_CURSOR_CHARS:
-            # Hundreds of items into a session: rather than a cursor no server would take,
-            # the session ends here and the reader's next page starts a fresh one.
-            next_cursor = None
-    return Page(items=items, next_cursor=next_cursor)
+
+    picked, regular_left = _select_columns(
+        group_score, explore, best_ids, pool.source[best], representatives, settings
+    )
+    ends = np.r_[starts[1:], len(order)]
+    items = []
+    for position, g in enumerate(picked):
+        row = int(best[g])
+        own_source = int(pool.source[row])
+        seen_sources = {own_source}
+        covered = []
+        for other in order[starts[g] + 1 : ends[g]].tolist():
+            source = int(pool.source[other])
+            if source not in seen_sources:
+                seen_sources.add(source)
+                covered.append(CoveredBy(article_id=int(ids[other]), source_id=source))
+        story = int(pool.story[row])
+        items.append(
+            FeedItem(
+                article_id=int(ids[row]),
+                story_id=story if story >= 0 else None,
+                source_id=own_source,
+                score=float(group_score[g]),
+                rank=offset + position + 1,
+                reasons=(),
+                also_covered_by=tuple(covered[:ALSO_COVERED_MAX]),
+                source_count=len(seen_sources),
+                exploration=bool(explore[g]),
+                read=bool(group_read[g]),
+            )
+        )
+    return Page(
+        items=tuple(items),
+        next_cursor=_next_cursor(
+            tuple(items), regular_left, snapshot, offset, shown_articles, shown_stories
+        ),
+    )
+
+
+def _next_cursor(
+    items: tuple[FeedItem, ...],
+    regular_left: int,
+    snapshot: datetime,
+    offset: int,
+    shown_articles: frozenset[int],
+    shown_stories: frozenset[int],
+) -> PageCursor | None:
+    """The cursor after these items; None when the feed is over (exploration candidates
+    never open a page, so once only they are left it is) or the session too long to
+    carry."""
+    if not items or regular_left <= 0:
+        return None
+    next_cursor = PageCursor(
+        snapshot=snapshot,
+        offset=offset + len(items),
+        shown_articles=shown_articles | {i.article_id for i in items},
+        shown_stories=shown_stories | {i.story_id for i in items if i.story_id is not None},
+    )
+    if len(next_cursor.encode()) > MAX_CURSOR_CHARS:
+        # Hundreds of items into a session: rather than a cursor no server would take,
+        # the session ends here and the reader's next page starts a fresh one.
+        return None
+    return next_cursor
 
 
 def _unread_first(groups: list[_Group]) -> None:
@@ -458,21 +612,28 @@ def _muted(candidates: Sequence[Candidate], mutes: Mutes) -> set[int]:
                 if c.authors and not authors.isdisjoint(map(str.casefold, c.authors))
             ]
         )
-    phrases = [w for k in mutes.keywords if (w := _WORD.findall(k.casefold()))]
-    if phrases:
-        # Each phrase as whole words; the longest word of each, as a bare substring, screens
-        # titles first: Python's re scans for plain alternatives about three times faster
-        # than for alternatives with word boundaries, and few titles pass the screen.
-        screen = re.compile("|".join(re.escape(max(w, key=len)) for w in phrases))
-        alternatives = "|".join(r"\W+".join(map(re.escape, w)) for w in phrases)
-        pattern = re.compile(rf"\b(?:{alternatives})\b")
-        muted.update(
-            [
-                c.article_id
-                for c in candidates
-                if screen.search(title := c.title.casefold()) and pattern.search(title)
-            ]
-        )
+    if (mutes_title := title_muter(mutes.keywords)) is not None:
+        muted.update([c.article_id for c in candidates if mutes_title(c.title)])
+    return muted
+
+
+def title_muter(keywords: Iterable[str]) -> Callable[[str], bool] | None:
+    """Whether a title is muted by any of these keywords (:attr:`Mutes.keywords`, matched as
+    whole words without regard to case); None when no keyword has a word."""
+    phrases = [w for k in keywords if (w := _WORD.findall(k.casefold()))]
+    if not phrases:
+        return None
+    # Each phrase as whole words; the longest word of each, as a bare substring, screens
+    # titles first: Python's re scans for plain alternatives about three times faster
+    # than for alternatives with word boundaries, and few titles pass the screen.
+    screen = re.compile("|".join(re.escape(max(w, key=len)) for w in phrases))
+    alternatives = "|".join(r"\W+".join(map(re.escape, w)) for w in phrases)
+    pattern = re.compile(rf"\b(?:{alternatives})\b")
+
+    def muted(title: str) -> bool:
+        folded = title.casefold()
+        return bool(screen.search(folded) and pattern.search(folded))
+
     return muted
 
 
@@ -498,6 +659,36 @@ SHORTLIST_FACTOR = 4
 
 
 def _select(groups: Sequence[_Group], settings: PageSettings) -> tuple[list[int], int]:
+    """:func:`_select_columns` over groups of :class:`Candidate` objects."""
+    columns = zip(
+        *[(g.score, g.best.is_exploration, g.best.article_id, g.best.source_id) for g in groups],
+        strict=True,
+    )
+
+    def representatives(indices: Sequence[int]) -> tuple[list[Vector | None], list[Topics]]:
+        return (
+            [groups[i].best.vector for i in indices],
+            [groups[i].best.topic_ids for i in indices],
+        )
+
+    return _select_columns(
+        np.array(next(columns), dtype=np.float64),
+        np.array(next(columns), dtype=bool),
+        np.array(next(columns), dtype=np.int64),
+        np.array(next(columns), dtype=np.int64),
+        representatives,
+        settings,
+    )
+
+
+def _select_columns(
+    scores: npt.NDArray[np.float64],
+    explore: npt.NDArray[np.bool_],
+    article_ids: npt.NDArray[np.int64],
+    source_ids: npt.NDArray[np.int64],
+    representatives: Callable[[Sequence[int]], tuple[list[Vector | None], list[Topics]]],
+    settings: PageSettings,
+) -> tuple[list[int], int]:
     """The page's groups in page order (MMR, caps, exploration), and how many remain.
 
     Returns the indices of the groups filling the page, and how many regular (not
@@ -508,18 +699,11 @@ def _select(groups: Sequence[_Group], settings: PageSettings) -> tuple[list[int]
     is the pick a run over all groups would make. Picks are checked one by one; when the
     check fails, the shortlist grows and the same slot is decided again.
     """
-    n = len(groups)
-    columns = zip(
-        *[(g.score, g.best.is_exploration, g.best.article_id, g.best.source_id) for g in groups],
-        strict=True,
-    )
-    scores = np.array(next(columns), dtype=np.float64)
+    n = len(scores)
     if not np.isfinite(scores).all():
         raise ValueError("candidate scores must be finite numbers")
-    explore = np.array(next(columns), dtype=bool)
-    article_ids = np.array(next(columns), dtype=np.int64)
     # Sources numbered 0.. so pages can count items per source in an array.
-    source_index = np.unique(np.array(next(columns), dtype=np.int64), return_inverse=True)[1]
+    source_index = np.unique(source_ids, return_inverse=True)[1]
     # Relevance on 0-1 within each pool, so λ weighs like against like whatever the scorer's
     # scale, and exploration candidates compete among themselves.
     relevance = np.zeros(n)
@@ -555,7 +739,7 @@ def _select(groups: Sequence[_Group], settings: PageSettings) -> tuple[list[int]
         if grow:
             grown = int(np.searchsorted(pool_rank, limit))
             if lam > 0:
-                similarity.extend([groups[i].best for i in rows[m:grown]])
+                similarity.extend(*representatives(rows[m:grown]))
             for j in order if lam > 0 else ():
                 np.maximum(
                     max_similarity[m:grown],
@@ -618,21 +802,22 @@ class _Similarity:
     """
 
     def __init__(self, n: int) -> None:
-        #: The rows so far, out of ``n``.
-        self.reps: list[Candidate] = []
+        #: The rows' topics so far, out of ``n`` rows.
+        self.reps: list[Topics] = []
         self.n = n
         self.has_vector = np.zeros(n, dtype=bool)
         self.vectors: npt.NDArray[np.float32] | None = None
         self.topics = np.zeros((0, 0), dtype=np.float32)
         self.topic_count = np.zeros(0, dtype=np.float32)
 
-    def extend(self, new: Sequence[Candidate]) -> None:
-        """Add rows for ``new``, the next representatives in shortlist order."""
+    def extend(self, vectors: Sequence[Vector | None], topics: Sequence[Topics]) -> None:
+        """Add rows for the next representatives in shortlist order: their vectors (None
+        for none) and topics (any hashable ids)."""
         start = len(self.reps)
-        self.reps.extend(new)
+        self.reps.extend(topics)
         m = len(self.reps)
-        rows = [i for i, c in enumerate(new, start=start) if c.vector is not None]
-        present = [v for c in new if (v := c.vector) is not None]
+        rows = [i for i, v in enumerate(vectors, start=start) if v is not None]
+        present = [v for v in vectors if v is not None]
         if present:
             try:
                 stacked = np.stack(present)
@@ -648,11 +833,11 @@ class _Similarity:
             return  # cosines only: the topic matrix would go unused
         # Topics are few per article; rebuilding the matrix on each (rare) growth is cheaper
         # than keeping a growable one.
-        index: dict[str, int] = {}
+        index: dict[Hashable, int] = {}
         cells = [
             (i, index.setdefault(t, len(index)))
-            for i, c in enumerate(self.reps)
-            for t in set(c.topic_ids)
+            for i, found in enumerate(self.reps)
+            for t in set(found)
         ]
         self.topics = np.zeros((m, len(index)), dtype=np.float32)
         if cells:

@@ -20,9 +20,12 @@ One page, in order:
 3. their features are array operations over the window's columns
    (:func:`~tidings.rank.score.featurize`) and the score one matrix product with the
    reader's weights (:mod:`tidings.rank.learn`);
-4. :func:`~tidings.rank.assemble.assemble_page` picks the page: mutes, one item per story,
-   diversity, the per-source cap, exploration, stable pagination;
-5. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
+4. :func:`~tidings.rank.assemble.assemble_pool` picks the page from the pool as arrays
+   (no object per candidate): mutes, one item per story, diversity, the per-source cap,
+   exploration, stable pagination;
+5. each item's story names its other sources from the window's articles of the story,
+   whether or not they were candidates (:meth:`Ranker._covered`);
+6. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
    headlines and names read from storage for them alone.
 """
 
@@ -45,7 +48,15 @@ import numpy.typing as npt
 
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.rank import learn
-from tidings.rank.assemble import Candidate, PageCursor, PageSettings, assemble_page
+from tidings.rank.assemble import (
+    ALSO_COVERED_MAX,
+    Mutes,
+    PageCursor,
+    PageSettings,
+    Pool,
+    assemble_pool,
+    title_muter,
+)
 from tidings.rank.candidates import Similar, candidate_rows
 from tidings.rank.pages import Look, PageCache, PageKey, PageStats
 from tidings.rank.score import FEATURES, explain, featurize, weight_vector
@@ -64,6 +75,7 @@ from tidings.store.base import Storage
 from tidings.store.changes import ChangeFollower
 from tidings.types import (
     ArticleFacts,
+    CoveredBy,
     EventKind,
     FeedItem,
     FeedPage,
@@ -82,6 +94,9 @@ V = TypeVar("V")
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Clock = Callable[[], datetime]
+#: The window's numbers of an article a page names: story id (-1 for none), the story's
+#: sources and articles of the last day, readers shown it and readers who engaged.
+_Numbers = tuple[int, int, int, int, int]
 
 #: Largest page a reader can ask for.
 MAX_PAGE_SIZE = 100
@@ -317,7 +332,7 @@ class Ranker:
         moment = now if isinstance(now, float) else epoch(now)
         columns = window.take(rows, popularity_since=moment - POPULARITY_WINDOW.total_seconds())
         state = replace(state, engagement_rate=engagement_rate(columns.shown, columns.engaged))
-        texts = window.texts(rows) if _needs_text(state) else None
+        texts = window.joined_texts(rows) if _needs_text(state) else None
         features, exploring = featurize(state, columns, moment, texts=texts)
         if self.mask is not None:
             features = features * self.mask
@@ -342,7 +357,7 @@ class Ranker:
             if inside.any():
                 chosen = rows[inside]
                 columns = where.take(chosen, popularity_since=since)
-                texts = where.texts(chosen) if _needs_text(state) else None
+                texts = where.joined_texts(chosen) if _needs_text(state) else None
                 features, _ = featurize(state, columns, moment, texts=texts)
                 parts.append(features if self.mask is None else features * self.mask)
                 kept.extend(columns.ids.tolist())
@@ -588,10 +603,10 @@ class Ranker:
         weights = self.reader_weights(who.id, interests, events)
         scoring = self.score(state, rows, now, weights, window=window)
         state = scoring.state
-        candidates = self._candidates(scoring)
         settings = PageSettings(size=size, diversity=who.diversity, exploration=who.exploration)
-        assembled = assemble_page(candidates, settings, state.mutes, cursor=previous, now=now)
-        items, facts = self._explained(assembled.items, scoring, weights, now)
+        assembled = assemble_pool(self._pool(scoring), settings, cursor=previous, now=now)
+        covered, numbers = self._covered(assembled.items, scoring, now, settings, previous)
+        items, facts = self._explained(covered, scoring, weights, now, numbers)
         hint = None
         if not items:
             if not len(self.window):
@@ -609,57 +624,158 @@ class Ranker:
             hint=hint,
         )
 
-    def _candidates(self, scoring: Scoring) -> list[Candidate]:
+    def _pool(self, scoring: Scoring) -> Pool:
+        """The scored candidates as page assembly takes them."""
         columns, state = scoring.columns, scoring.state
-        mutes = state.mutes
-        needs_titles = bool(mutes.keywords)
-        titles = (
-            [t.split("\n", 1)[0] for t in scoring.window.texts(columns.rows)]
-            if needs_titles
-            else None
+        window = scoring.window
+        # Topics drive diversity where an article has no vector (and, as a candidate's
+        # topics were filled, wherever the reader mutes topics).
+        wants_topics = bool(state.mutes.topic_ids) or columns.vectors is None
+        codes, tp, has_vector = columns.topic_code, columns.topic_ptr, columns.has_vector
+
+        def topics(i: int) -> tuple[int, ...]:
+            if wants_topics or not has_vector[i]:
+                return tuple(codes[tp[i] : tp[i + 1]].tolist())
+            return ()
+
+        return Pool(
+            ids=columns.ids,
+            story=columns.story,
+            source=columns.source,
+            published=columns.published,
+            score=scoring.scores,
+            read=np.isin(
+                columns.ids, np.fromiter(state.read, dtype=np.int64, count=len(state.read))
+            ),
+            exploring=scoring.exploring,
+            muted=_muted_rows(window, columns, state.mutes),
+            vectors=columns.vectors,
+            has_vector=has_vector,
+            topics=topics,
         )
-        topics = columns.topics.names
-        authors = columns.authors.names
-        wants_topics = bool(mutes.topic_ids) or scoring.columns.vectors is None
-        wants_entities = bool(mutes.entity_ids)
-        wants_authors = bool(mutes.authors)
-        has_vector = columns.has_vector.tolist()
-        vectors = columns.vectors
-        tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
-        ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
-        ap, ac = columns.author_ptr.tolist(), columns.author_code.tolist()
-        ids = columns.ids.tolist()
-        stories = columns.story.tolist()
-        sources = columns.source.tolist()
-        published = columns.published.tolist()
-        scores = scoring.scores.tolist()
-        exploring = scoring.exploring.tolist()
-        read = state.read
+
+    def _covered(
+        self,
+        items: Sequence[FeedItem],
+        scoring: Scoring,
+        now: datetime,
+        settings: PageSettings,
+        cursor: PageCursor | None,
+    ) -> tuple[list[FeedItem], dict[int, _Numbers]]:
+        """The items with the other sources of their stories (``also_covered_by``: the
+        window's articles of the story, one per source, the item's own source left out,
+        muted ones never) and the count of the story's sources, and the window's numbers
+        of every article named.
+
+        Taken from the window's members of the story rather than the page's candidates
+        alone, so that every item names its other sources the same way, whether or not
+        they were candidates. Best first: the candidates as assembly ranks a story's
+        articles (unread before read, then by score, then by id), then the others, newest
+        first (scoring them too cost more than the rest of the page: the bench's big
+        stories have a hundred articles in the window each). The count is the story's (as
+        its reason and its page say it), and never below the sources named: what an item
+        shows beyond its names is ``source_count - 1 - len(also_covered_by)``."""
+        window, columns, state = scoring.window, scoring.columns, scoring.state
+        since_popular = epoch(now) - POPULARITY_WINDOW.total_seconds()
+        stories = np.asarray(
+            sorted({i.story_id for i in items if i.story_id is not None}), dtype=np.int64
+        )
+        # The stories' candidates, and their newest articles.
+        members = np.union1d(
+            columns.rows[np.isin(columns.story, stories)],
+            window.story_rows(stories.tolist(), epoch(now - window.span)),
+        )
+        mutes = state.mutes
+        if mutes.topic_ids or mutes.entity_ids or mutes.authors:
+            found = window.take(members, popularity_since=since_popular, vectors=False)
+            keep = ~_muted_rows(window, found, mutes, titles=False)
+            ids, story, source, published = found.ids, found.story, found.source, found.published
+        else:
+            ids, source, published = window.brief(members)
+            story = window.story_ids(members)
+            keep = np.ones(len(members), dtype=np.bool_)
+            if mutes.source_ids:
+                keep &= ~np.isin(source, list(mutes.source_ids))
+            if mutes.story_ids:
+                keep &= ~np.isin(story, list(mutes.story_ids))
+        # As assembly leaves articles out of a page: muted, arrived after the session
+        # began, exploration when it is off (known of the candidates).
+        if cursor is not None:
+            keep &= published <= cursor.snapshot.timestamp()
+        order = np.argsort(columns.rows)
+        at = np.minimum(np.searchsorted(columns.rows, members, sorter=order), len(order) - 1)
+        pool = order[at] if len(order) else np.zeros(len(members), dtype=np.int64)
+        in_pool = columns.rows[pool] == members if len(order) else np.zeros(len(members), bool)
+        if settings.exploration == 0:
+            keep &= ~(in_pool & scoring.exploring[pool])
+        # The rank within a story: candidates by score, then the others by time.
+        score = np.where(in_pool, -scoring.scores[pool], 0.0)[keep]
+        newest = np.where(in_pool, 0.0, -published)[keep]
+        extra = ~in_pool[keep]
+        ids, story, source, rows = ids[keep], story[keep], source[keep], members[keep]
+        read = np.isin(ids, np.fromiter(state.read, dtype=np.int64, count=len(state.read)))
+        ranked = np.lexsort((ids, newest, score, extra, read, story))
+        # A story's best article from each source (the first in rank order), and of those
+        # the first few of each story (all when keyword mutes may pass some over).
+        _, story_code = np.unique(story, return_inverse=True)
+        _, source_code = np.unique(source, return_inverse=True)
+        pair = story_code.astype(np.int64) * (int(source_code.max(initial=0)) + 1) + source_code
+        first = ranked[np.sort(np.unique(pair[ranked], return_index=True)[1])]
+        if not mutes.keywords and len(first):
+            grouped = story[first]
+            starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+            within = np.arange(len(first)) - np.repeat(starts, np.diff(np.r_[starts, len(first)]))
+            first = first[within < ALSO_COVERED_MAX + 2]
+        by_story: dict[int, list[tuple[int, int, int]]] = {}
+        for s, a, src, row in zip(
+            story[first].tolist(),
+            ids[first].tolist(),
+            source[first].tolist(),
+            rows[first].tolist(),
+            strict=True,
+        ):
+            by_story.setdefault(s, []).append((a, src, row))
+        mutes_title = title_muter(state.mutes.keywords)
+        index = dict(zip(columns.ids.tolist(), range(len(columns)), strict=True))
         out = []
-        for i, article_id in enumerate(ids):
-            # Topics also drive diversity where an article has no vector.
-            need_topics = wants_topics or not has_vector[i]
+        named: list[int] = []
+        for item in items:
+            if item.story_id is None:
+                out.append(replace(item, also_covered_by=(), source_count=1))
+                continue
+            covered: list[CoveredBy] = []
+            for other, src, row in by_story.get(item.story_id, ()):
+                if len(covered) == ALSO_COVERED_MAX:
+                    break
+                if src == item.source_id or other == item.article_id:
+                    continue
+                if mutes_title is not None and mutes_title(_title(window, row)):
+                    continue
+                covered.append(CoveredBy(article_id=other, source_id=src))
+                named.append(row)
+            i = index.get(item.article_id)
+            counted = int(columns.story_sources[i]) if i is not None else 1
             out.append(
-                Candidate(
-                    article_id=article_id,
-                    story_id=stories[i] if stories[i] >= 0 else None,
-                    source_id=sources[i],
-                    published=published[i],
-                    title=titles[i] if titles is not None else "",
-                    score=scores[i],
-                    vector=vectors[i] if vectors is not None and has_vector[i] else None,
-                    topic_ids=tuple(topics[c] for c in tc[tp[i] : tp[i + 1]])
-                    if need_topics
-                    else (),
-                    entity_ids=tuple(ei[ep[i] : ep[i + 1]]) if wants_entities else (),
-                    authors=tuple(authors[c] for c in ac[ap[i] : ap[i + 1]])
-                    if wants_authors
-                    else (),
-                    read=article_id in read,
-                    is_exploration=exploring[i],
+                replace(
+                    item,
+                    also_covered_by=tuple(covered),
+                    source_count=max(counted, 1 + len(covered)),
                 )
             )
-        return out
+        numbers: dict[int, _Numbers] = {}
+        if named:
+            taken = window.take(
+                np.asarray(named, dtype=np.int64), popularity_since=since_popular, vectors=False
+            )
+            for k, article_id in enumerate(taken.ids.tolist()):
+                numbers[article_id] = (
+                    int(taken.story[k]),
+                    int(taken.story_sources[k]),
+                    int(taken.story_recent[k]),
+                    int(taken.shown[k]),
+                    int(taken.engaged[k]),
+                )
+        return out, numbers
 
     def _explained(
         self,
@@ -667,15 +783,16 @@ class Ranker:
         scoring: Scoring,
         weights: Floats,
         now: datetime,
+        numbers: Mapping[int, _Numbers],
     ) -> tuple[list[FeedItem], dict[int, ArticleFacts]]:
         """The items with their reasons, and what the page shows of its articles (the items
         and those covering their stories), from one storage read. Reasons are built for
         the items alone: they cost far more than scores, and assembly does not look at
-        them."""
+        them. ``numbers`` holds the window's numbers of the covering articles."""
         if not items:
             return [], {}
         columns, state = scoring.columns, scoring.state
-        index = {a: i for i, a in enumerate(columns.ids.tolist())}
+        index = dict(zip(columns.ids.tolist(), range(len(columns)), strict=True))
         wanted = [index[item.article_id] for item in items]
         # The liked article a "like the article you read" reason may name: the closest one
         # to each item.
@@ -692,40 +809,42 @@ class Ranker:
             self.timer(),
             lambda ids: {f.article_id: f for f in self._storage().display_facts(ids)},
         )
-        counts = {
-            a: (int(columns.shown[i]), int(columns.engaged[i]))
-            for a in dict.fromkeys([*shown, *covering])
-            if (i := index.get(a)) is not None
-        }
         # The items' topics and entities (their reasons name them) are the window's.
-        tags = {f.article_id: f for f in scoring.window.facts(columns.rows[wanted])}
+        topics, entities = _tags(columns, wanted)
         names = self._names.get(
-            {e for f in tags.values() for e, _, _ in f.entities},
+            {e for tagged in entities.values() for e, _, _ in tagged},
             self.timer(),
             self._storage().entity_names,
         )
         facts = {}
-        for a in dict.fromkeys([*shown, *covering]):
-            if a not in found:
-                continue
-            shown_to, engaged = counts.get(a, (0, 0))
-            tagged = tags.get(a)
-            i = index[a]
-            story = int(columns.story[i])
-            facts[a] = replace(
-                found[a],
-                # The story's as the window holds it (storage's, within a second): the
-                # display facts may be older.
-                story_id=story if story >= 0 else None,
-                story_sources=int(columns.story_sources[i]),
-                story_recent=int(columns.story_recent[i]),
-                shown=shown_to,
-                engaged=engaged,
-                topics=tagged.topics if tagged else (),
-                entities=tuple((e, names[e], o) for e, _, o in tagged.entities if e in names)
-                if tagged
-                else (),
-            )
+        for a, i in zip(shown, wanted, strict=True):
+            if a in found:
+                story = int(columns.story[i])
+                facts[a] = replace(
+                    found[a],
+                    # The story's as the window holds it (storage's, within a second): the
+                    # display facts may be older.
+                    story_id=story if story >= 0 else None,
+                    story_sources=int(columns.story_sources[i]),
+                    story_recent=int(columns.story_recent[i]),
+                    shown=int(columns.shown[i]),
+                    engaged=int(columns.engaged[i]),
+                    topics=topics[a],
+                    entities=tuple((e, names[e], o) for e, _, o in entities[a] if e in names),
+                )
+        for a in covering:
+            if a in found and a not in facts and (known := numbers.get(a)) is not None:
+                story, sources, recent, shown_to, engaged = known
+                facts[a] = replace(
+                    found[a],
+                    story_id=story if story >= 0 else None,
+                    story_sources=sources,
+                    story_recent=recent,
+                    shown=shown_to,
+                    engaged=engaged,
+                    topics=(),
+                    entities=(),
+                )
         titles = {a: found[a].title or "an article" for a in named if a in found}
         explaining = replace(state, liked_titles=titles)
         out = []
@@ -741,9 +860,6 @@ class Ranker:
                 replace(
                     item,
                     reasons=tuple(sorted(reasons, key=lambda r: (-r.weight, r.kind, r.text))),
-                    # One count of a story's sources everywhere: the one storage keeps on the
-                    # story (its reason, its coverage page and this item agree).
-                    source_count=own.story_sources if own.story_id is not None else 1,
                     features=learn.pack_features(scoring.features[row], FEATURES),
                 )
             )
@@ -961,6 +1077,83 @@ def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+_Topics = tuple[tuple[str, str, float], ...]
+_Entities = tuple[tuple[int, str, int], ...]
+
+
+def _tags(
+    columns: Columns, wanted: Sequence[int]
+) -> tuple[dict[int, _Topics], dict[int, _Entities]]:
+    """The topics (id, label, confidence) and entities (id, no name, offset) of these
+    positions of ``columns``, by article id: what reasons name, straight from the columns."""
+    names, labels = columns.topics.names, columns.topics.labels
+    tp, tc, tf = columns.topic_ptr.tolist(), columns.topic_code, columns.topic_conf
+    ep, ei, eo = columns.entity_ptr.tolist(), columns.entity_id, columns.entity_offset
+    topics = {}
+    entities = {}
+    for i in wanted:
+        article_id = int(columns.ids[i])
+        t0, t1, e0, e1 = tp[i], tp[i + 1], ep[i], ep[i + 1]
+        topics[article_id] = tuple(
+            (names[c], labels[c], f)
+            for c, f in zip(tc[t0:t1].tolist(), tf[t0:t1].tolist(), strict=True)
+        )
+        entities[article_id] = tuple(
+            (e, "", o) for e, o in zip(ei[e0:e1].tolist(), eo[e0:e1].tolist(), strict=True)
+        )
+    return topics, entities
+
+
+def _muted_rows(
+    window: ArticleWindow, columns: Columns, mutes: Mutes, *, titles: bool = True
+) -> npt.NDArray[np.bool_]:
+    """Which rows of ``columns`` the reader's mutes catch, as assembly's rules catch a
+    candidate (:class:`~tidings.rank.assemble.Mutes`), in array operations; without
+    ``titles``, all but keyword mutes (matched one by one where few titles are looked
+    at)."""
+    n = len(columns)
+    muted = np.zeros(n, dtype=np.bool_)
+    if mutes.source_ids:
+        muted |= np.isin(columns.source, list(mutes.source_ids))
+    if mutes.story_ids:
+        muted |= np.isin(columns.story, list(mutes.story_ids))
+    for ptr, codes, wanted in (
+        (
+            columns.topic_ptr,
+            columns.topic_code,
+            [c for t in mutes.topic_ids if (c := columns.topics.get(t)) is not None],
+        ),
+        (columns.entity_ptr, columns.entity_id, list(mutes.entity_ids)),
+        (columns.author_ptr, columns.author_code, _author_codes(columns, mutes.authors)),
+    ):
+        if wanted:
+            hit = np.isin(codes, wanted)
+            muted[np.repeat(np.arange(n), np.diff(ptr))[hit]] = True
+    if titles and (mutes_title := title_muter(mutes.keywords)) is not None:
+        texts = window.texts(columns.rows)
+        muted |= np.fromiter((mutes_title(_first_line(t)) for t in texts), np.bool_, count=n)
+    return muted
+
+
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+def _title(window: ArticleWindow, row: int) -> str:
+    """The case-folded headline of a row (what keyword mutes are matched against)."""
+    return _first_line(window.texts(np.asarray([row], dtype=np.int64))[0])
+
+
+def _author_codes(columns: Columns, authors: Iterable[str]) -> list[int]:
+    """The codes of the columns' authors whose names are among ``authors``, without regard
+    to case."""
+    folded = {a.casefold() for a in authors}
+    if not folded:
+        return []
+    names = columns.authors.names
+    return [c for c in set(columns.author_code.tolist()) if names[c].casefold() in folded]
 
 
 def _needs_text(state: ReaderState) -> bool:

@@ -88,6 +88,11 @@ CLICKBAIT = re.compile(
 #: Days of popularity counts kept per article: the feed's two-day window reaches into a
 #: third calendar day, and one more slot takes tomorrow's first counts.
 POPULARITY_DAYS = 4
+#: Newest rows of one story a page looks at for its "also covered by", beside the story's
+#: candidates: several times the five sources an item names (the bench's biggest stories
+#: hold a few hundred articles from dozens of sources in a week), and a bound on a page's
+#: cost (500 each was 8 ms a page on the bench).
+STORY_ROWS = 40
 #: Postings added since the last seal after which the sealed part is rebuilt: about ten
 #: thousand articles' worth (100,000 postings); a rebuild at a million articles takes about
 #: a second, so this happens a few times a day at that volume.
@@ -260,6 +265,15 @@ class _Stories:
     def nbytes(self) -> int:
         arrays = (self.ids, self.sources, self.recent, self.last_seen, self.representative)
         return sum(a.data.nbytes for a in arrays) + 100 * len(self.slot)
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """Texts in UTF-8 joined by blank lines (``b"\\n\\n".join(texts)``), and where each
+    ends in the joined bytes (its separator counted): the form keyword matching reads."""
+
+    text: bytes
+    ends: Ints
 
 
 @dataclass(frozen=True, slots=True)
@@ -787,19 +801,61 @@ class ArticleWindow:
         return rows[self._alive.data[rows] & (self._published.data[rows] >= since)]
 
     def newest(self, keys: Iterable[int], postings: _Postings, per_key: int, since: float) -> Ints:
-        """Up to ``per_key`` of the newest live rows of each key."""
-        out: list[Ints] = []
-        story = postings is self.by_story
-        for key in keys:
-            found = [p.astype(np.int64) for p in postings.candidates(key, 4 * per_key)]
-            if not found:
-                continue
-            rows = self.live(np.concatenate(found), since)
-            if story:
-                slots = self._story.data[rows]
-                rows = rows[(slots >= 0) & (self._stories.ids.data[np.maximum(slots, 0)] == key)]
-            out.append(np.unique(rows)[-per_key:])
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        """Up to ``per_key`` of the newest live rows of each key (each key's last
+        ``4 * per_key`` postings looked at), in no particular order. One gather for all the
+        keys: key by key, its numpy calls were a millisecond of a page of fifty follows."""
+        wanted = np.asarray(list(keys), dtype=np.int64)
+        if not len(wanted):
+            return np.zeros(0, dtype=np.int64)
+        limit = 4 * per_key
+        sealed = postings.keys
+        at = np.minimum(np.searchsorted(sealed, wanted), max(len(sealed) - 1, 0))
+        hit = np.flatnonzero(sealed[at] == wanted) if len(sealed) else np.zeros(0, np.int64)
+        stops = postings.ptr[at[hit] + 1]
+        starts = np.maximum(postings.ptr[at[hit]], stops - limit)
+        lengths = stops - starts
+        rows = [postings.rows[_segments(starts, lengths)].astype(np.int64)]
+        owners = [np.repeat(hit, lengths)]
+        for k, key in enumerate(wanted.tolist()):
+            if found := postings.recent.get(key):
+                rows.append(np.asarray(found[-limit:], dtype=np.int64))
+                owners.append(np.full(len(found[-limit:]), k, dtype=np.int64))
+        row = np.concatenate(rows)
+        owner = np.concatenate(owners)
+        live = (row >= 0) & self._alive.data[row] & (self._published.data[row] >= since)
+        if postings is self.by_story:
+            # Postings are never removed: a row may have moved to another story since.
+            slots = self._story.data[row]
+            live &= (slots >= 0) & (self._stories.ids.data[np.maximum(slots, 0)] == wanted[owner])
+        row, owner = row[live], owner[live]
+        # Each key's distinct rows, highest (newest) last; keep its last per_key.
+        order = np.lexsort((row, owner))
+        row, owner = row[order], owner[order]
+        distinct = np.ones(len(row), dtype=np.bool_)
+        distinct[1:] = (row[1:] != row[:-1]) | (owner[1:] != owner[:-1])
+        row, owner = row[distinct], owner[distinct]
+        counts = np.bincount(owner, minlength=len(wanted))
+        from_end = np.cumsum(counts)[owner] - np.arange(len(row))
+        newest: Ints = row[from_end <= per_key]
+        return newest
+
+    def story_rows(self, story_ids: Sequence[int], since: float) -> Ints:
+        """Live rows of these stories, in ascending order: those among each story's last
+        :data:`STORY_ROWS` postings (what a page names under "also covered by"). One
+        gather for all the stories, where :meth:`newest` goes key by key."""
+        postings = self.by_story
+        keys = np.asarray(story_ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(postings.keys, keys), max(len(postings.keys) - 1, 0))
+        hit = at[postings.keys[at] == keys] if len(postings.keys) else at[:0]
+        stops = postings.ptr[hit + 1]
+        starts = np.maximum(postings.ptr[hit], stops - STORY_ROWS)
+        parts = [postings.rows[_segments(starts, stops - starts)].astype(np.int64)]
+        for key in keys.tolist():
+            if found := postings.recent.get(key):
+                parts.append(np.asarray(found[-STORY_ROWS:], dtype=np.int64))
+        rows = self.live(np.concatenate(parts), since)
+        # Postings are never removed: a row may have moved to another story since.
+        return np.unique(rows[np.isin(self.story_ids(rows), keys)])
 
     def newest_rows(self, n: int, since: float) -> Ints:
         """The ``n`` newest live rows by publication time (ties: the later row)."""
@@ -857,19 +913,21 @@ class ArticleWindow:
         order = np.lexsort((-seen, -sources))
         return chosen[order[:n]]
 
-    def take(self, rows: Ints, *, popularity_since: float) -> Columns:
-        """The columns of these rows, for scoring."""
+    def take(self, rows: Ints, *, popularity_since: float, vectors: bool = True) -> Columns:
+        """The columns of these rows, for scoring (without ``vectors``, no vectors: cheaper
+        where none is looked at)."""
         rows = np.asarray(rows, dtype=np.int64)
         slots = self._story.data[rows]
         stories = self._stories
         has_story = slots >= 0
         safe = np.maximum(slots, 0)
-        raw = self._vectors.data[rows]
         inverse = self._inverse_norm.data[rows]
         has_vector = inverse > 0
-        vectors = None
-        if has_vector.any():
-            vectors = raw.astype(np.float32) * inverse[:, None]
+        unit = None
+        if vectors and has_vector.any():
+            # One pass: int8 times float32 is computed in float32 (each int8 exact), as
+            # converting first and multiplying after did in two.
+            unit = np.multiply(self._vectors.data[rows], inverse[:, None], dtype=np.float32)
         topic_ptr, topic_rows = _gather_ptr(self._topic_ptr.data, rows)
         entity_ptr, entity_rows = _gather_ptr(self._entity_ptr.data, rows)
         author_ptr, author_rows = _gather_ptr(self._author_ptr.data, rows)
@@ -885,7 +943,7 @@ class ArticleWindow:
             half_life=self._half_life.data[rows].astype(np.float64),
             teaser=self._teaser.data[rows],
             clickbait=self._clickbait.data[rows],
-            vectors=vectors,
+            vectors=unit,
             has_vector=has_vector,
             topic_ptr=topic_ptr,
             topic_code=self._topic_code.data[topic_rows].astype(np.int64),
@@ -901,11 +959,26 @@ class ArticleWindow:
             authors=self.authors,
         )
 
+    def brief(self, rows: Ints) -> tuple[Ints, Ints, Floats]:
+        """The ids, sources and publication times of these rows."""
+        return self._ids.data[rows], self._source.data[rows], self._published.data[rows]
+
     def story_ids(self, rows: Ints) -> Ints:
         """The story id of each row (-1 for none)."""
         slots = self._story.data[rows]
         found: Ints = np.where(slots >= 0, self._stories.ids.data[np.maximum(slots, 0)], -1)
         return found
+
+    def joined_texts(self, rows: Ints) -> Joined:
+        """:meth:`texts` as UTF-8, joined by blank lines, without decoding each (decoding
+        them one by one was a few milliseconds of a page that follows keywords)."""
+        ptr = self._text_ptr.data
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, stops = ptr[rows].tolist(), ptr[rows + 1].tolist()
+        data = memoryview(self._text.data.data)
+        joined = b"\n\n".join([data[a:b] for a, b in zip(starts, stops, strict=True)])
+        lengths = ptr[rows + 1] - ptr[rows]
+        return Joined(text=joined, ends=np.cumsum(lengths + 2).astype(np.int64))
 
     def texts(self, rows: Ints) -> list[str]:
         """The case-folded headline and summary start of each row (keyword matching)."""
