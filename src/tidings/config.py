@@ -19,6 +19,7 @@ back to a default.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -70,6 +71,14 @@ def default_database_url() -> str:
 def sqlite_url(data_dir: Path) -> str:
     """The SQLite database Tidings keeps in ``data_dir`` when no database is configured."""
     return f"sqlite:///{data_dir / 'tidings.sqlite'}"
+
+
+def derived_path(data_dir: Path, database_url: str, folder: str, suffix: str) -> Path:
+    """Where a file derived from one database lives (its vector index, the ranking's
+    window): the data folder, one file per database, since tests and operators may point
+    several databases at one data folder."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return data_dir / folder / f"{digest}{suffix}"
 
 
 def parse_networks(values: str | Sequence[str | Network]) -> tuple[Network, ...]:

@@ -18,7 +18,6 @@ and use it as the command line and the API do.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tidings.accounts import UNSET, Accounts, Unset
-from tidings.config import Settings, load_settings
+from tidings.config import Settings, derived_path, load_settings
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.extract.stage import Extraction
 from tidings.ingest.stage import IngestionStage, Progress
@@ -93,10 +92,14 @@ class Engine:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self._clock = clock
+        #: The seconds that time the ranker's caches (an evaluation's simulated days pass
+        #: them, so that its pages do not depend on how fast the machine ran).
+        self._timer = timer
         self._rng = rng or random.Random()
         self.accounts = Accounts(storage, clock, lease_seconds=settings.workers.lease_seconds)
         self.readers = Readers(storage, clock, self._content_changed)
@@ -105,7 +108,6 @@ class Engine:
         )
         self._enrichment: EnrichmentStage | None = None
         self._ranker: Ranker | None = None
-        self._followed_news_read = 0
         self._closed = False
 
     def close(self) -> None:
@@ -485,13 +487,15 @@ class Engine:
     def ranker(self) -> Ranker:
         """Ranking's state in this process (built from storage on the first page)."""
         if self._ranker is None:
-            digest = hashlib.sha256(self.settings.database_url.encode()).hexdigest()[:16]
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
                 similar=lambda vector, k: self.enrichment.nearest(vector, k),
                 cache_seconds=self.settings.feed_cache_seconds,
-                snapshot=self.settings.data_dir / "ranking" / f"{digest}.npz",
+                snapshot=derived_path(
+                    self.settings.data_dir, self.settings.database_url, "ranking", ".npz"
+                ),
+                timer=self._timer,
             )
         return self._ranker
 
@@ -506,20 +510,7 @@ class Engine:
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises
         InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
         reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
-        self._catch_up_with_followed_news()
         return self.ranker.page(reader_id, cursor=cursor, size=size)
-
-    def _catch_up_with_followed_news(self) -> None:
-        """News of something followed, written by any process, moves its followers' stamps
-        at once; the ranker's window looks at storage only every second. A page ranked in
-        between would be cached under the new stamp without the news, so the window reads
-        the news first (one indexed query per page; a refresh only after new analyses)."""
-        if self._ranker is None or not self._ranker.is_loaded():
-            return
-        mark = self.storage.latest_follow_mark()
-        if mark > self._followed_news_read:
-            self._ranker.refresh()
-            self._followed_news_read = mark
 
     def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
         """Fit the global ranking weights on a sample of up to ``readers`` readers'
@@ -530,10 +521,7 @@ class Engine:
 
     def ranking_weights(self) -> dict[str, float]:
         """The global weights in use, by feature."""
-        from tidings.rank.score import FEATURES
-
-        weights, _ = self.ranker.global_weights()
-        return {name: float(w) for name, w in zip(FEATURES, weights, strict=True)}
+        return self.ranker.weights_by_feature()
 
     # --- ingestion (ingest/stage.py, ingest/watch.py) -----------------------------------
 

@@ -20,7 +20,6 @@ Every step reaches storage through :class:`tidings.store.base.Storage` only.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tidings.config import derived_path
 from tidings.enrich.duplicates import DuplicateIndex
 from tidings.enrich.linking import EntityRules
 from tidings.enrich.pipeline import Analysis, Enricher
@@ -103,8 +103,7 @@ class _Tally:
 def index_path(data_dir: Path, database_url: str) -> Path:
     """Where the vector index of one database lives: the data folder, one file per database
     (tests and operators may point several databases at one data folder)."""
-    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
-    return data_dir / "vectors" / f"{digest}.usearch"
+    return derived_path(data_dir, database_url, "vectors", ".usearch")
 
 
 class EnrichmentStage:

@@ -233,6 +233,8 @@ class Ranker:
         self._loaded = storage is None
         self._follower: ChangeFollower | None = None
         self._last_refresh = -np.inf
+        #: The latest news of a follow the window has read (:meth:`_catch_up_with_followed_news`).
+        self._followed_news_read = 0
         self._fitted: OrderedDict[tuple[object, ...], Floats] = OrderedDict()
         self._seen: dict[int, Seen] = {}
         #: Entity names (a merge or a better name reaches pages within NAMES_FOR), and
@@ -388,6 +390,11 @@ class Ranker:
             self._global = (weights, version, now)
         return weights, version
 
+    def weights_by_feature(self) -> dict[str, float]:
+        """The global weights in use, by feature name."""
+        weights, _ = self.global_weights()
+        return {name: float(w) for name, w in zip(FEATURES, weights, strict=True)}
+
     def set_global_weights(self, weights: Floats, version: object) -> None:
         """Use these global weights (an evaluation's refit, or a model just learned)."""
         with self._lock:
@@ -518,7 +525,10 @@ class Ranker:
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
         storage = self._storage()
-        self.ensure_loaded()
+        if self.is_loaded():
+            self._catch_up_with_followed_news(storage)
+        else:
+            self.ensure_loaded()
         began, cpu = time.perf_counter(), time.thread_time()
         if self._background is None:
             # Once running, the background thread follows storage's changes: a request that
@@ -944,6 +954,16 @@ class Ranker:
             self.window.save(self.snapshot, position=position)
             self._saved_position = position
         return True
+
+    def _catch_up_with_followed_news(self, storage: Storage) -> None:
+        """News of something followed, written by any process, moves its followers' stamps
+        at once; the window looks at storage only every :data:`REFRESH_EVERY`. A page ranked
+        in between would be cached under the new stamp without the news, so the window reads
+        the news first (one indexed query per page; a refresh only after new analyses)."""
+        mark = storage.latest_follow_mark()
+        if mark > self._followed_news_read:
+            self.refresh()
+            self._followed_news_read = mark
 
     def refresh_if_due(self) -> int:
         if self.timer() - self._last_refresh >= REFRESH_EVERY:
