@@ -431,6 +431,23 @@ def test_repair_leaves_sound_stories_alone() -> None:
         ),
         ("Calif. Aims to Limit Farm-Related Smog (AP)", "Calif. Aims to Limit Farm-Related Smog"),
         ("NASA finds water on the Moon", "NASA finds water on the Moon"),
+        ("ST. LOUIS - Cardinals sign a pitcher", "Cardinals sign a pitcher"),
+        ("LIBERIA: Religious riots erupt in Monrovia", "Religious riots erupt in Monrovia"),
+        ("UPDATE: Missing mother, children found", "Missing mother, children found"),
+        ("NEW YORK, Dec 7 - SHARES FALL AT THE OPEN", "Shares Fall at the Open"),
+        # A fragment of one or two letters before a dash is part of a spaced-out name.
+        (
+            "T - Mobile US Confirms They Will Carry the BlackBerry Q10",
+            "T - Mobile US Confirms They Will Carry the BlackBerry Q10",
+        ),
+        ("A - Rod hits two home runs", "A - Rod hits two home runs"),
+        ("U.S. - China talks resume", "U.S. - China talks resume"),
+        # An abbreviation before a colon says who says it: cutting it states the claim.
+        ("U.S.: Korea Cloud Not From Nuclear Blast", "U.S.: Korea Cloud Not From Nuclear Blast"),
+        ("EPA: U.S. Waterways Contain Polluted Fish", "EPA: U.S. Waterways Contain Polluted Fish"),
+        # In a shouted title, capitals before a colon are no dateline.
+        ("UNITED V ARSENAL: MATCH REPORT", "United V Arsenal: Match Report"),
+        ("MOJAVE, CALIFORNIA: SPACEPORT", "Mojave, California: Spaceport"),
         ("  spaced   out  title ", "Spaced out title"),
         ("", None),
         (None, None),
