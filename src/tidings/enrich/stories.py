@@ -15,7 +15,10 @@ model's calibrated threshold). What makes this hold in a real stream:
 - **The event's specifics, not only its kind.** Two earthquakes read alike to the embedding
   model; the pair model also weighs the names both articles give (who, where; names in the
   lead count apart, rare names more than common ones), the numbers both quote (a death toll,
-  a magnitude, a score) and whether they name the same or different years.
+  a magnitude, a score) and whether they name the same or different years; and two
+  articles whose leads count the same things differently ("five hurt" and "80 hurt", a 5.6
+  and a 5.9 magnitude: :func:`quantity_conflicts`) lose
+  :attr:`StoryParams.quantity_penalty` of log-odds, a constraint beside the pair model.
 - **Whom it is about.** Two arrests of two players of one team, or two offers of two teams
   to one player, share the team, the city, the kind of event and most names. A pair of
   articles whose principal person or organisation differ (the most-mentioned one, named in
