@@ -2,7 +2,7 @@
 
 :func:`story_item` is the clusterer's view of one analysed article (embedding, lead names,
 all names with their mention counts, the numbers and years it quotes, its date and source,
-whom it is about and the words of its lead).
+whom it is about, the words of its lead and what its lead counts).
 :class:`StoryFiler` files a batch of them under the open stories storage gives back
 (:class:`tidings.types.StoryState`) and returns the changes to write
 (:class:`tidings.types.StoryChange`). It keeps, for the life of the process, the features
@@ -34,6 +34,7 @@ from tidings.enrich.stories import (
     StoryParams,
     lead_words,
     principals,
+    quantities,
     specifics,
 )
 from tidings.store.embedding import from_bytes
@@ -86,6 +87,7 @@ def stored_item(
             for _, mentions, first_offset, kind, name in entities
         ),
         lead_words=lead_words(text),
+        quantities=quantities(text),
     )
 
 
@@ -123,6 +125,7 @@ def story_item(
         source=str(article.source_id),
         principals=principals(analysis.enrichment.entities),
         lead_words=lead_words(text),
+        quantities=quantities(text),
     )
 
 
