@@ -64,18 +64,6 @@ def test_batch_equals_one_by_one(embedder: Embedder) -> None:
     assert cosines.min() > 0.999, cosines
 
 
-def test_a_one_thread_session_gives_the_same_vectors(embedder: Embedder) -> None:
-    # The enrichment embeds on one thread beside NER and on all of them after: an article's
-    # vector must not depend on which.
-    np.testing.assert_allclose(
-        embedder.embed(SENTENCES, batch_size=2, threads=1),
-        embedder.embed(SENTENCES, batch_size=2),
-        atol=1e-6,
-    )
-    with pytest.raises(ValueError, match="threads"):
-        embedder.embed(SENTENCES, threads=0)
-
-
 def test_order_is_kept_when_batches_are_sorted_by_length(embedder: Embedder) -> None:
     texts = ["short", "a much longer sentence about the markets and the weather today", "mid one"]
     together = embedder.embed(texts, batch_size=2)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
 from tidings.enrich import pipeline
-from tidings.enrich.embed import DIMENSIONS, Embedder
-from tidings.enrich.entities import EntityExtractor, EntityRecord, Mention
-from tidings.enrich.topics import Topic, TopicClassifier, TopicMatch
+from tidings.enrich.entities import EntityRecord, Mention
+from tidings.enrich.topics import Topic, TopicMatch
 from tidings.errors import ModelLoadError
 from tidings.types import Article, TopicKind
 
@@ -118,40 +112,3 @@ def test_captions_come_after_the_body() -> None:
         images=(Image(url="https://x.example/p.jpg", caption="Leader Xi Jinping. Photo: AP"),),
     )
     assert pipeline.article_text(a) == "Headline\n\nBody.\n\nLeader Xi Jinping. Photo: AP"
-
-
-class _RecordingEmbedder(Embedder):
-    """Gives each text a vector naming its length, and records the threads of each call;
-    sets ``done`` after ``calls_before_done`` calls, as NER ending midway would."""
-
-    def __init__(self, done: threading.Event, calls_before_done: int) -> None:
-        super().__init__(threads=2)
-        self.calls: list[int | None] = []
-        self.done = done
-        self.calls_before_done = calls_before_done
-
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, threads: int | None = None
-    ) -> npt.NDArray[np.float32]:
-        self.calls.append(threads)
-        if len(self.calls) == self.calls_before_done:
-            self.done.set()
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        out[:, 0] = [len(t) for t in texts]
-        return out
-
-
-def test_embedding_beside_ner_uses_one_thread_until_ner_is_done() -> None:
-    done = threading.Event()
-    fake = _RecordingEmbedder(done, calls_before_done=2)
-    enricher = pipeline.Enricher(
-        embedder=fake,
-        entities=cast(EntityExtractor, object()),
-        topics=cast(TopicClassifier, object()),
-    )
-    leads = ["x" * n for n in (50, 3, 20, 7, 41, 1, 9, 30, 12, 5, 60, 2, 8, 16, 25, 4, 33, 11)]
-    vectors = enricher._embed_alongside(leads, done)
-    # Every row is its own lead's, whatever order the calls took them in.
-    assert vectors[:, 0].tolist() == [float(len(lead)) for lead in leads]
-    # One model call at a time: one thread while NER runs, all of them once it is done.
-    assert fake.calls == [1, 1, None]

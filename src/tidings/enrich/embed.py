@@ -63,43 +63,31 @@ class Embedder:
 
     def __init__(self, *, threads: int | None = None) -> None:
         self.threads = threads if threads is not None else _cpu_count()
-        #: One session per thread count asked for (see :meth:`embed`'s ``threads``).
-        self._sessions: dict[int, Any] = {}
+        self._session: Any = None
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
 
-    def _load(self, threads: int) -> tuple[Any, Tokenizer]:
+    def _load(self) -> tuple[Any, Tokenizer]:
         with self._lock:
-            if self._tokenizer is None:
+            if self._session is None or self._tokenizer is None:
                 self._tokenizer = _load_tokenizer()
-            session = self._sessions.get(threads)
-            if session is None:
-                session = self._sessions[threads] = _load_session(threads)
-            return session, self._tokenizer
+                self._session = _load_session(self.threads)
+            return self._session, self._tokenizer
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, threads: int | None = None
-    ) -> Vector:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> Vector:
         """Embed ``texts``; returns float32 of shape ``(len(texts), 384)``, rows of unit norm.
 
         Each text is cut to :data:`MAX_TOKENS` word pieces. An empty text still gets a vector
         (the model's reading of an empty sentence), so rows always match ``texts``.
-
-        ``threads``: run on a session with this many intra-op threads instead of the
-        embedder's own (``1`` beside other work on the other cores: see
-        :meth:`tidings.enrich.pipeline.Enricher.analyse`). Each count asked for loads its own
-        session once (about 60 MB), so that the results are the same whichever runs.
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if threads is not None and threads < 1:
-            raise ValueError("threads must be at least 1")
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
             return out
-        session, tokenizer = self._load(threads or self.threads)
+        session, tokenizer = self._load()
         encodings = tokenizer.encode_batch(list(texts))
         # Batches of similar length waste less work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tidings.enrich import duplicates, language, quotes, relations
-from tidings.enrich.embed import DIMENSIONS, Embedder, Vector, text_for_embedding
+from tidings.enrich.embed import Embedder, Vector, text_for_embedding
 from tidings.enrich.entities import EntityExtractor, EntityRecord
 from tidings.enrich.stories import lead_names
 from tidings.enrich.topics import TopicClassifier, TopicMatch
@@ -224,13 +224,9 @@ class Enricher:
                 text_for_embedding(batch[row].title, batch[row].summary, batch[row].body)
                 for row in fresh
             ]
-            ner_done = threading.Event()
-            embedding = self._pool.submit(self._embed_alongside, leads, ner_done)
+            embedding = self._pool.submit(self.embedder.embed, leads, batch_size=EMBED_BATCH)
             read = [t[:QUICK_CHARS] for t in batch_texts] if quick else batch_texts
-            try:
-                records = self.entities.extract(read)
-            finally:
-                ner_done.set()
+            records = self.entities.extract(read)
             clock = self._tick("entities (embedding alongside)", clock)
             embedded = embedding.result()
             matrix = np.zeros((len(batch), embedded.shape[1]), dtype=np.float32)
@@ -259,26 +255,6 @@ class Enricher:
         now = time.perf_counter()
         self.timings[step] += now - since
         return now
-
-    def _embed_alongside(self, leads: Sequence[str], ner_done: threading.Event) -> Vector:
-        """Embed ``leads`` while NER runs on another core: one intra-op thread until NER is
-        done, then the embedder's own count for the rest.
-
-        With two threads beside a busy NER, every operator of the model waits for the thread
-        that NER's core holds (and, with idle threads asleep rather than spinning, for it to
-        be woken): on a quiet 2-core machine the embedding then ran 14.6 s past NER's 33 s on
-        567 ECB+ articles (10.6 articles/s against 13.2 before idle threads slept)."""
-        out = np.zeros((len(leads), DIMENSIONS), dtype=np.float32)
-        # One model call at a time, in order of length as ``embed`` itself would batch them
-        # (less padding), looking between calls whether NER is done.
-        order = sorted(range(len(leads)), key=lambda i: len(leads[i]))
-        for start in range(0, len(order), EMBED_BATCH):
-            rows = order[start : start + EMBED_BATCH]
-            threads = None if ner_done.is_set() else 1
-            out[rows] = self.embedder.embed(
-                [leads[i] for i in rows], batch_size=EMBED_BATCH, threads=threads
-            )
-        return out
 
     def _skip_reason(self, article: Article, text: str) -> tuple[str | None, str | None]:
         if len(text.split()) < MIN_WORDS:
