@@ -2,8 +2,9 @@
 
 Passwords are hashed with argon2id; sessions, API tokens and feed secrets are 256 random
 bits shown once and stored only as SHA-256 (a fast hash is enough: there is nothing to
-guess). :class:`Accounts` checks input and talks to storage through its protocol;
-``Engine`` exposes its methods. Digests are leased to one process at a time (see
+guess). :class:`Accounts` checks its own input (readers by id or name alike) and talks to
+storage through its protocol; it is the engine's public sub-façade for accounts: callers
+reach it as ``engine.accounts``. Digests are leased to one process at a time (see
 ``leases.py``) so that processes sharing a database never send one twice.
 """
 
@@ -127,7 +128,9 @@ def _dummy_hash() -> str:
 
 class Accounts:
     """Account operations over storage, with ``clock`` for every time they record; digests
-    are leased for ``lease_seconds`` (the workers' lease setting)."""
+    are leased for ``lease_seconds`` (the workers' lease setting). The engine's public
+    sub-façade ``engine.accounts``: every method checks its input and takes a reader by id
+    or by name (the digest leases, taken in the sending loop, by id)."""
 
     def __init__(
         self, storage: Storage, clock: Callable[[], datetime], *, lease_seconds: float
@@ -284,12 +287,13 @@ class Accounts:
         who = self.storage.get_reader(reader)
         return self.storage.update_account(who.id, now=self.clock(), **changes)
 
-    def due_digests(self, now: datetime) -> list[Account]:
-        """Accounts whose digest is due at ``now``."""
+    def due_digests(self, now: datetime | None = None) -> list[Account]:
+        """Accounts whose digest is due at ``now`` (by default, the clock's now)."""
+        at = now or self.clock()
         return [
             a
             for a in self.storage.accounts_with_digests()
-            if digest_due(a.digest, a.digest_last_sent, now)
+            if digest_due(a.digest, a.digest_last_sent, at)
         ]
 
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None:

@@ -2,9 +2,9 @@
 to follow.
 
 :class:`Readers` checks a reader's input (names, interests, events, settings) and talks to
-storage through its protocol; ``Engine`` exposes its methods. The pure checks of what a
-reader brings (events, an article's address, a pasted page) are here too, for the API and
-the pages to share.
+storage through its protocol; it is the engine's public sub-façade for readers: callers
+reach it as ``engine.readers``. The pure checks of what a reader brings (events, an
+article's address, a pasted page) are here too, for the API and the pages to share.
 """
 
 from __future__ import annotations
@@ -126,7 +126,9 @@ def event_problem(event: ReaderEvent, now: datetime) -> str | None:
 
 
 class Readers:
-    """Readers and what they say and do, checked, over storage."""
+    """Readers and what they say and do, checked, over storage. The engine's public
+    sub-façade ``engine.readers``: every method checks its input and takes a reader by id or
+    by name."""
 
     def __init__(
         self, storage: Storage, clock: Callable[[], datetime], changed: Callable[[], None]
