@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tidings.accounts import UNSET, Accounts, Unset
+from tidings.accounts import Accounts
 from tidings.config import Settings, derived_path, load_settings
 from tidings.errors import InvalidInputError, TidingsError
 from tidings.extract.stage import Extraction
@@ -41,11 +41,9 @@ from tidings.store.base import Storage
 from tidings.store.sql import open_storage
 from tidings.suggest import SUGGESTIONS, Suggestion
 from tidings.types import (
-    Account,
     Article,
     ArticleDraft,
     ArticleInsight,
-    DigestFrequency,
     EnrichReport,
     Entity,
     EntityPage,
@@ -61,8 +59,6 @@ from tidings.types import (
     SourceHealth,
     Story,
     StoryPage,
-    Token,
-    TokenKind,
     TopicTag,
 )
 
@@ -376,72 +372,6 @@ class Engine:
     def clippings(self, reader: int | str, *, limit: int = 50) -> list[tuple[Article, datetime]]:
         """The articles the reader added themselves, with when, most recent first."""
         return self.storage.clipped_articles(self.storage.get_reader(reader).id, limit=limit)
-
-    # --- accounts, sessions and tokens (accounts.py) ------------------------------------
-
-    def sign_up(self, name: str, password: str, *, email: str | None = None) -> Reader:
-        return self.accounts.sign_up(name, password, email=email)
-
-    def set_password(self, reader: int | str, password: str) -> None:
-        self.accounts.set_password(reader, password)
-
-    def authenticate(self, name: str, password: str) -> Reader:
-        return self.accounts.authenticate(name, password)
-
-    def open_session(self, reader: int | str, *, name: str = "browser") -> str:
-        return self.accounts.open_session(reader, name=name)
-
-    def end_session(self, secret: str) -> None:
-        self.accounts.end_session(secret)
-
-    def reader_for_token(self, secret: str, kind: TokenKind) -> Reader:
-        return self.accounts.reader_for_token(secret, kind)
-
-    def create_token(
-        self, reader: int | str, name: str, *, kind: TokenKind = TokenKind.API
-    ) -> tuple[Token, str]:
-        return self.accounts.create_token(reader, name, kind=kind)
-
-    def list_tokens(self, reader: int | str, *, kind: TokenKind | None = None) -> list[Token]:
-        return self.accounts.list_tokens(reader, kind=kind)
-
-    def revoke_token(self, reader: int | str, token_id: int) -> None:
-        self.accounts.revoke_token(reader, token_id)
-
-    def private_feed_token(self, reader: int | str) -> str:
-        return self.accounts.private_feed_token(reader)
-
-    def account(self, reader: int | str) -> Account:
-        return self.accounts.account(reader)
-
-    def set_account(
-        self,
-        reader: int | str,
-        *,
-        email: str | Unset | None = UNSET,
-        digest: DigestFrequency | str | Unset = UNSET,
-    ) -> Account:
-        return self.accounts.set_account(reader, email=email, digest=digest)
-
-    # --- digests (accounts.py, deliver/digest.py) --------------------------------------
-
-    def due_digests(self, now: datetime | None = None) -> list[Account]:
-        """Accounts whose digest is due at ``now`` (by default, the clock's now)."""
-        return self.accounts.due_digests(now or self._clock())
-
-    def mark_digest_sent(self, reader: int | str, at: datetime) -> None:
-        self.accounts.mark_digest_sent(reader, at)
-
-    @property
-    def worker_name(self) -> str:
-        """The name this engine's leases on digests are taken under."""
-        return self.accounts.holder
-
-    def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool:
-        return self.accounts.claim_digest(reader_id, last_sent)
-
-    def release_digest(self, reader_id: int) -> None:
-        self.accounts.release_digest(reader_id)
 
     # --- limits shared by every serving process (store/sql/work.py) -------------------
 

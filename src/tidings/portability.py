@@ -219,7 +219,7 @@ class ReaderData:
     def export(self, reader: int | str) -> ReaderFile:
         engine, storage = self.engine, self.storage
         who = engine.get_reader(reader)
-        account = engine.account(who.id)
+        account = engine.accounts.account(who.id)
         articles: dict[str, FileArticle] = {}
         names = {h.source.id: h.source.title or h.source.url for h in engine.list_sources()}
 
@@ -362,7 +362,9 @@ class ReaderData:
             who.id, exploration=data.settings.exploration, diversity=data.settings.diversity
         )
         try:
-            engine.set_account(who.id, email=data.settings.email, digest=data.settings.digest)
+            engine.accounts.set_account(
+                who.id, email=data.settings.email, digest=data.settings.digest
+            )
         except InvalidInputError as e:
             report.skipped.append(f"email settings ({e})")
         report.settings = True

@@ -42,90 +42,93 @@ def engine(tmp_path: Path, clock: Clock) -> Iterator[Engine]:
 
 
 def test_sign_up_and_sign_in(engine: Engine) -> None:
-    ana = engine.sign_up("ana", "correct horse", email="ana@example.org")
-    assert engine.authenticate("ana", "correct horse").id == ana.id
-    assert engine.account(ana.id).has_password
+    ana = engine.accounts.sign_up("ana", "correct horse", email="ana@example.org")
+    assert engine.accounts.authenticate("ana", "correct horse").id == ana.id
+    assert engine.accounts.account(ana.id).has_password
     for name, password in (("ana", "wrong password"), ("nobody", "correct horse")):
         with pytest.raises(AuthenticationError, match="wrong name or password"):
-            engine.authenticate(name, password)
+            engine.accounts.authenticate(name, password)
     with pytest.raises(ReaderExistsError):
-        engine.sign_up("ana", "another password")
+        engine.accounts.sign_up("ana", "another password")
     with pytest.raises(InvalidInputError, match="password"):
-        engine.sign_up("bo", "short")
+        engine.accounts.sign_up("bo", "short")
     with pytest.raises(InvalidInputError, match="email"):
-        engine.sign_up("bo", "long enough", email="not-an-address")
+        engine.accounts.sign_up("bo", "long enough", email="not-an-address")
     # A failed sign-up leaves no reader behind.
     assert [r.name for r in engine.list_readers()] == ["ana"]
     # Readers made from the command line have no password until one is set.
     cli = engine.add_reader("cli")
     with pytest.raises(AuthenticationError):
-        engine.authenticate("cli", "")
-    engine.set_password(cli.id, "now I have one")
-    assert engine.authenticate("cli", "now I have one").id == cli.id
+        engine.accounts.authenticate("cli", "")
+    engine.accounts.set_password(cli.id, "now I have one")
+    assert engine.accounts.authenticate("cli", "now I have one").id == cli.id
 
 
 def test_sessions_expire_and_end(engine: Engine, clock: Clock) -> None:
-    ana = engine.sign_up("ana", "correct horse")
-    secret = engine.open_session(ana.id)
+    ana = engine.accounts.sign_up("ana", "correct horse")
+    secret = engine.accounts.open_session(ana.id)
     assert secret.startswith("tds_")
-    assert engine.reader_for_token(secret, TokenKind.SESSION).id == ana.id
+    assert engine.accounts.reader_for_token(secret, TokenKind.SESSION).id == ana.id
     # A session is not an API token.
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(secret, TokenKind.API)
+        engine.accounts.reader_for_token(secret, TokenKind.API)
     clock.now += SESSION_LIFETIME + timedelta(seconds=1)
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(secret, TokenKind.SESSION)
-    other = engine.open_session(ana.id)
-    engine.end_session(other)
+        engine.accounts.reader_for_token(secret, TokenKind.SESSION)
+    other = engine.accounts.open_session(ana.id)
+    engine.accounts.end_session(other)
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(other, TokenKind.SESSION)
+        engine.accounts.reader_for_token(other, TokenKind.SESSION)
     # Changing the password signs out every session.
-    third = engine.open_session(ana.id)
-    engine.set_password(ana.id, "a new password")
+    third = engine.accounts.open_session(ana.id)
+    engine.accounts.set_password(ana.id, "a new password")
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(third, TokenKind.SESSION)
+        engine.accounts.reader_for_token(third, TokenKind.SESSION)
     for bad in ("", "x" * 10_000, "tds_unknown"):
         with pytest.raises(AuthenticationError):
-            engine.reader_for_token(bad, TokenKind.SESSION)
+            engine.accounts.reader_for_token(bad, TokenKind.SESSION)
 
 
 def test_api_and_feed_tokens_are_revocable_and_private(engine: Engine) -> None:
-    ana = engine.sign_up("ana", "correct horse")
-    bo = engine.sign_up("bo", "battery staple")
-    token, secret = engine.create_token(ana.id, "my script")
+    ana = engine.accounts.sign_up("ana", "correct horse")
+    bo = engine.accounts.sign_up("bo", "battery staple")
+    token, secret = engine.accounts.create_token(ana.id, "my script")
     assert secret.startswith("tda_") and token.name == "my script"
-    assert engine.reader_for_token(secret, TokenKind.API).id == ana.id
-    assert [t.id for t in engine.list_tokens(ana.id)] == [token.id]
-    assert engine.list_tokens(bo.id) == []
+    assert engine.accounts.reader_for_token(secret, TokenKind.API).id == ana.id
+    assert [t.id for t in engine.accounts.list_tokens(ana.id)] == [token.id]
+    assert engine.accounts.list_tokens(bo.id) == []
     with pytest.raises(TokenNotFoundError):
-        engine.revoke_token(bo.id, token.id)
-    assert engine.reader_for_token(secret, TokenKind.API).id == ana.id
-    engine.revoke_token(ana.id, token.id)
+        engine.accounts.revoke_token(bo.id, token.id)
+    assert engine.accounts.reader_for_token(secret, TokenKind.API).id == ana.id
+    engine.accounts.revoke_token(ana.id, token.id)
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(secret, TokenKind.API)
-    first = engine.private_feed_token(ana.id)
-    assert engine.reader_for_token(first, TokenKind.FEED).id == ana.id
-    second = engine.private_feed_token(ana.id)
+        engine.accounts.reader_for_token(secret, TokenKind.API)
+    first = engine.accounts.private_feed_token(ana.id)
+    assert engine.accounts.reader_for_token(first, TokenKind.FEED).id == ana.id
+    second = engine.accounts.private_feed_token(ana.id)
     with pytest.raises(AuthenticationError):
-        engine.reader_for_token(first, TokenKind.FEED)
-    assert engine.reader_for_token(second, TokenKind.FEED).id == ana.id
+        engine.accounts.reader_for_token(first, TokenKind.FEED)
+    assert engine.accounts.reader_for_token(second, TokenKind.FEED).id == ana.id
     with pytest.raises(InvalidInputError):
-        engine.create_token(ana.id, "   ")
+        engine.accounts.create_token(ana.id, "   ")
 
 
 def test_digests_fall_due_by_frequency(engine: Engine, clock: Clock) -> None:
-    ana = engine.sign_up("ana", "correct horse", email="ana@example.org")
-    bo = engine.sign_up("bo", "battery staple")
-    assert engine.due_digests() == []
-    engine.set_account(ana.id, digest="daily")
-    engine.set_account(bo.id, digest=DigestFrequency.WEEKLY)  # no address: never due
-    assert [a.reader_id for a in engine.due_digests()] == [ana.id]
-    engine.mark_digest_sent(ana.id, clock.now)
-    assert engine.due_digests() == []
-    assert [a.reader_id for a in engine.due_digests(clock.now + timedelta(hours=23, minutes=30))]
+    ana = engine.accounts.sign_up("ana", "correct horse", email="ana@example.org")
+    bo = engine.accounts.sign_up("bo", "battery staple")
+    assert engine.accounts.due_digests() == []
+    engine.accounts.set_account(ana.id, digest="daily")
+    engine.accounts.set_account(bo.id, digest=DigestFrequency.WEEKLY)  # no address: never due
+    assert [a.reader_id for a in engine.accounts.due_digests()] == [ana.id]
+    engine.accounts.mark_digest_sent(ana.id, clock.now)
+    assert engine.accounts.due_digests() == []
+    assert [
+        a.reader_id
+        for a in engine.accounts.due_digests(clock.now + timedelta(hours=23, minutes=30))
+    ]
     with pytest.raises(InvalidInputError, match="digests are one of"):
-        engine.set_account(ana.id, digest="hourly")
-    assert engine.set_account(ana.id, email="").email is None
+        engine.accounts.set_account(ana.id, digest="hourly")
+    assert engine.accounts.set_account(ana.id, email="").email is None
 
 
 def test_search_validates_its_query(engine: Engine) -> None:
@@ -159,4 +162,4 @@ def test_the_command_line_sets_passwords_tokens_and_digests(tmp_path: Path) -> N
     assert bad.returncode == 1 and "not an email address" in bad.stderr
     assert run(db, "search", "anything").stdout.strip() == "nothing found"
     with make_engine(database_url=f"sqlite:///{db}") as engine:
-        assert engine.authenticate("ana", "correct horse").name == "ana"
+        assert engine.accounts.authenticate("ana", "correct horse").name == "ana"

@@ -97,7 +97,7 @@ def test_sign_up_sets_a_safe_session_cookie(client: TestClient, engine: Engine) 
     me = client.get("/api/me").json()
     assert me["reader"]["name"] == "ana" and me["account"]["email"] == "ana@example.org"
     assert me["csrf"] == body["csrf"] and me["admin"] is False
-    assert engine.authenticate("ana", PASSWORD).name == "ana"
+    assert engine.accounts.authenticate("ana", PASSWORD).name == "ana"
 
 
 def test_cookie_is_secure_over_https(app: FastAPI) -> None:
@@ -126,7 +126,7 @@ def test_bad_sign_ups_are_clear_4xx(
 
 
 def test_login_and_logout(app: FastAPI, engine: Engine) -> None:
-    engine.sign_up("ana", PASSWORD)
+    engine.accounts.sign_up("ana", PASSWORD)
     browser = TestClient(app)
     assert_error(browser.get("/api/me"), 401, "authentication")
     wrong = browser.post("/api/login", json={"name": "ana", "password": "wrong password"})
@@ -197,7 +197,7 @@ def test_password_change_ends_other_sessions(app: FastAPI, engine: Engine) -> No
     browser.headers[CSRF_HEADER] = response.json()["csrf"]
     assert browser.get("/api/me").status_code == 200
     assert_error(other.get("/api/me"), 401)
-    assert engine.authenticate("ana", new).name == "ana"
+    assert engine.accounts.authenticate("ana", new).name == "ana"
 
 
 def test_api_tokens(app: FastAPI, engine: Engine) -> None:
@@ -219,7 +219,7 @@ def test_api_tokens(app: FastAPI, engine: Engine) -> None:
     # A wrong token is an error, not an anonymous call.
     bad = TestClient(app, headers={"Authorization": "Bearer tda_nope"})
     assert_error(bad.get("/api/interests"), 401)
-    assert all(t.revoked for t in engine.list_tokens("ana", kind=TokenKind.API))
+    assert all(t.revoked for t in engine.accounts.list_tokens("ana", kind=TokenKind.API))
 
 
 def test_private_feed_urls_are_secret_and_replaceable(app: FastAPI, engine: Engine) -> None:
@@ -275,7 +275,7 @@ def test_sources_added_by_readers_removed_by_operators(app: FastAPI, engine: Eng
 
 
 def test_the_eleventh_login_in_a_minute_is_refused(app: FastAPI, engine: Engine) -> None:
-    engine.sign_up("ana", PASSWORD)
+    engine.accounts.sign_up("ana", PASSWORD)
     browser = TestClient(app)
     for _ in range(10):
         response = browser.post("/api/login", json={"name": "ana", "password": "wrong guess"})

@@ -49,12 +49,12 @@ class Contract:
         try:
             self.engine.get_reader("contract")
         except ReaderNotFoundError:
-            self.engine.sign_up("contract", "a long enough password")
-        _, self.secret = self.engine.create_token("contract", "schemathesis")
+            self.engine.accounts.sign_up("contract", "a long enough password")
+        _, self.secret = self.engine.accounts.create_token("contract", "schemathesis")
 
     def headers(self) -> dict[str, str]:
         try:
-            self.engine.reader_for_token(self.secret, TokenKind.API)
+            self.engine.accounts.reader_for_token(self.secret, TokenKind.API)
         except AuthenticationError:
             self.renew()
         return {"Authorization": f"Bearer {self.secret}"}

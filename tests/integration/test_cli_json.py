@@ -61,7 +61,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         engine.add_reader("ana")
         engine.follow("ana", "entity", "Xi Jinping")
         engine.mute("ana", "keyword", "earthquake")
-        _, secret = engine.create_token("ana", "script")
+        _, secret = engine.accounts.create_token("ana", "script")
         api = TestClient(create_app(engine), headers={"Authorization": f"Bearer {secret}"})
         yield World(settings, api, ids)
 

@@ -119,7 +119,7 @@ def smtp_settings(port: int, **changes: Any) -> Settings:
 
 def reader(engine: Engine, name: str, digest: str = "daily") -> int:
     r = engine.add_reader(name)
-    engine.set_account(name, email=f"{name}@example.org", digest=digest)
+    engine.accounts.set_account(name, email=f"{name}@example.org", digest=digest)
     return r.id
 
 
@@ -182,7 +182,7 @@ def test_digests_go_out_once_and_a_refused_recipient_stops_no_one(
     third = send_due_digests(engine, settings, now + timedelta(hours=4), reader="ben")
     assert [o.reader for o in third.sent] == ["ben"]
     assert len(server.to("ben@example.org")) == 1
-    assert engine.account("ben").digest_last_sent is not None
+    assert engine.accounts.account("ben").digest_last_sent is not None
 
 
 def test_only_stories_new_since_the_last_digest(engine: Engine, inbox: tuple[Inbox, int]) -> None:
@@ -191,7 +191,7 @@ def test_only_stories_new_since_the_last_digest(engine: Engine, inbox: tuple[Inb
     now = datetime.now(UTC)
     # newsroom(): the meeting 30 h ago, the quake 29 h, the other meeting report 28 h,
     # floods 27 h, markets 25 h; the storm 20 h.
-    engine.mark_digest_sent("dee", now - timedelta(hours=28, minutes=30))
+    engine.accounts.mark_digest_sent("dee", now - timedelta(hours=28, minutes=30))
     report = send_due_digests(engine, smtp_settings(port), now, reader="dee")
     assert [o.reader for o in report.sent] == ["dee"]
     text, _ = bodies(server.to("dee@example.org")[0])
@@ -204,7 +204,7 @@ def test_only_stories_new_since_the_last_digest(engine: Engine, inbox: tuple[Inb
     nothing = send_due_digests(engine, smtp_settings(port), later, reader="dee")
     assert nothing.outcomes[0].note == "nothing new since the last digest"
     assert not nothing.outcomes[0].sent and nothing.outcomes[0].error is None
-    assert engine.account("dee").digest_last_sent == now
+    assert engine.accounts.account("dee").digest_last_sent == now
     assert len(server.to("dee@example.org")) == 1
 
 
@@ -218,7 +218,7 @@ def test_an_unreachable_server_is_a_clear_error_for_each_reader(engine: Engine) 
         assert o.error is not None and "cannot reach the mail server" in o.error
         assert "smtp://127.0.0.1:" in o.error
         # Not marked: the next run tries again.
-        assert engine.account(o.reader_id).digest_last_sent is None
+        assert engine.accounts.account(o.reader_id).digest_last_sent is None
 
 
 def test_dry_run_sends_and_marks_nothing(engine: Engine, inbox: tuple[Inbox, int]) -> None:
@@ -228,7 +228,7 @@ def test_dry_run_sends_and_marks_nothing(engine: Engine, inbox: tuple[Inbox, int
     [outcome] = report.outcomes
     assert outcome.message is not None and outcome.stories > 0 and not outcome.sent
     assert server.messages == []
-    assert engine.account("gil").digest_last_sent is None
+    assert engine.accounts.account("gil").digest_last_sent is None
 
 
 def test_readers_without_digests_get_none(engine: Engine, inbox: tuple[Inbox, int]) -> None:

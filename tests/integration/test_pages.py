@@ -173,9 +173,9 @@ def test_a_pages_lead_picture_reaches_the_reader_through_the_media_proxy(
     harbour = next(a for a in engine.list_articles() if a.guid == "a1")
     assert [i.url for i in harbour.images][:1] == [loopback.url("/pics/harbour.jpg")]
 
-    reader = engine.sign_up("pictures", "correct horse battery")
+    reader = engine.accounts.sign_up("pictures", "correct horse battery")
     client = TestClient(create_app(engine))
-    client.cookies.set(SESSION_COOKIE, engine.open_session(reader.id))
+    client.cookies.set(SESSION_COOKIE, engine.accounts.open_session(reader.id))
     page = client.get(f"/articles/{harbour.id}")
     assert page.status_code == 200
     # No picture on the page is the publisher's: the browser asks this site only.

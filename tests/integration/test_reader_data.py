@@ -587,7 +587,7 @@ def test_deleting_the_account_on_the_page_leaves_nothing_of_the_reader(
     [(own, _)] = engine.clippings(who)
     client.post("/feedback", data={"article_id": own.id, "kind": "more", "csrf": csrf})
     engine.follow(who, InterestKind.KEYWORD, "harbour")
-    engine.create_token(who, "script")
+    engine.accounts.create_token(who, "script")
     assert all(rows_of(engine, who)[t] for t in ("interests", "events", "saved", "clippings"))
 
     settings = client.get("/settings").text

@@ -233,7 +233,7 @@ def test_sign_up_onboard_and_see_a_feed_with_reasons(app: FastAPI, ids: dict[str
     # Showing the page recorded impressions.
     name = client.cookies.get(SESSION_COOKIE)
     assert name
-    reader = app.state.engine.reader_for_token(name, TokenKind.SESSION)
+    reader = app.state.engine.accounts.reader_for_token(name, TokenKind.SESSION)
     events = app.state.engine.storage.reader_events(reader.id)
     assert {e.kind for e in events} == {EventKind.IMPRESSION}
 
@@ -544,13 +544,13 @@ def test_read_time_from_the_script(app: FastAPI, ids: dict[str, int], engine: En
         "/read", data={"article_id": ids["quake"], "seconds": "42", "csrf": csrf.group(1)}
     )
     assert sent.status_code == 204
-    reader = engine.reader_for_token(client.cookies[SESSION_COOKIE], TokenKind.SESSION)
+    reader = engine.accounts.reader_for_token(client.cookies[SESSION_COOKIE], TokenKind.SESSION)
     kinds = {e.kind for e in engine.storage.reader_events(reader.id, since=None)}
     assert {EventKind.OPEN, EventKind.READ} <= kinds
 
 
 def reader_of(engine: Engine, client: TestClient) -> Reader:
-    return engine.reader_for_token(client.cookies[SESSION_COOKIE], TokenKind.SESSION)
+    return engine.accounts.reader_for_token(client.cookies[SESSION_COOKIE], TokenKind.SESSION)
 
 
 def test_every_reason_action_does_what_it_says(
@@ -620,7 +620,7 @@ def test_account_settings_and_password(app: FastAPI, engine: Engine) -> None:
     assert bad.status_code == 422 and 'role="alert"' in bad.text
     done = submit(client, settings, "Save email settings", email="me@example.org", digest="weekly")
     assert done.status_code == 303
-    account = engine.account(reader_of(engine, client).id)
+    account = engine.accounts.account(reader_of(engine, client).id)
     assert account.email == "me@example.org" and account.digest.value == "weekly"
     assert '<option value="weekly" selected>' in client.get("/settings").text
     wrong = submit(client, settings, "Change password", current="nope", password="x" * 12)

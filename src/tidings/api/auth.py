@@ -96,11 +96,11 @@ def optional_caller(
     engine = get_engine(request)
     token = bearer(request)
     if token is not None:
-        return Caller(engine.reader_for_token(token, TokenKind.API))
+        return Caller(engine.accounts.reader_for_token(token, TokenKind.API))
     session = request.cookies.get(SESSION_COOKIE)
     if session:
         try:
-            return Caller(engine.reader_for_token(session, TokenKind.SESSION), session)
+            return Caller(engine.accounts.reader_for_token(session, TokenKind.SESSION), session)
         except AuthenticationError:
             return None
     return None

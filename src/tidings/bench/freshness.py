@@ -77,7 +77,7 @@ def _follow(url: str, data: Path, reader: str, sources: list[int]) -> None:
         try:
             engine.get_reader(reader)
         except Exception:  # noqa: BLE001 - not there yet
-            engine.sign_up(reader, PASSWORD)
+            engine.accounts.sign_up(reader, PASSWORD)
         for source in sources:
             engine.follow(reader, "source", str(source))
 

@@ -165,7 +165,7 @@ def prepare_database(
         echo(f"ranking window read and saved in {time.perf_counter() - began:.1f} s")
         lines = []
         for i in range(min(tokens, readers)):
-            _, secret = engine.create_token(reader_name(i), "bench http")
+            _, secret = engine.accounts.create_token(reader_name(i), "bench http")
             lines.append(secret)
     finally:
         engine.close()
@@ -491,7 +491,9 @@ def profile_in_process(database: Path, folder: Path, secrets: list[str]) -> dict
         profiler.enable()  # replaces this hook for the rest of the thread's life
 
     try:
-        readers = [engine.reader_for_token(s, _api_kind()).name for s in secrets[:PROFILED]]
+        readers = [
+            engine.accounts.reader_for_token(s, _api_kind()).name for s in secrets[:PROFILED]
+        ]
         engine.feed(readers[0])  # opens the vector index
         feed_ms = []
         for name in readers:

@@ -15,7 +15,7 @@ from tidings.types import TokenKind
 @pass_ctx
 def reader_password(ctx: Context, name: str, password: str) -> None:
     """Set a reader's password, so that they can sign in to the page (ends their sessions)."""
-    ctx.engine.set_password(name, password)
+    ctx.engine.accounts.set_password(name, password)
     click.echo(f"{name} can sign in with the new password")
 
 
@@ -30,7 +30,7 @@ def token() -> None:
 @pass_ctx
 def token_create(ctx: Context, reader_name: str, name: str) -> None:
     """Make an API token; its secret is printed once, now."""
-    made, secret = ctx.engine.create_token(reader_name, name)
+    made, secret = ctx.engine.accounts.create_token(reader_name, name)
     click.echo(f"token {made.id} ({made.name}): {secret}")
     click.echo("send it as: Authorization: Bearer <token>; it is not shown again", err=True)
 
@@ -40,7 +40,7 @@ def token_create(ctx: Context, reader_name: str, name: str) -> None:
 @pass_ctx
 def token_list(ctx: Context, reader_name: str) -> None:
     """A reader's live API tokens (never their secrets)."""
-    for t in ctx.engine.list_tokens(reader_name, kind=TokenKind.API):
+    for t in ctx.engine.accounts.list_tokens(reader_name, kind=TokenKind.API):
         used = t.last_used.strftime("%Y-%m-%d %H:%M") if t.last_used else "never"
         click.echo(f"{t.id}\t{t.name}\tmade {t.created:%Y-%m-%d}\tlast used {used}")
 
@@ -51,5 +51,5 @@ def token_list(ctx: Context, reader_name: str) -> None:
 @pass_ctx
 def token_revoke(ctx: Context, reader_name: str, token_id: int) -> None:
     """Revoke one of a reader's tokens."""
-    ctx.engine.revoke_token(reader_name, token_id)
+    ctx.engine.accounts.revoke_token(reader_name, token_id)
     click.echo(f"revoked token {token_id}")

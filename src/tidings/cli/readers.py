@@ -87,7 +87,7 @@ def reader_set(
     r = ctx.engine.set_reader_settings(name, exploration=exploration, diversity=diversity)
     click.echo(f"{r.name}: exploration {r.exploration:.2f}, diversity {r.diversity:.2f}")
     if email is not None or digest is not None:
-        a = ctx.engine.set_account(
+        a = ctx.engine.accounts.set_account(
             name,
             **({"email": email} if email is not None else {}),
             **({"digest": digest} if digest is not None else {}),

@@ -318,7 +318,7 @@ def ensure_demo_reader(engine: Engine, host: str) -> str:
     try:
         engine.get_reader(DEMO_READER)
     except NotFoundError:
-        engine.sign_up(DEMO_READER, password)
+        engine.accounts.sign_up(DEMO_READER, password)
         topics, names = demo_follows(engine)
         for tag in topics:
             engine.follow(DEMO_READER, "topic", tag.id)
@@ -329,7 +329,7 @@ def ensure_demo_reader(engine: Engine, host: str) -> str:
             click.echo(f"demo: reader {DEMO_READER!r} follows {', '.join(chosen)}")
         return password
     try:
-        engine.authenticate(DEMO_READER, password)
+        engine.accounts.authenticate(DEMO_READER, password)
     except AuthenticationError:
-        engine.set_password(DEMO_READER, password)
+        engine.accounts.set_password(DEMO_READER, password)
     return password

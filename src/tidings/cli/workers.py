@@ -48,6 +48,6 @@ def worker(ctx: Context, roles: tuple[str, ...], until_idle: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"worker {engine.worker_name}: {', '.join(chosen)}")
+    click.echo(f"worker {engine.accounts.holder}: {', '.join(chosen)}")
     running.run()
     click.echo("stopped")

@@ -309,16 +309,23 @@ class DigestReport:
         return tuple(o for o in self.outcomes if o.error is not None)
 
 
-class DigestEngine(Protocol):
-    """What sending digests needs of :class:`tidings.engine.Engine`."""
+class DigestAccounts(Protocol):
+    """What sending digests needs of :class:`tidings.accounts.Accounts`."""
 
-    def get_reader(self, key: int | str) -> Reader: ...
-    def get_article(self, article_id: int) -> Article: ...
-    def feed(self, reader: int | str, *, cursor: str | None = ..., size: int = ...) -> FeedPage: ...
     def due_digests(self, now: datetime | None = None) -> list[Account]: ...
     def claim_digest(self, reader_id: int, last_sent: datetime | None) -> bool: ...
     def release_digest(self, reader_id: int) -> None: ...
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None: ...
+
+
+class DigestEngine(Protocol):
+    """What sending digests needs of :class:`tidings.engine.Engine`."""
+
+    @property
+    def accounts(self) -> DigestAccounts: ...
+    def get_reader(self, key: int | str) -> Reader: ...
+    def get_article(self, article_id: int) -> Article: ...
+    def feed(self, reader: int | str, *, cursor: str | None = ..., size: int = ...) -> FeedPage: ...
 
 
 def send_due_digests(
@@ -345,14 +352,16 @@ def send_due_digests(
     sender = smtp.sender or "Tidings <tidings@localhost>"
     only = engine.get_reader(reader).id if reader is not None else None
     outcomes = []
-    for account in engine.due_digests(now):
+    for account in engine.accounts.due_digests(now):
         if only is not None and account.reader_id != only:
             continue
         if not account.email:
             continue
         # Leased first, so that two processes sending digests never send one twice (a dry
         # run sends nothing and takes nothing).
-        if not dry_run and not engine.claim_digest(account.reader_id, account.digest_last_sent):
+        if not dry_run and not engine.accounts.claim_digest(
+            account.reader_id, account.digest_last_sent
+        ):
             continue
         try:
             outcomes.append(
@@ -369,7 +378,7 @@ def send_due_digests(
             )
         finally:
             if not dry_run:
-                engine.release_digest(account.reader_id)
+                engine.accounts.release_digest(account.reader_id)
     return DigestReport(outcomes=tuple(outcomes), dry_run=dry_run)
 
 
@@ -415,7 +424,7 @@ def _one_digest(
     # Marked only once the server took it; a failure to mark would send it again next time,
     # which is better than a reader silently missing a digest.
     try:
-        engine.mark_digest_sent(reader_id, now)
+        engine.accounts.mark_digest_sent(reader_id, now)
     except TidingsError as e:
         return replace(outcome, sent=True, error=f"sent, but not recorded as sent: {e}")
     return replace(outcome, sent=True)

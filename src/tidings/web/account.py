@@ -89,7 +89,7 @@ def signup(
         engine = engine_of(request)
         try:
             check_attempt(request, "signup", name)
-            reader = engine.sign_up(name, password, email=email.strip() or None)
+            reader = engine.accounts.sign_up(name, password, email=email.strip() or None)
         except RateLimitedError as e:
             errors["form"] = too_many(e)
             status = 429
@@ -139,7 +139,7 @@ def signin(
     else:
         try:
             check_attempt(request, "login", name)
-            reader = engine_of(request).authenticate(name, password)
+            reader = engine_of(request).accounts.authenticate(name, password)
         except RateLimitedError as e:
             error = too_many(e)
             status = 429
@@ -209,11 +209,13 @@ def settings_page(
         "settings.html",
         status_code=status_code,
         title="Settings",
-        account=engine.account(caller.reader.id),
+        account=engine.accounts.account(caller.reader.id),
         follows=[i for i in interests if i.stance is Stance.FOLLOW],
         mutes=[i for i in interests if i.stance is Stance.MUTE],
         tokens=[
-            t for t in engine.list_tokens(caller.reader.id, kind=TokenKind.API) if t.revoked is None
+            t
+            for t in engine.accounts.list_tokens(caller.reader.id, kind=TokenKind.API)
+            if t.revoked is None
         ],
         feed_urls=feed_urls,
         new_token=new_token,
@@ -262,7 +264,9 @@ def account_settings(
 ) -> Response:
     caller = require_form(request, csrf)
     try:
-        engine_of(request).set_account(caller.reader.id, email=email.strip() or None, digest=digest)
+        engine_of(request).accounts.set_account(
+            caller.reader.id, email=email.strip() or None, digest=digest
+        )
     except InvalidInputError as e:
         return settings_page(request, status_code=422, error=str(e))
     return redirect("/settings?saved=1")
@@ -272,7 +276,7 @@ def account_settings(
 def new_private_feed(request: Request, csrf: Csrf = "") -> Response:
     """A new secret feed address, shown on this response only (the old one stops)."""
     caller = require_form(request, csrf)
-    secret = engine_of(request).private_feed_token(caller.reader.id)
+    secret = engine_of(request).accounts.private_feed_token(caller.reader.id)
     base = str(request.base_url).rstrip("/")
     return settings_page(
         request, feed_urls=(f"{base}/feeds/{secret}.atom", f"{base}/feeds/{secret}.json")
@@ -283,7 +287,7 @@ def new_private_feed(request: Request, csrf: Csrf = "") -> Response:
 def new_token(request: Request, name: Field = "", csrf: Csrf = "") -> Response:
     caller = require_form(request, csrf)
     try:
-        token, secret = engine_of(request).create_token(caller.reader.id, name)
+        token, secret = engine_of(request).accounts.create_token(caller.reader.id, name)
     except InvalidInputError as e:
         return settings_page(request, status_code=422, error=str(e))
     return settings_page(request, new_token=(token.name, secret))
@@ -292,7 +296,7 @@ def new_token(request: Request, name: Field = "", csrf: Csrf = "") -> Response:
 @router.post("/settings/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, csrf: Csrf = "") -> Response:
     caller = require_form(request, csrf)
-    engine_of(request).revoke_token(caller.reader.id, token_id)
+    engine_of(request).accounts.revoke_token(caller.reader.id, token_id)
     return redirect("/settings")
 
 
@@ -306,11 +310,11 @@ def change_password(
     caller = require_form(request, csrf)
     engine = engine_of(request)
     try:
-        engine.authenticate(caller.reader.name, current)
+        engine.accounts.authenticate(caller.reader.name, current)
     except AuthenticationError:
         return settings_page(request, status_code=422, error="The current password is wrong.")
     try:
-        engine.set_password(caller.reader.id, password)
+        engine.accounts.set_password(caller.reader.id, password)
     except InvalidInputError as e:
         return settings_page(request, status_code=422, error=str(e))
     # Changing the password ends every session, this one too: open a new one here.

@@ -124,7 +124,7 @@ def check_attempt(request: Request, action: str, name: str) -> None:
 
 
 def start_session(request: Request, response: Response, reader_id: int) -> None:
-    secret = get_engine(request).open_session(reader_id)
+    secret = get_engine(request).accounts.open_session(reader_id)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -140,5 +140,5 @@ def start_session(request: Request, response: Response, reader_id: int) -> None:
 def end_session(request: Request, response: Response) -> None:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        get_engine(request).end_session(secret)
+        get_engine(request).accounts.end_session(secret)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")

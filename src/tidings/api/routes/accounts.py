@@ -49,7 +49,7 @@ def is_admin(engine: Engine, reader: Reader) -> bool:
 
 def _signed_in(engine: Engine, request: Request, response: Response, reader: Reader) -> str:
     """Open a session for ``reader`` and give the browser its cookie; the CSRF token."""
-    secret = engine.open_session(reader.id)
+    secret = engine.accounts.open_session(reader.id)
     set_session_cookie(response, request, secret)
     return csrf_token(secret)
 
@@ -62,7 +62,7 @@ def _signed_in(engine: Engine, request: Request, response: Response, reader: Rea
 )
 def sign_up(body: SignUpIn, request: Request, response: Response, engine: EngineDep) -> SignedInOut:
     request.app.state.auth_limits.check(request, name=body.name, action="signup")
-    reader = engine.sign_up(body.name, body.password, email=body.email or None)
+    reader = engine.accounts.sign_up(body.name, body.password, email=body.email or None)
     return SignedInOut(
         reader=reader_out(reader), csrf=_signed_in(engine, request, response, reader)
     )
@@ -75,7 +75,7 @@ def sign_up(body: SignUpIn, request: Request, response: Response, engine: Engine
 )
 def login(body: LoginIn, request: Request, response: Response, engine: EngineDep) -> SignedInOut:
     request.app.state.auth_limits.check(request, name=body.name, action="login")
-    reader = engine.authenticate(body.name, body.password)
+    reader = engine.accounts.authenticate(body.name, body.password)
     return SignedInOut(
         reader=reader_out(reader), csrf=_signed_in(engine, request, response, reader)
     )
@@ -93,7 +93,7 @@ def logout(
     if caller is not None and caller.session is not None:
         if not csrf_ok(caller.session, request.headers.get(CSRF_HEADER)):
             raise CSRFError(f"missing or wrong {CSRF_HEADER} header")
-        engine.end_session(caller.session)
+        engine.accounts.end_session(caller.session)
     clear_session_cookie(response, request)
 
 
@@ -104,7 +104,7 @@ def me(caller: CallerDep, engine: EngineDep) -> MeOut:
     return MeOut(
         reader=reader_out(caller.reader),
         csrf=caller.csrf,
-        account=account_out(engine.account(caller.reader.id)),
+        account=account_out(engine.accounts.account(caller.reader.id)),
         admin=is_admin(engine, caller.reader),
     )
 
@@ -122,7 +122,7 @@ def change_me(body: MeIn, caller: CallerDep, engine: EngineDep) -> MeOut:
             reader.id, exploration=body.exploration, diversity=body.diversity
         )
     if "email" in sent or ("digest" in sent and body.digest is not None):
-        engine.set_account(
+        engine.accounts.set_account(
             reader.id,
             email=(body.email or None) if "email" in sent else UNSET,
             digest=body.digest if body.digest is not None else UNSET,
@@ -130,7 +130,7 @@ def change_me(body: MeIn, caller: CallerDep, engine: EngineDep) -> MeOut:
     return MeOut(
         reader=reader_out(reader),
         csrf=caller.csrf,
-        account=account_out(engine.account(reader.id)),
+        account=account_out(engine.accounts.account(reader.id)),
         admin=is_admin(engine, reader),
     )
 
@@ -144,19 +144,19 @@ def change_password(
     body: PasswordIn, request: Request, response: Response, caller: CallerDep, engine: EngineDep
 ) -> SignedInOut:
     reader = caller.reader
-    if engine.account(reader.id).has_password:
+    if engine.accounts.account(reader.id).has_password:
         try:
-            engine.authenticate(reader.name, body.current or "")
+            engine.accounts.authenticate(reader.name, body.current or "")
         except AuthenticationError as e:
             raise PermissionDeniedError("the current password is wrong") from e
-    engine.set_password(reader.id, body.password)
+    engine.accounts.set_password(reader.id, body.password)
     csrf = _signed_in(engine, request, response, reader) if caller.session else None
     return SignedInOut(reader=reader_out(reader), csrf=csrf)
 
 
 @router.get("/api/tokens", summary="The reader's API tokens", responses=error_responses(401))
 def tokens(caller: CallerDep, engine: EngineDep) -> list[TokenOut]:
-    return [token_out(t) for t in engine.list_tokens(caller.reader.id, kind=TokenKind.API)]
+    return [token_out(t) for t in engine.accounts.list_tokens(caller.reader.id, kind=TokenKind.API)]
 
 
 @router.post(
@@ -166,7 +166,7 @@ def tokens(caller: CallerDep, engine: EngineDep) -> list[TokenOut]:
     responses=error_responses(401, 403, 422),
 )
 def new_token(body: TokenIn, caller: CallerDep, engine: EngineDep) -> NewTokenOut:
-    token, secret = engine.create_token(caller.reader.id, body.name)
+    token, secret = engine.accounts.create_token(caller.reader.id, body.name)
     return NewTokenOut(id=token.id, name=token.name, created=token.created, secret=secret)
 
 
@@ -177,7 +177,7 @@ def new_token(body: TokenIn, caller: CallerDep, engine: EngineDep) -> NewTokenOu
     responses=error_responses(401, 403, 404, 422),
 )
 def revoke_token(token_id: Id, caller: CallerDep, engine: EngineDep) -> None:
-    engine.revoke_token(caller.reader.id, token_id)
+    engine.accounts.revoke_token(caller.reader.id, token_id)
 
 
 @router.post(
@@ -187,7 +187,7 @@ def revoke_token(token_id: Id, caller: CallerDep, engine: EngineDep) -> None:
     responses=error_responses(401, 403),
 )
 def new_private_feed(request: Request, caller: CallerDep, engine: EngineDep) -> PrivateFeedOut:
-    secret = engine.private_feed_token(caller.reader.id)
+    secret = engine.accounts.private_feed_token(caller.reader.id)
     return PrivateFeedOut(
         atom_url=str(request.url_for("private_feed_atom", secret=secret)),
         json_url=str(request.url_for("private_feed_json", secret=secret)),
@@ -201,6 +201,6 @@ def new_private_feed(request: Request, caller: CallerDep, engine: EngineDep) -> 
     responses=error_responses(401, 403),
 )
 def revoke_private_feed(caller: CallerDep, engine: EngineDep) -> None:
-    for token in engine.list_tokens(caller.reader.id, kind=TokenKind.FEED):
+    for token in engine.accounts.list_tokens(caller.reader.id, kind=TokenKind.FEED):
         if token.revoked is None:
-            engine.revoke_token(caller.reader.id, token.id)
+            engine.accounts.revoke_token(caller.reader.id, token.id)

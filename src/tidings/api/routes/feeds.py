@@ -40,7 +40,7 @@ Secret = Annotated[str, Path(min_length=1, max_length=MAX_SECRET_CHARS)]
 
 def _page(engine: Engine, secret: str) -> FeedPage:
     try:
-        reader = engine.reader_for_token(secret, TokenKind.FEED)
+        reader = engine.accounts.reader_for_token(secret, TokenKind.FEED)
     except AuthenticationError as e:
         raise NotFoundError("no such feed (its address may have been replaced)") from e
     return engine.feed(reader.id, size=FEED_ENTRIES)
