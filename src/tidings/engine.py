@@ -49,12 +49,8 @@ from tidings.types import (
     EntityPage,
     FeedPage,
     IngestReport,
-    Interest,
-    InterestKind,
     OutlineEntry,
     PagePolicy,
-    Reader,
-    ReaderEvent,
     Source,
     SourceHealth,
     Story,
@@ -291,61 +287,6 @@ class Engine:
 
     def list_topics(self) -> list[tuple[TopicTag, int]]:
         return self.storage.list_topics()
-
-    # --- readers -----------------------------------------------------------------------
-
-    def add_reader(self, name: str) -> Reader:
-        return self.readers.add_reader(name)
-
-    def get_reader(self, key: int | str) -> Reader:
-        return self.storage.get_reader(key)
-
-    def list_readers(self) -> list[Reader]:
-        return self.storage.list_readers()
-
-    def remove_reader(self, key: int | str) -> list[int]:
-        return self.readers.remove_reader(key)
-
-    def set_reader_settings(
-        self, key: int | str, *, exploration: float | None = None, diversity: float | None = None
-    ) -> Reader:
-        return self.readers.set_reader_settings(key, exploration=exploration, diversity=diversity)
-
-    def follow(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
-        return self.readers.follow(reader, kind, value)
-
-    def mute(self, reader: int | str, kind: InterestKind | str, value: str) -> Interest:
-        return self.readers.mute(reader, kind, value)
-
-    def unfollow(self, reader: int | str, kind: InterestKind | str, value: str) -> bool:
-        return self.readers.unfollow(reader, kind, value)
-
-    def interests(self, reader: int | str) -> list[Interest]:
-        return self.readers.interests(reader)
-
-    def record_events(self, reader: int | str, items: Sequence[ReaderEvent]) -> int:
-        return self.readers.record_events(reader, items)
-
-    def save_article(self, reader: int | str, article_id: int) -> None:
-        self.readers.save_article(reader, article_id)
-
-    def unsave_article(self, reader: int | str, article_id: int) -> bool:
-        return self.readers.unsave_article(reader, article_id)
-
-    def saved_among(self, reader: int | str, article_ids: Sequence[int]) -> set[int]:
-        return self.readers.saved_among(reader, article_ids)
-
-    def unhide(self, reader: int | str, article_id: int) -> bool:
-        return self.readers.unhide(reader, article_id)
-
-    def is_hidden(self, reader: int | str, article_id: int) -> bool:
-        return self.readers.is_hidden(reader, article_id)
-
-    def has_history(self, reader: int | str) -> bool:
-        return self.readers.has_history(reader)
-
-    def saved_articles(self, reader: int | str, *, limit: int = 50) -> list[Article]:
-        return self.readers.saved_articles(reader, limit=limit)
 
     # --- the reader's own articles (readers.py) -----------------------------------------
 

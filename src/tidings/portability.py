@@ -218,7 +218,7 @@ class ReaderData:
 
     def export(self, reader: int | str) -> ReaderFile:
         engine, storage = self.engine, self.storage
-        who = engine.get_reader(reader)
+        who = engine.readers.get_reader(reader)
         account = engine.accounts.account(who.id)
         articles: dict[str, FileArticle] = {}
         names = {h.source.id: h.source.title or h.source.url for h in engine.list_sources()}
@@ -255,7 +255,7 @@ class ReaderData:
             for e in reversed(history)  # oldest first, as they happened
             if e.article_id in known
         ]
-        interests = [self._portable(i, key_of) for i in engine.interests(who.id)]
+        interests = [self._portable(i, key_of) for i in engine.readers.interests(who.id)]
         return ReaderFile(
             exported=engine.now(),
             reader=FileReader(name=who.name, created=who.created),
@@ -308,10 +308,10 @@ class ReaderData:
 
     def export_opml(self, reader: int | str) -> str:
         """The web feeds the reader reads (not muted), those they follow in a folder."""
-        who = self.engine.get_reader(reader)
+        who = self.engine.readers.get_reader(reader)
         stances = {
             i.value: i.stance
-            for i in self.engine.interests(who.id)
+            for i in self.engine.readers.interests(who.id)
             if i.kind is InterestKind.SOURCE
         }
         chosen = []
@@ -340,7 +340,7 @@ class ReaderData:
 
     def import_data(self, reader: int | str, data: ReaderFile) -> ImportReport:
         engine = self.engine
-        who = engine.get_reader(reader)
+        who = engine.readers.get_reader(reader)
         report = ImportReport()
         wanted = set(data.saved) | {c.article for c in data.clippings}
         found = self._find(data.articles)
@@ -358,7 +358,7 @@ class ReaderData:
         if report.articles_added and engine.settings.enrich:
             engine.enrich_safely()
 
-        engine.set_reader_settings(
+        engine.readers.set_reader_settings(
             who.id, exploration=data.settings.exploration, diversity=data.settings.diversity
         )
         try:
@@ -374,7 +374,7 @@ class ReaderData:
 
         for key in reversed(data.saved):  # oldest first, so the newest is saved last
             if key in found:
-                engine.save_article(who.id, found[key].id)
+                engine.readers.save_article(who.id, found[key].id)
                 report.saved += 1
         for clipping in data.clippings:
             if clipping.article in found:
@@ -446,7 +446,7 @@ class ReaderData:
                 value = str(insight.story.id)
             elif interest.label and " ".join(interest.label.split()).casefold() == value:
                 value = interest.label  # an author or keyword, as the reader wrote it
-            act = engine.follow if interest.stance is Stance.FOLLOW else engine.mute
+            act = engine.readers.follow if interest.stance is Stance.FOLLOW else engine.readers.mute
             act(reader_id, interest.kind, value)
         except (NotFoundError, InvalidInputError):
             report.skipped.append(what)
@@ -499,7 +499,7 @@ class ReaderData:
             known.add((e.kind, article.id, at))
             todo.append(event)
         for start in range(0, len(todo), EVENT_BATCH):
-            self.engine.record_events(reader_id, todo[start : start + EVENT_BATCH])
+            self.engine.readers.record_events(reader_id, todo[start : start + EVENT_BATCH])
         if left_out:
             report.skipped.append(f"events: {left_out} about articles this Tidings does not have")
         return len(todo)
@@ -507,7 +507,7 @@ class ReaderData:
     def import_opml(self, reader: int | str, data: bytes) -> ImportReport:
         """Subscribe to the web feeds of an OPML file that are not here yet, and follow
         those in its "Following" folder. Raises OPMLError."""
-        who = self.engine.get_reader(reader)
+        who = self.engine.readers.get_reader(reader)
         report = ImportReport()
         for entry in parse_opml(data):
             try:
@@ -516,6 +516,6 @@ class ReaderData:
                 report.skipped.append(f"source: {entry.url} ({e})")
                 continue
             if FOLLOWING_FOLDER in entry.tags:
-                self.engine.follow(who.id, InterestKind.SOURCE, str(source_id))
+                self.engine.readers.follow(who.id, InterestKind.SOURCE, str(source_id))
                 report.follows += 1
         return report

@@ -115,8 +115,8 @@ def test_an_action_on_item_ten_leaves_the_reader_at_item_ten(
     tenth.get_by_role("button", name=re.compile(r"^Save")).click()
     expect(tenth.get_by_role("button", name=re.compile(r"^Saved ✓"))).to_be_visible()
     assert place() == pytest.approx(where, abs=2)
-    reader = site.engine.get_reader(name)
-    assert article_id in {a.id for a in site.engine.saved_articles(reader.id)}
+    reader = site.engine.readers.get_reader(name)
+    assert article_id in {a.id for a in site.engine.readers.saved_articles(reader.id)}
 
     # Follow its source from the menu: "Following" on the item, the page where it was.
     source = tenth.locator(".meta .source").inner_text().strip()
@@ -127,7 +127,7 @@ def test_an_action_on_item_ten_leaves_the_reader_at_item_ten(
     # Hide: the item folds into "Hidden ... Undo" in its place, and the hide is stored at
     # once; Undo brings it back and forgets the hide on the server.
     def hidden() -> bool:
-        return site.engine.is_hidden(reader.id, article_id)
+        return site.engine.readers.is_hidden(reader.id, article_id)
 
     def eventually(expected: bool) -> None:
         deadline = time.monotonic() + TIMEOUT_S

@@ -36,14 +36,16 @@ READER_TABLES = ("interests", "events", "saved", "clippings", "accounts", "token
 
 
 def follows_of(engine: Engine, name: str) -> list[tuple[str, str, str]]:
-    who = engine.get_reader(name)
+    who = engine.readers.get_reader(name)
     return sorted(
-        (i.kind.value, i.stance.value, i.label or i.value) for i in engine.interests(who.id)
+        (i.kind.value, i.stance.value, i.label or i.value) for i in engine.readers.interests(who.id)
     )
 
 
 def saved_titles(engine: Engine, name: str) -> list[str]:
-    return sorted(a.title or "" for a in engine.saved_articles(engine.get_reader(name).id))
+    return sorted(
+        a.title or "" for a in engine.readers.saved_articles(engine.readers.get_reader(name).id)
+    )
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:
@@ -139,10 +141,10 @@ def test_the_pasted_seed_becomes_the_clean_article(
         assert furniture not in text
     b.check("article-pasted")
     # Saved for this reader, as theirs.
-    who = site.engine.get_reader(name).id
+    who = site.engine.readers.get_reader(name).id
     [(clipped, _)] = site.engine.clippings(who)
     assert clipped.title == expected.title and clipped.body == expected.body
-    assert clipped.id in {a.id for a in site.engine.saved_articles(who)}
+    assert clipped.id in {a.id for a in site.engine.readers.saved_articles(who)}
 
 
 def test_bad_input_gets_a_clear_message_and_stores_nothing(browsing: Browsing, site: Site) -> None:
@@ -267,7 +269,7 @@ def test_export_then_import_on_a_fresh_instance_then_delete(
         assert all(f"{kind}: {label}" in told for kind, _, label in missing)
         assert set(moved) <= set(follows)
         assert saved_titles(fresh_site.engine, name) == saved
-        who = fresh_site.engine.get_reader(name).id
+        who = fresh_site.engine.readers.get_reader(name).id
         [(own, _)] = fresh_site.engine.clippings(who)
         there.goto("/saved")
         expect(there.page.locator("ul.articles a.title")).to_have_count(2)

@@ -55,9 +55,9 @@ def test_sign_up_and_sign_in(engine: Engine) -> None:
     with pytest.raises(InvalidInputError, match="email"):
         engine.accounts.sign_up("bo", "long enough", email="not-an-address")
     # A failed sign-up leaves no reader behind.
-    assert [r.name for r in engine.list_readers()] == ["ana"]
+    assert [r.name for r in engine.readers.list_readers()] == ["ana"]
     # Readers made from the command line have no password until one is set.
-    cli = engine.add_reader("cli")
+    cli = engine.readers.add_reader("cli")
     with pytest.raises(AuthenticationError):
         engine.accounts.authenticate("cli", "")
     engine.accounts.set_password(cli.id, "now I have one")

@@ -47,7 +47,7 @@ class Contract:
 
     def renew(self) -> None:
         try:
-            self.engine.get_reader("contract")
+            self.engine.readers.get_reader("contract")
         except ReaderNotFoundError:
             self.engine.accounts.sign_up("contract", "a long enough password")
         _, self.secret = self.engine.accounts.create_token("contract", "schemathesis")

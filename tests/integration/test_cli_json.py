@@ -58,9 +58,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with make_engine(settings) as engine:
         ids = store(engine, "https://wire.example/feed", drafts)
         engine.enrich()
-        engine.add_reader("ana")
-        engine.follow("ana", "entity", "Xi Jinping")
-        engine.mute("ana", "keyword", "earthquake")
+        engine.readers.add_reader("ana")
+        engine.readers.follow("ana", "entity", "Xi Jinping")
+        engine.readers.mute("ana", "keyword", "earthquake")
         _, secret = engine.accounts.create_token("ana", "script")
         api = TestClient(create_app(engine), headers={"Authorization": f"Bearer {secret}"})
         yield World(settings, api, ids)

@@ -118,7 +118,7 @@ def smtp_settings(port: int, **changes: Any) -> Settings:
 
 
 def reader(engine: Engine, name: str, digest: str = "daily") -> int:
-    r = engine.add_reader(name)
+    r = engine.readers.add_reader(name)
     engine.accounts.set_account(name, email=f"{name}@example.org", digest=digest)
     return r.id
 
@@ -136,7 +136,7 @@ def test_digests_go_out_once_and_a_refused_recipient_stops_no_one(
     server, port = inbox
     for name in ("ana", "ben", "cy"):
         reader(engine, name)
-    engine.follow("ana", "entity", "Xi Jinping")
+    engine.readers.follow("ana", "entity", "Xi Jinping")
     server.refuse.add("ben@example.org")
     settings = smtp_settings(port)
     now = datetime.now(UTC)
@@ -234,7 +234,7 @@ def test_dry_run_sends_and_marks_nothing(engine: Engine, inbox: tuple[Inbox, int
 def test_readers_without_digests_get_none(engine: Engine, inbox: tuple[Inbox, int]) -> None:
     server, port = inbox
     reader(engine, "hal", digest="off")
-    engine.add_reader("ivy")  # no email at all
+    engine.readers.add_reader("ivy")  # no email at all
     report = send_due_digests(engine, smtp_settings(port), datetime.now(UTC))
     assert not {"hal", "ivy"} & {o.reader for o in report.outcomes}
     assert not server.to("hal@example.org")

@@ -76,9 +76,9 @@ from tests.integration.test_enrich import T0 as T_ORIGIN  # noqa: E402
 
 def test_a_reader_following_xi_and_china_russia_gets_the_meeting_first(engine: Engine) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
-    engine.follow("ana", "entity", "Xi Jinping")
-    engine.follow("ana", "topic", "China–Russia relations")
+    engine.readers.add_reader("ana")
+    engine.readers.follow("ana", "entity", "Xi Jinping")
+    engine.readers.follow("ana", "topic", "China–Russia relations")
     page = engine.feed("ana")
     first = page.items[0]
     assert first.article_id in (ids["meeting"], ids["meeting-2"])
@@ -96,19 +96,19 @@ def test_a_reader_following_xi_and_china_russia_gets_the_meeting_first(engine: E
 
 def test_mutes_are_absolute(engine: Engine) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
-    engine.follow("ana", "source", "https://wire.example/feed")
-    engine.follow("ana", "topic", "China–Russia relations")
-    engine.mute("ana", "entity", "Putin")
-    engine.mute("ana", "source", "https://markets.example/feed")
-    engine.mute("ana", "keyword", "Floods")
+    engine.readers.add_reader("ana")
+    engine.readers.follow("ana", "source", "https://wire.example/feed")
+    engine.readers.follow("ana", "topic", "China–Russia relations")
+    engine.readers.mute("ana", "entity", "Putin")
+    engine.readers.mute("ana", "source", "https://markets.example/feed")
+    engine.readers.mute("ana", "keyword", "Floods")
     shown = {i.article_id for i in engine.feed("ana").items}
     assert shown == {ids["quake"]}
 
 
 def test_pages_do_not_repeat_and_bad_cursors_are_refused(engine: Engine) -> None:
     newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     first = engine.feed("ana", size=2)
     assert len(first.items) == 2 and first.next_cursor
     second = engine.feed("ana", size=2, cursor=first.next_cursor)
@@ -120,9 +120,9 @@ def test_pages_do_not_repeat_and_bad_cursors_are_refused(engine: Engine) -> None
 
 def test_reading_shapes_the_page_and_explains_it(engine: Engine) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     now = engine._clock()
-    engine.record_events(
+    engine.readers.record_events(
         "ana",
         [
             ReaderEvent(kind=EventKind.IMPRESSION, article_id=ids["quake"], at=now, value=0),
@@ -138,7 +138,7 @@ def test_reading_shapes_the_page_and_explains_it(engine: Engine) -> None:
     ranks = {i.article_id: i.rank for i in page.items}
     assert ranks[ids["quake"]] > ranks[ids["floods"]]
     # "Less like this" pushes similar articles down.
-    engine.record_events(
+    engine.readers.record_events(
         "ana",
         [ReaderEvent(kind=EventKind.LESS, article_id=ids["floods"], at=now + timedelta(seconds=1))],
     )
@@ -149,7 +149,7 @@ def test_reading_shapes_the_page_and_explains_it(engine: Engine) -> None:
 def test_new_readers_get_important_stories_and_empty_databases_a_hint(
     engine: Engine, tmp_path: Path
 ) -> None:
-    engine.add_reader("new")
+    engine.readers.add_reader("new")
     empty = engine.feed("new")
     assert empty.items == () and empty.hint and "tidings source add" in empty.hint
     ids = newsroom(engine)
@@ -180,9 +180,9 @@ def test_the_seed_story_leads_for_a_reader_of_xi_and_china_russia(
     if not seed.is_file():
         pytest.skip(f"seed page not found at {seed}")
     newsroom(engine)
-    engine.add_reader("ana")
-    engine.follow("ana", "entity", "Xi Jinping")
-    engine.follow("ana", "topic", "China–Russia relations")
+    engine.readers.add_reader("ana")
+    engine.readers.follow("ana", "entity", "Xi Jinping")
+    engine.readers.follow("ana", "topic", "China–Russia relations")
     # The seed arrives after the reader set up their follows, as copied page text.
     article = engine.add_article(str(seed), text=True, source_name="SCMP")
     page = engine.feed("ana", size=10)
@@ -202,7 +202,7 @@ def test_a_storys_numbers_agree_on_the_item_its_reason_and_its_coverage(engine: 
     import re
 
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     page = engine.feed("ana")
     meeting = next(i for i in page.items if i.story_id is not None)
     story = engine.story_page(meeting.story_id)

@@ -62,7 +62,7 @@ def test_a_page_is_reused_until_the_reader_or_the_news_changes(
     engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     calls = ranked(engine, monkeypatch)
     first = engine.feed("ana")
     assert engine.feed("ana") is first
@@ -71,24 +71,24 @@ def test_a_page_is_reused_until_the_reader_or_the_news_changes(
     engine.feed("ana", size=5)
     assert len(calls) == 2
     # The reader's own doings, through this engine or another process's.
-    engine.record_events(
+    engine.readers.record_events(
         "ana", [ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=engine._clock())]
     )
     engine.feed("ana")
     assert len(calls) == 3
     with make_engine(settings) as other:
-        other.follow("ana", InterestKind.SOURCE, "https://wire.example/feed")
+        other.readers.follow("ana", InterestKind.SOURCE, "https://wire.example/feed")
     engine.feed("ana")
     assert len(calls) == 4
     with make_engine(settings) as other:
-        other.unfollow("ana", InterestKind.SOURCE, "https://wire.example/feed")
-        other.mute("ana", InterestKind.SOURCE, "https://wire.example/feed")
+        other.readers.unfollow("ana", InterestKind.SOURCE, "https://wire.example/feed")
+        other.readers.mute("ana", InterestKind.SOURCE, "https://wire.example/feed")
     muted = engine.feed("ana")
     assert len(calls) == 5
     assert all(
         i.source_id != engine.get_source("https://wire.example/feed").id for i in muted.items
     )
-    engine.set_reader_settings("ana", diversity=0.9)
+    engine.readers.set_reader_settings("ana", diversity=0.9)
     engine.feed("ana")
     assert len(calls) == 6
     # Articles this engine analyses reach the page at once.
@@ -96,7 +96,7 @@ def test_a_page_is_reused_until_the_reader_or_the_news_changes(
     engine.feed("ana")
     assert len(calls) == 7
     # Another reader's page is their own.
-    engine.add_reader("bo")
+    engine.readers.add_reader("bo")
     assert engine.feed("bo").reader.name == "bo"
 
 
@@ -110,7 +110,7 @@ def test_a_page_is_kept_while_nothing_changes_and_expires(
         # Pages expire by the process's seconds, here moved with the clock.
         engine.ranker.timer = lambda: clock.now.timestamp()
         newsroom(engine)
-        engine.add_reader("ana")
+        engine.readers.add_reader("ana")
         calls = ranked(engine, monkeypatch)
         engine.feed("ana")
         clock.now += timedelta(seconds=61)
@@ -131,7 +131,7 @@ def test_a_page_asked_for_again_while_it_is_ranked_is_ranked_once(
     from concurrent.futures import ThreadPoolExecutor
 
     newsroom(engine)
-    reader = engine.add_reader("ana").id
+    reader = engine.readers.add_reader("ana").id
     engine.ranker.ensure_loaded()
     started = threading.Event()
     rank = engine.ranker._rank
@@ -159,7 +159,7 @@ def test_the_cache_can_be_turned_off(settings: Settings, monkeypatch: pytest.Mon
 
     with make_engine(settings.replace(feed_cache_seconds=0)) as engine:
         newsroom(engine)
-        engine.add_reader("ana")
+        engine.readers.add_reader("ana")
         calls = ranked(engine, monkeypatch)
         engine.feed("ana")
         engine.feed("ana")
@@ -173,7 +173,7 @@ def test_another_processs_news_reaches_the_page(settings: Settings) -> None:
     with make_engine(settings, clock=clock) as engine, make_engine(settings) as other:
         engine.ranker.timer = lambda: clock.now.timestamp()
         newsroom(engine)
-        engine.add_reader("ana")
+        engine.readers.add_reader("ana")
         before = {i.article_id for i in engine.feed("ana").items}
         loads: list[int] = []
         load = engine.ranker.load
@@ -215,7 +215,7 @@ def test_pages_in_use_are_ranked_again_in_the_background_when_the_window_changes
         make_engine(settings) as other,
     ):
         newsroom(engine)
-        engine.add_reader("ana")
+        engine.readers.add_reader("ana")
         first = engine.feed("ana")
         threads: list[str] = []
         rank = engine.ranker._rank
@@ -252,7 +252,7 @@ def test_a_restart_reads_the_saved_window_and_catches_up(settings: Settings) -> 
     clock = Clock(datetime.now(UTC))
     with make_engine(settings, clock=clock) as first:
         newsroom(first)
-        first.add_reader("ana")
+        first.readers.add_reader("ana")
         before = {i.article_id for i in first.feed("ana").items}
     hours = (clock.now - T_ORIGIN).total_seconds() / 3600
     with make_engine(settings) as other:
@@ -277,7 +277,7 @@ def test_a_stopped_clock_does_not_stop_the_news(settings: Settings) -> None:
     frozen = Clock(datetime.now(UTC))
     with make_engine(settings, clock=frozen) as engine, make_engine(settings) as other:
         newsroom(engine)
-        engine.add_reader("ana")
+        engine.readers.add_reader("ana")
         engine.feed("ana")
         hours = (frozen.now - T_ORIGIN).total_seconds() / 3600
         fresh = store(other, "https://late.example/feed", [draft("late", *MARKETS, hours)])

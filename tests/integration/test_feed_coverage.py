@@ -40,7 +40,7 @@ def test_other_sources_are_named_when_they_were_not_candidates(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     # Only each story's representative is a candidate: the meeting's other article is not.
     monkeypatch.setattr(candidates, "NEWEST", 0)
     item = meeting_item(engine, ids, "ana")
@@ -59,7 +59,7 @@ def test_a_muted_source_is_never_named_but_still_counted(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     monkeypatch.setattr(candidates, "NEWEST", 0)
     item = meeting_item(engine, ids, "ana")
     muted = (
@@ -67,7 +67,7 @@ def test_a_muted_source_is_never_named_but_still_counted(
         if item.article_id == ids["meeting"]
         else ("https://wire.example/feed")
     )
-    engine.mute("ana", "source", muted)
+    engine.readers.mute("ana", "source", muted)
     item = meeting_item(engine, ids, "ana")
     assert item.also_covered_by == ()
     # The story's own count (its reason and its page say two sources): one beyond the names.
@@ -76,7 +76,7 @@ def test_a_muted_source_is_never_named_but_still_counted(
 
 def test_counts_agree_with_names_on_every_item(engine: Engine) -> None:
     newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     for item in engine.feed("ana").items:
         named = {c.source_id for c in item.also_covered_by}
         assert len(named) == len(item.also_covered_by)

@@ -43,14 +43,14 @@ def shown_enough(engine: Engine, reader: str, ids: dict[str, int]) -> None:
         for n in range(LEARN_AFTER + 5)
     ]
     events.append(ReaderEvent(kind=EventKind.OPEN, article_id=ids["quake"], at=now))
-    engine.record_events(reader, events)
+    engine.readers.record_events(reader, events)
 
 
 def test_weights_are_refitted_only_after_new_events_or_follows(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = newsroom(engine)
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     shown_enough(engine, "ana", ids)
     fits: list[int] = []
     fit = learn.fit_weights
@@ -66,13 +66,13 @@ def test_weights_are_refitted_only_after_new_events_or_follows(
     # The same page (scores move only with the clock, through freshness).
     assert [i.article_id for i in again.items] == [i.article_id for i in first.items]
     assert [i.score for i in again.items] == pytest.approx([i.score for i in first.items], abs=1e-4)
-    engine.record_events(
+    engine.readers.record_events(
         "ana",
         [ReaderEvent(kind=EventKind.OPEN, article_id=ids["floods"], at=engine._clock())],
     )
     engine.feed("ana")
     assert len(fits) == 2
-    engine.follow("ana", InterestKind.SOURCE, "https://wire.example/feed")
+    engine.readers.follow("ana", InterestKind.SOURCE, "https://wire.example/feed")
     engine.feed("ana")
     engine.feed("ana")
     assert len(fits) == 3
@@ -88,8 +88,8 @@ def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engi
     # follow: what a reader followed later says nothing of what they were shown before.)
     for n in range(3):
         name = f"r{n}"
-        engine.add_reader(name)
-        engine.follow(name, InterestKind.SOURCE, "https://wire.example/feed")
+        engine.readers.add_reader(name)
+        engine.readers.follow(name, InterestKind.SOURCE, "https://wire.example/feed")
         now = engine._clock() + timedelta(seconds=1)
         events = []
         for k in range(LEARN_AFTER * 2):
@@ -98,7 +98,7 @@ def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engi
             events.append(ReaderEvent(kind=EventKind.IMPRESSION, article_id=article, at=at))
             if engine.get_article(article).source_id != wire:
                 events.append(ReaderEvent(kind=EventKind.OPEN, article_id=article, at=at))
-        engine.record_events(name, events)
+        engine.readers.record_events(name, events)
     readers, impressions = engine.learn()
     assert readers == 3 and impressions >= 3 * LEARN_AFTER
     learned = engine.ranking_weights()
@@ -106,7 +106,7 @@ def test_global_weights_are_learned_from_readers_and_serve_new_ones(engine: Engi
     # Another process reads the stored model.
     with make_engine(engine.settings) as other:
         assert other.ranking_weights() == pytest.approx(learned)
-    engine.add_reader("new")
+    engine.readers.add_reader("new")
     assert engine.feed("new").items  # a new reader's page is ranked with them
 
 
@@ -117,7 +117,7 @@ def test_impressions_recorded_without_features_are_featurised_once_and_kept(
     reader had then on their first page, and kept in storage: later pages (and other
     processes) read them instead of rebuilding the reader's past states."""
     ids = newsroom(engine)
-    reader = engine.add_reader("ana")
+    reader = engine.readers.add_reader("ana")
     shown_enough(engine, "ana", ids)
     ranker = engine.ranker
     featurised: list[int] = []
@@ -143,7 +143,7 @@ def test_impressions_recorded_without_features_are_featurised_once_and_kept(
     )
     # A new page after a new event refits from what was kept, featurising nothing.
     featurised.clear()
-    engine.record_events(
+    engine.readers.record_events(
         "ana", [ReaderEvent(kind=EventKind.OPEN, article_id=ids["floods"], at=engine._clock())]
     )
     again = engine.feed("ana")

@@ -332,9 +332,9 @@ def test_a_hide_is_undone_through_the_api(app: FastAPI) -> None:
     article = client.get("/api/articles", params={"limit": 1}).json()[0]["id"]
     client.post("/api/events", json=[{"kind": "hide", "article_id": article}])
     engine = engine_of(app)
-    assert engine.is_hidden(reader_id(app, client), article)
+    assert engine.readers.is_hidden(reader_id(app, client), article)
     assert client.delete(f"/api/hidden/{article}").status_code == 204
-    assert not engine.is_hidden(reader_id(app, client), article)
+    assert not engine.readers.is_hidden(reader_id(app, client), article)
     assert_error(client.delete(f"/api/hidden/{article}"), 404)
 
 
@@ -578,7 +578,7 @@ def test_deleting_the_account_on_the_page_leaves_nothing_of_the_reader(
     engine = engine_of(app)
     client = TestClient(app)
     name = sign_up_on_page(client)
-    who = engine.get_reader(name).id
+    who = engine.readers.get_reader(name).id
     page = client.get("/clippings").text
     csrf = Page(page).form("Add the pasted article")[1]["csrf"]
     # An article of their own that no one else has: a page of the seed changed a little.
@@ -586,14 +586,14 @@ def test_deleting_the_account_on_the_page_leaves_nothing_of_the_reader(
     client.post("/clippings", files={"text": (None, text)}, data={"csrf": csrf})
     [(own, _)] = engine.clippings(who)
     client.post("/feedback", data={"article_id": own.id, "kind": "more", "csrf": csrf})
-    engine.follow(who, InterestKind.KEYWORD, "harbour")
+    engine.readers.follow(who, InterestKind.KEYWORD, "harbour")
     engine.accounts.create_token(who, "script")
     assert all(rows_of(engine, who)[t] for t in ("interests", "events", "saved", "clippings"))
 
     settings = client.get("/settings").text
     wrong = submit(client, settings, "Delete my account", confirm="someone else")
     assert wrong.status_code == 422 and "nothing was deleted" in wrong.text
-    assert engine.get_reader(who).name == name
+    assert engine.readers.get_reader(who).name == name
     done = submit(client, settings, "Delete my account", confirm=name)
     assert done.status_code == 303 and done.headers["location"] == "/signup?deleted=1"
     assert (
@@ -601,7 +601,7 @@ def test_deleting_the_account_on_the_page_leaves_nothing_of_the_reader(
         in client.get(done.headers["location"]).text
     )
     assert rows_of(engine, who) == dict.fromkeys(READER_TABLES, 0)
-    assert not [r for r in engine.list_readers() if r.id == who]
+    assert not [r for r in engine.readers.list_readers() if r.id == who]
     with pytest.raises(tidings.errors.ArticleNotFoundError):
         engine.get_article(own.id)
     # Signed out: the old cookie opens nothing.
@@ -612,8 +612,10 @@ def test_deleting_the_account_through_the_api(app: FastAPI) -> None:
     engine = engine_of(app)
     client = fresh(app)
     who = reader_id(app, client)
-    engine.record_events(who, [ReaderEvent(kind=EventKind.OPEN, article_id=1, at=engine.now())])
-    engine.follow(who, InterestKind.ENTITY, "Xi Jinping")
+    engine.readers.record_events(
+        who, [ReaderEvent(kind=EventKind.OPEN, article_id=1, at=engine.now())]
+    )
+    engine.readers.follow(who, InterestKind.ENTITY, "Xi Jinping")
     assert client.delete("/api/me").status_code == 204
     assert rows_of(engine, who) == dict.fromkeys(READER_TABLES, 0)
     assert_error(client.get("/api/me"), 401)

@@ -35,28 +35,33 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_follows_resolve_what_they_name(engine: Engine) -> None:
     ids = store(engine, "https://wire.example/feed", [draft("meeting", *MEETING, 0)])
     engine.enrich()
-    engine.add_reader("ana")
-    xi = engine.follow("ana", "entity", "Xi")
+    engine.readers.add_reader("ana")
+    xi = engine.readers.follow("ana", "entity", "Xi")
     assert (xi.value, xi.label) == (str(engine.entity_page("Xi Jinping").entity.id), "Xi Jinping")
     # A relation may be followed before any article about it has arrived.
-    us_china = engine.follow("ana", InterestKind.TOPIC, "US-China relations")
+    us_china = engine.readers.follow("ana", InterestKind.TOPIC, "US-China relations")
     assert us_china.value == "relation:china-united-states"
-    assert engine.follow("ana", "topic", "China–Russia relations").value == "relation:china-russia"
-    assert engine.follow("ana", "topic", "POLITICS").label == "politics"
-    source = engine.follow("ana", "source", "https://wire.example/feed")
+    assert (
+        engine.readers.follow("ana", "topic", "China–Russia relations").value
+        == "relation:china-russia"
+    )
+    assert engine.readers.follow("ana", "topic", "POLITICS").label == "politics"
+    source = engine.readers.follow("ana", "source", "https://wire.example/feed")
     assert source.value == str(engine.get_article(ids["meeting"]).source_id)
-    assert engine.follow("ana", "author", "  Jane   Doe ").value == "jane doe"
+    assert engine.readers.follow("ana", "author", "  Jane   Doe ").value == "jane doe"
     story = engine.article_insight(ids["meeting"])
     assert story is not None and story.story is not None
-    assert engine.follow("ana", "story", str(story.story.id)).label == MEETING[0]
+    assert engine.readers.follow("ana", "story", str(story.story.id)).label == MEETING[0]
 
-    muted = engine.mute("ana", "keyword", "Football")
+    muted = engine.readers.mute("ana", "keyword", "Football")
     assert (muted.value, muted.stance) == ("football", Stance.MUTE)
     # Muting what was followed replaces the follow.
-    engine.mute("ana", "entity", "Xi Jinping")
-    stances = {(i.kind, i.value): i.stance for i in engine.interests("ana")}
+    engine.readers.mute("ana", "entity", "Xi Jinping")
+    stances = {(i.kind, i.value): i.stance for i in engine.readers.interests("ana")}
     assert stances[(InterestKind.ENTITY, xi.value)] is Stance.MUTE
-    assert engine.unfollow("ana", "entity", "Xi") and not engine.unfollow("ana", "entity", "Xi")
+    assert engine.readers.unfollow("ana", "entity", "Xi") and not engine.readers.unfollow(
+        "ana", "entity", "Xi"
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,30 +80,30 @@ def test_follows_resolve_what_they_name(engine: Engine) -> None:
 def test_following_what_does_not_exist_is_a_clear_error(
     engine: Engine, kind: str, value: str, error: type[Exception]
 ) -> None:
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     with pytest.raises(error):
-        engine.follow("ana", kind, value)
-    assert engine.interests("ana") == []
+        engine.readers.follow("ana", kind, value)
+    assert engine.readers.interests("ana") == []
 
 
 def test_reader_names_and_settings_are_checked(engine: Engine) -> None:
-    engine.add_reader("ana.b+news@home")
+    engine.readers.add_reader("ana.b+news@home")
     with pytest.raises(ReaderExistsError):
-        engine.add_reader("ana.b+news@home")
+        engine.readers.add_reader("ana.b+news@home")
     for bad in ("", "two words", "x" * 65, "semi;colon"):
         with pytest.raises(InvalidInputError):
-            engine.add_reader(bad)
-    changed = engine.set_reader_settings("ana.b+news@home", exploration=0.25, diversity=0.8)
+            engine.readers.add_reader(bad)
+    changed = engine.readers.set_reader_settings("ana.b+news@home", exploration=0.25, diversity=0.8)
     assert (changed.exploration, changed.diversity) == (0.25, 0.8)
     for values in ({"exploration": 0.9}, {"exploration": -0.1}, {"diversity": 1.5}):
         with pytest.raises(InvalidInputError):
-            engine.set_reader_settings("ana.b+news@home", **values)
+            engine.readers.set_reader_settings("ana.b+news@home", **values)
 
 
 def test_malformed_events_store_nothing(engine: Engine) -> None:
     ids = store(engine, "https://wire.example/feed", [draft("meeting", *MEETING, 0)])
     article = ids["meeting"]
-    engine.add_reader("ana")
+    engine.readers.add_reader("ana")
     now = engine._clock()
     good = ReaderEvent(kind=EventKind.IMPRESSION, article_id=article, at=now, value=0)
     bad_events = [
@@ -112,11 +117,11 @@ def test_malformed_events_store_nothing(engine: Engine) -> None:
     ]
     for bad in bad_events:
         with pytest.raises(InvalidInputError, match="malformed"):
-            engine.record_events("ana", [good, bad])
-    assert engine.storage.reader_events(engine.get_reader("ana").id) == []
-    assert engine.record_events("ana", [good]) == 1
-    engine.save_article("ana", article)
-    assert [a.id for a in engine.saved_articles("ana")] == [article]
+            engine.readers.record_events("ana", [good, bad])
+    assert engine.storage.reader_events(engine.readers.get_reader("ana").id) == []
+    assert engine.readers.record_events("ana", [good]) == 1
+    engine.readers.save_article("ana", article)
+    assert [a.id for a in engine.readers.saved_articles("ana")] == [article]
 
 
 def test_reader_commands(tmp_path: Path) -> None:

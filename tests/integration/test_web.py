@@ -563,8 +563,8 @@ def test_every_reason_action_does_what_it_says(
     story = engine.article_insight(ids["meeting"])
     assert story and story.story
     xi = engine.list_entities(query="Xi Jinping", limit=1)[0]
-    engine.follow(reader.id, "entity", str(xi.id))
-    engine.follow(reader.id, "keyword", "floods")
+    engine.readers.follow(reader.id, "entity", str(xi.id))
+    engine.readers.follow(reader.id, "keyword", "floods")
 
     def act(verb: ActionVerb, kind: TargetKind, target: object, article: str = "meeting") -> None:
         done = client.post(
@@ -583,7 +583,9 @@ def test_every_reason_action_does_what_it_says(
         assert done.headers["location"] == "/"  # never off the site
 
     def stances() -> set[tuple[str, str, str]]:
-        return {(i.kind.value, i.value, i.stance.value) for i in engine.interests(reader.id)}
+        return {
+            (i.kind.value, i.value, i.stance.value) for i in engine.readers.interests(reader.id)
+        }
 
     act(ActionVerb.UNFOLLOW, TargetKind.ENTITY, xi.id)
     assert ("entity", str(xi.id), "follow") not in stances()
@@ -602,9 +604,9 @@ def test_every_reason_action_does_what_it_says(
     act(ActionVerb.LESS_FROM_SOURCE, TargetKind.SOURCE, 1, "markets")
     events = engine.storage.reader_events(reader.id, kinds=[EventKind.LESS])
     assert {e.article_id for e in events} == {ids["quake"], ids["markets"]}
-    before = engine.get_reader(reader.id).exploration
+    before = engine.readers.get_reader(reader.id).exploration
     act(ActionVerb.LESS_EXPLORATION, TargetKind.SETTING, "exploration")
-    assert engine.get_reader(reader.id).exploration == pytest.approx(before - 0.05)
+    assert engine.readers.get_reader(reader.id).exploration == pytest.approx(before - 0.05)
     # Muted things can be unmuted from the settings page.
     settings = client.get("/settings").text
     assert "Unmute Xi Jinping" in Page(settings).buttons()
@@ -729,7 +731,7 @@ def test_item_actions_in_place_and_without_script_back_at_the_item(
     shown = Page(again).shown_buttons()
     assert any(b.startswith("Saved ✓") for b in shown), shown
     assert not any(b.startswith("Save: ") for b in shown)
-    assert lone in {a.id for a in engine.saved_articles(reader_of(engine, client).id)}
+    assert lone in {a.id for a in engine.readers.saved_articles(reader_of(engine, client).id)}
     story = next(html for html in items.values() if 'class="also"' in html)
     action, data = Page(story + "</article>").form("More like this")
     more = client.post(action, data=data, follow_redirects=False)
@@ -744,7 +746,7 @@ def test_item_actions_in_place_and_without_script_back_at_the_item(
         follow_redirects=False,
     )
     assert unsave.status_code == 204 and not unsave.content
-    assert lone not in {a.id for a in engine.saved_articles(reader_of(engine, client).id)}
+    assert lone not in {a.id for a in engine.readers.saved_articles(reader_of(engine, client).id)}
 
     # Hiding returns to the same place in the list: the item now there is the one after.
     page = client.get("/").text
@@ -769,7 +771,7 @@ def test_item_actions_in_place_and_without_script_back_at_the_item(
     assert undone.status_code == 303 and undone.headers["location"] == "/#at-1"
     back = client.get("/").text
     assert first in feed_items(back) and "Hidden: " not in back
-    assert not engine.is_hidden(reader_of(engine, client).id, first)
+    assert not engine.readers.is_hidden(reader_of(engine, client).id, first)
     # Another reader's article id, or one never hidden, shows no notice.
     assert "Hidden: " not in client.get(f"/?hidden={second}&at=1").text
     # In place (the page's script): the hide is stored at once and Undo forgets it.
@@ -780,7 +782,7 @@ def test_item_actions_in_place_and_without_script_back_at_the_item(
             headers={"X-Tidings-In-Place": "1"},
         )
         assert done.status_code == 204
-        assert engine.is_hidden(reader_of(engine, client).id, first) is expected
+        assert engine.readers.is_hidden(reader_of(engine, client).id, first) is expected
 
     # Following the source in place, then the page says "Following" on its items.
     page = client.get("/").text

@@ -75,11 +75,11 @@ def _follow(url: str, data: Path, reader: str, sources: list[int]) -> None:
 
     with make_engine(_engine_settings(url, data)) as engine:
         try:
-            engine.get_reader(reader)
+            engine.readers.get_reader(reader)
         except Exception:  # noqa: BLE001 - not there yet
             engine.accounts.sign_up(reader, PASSWORD)
         for source in sources:
-            engine.follow(reader, "source", str(source))
+            engine.readers.follow(reader, "source", str(source))
 
 
 class _Watch:

@@ -27,7 +27,7 @@ def reader() -> None:
 @pass_ctx
 def reader_add(ctx: Context, name: str) -> None:
     """Add a reader."""
-    added = ctx.engine.add_reader(name)
+    added = ctx.engine.readers.add_reader(name)
     click.echo(f"added reader {added.id}: {added.name}")
 
 
@@ -35,7 +35,7 @@ def reader_add(ctx: Context, name: str) -> None:
 @pass_ctx
 def reader_list(ctx: Context) -> None:
     """Every reader."""
-    found = ctx.engine.list_readers()
+    found = ctx.engine.readers.list_readers()
     if not found:
         click.echo("no readers yet (tidings reader add NAME)")
     for r in found:
@@ -50,8 +50,8 @@ def reader_list(ctx: Context) -> None:
 @pass_ctx
 def reader_show(ctx: Context, name: str, as_json: bool) -> None:
     """A reader's settings, follows and mutes."""
-    r = ctx.engine.get_reader(name)
-    found = ctx.engine.interests(r.id)
+    r = ctx.engine.readers.get_reader(name)
+    found = ctx.engine.readers.interests(r.id)
     if as_json:
         from tidings.api.schemas import reader_detail_out
 
@@ -84,7 +84,7 @@ def reader_set(
     digest: str | None,
 ) -> None:
     """Change a reader's page settings, email address and digests."""
-    r = ctx.engine.set_reader_settings(name, exploration=exploration, diversity=diversity)
+    r = ctx.engine.readers.set_reader_settings(name, exploration=exploration, diversity=diversity)
     click.echo(f"{r.name}: exploration {r.exploration:.2f}, diversity {r.diversity:.2f}")
     if email is not None or digest is not None:
         a = ctx.engine.accounts.set_account(
@@ -101,7 +101,7 @@ def reader_set(
 def reader_remove(ctx: Context, name: str) -> None:
     """Delete a reader (their account) with everything of theirs: follows, mutes, saved,
     events, tokens, and the articles they added that no one else did."""
-    gone = ctx.engine.remove_reader(name)
+    gone = ctx.engine.readers.remove_reader(name)
     extra = f" and {len(gone)} article(s) only they had added" if gone else ""
     click.echo(f"removed reader {name}{extra}")
 
@@ -159,7 +159,7 @@ def interest_arguments(command: Callable[..., Any]) -> Callable[..., Any]:
 @pass_ctx
 def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Follow a topic, entity, source, author, story or keyword (by id or name)."""
-    got = ctx.engine.follow(reader_name, kind, value)
+    got = ctx.engine.readers.follow(reader_name, kind, value)
     click.echo(f"{reader_name} follows {got.kind.value} {got.label or got.value}")
 
 
@@ -168,7 +168,7 @@ def follow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 @pass_ctx
 def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Never show READER what matches (a topic, entity, source, author, story, keyword)."""
-    got = ctx.engine.mute(reader_name, kind, value)
+    got = ctx.engine.readers.mute(reader_name, kind, value)
     click.echo(f"{reader_name} mutes {got.kind.value} {got.label or got.value}")
 
 
@@ -177,7 +177,7 @@ def mute(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 @pass_ctx
 def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
     """Forget a follow or a mute."""
-    if ctx.engine.unfollow(reader_name, kind, value):
+    if ctx.engine.readers.unfollow(reader_name, kind, value):
         click.echo(f"{reader_name} no longer follows or mutes {kind} {value}")
     else:
         fail(f"{reader_name} neither follows nor mutes {kind} {value}")
@@ -192,7 +192,7 @@ def unfollow(ctx: Context, reader_name: str, kind: str, value: str) -> None:
 def event(ctx: Context, reader_name: str, kind: str, article_id: int, value: float | None) -> None:
     """Record what READER did with an article: open, read SECONDS, save, share, more, less,
     hide (or an impression at a POSITION). The feed learns from these."""
-    ctx.engine.record_events(
+    ctx.engine.readers.record_events(
         reader_name,
         [
             ReaderEvent(
@@ -204,7 +204,7 @@ def event(ctx: Context, reader_name: str, kind: str, article_id: int, value: flo
         ],
     )
     if kind.lower() == EventKind.SAVE.value:
-        ctx.engine.save_article(reader_name, article_id)
+        ctx.engine.readers.save_article(reader_name, article_id)
     click.echo(f"recorded {kind.lower()} of article {article_id} for {reader_name}")
 
 

@@ -316,14 +316,14 @@ def ensure_demo_reader(engine: Engine, host: str) -> str:
 
     password = DEMO_PASSWORD if is_loopback(host) else secrets.token_urlsafe(12)
     try:
-        engine.get_reader(DEMO_READER)
+        engine.readers.get_reader(DEMO_READER)
     except NotFoundError:
         engine.accounts.sign_up(DEMO_READER, password)
         topics, names = demo_follows(engine)
         for tag in topics:
-            engine.follow(DEMO_READER, "topic", tag.id)
+            engine.readers.follow(DEMO_READER, "topic", tag.id)
         for e in names:
-            engine.follow(DEMO_READER, "entity", str(e.id))
+            engine.readers.follow(DEMO_READER, "entity", str(e.id))
         chosen = [t.label for t in topics] + [e.name for e in names]
         if chosen:
             click.echo(f"demo: reader {DEMO_READER!r} follows {', '.join(chosen)}")

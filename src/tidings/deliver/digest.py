@@ -318,12 +318,19 @@ class DigestAccounts(Protocol):
     def mark_digest_sent(self, reader: int | str, at: datetime) -> None: ...
 
 
+class DigestReaders(Protocol):
+    """What sending digests needs of :class:`tidings.readers.Readers`."""
+
+    def get_reader(self, key: int | str) -> Reader: ...
+
+
 class DigestEngine(Protocol):
     """What sending digests needs of :class:`tidings.engine.Engine`."""
 
     @property
     def accounts(self) -> DigestAccounts: ...
-    def get_reader(self, key: int | str) -> Reader: ...
+    @property
+    def readers(self) -> DigestReaders: ...
     def get_article(self, article_id: int) -> Article: ...
     def feed(self, reader: int | str, *, cursor: str | None = ..., size: int = ...) -> FeedPage: ...
 
@@ -350,7 +357,7 @@ def send_due_digests(
             "digests need an SMTP server and a sender: set TIDINGS_SMTP_HOST and TIDINGS_SMTP_FROM"
         )
     sender = smtp.sender or "Tidings <tidings@localhost>"
-    only = engine.get_reader(reader).id if reader is not None else None
+    only = engine.readers.get_reader(reader).id if reader is not None else None
     outcomes = []
     for account in engine.accounts.due_digests(now):
         if only is not None and account.reader_id != only:

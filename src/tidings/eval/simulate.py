@@ -680,12 +680,12 @@ def evaluate(
             choices = offer(world.pool())
             people = [draw_reader(f"sim-{n:03d}", choices, rng) for n in range(readers)]
             for person in people:
-                engine.add_reader(person.name)
+                engine.readers.add_reader(person.name)
                 for kind, value in person.follows:
-                    engine.follow(person.name, kind, value)
+                    engine.readers.follow(person.name, kind, value)
                 for kind, value in person.mutes:
-                    engine.mute(person.name, kind, value)
-            engine.add_reader("sim-newcomer")
+                    engine.readers.mute(person.name, kind, value)
+            engine.readers.add_reader("sim-newcomer")
             opened: dict[str, set[int]] = {p.name: set() for p in people}
             # Each reader's clicks and the random ranking draw from their own stream, so
             # one reader's luck does not shift another's.
@@ -746,7 +746,9 @@ def evaluate(
                             relevant_clicks += rels.get(reaction.article_id, 0.0) > 0
                             opened[person.name].add(reaction.article_id)
                     shown = {i.article_id: i.features for i in page.items}
-                    engine.record_events(person.name, events_of(reactions, world.now, shown))
+                    engine.readers.record_events(
+                        person.name, events_of(reactions, world.now, shown)
+                    )
                 for r in RANKINGS:
                     per_round[r].append(_mean(scores[r]))
     final = {r: _mean([v for v in per_round[r][-FINAL_ROUNDS:] if v is not None]) for r in RANKINGS}

@@ -182,7 +182,7 @@ async def onboard(request: Request) -> Response:
         for value in form.getlist(kind.value)[:200]:
             if isinstance(value, str) and value:
                 try:
-                    engine.follow(caller.reader.id, kind, value)
+                    engine.readers.follow(caller.reader.id, kind, value)
                 except NotFoundError:
                     continue  # gone since the page was shown
                 chosen += 1
@@ -203,7 +203,7 @@ def settings_page(
 ) -> HTMLResponse:
     caller = require_reader(request)
     engine = engine_of(request)
-    interests = engine.interests(caller.reader.id)
+    interests = engine.readers.interests(caller.reader.id)
     return page(
         request,
         "settings.html",
@@ -247,7 +247,7 @@ def feed_settings(
 ) -> Response:
     caller = require_form(request, csrf)
     try:
-        engine_of(request).set_reader_settings(
+        engine_of(request).readers.set_reader_settings(
             caller.reader.id, exploration=exploration, diversity=diversity
         )
     except InvalidInputError as e:

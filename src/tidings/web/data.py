@@ -180,7 +180,7 @@ def delete_account(
             status_code=422,
             error="Type your name exactly to delete your account: nothing was deleted.",
         )
-    engine_of(request).remove_reader(caller.reader.id)
+    engine_of(request).readers.remove_reader(caller.reader.id)
     response = redirect("/signup?deleted=1")
     end_session(request, response)
     return response

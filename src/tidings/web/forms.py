@@ -80,11 +80,11 @@ def change_interest(
     caller = require_form(request, csrf)
     engine = engine_of(request)
     if stance == "follow":
-        engine.follow(caller.reader.id, kind, value)
+        engine.readers.follow(caller.reader.id, kind, value)
     elif stance == "mute":
-        engine.mute(caller.reader.id, kind, value)
+        engine.readers.mute(caller.reader.id, kind, value)
     elif stance == "unfollow":
-        engine.unfollow(caller.reader.id, kind, value)
+        engine.readers.unfollow(caller.reader.id, kind, value)
     else:
         raise InvalidInputError("choose follow, mute or unfollow")
     return back(request, next)
@@ -105,8 +105,8 @@ def feedback(
     if event is None:
         raise InvalidInputError("choose more, less, hide or save")
     if event is EventKind.SAVE:
-        engine.save_article(caller.reader.id, article_id)
-    engine.record_events(
+        engine.readers.save_article(caller.reader.id, article_id)
+    engine.readers.record_events(
         caller.reader.id, [ReaderEvent(kind=event, article_id=article_id, at=_now())]
     )
     return back(request, next, hidden=article_id if event is EventKind.HIDE else None)
@@ -122,7 +122,7 @@ def unhide(
     """Undo a hide: the item is back on the reader's next page (the page's Undo, and the
     plain form the feed shows after a hide without script)."""
     caller = require_form(request, csrf)
-    engine_of(request).unhide(caller.reader.id, article_id)
+    engine_of(request).readers.unhide(caller.reader.id, article_id)
     return back(request, next)
 
 
@@ -134,7 +134,7 @@ def unsave(
     next: Next = "/saved",
 ) -> Response:
     caller = require_form(request, csrf)
-    engine_of(request).unsave_article(caller.reader.id, article_id)
+    engine_of(request).readers.unsave_article(caller.reader.id, article_id)
     return back(request, next, "/saved")
 
 
@@ -148,7 +148,7 @@ def read_time(
     """Seconds spent reading an article, sent by the page's script when the reader leaves
     (progressive enhancement: without script there is no read time, only the open)."""
     caller = require_form(request, csrf)
-    engine_of(request).record_events(
+    engine_of(request).readers.record_events(
         caller.reader.id,
         [ReaderEvent(kind=EventKind.READ, article_id=article_id, at=_now(), value=seconds)],
     )
@@ -177,31 +177,31 @@ def act_on_reason(
         raise InvalidInputError("unknown action") from None
     if action is ActionVerb.UNFOLLOW:
         try:
-            engine.unfollow(reader, kind.value, target_id)
+            engine.readers.unfollow(reader, kind.value, target_id)
         except NotFoundError:
             if kind is not TargetKind.TOPIC:
                 raise
             # A followed keyword's reason names it as a topic; it is not one.
-            engine.unfollow(reader, InterestKind.KEYWORD, target_id)
+            engine.readers.unfollow(reader, InterestKind.KEYWORD, target_id)
     elif action is ActionVerb.MUTE_TOPIC:
-        engine.mute(reader, InterestKind.TOPIC, target_id)
+        engine.readers.mute(reader, InterestKind.TOPIC, target_id)
     elif action is ActionVerb.MUTE_ENTITY:
-        engine.mute(reader, InterestKind.ENTITY, target_id)
+        engine.readers.mute(reader, InterestKind.ENTITY, target_id)
     elif action is ActionVerb.MUTE_STORY:
-        engine.mute(reader, InterestKind.STORY, target_id)
+        engine.readers.mute(reader, InterestKind.STORY, target_id)
     elif action is ActionVerb.LESS_FROM_SOURCE:
         # The one lever on a source short of muting it is the reader's own signal: "less"
         # on its article lowers the source's affinity and what is like it.
-        engine.record_events(
+        engine.readers.record_events(
             reader, [ReaderEvent(kind=EventKind.LESS, article_id=article_id, at=_now())]
         )
     elif action is ActionVerb.FEWER_LIKE_THIS:
-        engine.record_events(
+        engine.readers.record_events(
             reader, [ReaderEvent(kind=EventKind.LESS, article_id=article_id, at=_now())]
         )
     elif action is ActionVerb.LESS_EXPLORATION:
         current = caller.reader.exploration
-        engine.set_reader_settings(
+        engine.readers.set_reader_settings(
             reader, exploration=max(0.0, round(current - EXPLORATION_STEP, 2))
         )
     return back(request, next)

@@ -100,19 +100,19 @@ def for_you(
         return to_signin(request)
     engine = engine_of(request)
     reader = caller.reader
-    interests = engine.interests(reader.id)
+    interests = engine.readers.interests(reader.id)
     if (
         not cursor
         and not start
         and not interests
-        and not engine.has_history(reader.id)
-        and not engine.saved_articles(reader.id, limit=1)
+        and not engine.readers.has_history(reader.id)
+        and not engine.readers.saved_articles(reader.id, limit=1)
     ):
         return redirect("/onboarding")
     feed = engine.feed(reader.id, cursor=cursor or None, size=FEED_PAGE)
     if feed.items:
         now = datetime.now(UTC)
-        engine.record_events(
+        engine.readers.record_events(
             reader.id,
             [
                 ReaderEvent(
@@ -136,7 +136,7 @@ def for_you(
         here_base=without_notice(request),
         views=item_views(feed),
         images=lead_images(request, feed),
-        saved=engine.saved_among(reader.id, [i.article_id for i in feed.items]),
+        saved=engine.readers.saved_among(reader.id, [i.article_id for i in feed.items]),
         stances=Stances.of(interests),
     )
 
@@ -167,7 +167,7 @@ def onboarding(request: Request, q: SearchText = "") -> Response:
         query=query,
         found=found,
         found_error=problem,
-        stances=Stances.of(engine.interests(caller.reader.id)),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
     )
 
 
@@ -189,7 +189,7 @@ def article(request: Request, article_id: int) -> Response:
     engine = engine_of(request)
     found = engine.get_article(article_id)
     insight = engine.article_insight(article_id)
-    engine.record_events(
+    engine.readers.record_events(
         caller.reader.id,
         [ReaderEvent(kind=EventKind.OPEN, article_id=article_id, at=datetime.now(UTC))],
     )
@@ -205,8 +205,8 @@ def article(request: Request, article_id: int) -> Response:
         link=safe_url(found.url),
         images=proxied_images(request, found),
         related=[(safe_url(r.url), r) for r in found.related if safe_url(r.url)],
-        stances=Stances.of(engine.interests(caller.reader.id)),
-        saved=bool(engine_of(request).saved_among(caller.reader.id, [article_id])),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
+        saved=bool(engine_of(request).readers.saved_among(caller.reader.id, [article_id])),
     )
 
 
@@ -223,7 +223,7 @@ def just_hidden(request: Request, reader_id: int, article_id: int | None) -> Hid
     if article_id is None:
         return None
     engine = engine_of(request)
-    if not engine.is_hidden(reader_id, article_id):
+    if not engine.readers.is_hidden(reader_id, article_id):
         return None
     return HiddenNotice(article_id, engine.get_article(article_id).title or "Untitled article")
 
@@ -312,7 +312,7 @@ def story(request: Request, story_id: int) -> Response:
         title=found.story.headline or f"Story {story_id}",
         story=found,
         names=source_names(request),
-        stances=Stances.of(engine.interests(caller.reader.id)),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
     )
 
 
@@ -327,7 +327,7 @@ def entity(request: Request, key: str) -> Response:
         title=found.entity.name,
         entity=found,
         names=source_names(request),
-        stances=Stances.of(engine.interests(caller.reader.id)),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
     )
 
 
@@ -343,7 +343,7 @@ def topic(request: Request, topic_id: str) -> Response:
         topic=tag,
         articles=found,
         names=source_names(request),
-        stances=Stances.of(engine.interests(caller.reader.id)),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
     )
 
 
@@ -455,7 +455,7 @@ def sources_page(
         status_code=422 if error else 200,
         title="Sources",
         rows=rows,
-        stances=Stances.of(engine.interests(reader_id)),
+        stances=Stances.of(engine.readers.interests(reader_id)),
         error=error,
         url=url,
         added=next((r for r in rows if r.id == added), None),
@@ -470,7 +470,7 @@ def saved(request: Request) -> Response:
         request,
         "saved.html",
         title="Saved",
-        articles=engine.saved_articles(caller.reader.id, limit=100),
+        articles=engine.readers.saved_articles(caller.reader.id, limit=100),
         names=source_names(request),
     )
 
@@ -492,7 +492,7 @@ def search(request: Request, q: SearchText = "") -> Response:
         results=[a for a, _ in found],
         names=source_names(request),
         suggestions=suggestions,
-        stances=Stances.of(engine.interests(caller.reader.id)),
+        stances=Stances.of(engine.readers.interests(caller.reader.id)),
     )
 
 

@@ -118,7 +118,7 @@ def change_me(body: MeIn, caller: CallerDep, engine: EngineDep) -> MeOut:
     sent = body.model_fields_set
     reader = caller.reader
     if body.exploration is not None or body.diversity is not None:
-        reader = engine.set_reader_settings(
+        reader = engine.readers.set_reader_settings(
             reader.id, exploration=body.exploration, diversity=body.diversity
         )
     if "email" in sent or ("digest" in sent and body.digest is not None):

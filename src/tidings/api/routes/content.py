@@ -120,7 +120,7 @@ def suggest(
 ) -> list[SuggestionOut]:
     found = engine.suggest(q, limit=limit)
     stances = (
-        {(i.kind, i.value): i.stance for i in engine.interests(caller.reader.id)}
+        {(i.kind, i.value): i.stance for i in engine.readers.interests(caller.reader.id)}
         if caller is not None
         else {}
     )

@@ -60,7 +60,7 @@ def clippings(caller: CallerDep, engine: EngineDep, limit: Limit = 50) -> list[C
     responses=error_responses(401, 403, 404, 422),
 )
 def unhide(article_id: Id, caller: CallerDep, engine: EngineDep) -> None:
-    if not engine.unhide(caller.reader.id, article_id):
+    if not engine.readers.unhide(caller.reader.id, article_id):
         raise NotFoundError(f"article {article_id} is not hidden", resource=str(article_id))
 
 
@@ -131,5 +131,5 @@ async def import_data(request: Request, caller: CallerDep, engine: EngineDep) ->
 def delete_account(
     request: Request, response: Response, caller: CallerDep, engine: EngineDep
 ) -> None:
-    engine.remove_reader(caller.reader.id)
+    engine.readers.remove_reader(caller.reader.id)
     clear_session_cookie(response, request)

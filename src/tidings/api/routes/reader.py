@@ -43,7 +43,7 @@ INVALID = {422: {"model": ErrorOut, "description": "Invalid input"}}
     "/api/interests", summary="What the reader follows and mutes", responses=error_responses(401)
 )
 def interests(caller: CallerDep, engine: EngineDep) -> list[InterestOut]:
-    return [interest_out(i) for i in engine.interests(caller.reader.id)]
+    return [interest_out(i) for i in engine.readers.interests(caller.reader.id)]
 
 
 @router.put(
@@ -52,7 +52,7 @@ def interests(caller: CallerDep, engine: EngineDep) -> list[InterestOut]:
     responses=error_responses(401, 403, 404, 422),
 )
 def set_interest(body: InterestIn, caller: CallerDep, engine: EngineDep) -> InterestOut:
-    act = engine.follow if body.stance is Stance.FOLLOW else engine.mute
+    act = engine.readers.follow if body.stance is Stance.FOLLOW else engine.readers.mute
     return interest_out(act(caller.reader.id, body.kind, body.value))
 
 
@@ -70,7 +70,7 @@ def remove_interest(
 ) -> None:
     if not plausible_id(value):
         raise InvalidInputError("not a valid id", resource=value)
-    if not engine.unfollow(caller.reader.id, kind, value):
+    if not engine.readers.unfollow(caller.reader.id, kind, value):
         raise NotFoundError(f"you neither follow nor mute that {kind.value}", resource=value)
 
 
@@ -138,12 +138,12 @@ def record_events(
         ReaderEvent(kind=e.kind, article_id=e.article_id, at=e.at or now, value=e.value)
         for e in events
     ]
-    return RecordedOut(recorded=engine.record_events(caller.reader.id, items))
+    return RecordedOut(recorded=engine.readers.record_events(caller.reader.id, items))
 
 
 @router.get("/api/saved", summary="The reader's saved articles", responses=error_responses(401))
 def saved(caller: CallerDep, engine: EngineDep, limit: Limit = 50) -> list[ArticleOut]:
-    return [article_out(a) for a in engine.saved_articles(caller.reader.id, limit=limit)]
+    return [article_out(a) for a in engine.readers.saved_articles(caller.reader.id, limit=limit)]
 
 
 @router.put(
@@ -153,7 +153,7 @@ def saved(caller: CallerDep, engine: EngineDep, limit: Limit = 50) -> list[Artic
     responses=error_responses(401, 403, 404, 422),
 )
 def save(article_id: Id, caller: CallerDep, engine: EngineDep) -> None:
-    engine.save_article(caller.reader.id, article_id)
+    engine.readers.save_article(caller.reader.id, article_id)
 
 
 @router.delete(
@@ -163,5 +163,5 @@ def save(article_id: Id, caller: CallerDep, engine: EngineDep) -> None:
     responses=error_responses(401, 403, 404, 422),
 )
 def unsave(article_id: Id, caller: CallerDep, engine: EngineDep) -> None:
-    if not engine.unsave_article(caller.reader.id, article_id):
+    if not engine.readers.unsave_article(caller.reader.id, article_id):
         raise NotFoundError(f"article {article_id} is not saved", resource=str(article_id))
