@@ -39,7 +39,6 @@ from tidings.rank.ranker import MAX_PAGE_SIZE, Ranker
 from tidings.readers import CLIPPINGS_SOURCE, Readers
 from tidings.store.base import Storage
 from tidings.store.sql import open_storage
-from tidings.suggest import SUGGESTIONS, Suggestion
 from tidings.types import (
     Article,
     ArticleDraft,
@@ -337,20 +336,6 @@ class Engine:
         if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
             raise InvalidInputError(f"a page of results holds 1 to {MAX_PAGE_SIZE}")
         return self.storage.search_articles(text, limit=limit, offset=offset)
-
-    # --- finding something to follow (suggest.py) -------------------------------------
-
-    def suggest(self, query: str, *, limit: int = SUGGESTIONS) -> list[Suggestion]:
-        return self.readers.suggest(query, limit=limit)
-
-    def onboarding_entities(self, type: str, *, limit: int) -> list[Entity]:
-        return self.readers.onboarding_entities(type, limit=limit)
-
-    def source_usefulness(self, reader: int | str) -> dict[int, tuple[int, int, int]]:
-        return self.readers.source_usefulness(reader)
-
-    def topic_page(self, key: str, *, limit: int = 20) -> tuple[TopicTag, list[Article]]:
-        return self.readers.topic_page(key, limit=limit)
 
     # --- the reader's feed (rank/) -----------------------------------------------------
 

@@ -359,7 +359,7 @@ def test_every_page_renders(app: FastAPI, ids: dict[str, int], engine: Engine) -
     # Usefulness per source: of its articles shown, how many were read and liked.
     client.get("/?start=1")
     wire = engine.get_article(ids["meeting"]).source_id
-    shown, read, liked = engine.source_usefulness(reader_of(engine, client).id)[wire]
+    shown, read, liked = engine.readers.source_usefulness(reader_of(engine, client).id)[wire]
     assert shown >= 1 and read == liked == 1  # opened and saved the meeting
     row = client.get("/sources").text.split("wire.example")[1].split("</dl>")[0]
     rate = f"{round(100 / shown)}%"

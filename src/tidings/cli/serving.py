@@ -290,7 +290,11 @@ def demo_follows(engine: Engine) -> tuple[list[TopicTag], list[Entity]]:
             if t.kind is TopicKind.TAXONOMY and t.parent is None
         ]
         names = sorted(
-            (e for kind in ("PERSON", "ORG") for e in engine.onboarding_entities(kind, limit=9)),
+            (
+                e
+                for kind in ("PERSON", "ORG")
+                for e in engine.readers.onboarding_entities(kind, limit=9)
+            ),
             key=lambda e: -e.article_count,
         )
         return ranked_tags[:DEMO_TOPICS], names[:DEMO_ENTITIES]

@@ -152,7 +152,7 @@ def onboarding(request: Request, q: SearchText = "") -> Response:
         (tag, n) for tag, n in topics if tag.kind in (TopicKind.TAXONOMY, TopicKind.RELATION)
     ][:ONBOARDING_TOPICS]
     entities = [
-        (label, engine.onboarding_entities(kind, limit=ONBOARDING_ENTITIES))
+        (label, engine.readers.onboarding_entities(kind, limit=ONBOARDING_ENTITIES))
         for kind, label in ONBOARDING_ENTITY_TYPES
     ]
     query = " ".join(q.split())
@@ -176,7 +176,7 @@ def suggestions_for(request: Request, query: str) -> tuple[list[Suggestion], str
     if not query:
         return [], None
     try:
-        return engine_of(request).suggest(query, limit=SUGGESTIONS), None
+        return engine_of(request).readers.suggest(query, limit=SUGGESTIONS), None
     except InvalidInputError as e:
         return [], str(e)[:1].upper() + str(e)[1:] + "."
 
@@ -335,7 +335,7 @@ def entity(request: Request, key: str) -> Response:
 def topic(request: Request, topic_id: str) -> Response:
     caller = require_reader(request)
     engine = engine_of(request)
-    tag, found = engine.topic_page(topic_id)
+    tag, found = engine.readers.topic_page(topic_id)
     return page(
         request,
         "topic.html",
@@ -421,7 +421,7 @@ def sources_page(
     """The sources with their health and use; ``added``, a source just added (named in a
     notice that says when it will be read)."""
     engine = engine_of(request)
-    use = engine.source_usefulness(reader_id)
+    use = engine.readers.source_usefulness(reader_id)
     ingestion = ingestion_of(request.app)
     now = engine.now()
     rows = []

@@ -118,7 +118,7 @@ def suggest(
     q: Annotated[str, Query(min_length=MIN_SUGGEST_CHARS, max_length=MAX_SUGGEST_CHARS)],
     limit: Annotated[int, Query(ge=1, le=50)] = SUGGESTIONS,
 ) -> list[SuggestionOut]:
-    found = engine.suggest(q, limit=limit)
+    found = engine.readers.suggest(q, limit=limit)
     stances = (
         {(i.kind, i.value): i.stance for i in engine.readers.interests(caller.reader.id)}
         if caller is not None
@@ -189,7 +189,7 @@ def topics(engine: EngineDep) -> list[TopicCountOut]:
     summary="A topic (by id or label) with its newest articles",
 )
 def topic(engine: EngineDep, topic_id: str, limit: Limit = 20) -> TopicPageOut:
-    tag, found = engine.topic_page(topic_id, limit=limit)
+    tag, found = engine.readers.topic_page(topic_id, limit=limit)
     return TopicPageOut(
         id=tag.id, label=tag.label, kind=tag.kind.value, articles=[article_out(a) for a in found]
     )
