@@ -7,9 +7,14 @@ The stages do the work and never import each other; the engine wires them:
   (``extract/stage.py``) completing teasers with their pages; ``ingest/watch.py`` runs the
   passes, once or as sources fall due;
 - understanding (``enrich/stage.py``) analyses what ingestion stored, after every pass;
-- ranking (``rank/ranker.py``) makes each reader's page and learns the weights;
-- accounts (``accounts.py``) hold passwords, sessions, tokens and digest leases;
-- readers (``readers.py``) hold what readers follow, mute and do, checked.
+- ranking (``rank/ranker.py``) makes each reader's page and learns the weights.
+
+Accounts and readers are two sub-façades that check their own input, and callers reach
+them directly rather than through pass-throughs here: ``engine.accounts``
+(:class:`~tidings.accounts.Accounts`: passwords, sessions, tokens, digests and their
+leases) and ``engine.readers`` (:class:`~tidings.readers.Readers`: readers, what they
+follow, mute, do and save, suggestions). The engine keeps what wires stages together, such
+as :meth:`Engine.clip` (a reader's article: ingestion, then analysis).
 
 Digests (``deliver/digest.py``) and readers' files (``portability.py``) sit above the engine
 and use it as the command line and the API do.
@@ -92,7 +97,9 @@ class Engine:
         #: them, so that its pages do not depend on how fast the machine ran).
         self._timer = timer
         self._rng = rng or random.Random()
+        #: Accounts, sessions, tokens and digests: a public sub-façade, called directly.
         self.accounts = Accounts(storage, clock, lease_seconds=settings.workers.lease_seconds)
+        #: Readers, their follows, mutes, events and saves: a public sub-façade, likewise.
         self.readers = Readers(storage, clock, self._content_changed)
         self.ingestion = IngestionStage(
             settings, storage, Extraction(), transport=transport, clock=clock, rng=self._rng
