@@ -103,7 +103,7 @@ def test_every_reader_follows_fifty(db: sqlite3.Connection) -> None:
     assert follows == [feed.FOLLOWS] * READERS
     kinds = {k for (k,) in db.execute("SELECT DISTINCT kind FROM interests")}
     assert kinds == set(feed.FOLLOW_MIX)
-    # Ids are stored as text, as Engine._resolve_interest stores them.
+    # Ids are stored as text, as Readers._resolve_interest stores them.
     dangling = db.execute(
         "SELECT count(*) FROM interests WHERE kind = 'entity' "
         "AND CAST(value AS INTEGER) NOT IN (SELECT id FROM entities)"

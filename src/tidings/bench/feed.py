@@ -28,7 +28,7 @@ from our migrations (``open_storage``). What it imitates, and how:
   plus a section of its source most of the time and the story's relation topic, if any.
 * **Readers.** ``FOLLOWS`` follows each, split over kinds by ``FOLLOW_MIX``, each kind's
   values drawn by popularity (entities and topics by their Zipf weights, sources by volume,
-  stories by size), stored as ``Engine._resolve_interest`` stores them (ids as text,
+  stories by size), stored as ``Readers._resolve_interest`` stores them (ids as text,
   authors and keywords case-folded); and ``MUTES`` mutes of unpopular things. ``EVENTS``
   events each over the week: impressions, then opens of some, reads (seconds, log-normal)
   of some opened, and "less" and "hide" of some not opened. Events are about recent
