@@ -490,7 +490,7 @@ class Engine:
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
-                similar=lambda vector, k: self.enrichment.nearest(vector, k),
+                similar=lambda vectors, k: self.enrichment.nearest(vectors, k),
                 cache_seconds=self.settings.feed_cache_seconds,
                 snapshot=derived_path(
                     self.settings.data_dir, self.settings.database_url, "ranking", ".npz"

@@ -947,7 +947,7 @@ PROFILE_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
     ("rank/ranker.py", "seen", "state", "rank: what the window knows of the history"),
     ("rank/state.py", "reader_state", "state", "rank: reader_state"),
     ("rank/candidates.py", "candidate_rows", None, "rank: candidate_rows"),
-    ("store/vectors.py", "search", None, "  of which the vector index"),
+    ("store/vectors.py", "_search", None, "  of which the vector index"),
     ("rank/ranker.py", "reader_weights", None, "rank: reader_weights (rows + fit)"),
     ("rank/learn.py", "fit_weights", None, "  of which fit_weights"),
     ("rank/ranker.py", "score", "_rank", "rank: score (take + featurize)"),
