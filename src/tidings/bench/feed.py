@@ -944,6 +944,7 @@ PROFILE_PARTS: tuple[tuple[str, str, str | None, str], ...] = (
     ("store/sql/readers.py", "get_reader", None, "storage: get_reader"),
     ("store/sql/readers.py", "list_interests", None, "storage: list_interests"),
     ("store/sql/readers.py", "reader_events", None, "storage: reader_events"),
+    ("store/sql/readers.py", "reader_event_columns", None, "storage: reader_events as columns"),
     ("rank/ranker.py", "seen", "state", "rank: what the window knows of the history"),
     ("rank/state.py", "reader_state", "state", "rank: reader_state"),
     ("rank/candidates.py", "candidate_rows", None, "rank: candidate_rows"),

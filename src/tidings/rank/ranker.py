@@ -71,7 +71,7 @@ from tidings.rank.state import (
     reader_state,
 )
 from tidings.rank.window import ArticleWindow, Columns, epoch
-from tidings.store.base import Storage
+from tidings.store.base import EVENT_CODES, EventColumns, Storage
 from tidings.store.changes import ChangeFollower
 from tidings.types import (
     ArticleFacts,
@@ -314,10 +314,13 @@ class Ranker:
         return ArticleWindow(span=HISTORY + self.window.span, dimensions=self.window.dimensions)
 
     def state(
-        self, interests: Sequence[Interest], events: Sequence[ReaderEvent], now: datetime
+        self,
+        interests: Sequence[Interest],
+        events: Sequence[ReaderEvent] | EventColumns,
+        now: datetime,
     ) -> ReaderState:
         """The reader's state at ``now`` (:func:`~tidings.rank.state.reader_state`)."""
-        return reader_state(interests, events, self.seen(e.article_id for e in events), now)
+        return reader_state(interests, events, self.seen(_article_ids(events)), now)
 
     def score(
         self,
@@ -403,16 +406,23 @@ class Ranker:
         self._cache.clear()
 
     def reader_weights(
-        self, key: object, interests: Sequence[Interest], events: Sequence[ReaderEvent]
+        self,
+        key: object,
+        interests: Sequence[Interest],
+        events: Sequence[ReaderEvent] | EventColumns,
     ) -> Floats:
         """The reader's own weights (:func:`~tidings.rank.learn.personal_weights` on their
         impressions featurised as they were), fitted once per state of their history and
         follows and kept for :data:`FITTED_READERS` readers; ``key`` names the reader."""
         prior, version = self.global_weights()
-        impressions = sum(1 for e in events if e.kind is EventKind.IMPRESSION)
+        if isinstance(events, EventColumns):
+            impressions = int(np.count_nonzero(events.kind == EVENT_CODES[EventKind.IMPRESSION]))
+            newest = events.event(0) if len(events) else None
+        else:
+            impressions = sum(1 for e in events if e.kind is EventKind.IMPRESSION)
+            newest = events[0] if events else None
         if impressions < learn.LEARN_AFTER:
             return prior
-        newest = events[0] if events else None
         cache_key = (
             version,
             key,
@@ -437,7 +447,7 @@ class Ranker:
     def impression_rows(
         self,
         interests: Sequence[Interest],
-        events: Sequence[ReaderEvent],
+        events: Sequence[ReaderEvent] | EventColumns,
         *,
         reader_id: int | None = None,
     ) -> learn.Rows:
@@ -445,6 +455,13 @@ class Ranker:
         recorded without their features (before features were stored) are featurised with
         the state the reader had then, and, given the reader's id, stored with them, so
         that each is featurised once: their history's states were most of a page's cost."""
+        if isinstance(events, EventColumns):
+            # Read from the columns when every impression kept its features (the usual
+            # case); else as objects, the unrecorded ones featurised as below.
+            stored = learn.stored_impression_rows(events, names=FEATURES)
+            if stored is not None:
+                return stored
+            events = events.events()
         recorded = [e for e in events if e.kind is EventKind.IMPRESSION][: learn.LEARN_FROM]
         # What is known of the history is read only for impressions recorded without the
         # features they were shown with.
@@ -598,7 +615,7 @@ class Ranker:
         now = self.clock()
         previous = PageCursor.decode(cursor) if cursor else None
         interests = storage.list_interests(who.id)
-        events = storage.reader_events(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
+        events = storage.reader_event_columns(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
         # One window for the whole page: a compaction elsewhere swaps in a new one, whose row
         # numbers are not this one's.
         window = self.window
@@ -607,7 +624,7 @@ class Ranker:
             window,
             state,
             now,
-            history=[e.article_id for e in events],
+            history=events.article_id.tolist(),
             similar=self.similar,
         )
         weights = self.reader_weights(who.id, interests, events)
@@ -1086,6 +1103,14 @@ class Ranker:
         if self.storage is None:
             raise InvalidInputError("this ranker has no storage")
         return self.storage
+
+
+def _article_ids(events: Sequence[ReaderEvent] | EventColumns) -> list[int]:
+    """The articles of these events, in their order."""
+    if isinstance(events, EventColumns):
+        ids: list[int] = events.article_id.tolist()
+        return ids
+    return [e.article_id for e in events]
 
 
 def _one_blas_thread() -> None:
