@@ -509,8 +509,8 @@ class Engine:
         """A page of the reader's feed: one item per story, each with its reasons; pass the
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises
         InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
-        reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
-        return self.ranker.page(reader_id, cursor=cursor, size=size)
+        who = reader if isinstance(reader, int) else self.storage.get_reader(reader)
+        return self.ranker.page(who, cursor=cursor, size=size)
 
     def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
         """Fit the global ranking weights on a sample of up to ``readers`` readers'

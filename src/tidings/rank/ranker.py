@@ -532,13 +532,15 @@ class Ranker:
 
     # --- pages -------------------------------------------------------------------------
 
-    def page(self, reader_id: int, *, cursor: str | None = None, size: int = 30) -> FeedPage:
+    def page(self, reader: int | Reader, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed (module docstring). A page made for the same reader,
         cursor and size is served again while nothing of the reader changed (read from
         storage with one indexed query, so a change from any process counts); when the
         window changed under it, the background thread ranks it again and the request is
-        served the page it has (:mod:`tidings.rank.pages`). Raises InvalidInputError,
-        InvalidCursorError, ReaderNotFoundError."""
+        served the page it has (:mod:`tidings.rank.pages`). ``reader`` is their id, or the
+        reader as the caller just read them (not read again for an uncached page). Raises
+        InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
+        reader_id = reader if isinstance(reader, int) else reader.id
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
         storage = self._storage()
@@ -552,9 +554,12 @@ class Ranker:
             # the cache answers does nothing else.
             self.refresh_if_due()
         if self.cache_seconds <= 0:
-            page = self._rank(storage.get_reader(reader_id), cursor, size)
+            who = reader if isinstance(reader, Reader) else storage.get_reader(reader_id)
+            page = self._rank(who, cursor, size)
             self._count("ranked: no cache", began, cpu)
             return page
+        # A page to keep is ranked with the reader read after their stamp (in _rank_once):
+        # settings at least as new as the stamp it is kept under.
         found = storage.reader_stamp(reader_id)
         if not found:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
