@@ -1211,26 +1211,40 @@ def _needs_text(state: ReaderState) -> bool:
 
 
 def _seen(columns: Columns) -> dict[int, Seen]:
-    """What a reader state needs of each row of ``columns``."""
-    out: dict[int, Seen] = {}
+    """What a reader state needs of each row of ``columns``: the lists each row's tuples
+    are cut from made once for all rows (per row, they were most of a page's reading of
+    its reader's history)."""
+    n = len(columns)
     names = columns.topics.names
-    tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
-    ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
-    eo = columns.entity_offset.tolist()
+    topics = [names[c] for c in columns.topic_code.tolist()]
+    tp = columns.topic_ptr.tolist()
+    # The entities named in the lead, and where each row's begin among them.
+    lead = columns.entity_offset < LEAD_CHARS
+    owner = np.repeat(np.arange(n), np.diff(columns.entity_ptr))
+    lp = np.concatenate([[0], np.cumsum(np.bincount(owner[lead], minlength=n))]).tolist()
+    leads = columns.entity_id[lead].tolist()
     vectors = columns.vectors
-    for i, (article_id, source, published) in enumerate(
-        zip(columns.ids.tolist(), columns.source.tolist(), columns.published.tolist(), strict=True)
-    ):
-        out[article_id] = Seen(
-            article_id=article_id,
-            source_id=source,
-            topics=tuple(names[c] for c in tc[tp[i] : tp[i + 1]]),
-            lead_entities=tuple(
-                e
-                for e, o in zip(ei[ep[i] : ep[i + 1]], eo[ep[i] : ep[i + 1]], strict=True)
-                if o < LEAD_CHARS
-            ),
-            vector=vectors[i] if vectors is not None and columns.has_vector[i] else None,
-            published=published,
+    rows: Iterable[npt.NDArray[np.float32] | None] = (
+        [v if has else None for v, has in zip(vectors, columns.has_vector.tolist(), strict=True)]
+        if vectors is not None
+        else [None] * n
+    )
+    return {
+        article_id: Seen(
+            article_id,
+            source,
+            tuple(topics[tp[i] : tp[i + 1]]),
+            tuple(leads[lp[i] : lp[i + 1]]),
+            vector,
+            published,
         )
-    return out
+        for i, (article_id, source, published, vector) in enumerate(
+            zip(
+                columns.ids.tolist(),
+                columns.source.tolist(),
+                columns.published.tolist(),
+                rows,
+                strict=True,
+            )
+        )
+    }
