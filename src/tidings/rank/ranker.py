@@ -25,7 +25,7 @@ One page, in order:
    exploration, stable pagination;
 5. each item's story names its other sources from the window's articles of the story,
    whether or not they were candidates (:meth:`Ranker._covered`);
-6. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
+6. only the page's items get reasons (:func:`~tidings.rank.score.reasons_for`), with the
    headlines and names read from storage for them alone.
 """
 
@@ -59,7 +59,7 @@ from tidings.rank.assemble import (
 )
 from tidings.rank.candidates import Similar, candidate_rows
 from tidings.rank.pages import Look, PageCache, PageKey, PageStats
-from tidings.rank.score import FEATURES, explain, featurize, weight_vector
+from tidings.rank.score import FEATURES, featurize, reasons_for, weight_vector
 from tidings.rank.state import (
     HISTORY,
     HISTORY_EVENTS,
@@ -887,7 +887,7 @@ class Ranker:
             vector = columns.vectors[row] if columns.vectors is not None else None
             if not columns.has_vector[row]:
                 vector = None
-            reasons = explain(explaining, own, vector, now).weigh(weights)[1]
+            reasons = reasons_for(explaining, own, vector, now, weights)
             out.append(
                 replace(
                     item,
