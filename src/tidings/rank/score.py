@@ -756,14 +756,17 @@ def _affinity_columns(
     frequent = np.fromiter((o for _, o in table.values()), dtype=np.bool_, count=size)
     order = np.argsort(known)
     known, affinity, frequent = known[order], affinity[order], frequent[order]
-    slot = np.minimum(np.searchsorted(known, keys), size - 1)
-    hit = known[slot] == keys
+    # Which keys the table has first (a set operation), then where, for those alone: a
+    # binary search of every posting (11,000 unsorted entity postings a bench page, 40 ns
+    # each) was half of this function's time.
+    hit = np.isin(keys, known)
     if mask is not None:
         hit &= mask
     if not hit.any():
         return None
-    values = affinity[slot[hit]]
-    often = frequent[slot[hit]]
+    slot = np.searchsorted(known, keys[hit])
+    values = affinity[slot]
+    often = frequent[slot]
     at = rows[hit]
     top = np.full(n, -np.inf)
     low = np.full(n, np.inf)
