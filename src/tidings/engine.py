@@ -353,7 +353,7 @@ class Engine:
             self._ranker = Ranker(
                 self.storage,
                 clock=self._clock,
-                similar=lambda vector, k: self.enrichment.nearest(vector, k),
+                similar=lambda vectors, k: self.enrichment.nearest(vectors, k),
                 cache_seconds=self.settings.feed_cache_seconds,
                 snapshot=derived_path(
                     self.settings.data_dir, self.settings.database_url, "ranking", ".npz"
@@ -372,8 +372,8 @@ class Engine:
         """A page of the reader's feed: one item per story, each with its reasons; pass the
         previous page's ``next_cursor`` for the next (see :meth:`Ranker.page`). Raises
         InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
-        reader_id = reader if isinstance(reader, int) else self.storage.get_reader(reader).id
-        return self.ranker.page(reader_id, cursor=cursor, size=size)
+        who = reader if isinstance(reader, int) else self.storage.get_reader(reader)
+        return self.ranker.page(who, cursor=cursor, size=size)
 
     def learn(self, *, readers: int = LEARN_READERS) -> tuple[int, int]:
         """Fit the global ranking weights on a sample of up to ``readers`` readers'

@@ -118,6 +118,34 @@ def test_pages_do_not_repeat_and_bad_cursors_are_refused(engine: Engine) -> None
         engine.feed("ana", cursor="not-a-cursor")
 
 
+def test_a_page_asked_for_by_name_reads_the_reader_once(tmp_path: Path) -> None:
+    """The engine's read of the reader by name is the page's: ranking does not read them
+    again (a page is ranked afresh here, with no page cache)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        data_dir=tmp_path,
+        feed_cache_seconds=0,
+    )
+    with make_engine(settings) as engine:
+        newsroom(engine)
+        engine.add_reader("ana")
+        engine.set_reader_settings("ana", diversity=0.0)
+        reads: list[object] = []
+        read = engine.storage.get_reader
+
+        def counted(reader: int | str) -> object:
+            reads.append(reader)
+            return read(reader)
+
+        engine.storage.get_reader = counted  # type: ignore[method-assign,assignment]
+        page = engine.feed("ana", size=2)
+        assert len(page.items) == 2 and page.reader.name == "ana"
+        assert page.reader.diversity == 0.0
+        assert reads == ["ana"]
+        with pytest.raises(TidingsError):
+            engine.feed("nobody")
+
+
 def test_reading_shapes_the_page_and_explains_it(engine: Engine) -> None:
     ids = newsroom(engine)
     engine.readers.add_reader("ana")

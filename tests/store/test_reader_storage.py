@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tidings.errors import ArticleNotFoundError, ReaderExistsError, ReaderNotFoundError
+from tidings.store.base import EventColumns
 from tidings.store.sql import SQLStorage
 from tidings.types import (
     ArticleDraft,
@@ -93,6 +94,47 @@ def test_events_are_all_or_nothing(storage: SQLStorage) -> None:
     reads = storage.reader_events(ana.id, kinds=[EventKind.READ])
     assert [e.article_id for e in reads] == [b]
     assert storage.reader_events(ana.id, since=T0 + timedelta(seconds=30)) == reads
+
+
+def test_events_read_as_columns_are_the_events(storage: SQLStorage) -> None:
+    """The columnar read (what a page reads) holds the same events as the objects, in the
+    same order, with the same times to the microsecond, values and features."""
+    a, b = two_articles(storage)
+    ana = storage.add_reader("ana", created=T0)
+    bo = storage.add_reader("bo", created=T0)
+    at = T0 + timedelta(microseconds=123_456)
+    storage.record_events(
+        ana.id,
+        [
+            ReaderEvent(kind=EventKind.IMPRESSION, article_id=a, at=at, value=0, features=b"\x01"),
+            ReaderEvent(kind=EventKind.IMPRESSION, article_id=b, at=at, value=1),
+            ReaderEvent(kind=EventKind.OPEN, article_id=b, at=at + timedelta(seconds=5)),
+            ReaderEvent(kind=EventKind.READ, article_id=b, at=at + timedelta(days=1), value=42.5),
+            ReaderEvent(kind=EventKind.HIDE, article_id=a, at=at + timedelta(days=2)),
+        ],
+    )
+    objects = storage.reader_events(ana.id)
+    columns = storage.reader_event_columns(ana.id)
+    assert len(columns) == 5
+    assert columns.events() == objects
+    assert [e.kind for e in objects] == [
+        EventKind.HIDE,
+        EventKind.READ,
+        EventKind.OPEN,
+        EventKind.IMPRESSION,
+        EventKind.IMPRESSION,
+    ]
+    assert columns.features[-2:] in ((b"\x01", None), (None, b"\x01"))
+    assert EventColumns.of(objects).events() == objects
+    since = at + timedelta(hours=1)
+    assert storage.reader_event_columns(ana.id, since=since).events() == [
+        e for e in objects if e.at >= since
+    ]
+    assert storage.reader_event_columns(ana.id, limit=2).events() == objects[:2]
+    assert len(storage.reader_event_columns(bo.id)) == 0
+    assert storage.reader_event_columns(bo.id).events() == []
+    with pytest.raises(ReaderNotFoundError):
+        storage.reader_event_columns(99999)
 
 
 def test_impressions_keep_the_features_given_them_later(storage: SQLStorage) -> None:

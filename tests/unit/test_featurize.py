@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from tidings.rank.score import FEATURE_INDEX, FEATURES, explain, featurize
+from tidings.rank.score import (
+    FEATURE_INDEX,
+    FEATURES,
+    explain,
+    featurize,
+    reasons_for,
+    weight_vector,
+)
 from tidings.rank.state import ReaderState
 from tidings.rank.window import HALF_LIVES, ArticleWindow, epoch
 from tidings.store.embedding import to_bytes
@@ -121,6 +128,26 @@ def test_featurize_agrees_with_explain(seed: int) -> None:
         scored = explain(state, facts, vector, moment)
         np.testing.assert_allclose(matrix[i], scored.features, rtol=1e-5, atol=1e-6)
         assert bool(exploring[i]) == scored.exploring
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_pages_reasons_are_explains(seed: int) -> None:
+    """``reasons_for`` (what a page shows) gives explain's weighed reasons exactly: the
+    same texts, kinds, actions and weights to the bit, in the same order."""
+    pick = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    vectors = _unit(rng, 40)
+    articles = [_facts(pick, i + 1, None if i % 7 == 0 else vectors[i]) for i in range(40)]
+    state = _state(pick, rng, [a.article_id for a in articles]) if seed % 5 else ReaderState()
+    state = replace(state, liked_titles={a: f"Title {a}" for a in state.liked_ids})
+    weights = weight_vector() * rng.uniform(0.2, 2.0, len(FEATURES))
+    given = 0
+    for i, facts in enumerate(articles):
+        vector = vectors[i] if i % 7 else None
+        expected = explain(state, facts, vector, NOW).weigh(weights)[1]
+        assert reasons_for(state, facts, vector, NOW, weights) == expected
+        given += len(expected)
+    assert given >= 40
 
 
 def test_a_readers_own_engagement_is_not_popularity() -> None:

@@ -3,6 +3,7 @@ impressions as they were when shown. Pure."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,6 +21,7 @@ from tidings.rank.state import (
     reader_state,
     source_usefulness,
 )
+from tidings.store.base import EventColumns
 from tidings.types import EventKind, Interest, InterestKind, ReaderEvent, Stance
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -201,3 +203,93 @@ def test_impressions_shown_with_their_features_are_learned_from_those() -> None:
     ((again, row),) = rows.unrecorded
     assert again.article_id == 2
     np.testing.assert_allclose(row, np.ones(len(FEATURES)))
+
+
+def random_history(seed: int, n: int = 400) -> list[ReaderEvent]:
+    """A reader's events over a few days, newest first: every kind, shared moments (a
+    page's impressions), reads long and short, some impressions with stored features."""
+    rng = np.random.default_rng(seed)
+    kinds = list(EventKind)
+    names = FEATURES
+    events = []
+    moments = (
+        NOW
+        - timedelta(days=4)
+        + np.sort(rng.uniform(0, 4 * 86400e6, n // 5)) * timedelta(microseconds=1)
+    )
+    for _ in range(n):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if rng.random() < 0.6:
+            kind = EventKind.IMPRESSION
+        at = moments[int(rng.integers(len(moments)))]
+        value = None
+        features = None
+        if kind is EventKind.IMPRESSION:
+            value = float(rng.integers(30))
+            features = learn.pack_features(rng.standard_normal(len(names)), names)
+        elif kind is EventKind.READ:
+            value = float(rng.choice([0.0, 5.0, 15.0, 90.0]))
+        events.append(
+            ReaderEvent(
+                kind=kind,
+                article_id=int(rng.integers(1, 60)),
+                at=at,
+                value=value,
+                features=features,
+            )
+        )
+    return sorted(events, key=lambda e: e.at, reverse=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_state_from_columns_is_the_state_from_events(seed: int) -> None:
+    """A page reads events as columns; the state is the one the objects give, field by
+    field, affinities' order included (it breaks ties between candidates' keys)."""
+    events = random_history(seed)
+    known = {a: seen(a, topic=f"t{a % 4}", entity=a % 5) for a in range(1, 60) if a % 7}
+    interests = [Interest(kind=InterestKind.TOPIC, value="t1")]
+    for moment in (NOW, NOW - timedelta(days=2, hours=3)):
+        before = [e for e in events if e.at < moment]
+        objects = reader_state(interests, before, known, moment)
+        columns = reader_state(interests, EventColumns.of(before), known, moment)
+        for name in ReaderState.__slots__:
+            a, b = getattr(objects, name), getattr(columns, name)
+            if isinstance(a, np.ndarray):
+                assert np.array_equal(a, b), name
+            else:
+                assert a == b, name
+                if isinstance(a, dict):
+                    assert list(a) == list(b), name
+    assert objects.often_topics or objects.often_entities  # the history exercises habits
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stored_impression_rows_from_columns_are_the_rows(seed: int) -> None:
+    """Impressions that kept their features are read from columns as the same rows, in the
+    same order and pages; one without features sends the caller to the objects' way."""
+    events = random_history(seed)
+    objects = learn.impression_rows([], events, {}, _no_featuriser, names=FEATURES)
+    columns = learn.stored_impression_rows(EventColumns.of(events), names=FEATURES)
+    assert columns is not None and len(columns) == len(objects) > 100
+    assert np.array_equal(columns.features, objects.features)
+    assert np.array_equal(columns.labels, objects.labels)
+    assert np.array_equal(columns.pages, objects.pages)
+    assert len(set(objects.pages.tolist())) > 5 and objects.labels.any()
+    unfeaturisable = [
+        e
+        if e.kind is not EventKind.IMPRESSION or i % 3
+        else replace(e, features=learn.UNFEATURISABLE)
+        for i, e in enumerate(events)
+    ]
+    objects = learn.impression_rows([], unfeaturisable, {}, _no_featuriser, names=FEATURES)
+    columns = learn.stored_impression_rows(EventColumns.of(unfeaturisable), names=FEATURES)
+    assert columns is not None and np.array_equal(columns.features, objects.features)
+    assert np.array_equal(columns.pages, objects.pages)
+    missing = [replace(e, features=None) if e.kind is EventKind.IMPRESSION else e for e in events]
+    assert learn.stored_impression_rows(EventColumns.of(missing), names=FEATURES) is None
+    none = learn.stored_impression_rows(EventColumns.of([]), names=FEATURES)
+    assert none is not None and len(none) == 0
+
+
+def _no_featuriser(state: ReaderState, ids: object, moment: float) -> tuple[np.ndarray, list[int]]:
+    raise AssertionError("every impression here kept its features")

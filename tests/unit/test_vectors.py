@@ -82,6 +82,8 @@ def test_search_many_matches_search(index: VectorIndex, vectors: npt.NDArray[np.
     assert [[i for i, _ in hits] for hits in many] == [
         [i for i, _ in index.search(vectors[q], 4, exclude={100 + q})] for q in range(3)
     ]
+    # On one thread (a page's probes), the same neighbours.
+    assert index.search_many(vectors[:3], 4, exclude_each=[{100}, {101}, {102}], threads=1) == many
     with pytest.raises(VectorIndexError):
         index.search_many(vectors[:3], 4, exclude_each=[{100}])
 

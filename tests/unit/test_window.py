@@ -151,9 +151,11 @@ def test_candidates_come_from_follows_top_stories_taste_and_the_newest() -> None
     )
     found: list[int] = []
 
-    def similar(vector: np.ndarray, limit: int) -> list[int]:
+    def similar(vectors: np.ndarray, limit: int) -> list[list[int]]:
+        # One search for every probe (the liked article, and the mean of all liked).
+        assert vectors.ndim == 2 and len(vectors) == 2
         found.append(limit)
-        return [2, 999]
+        return [[2, 999], []]
 
     liked = window.take(window.rows_of([5]), popularity_since=SINCE).vectors
     assert liked is not None

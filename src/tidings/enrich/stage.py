@@ -439,12 +439,14 @@ class EnrichmentStage:
                 continue  # removed since it was indexed
         return out
 
-    def nearest(self, vector: npt.NDArray[np.float32], k: int) -> list[int]:
-        """The ids of the ``k`` articles nearest ``vector`` (none without an index)."""
+    def nearest(self, vectors: npt.NDArray[np.float32], k: int) -> list[list[int]]:
+        """The ids of the ``k`` articles nearest each row of ``vectors`` (none without an
+        index), in one search on one thread: a page's few probes, while other requests use
+        the other cores."""
         index = self.vectors()
         if index is None or not len(index):
-            return []
-        return [i for i, _ in index.search(vector, k)]
+            return [[] for _ in range(len(vectors))]
+        return [[i for i, _ in found] for found in index.search_many(vectors, k, threads=1)]
 
 
 def _with_vector(analysis: Analysis, vector: bytes) -> Analysis:

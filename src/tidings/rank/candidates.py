@@ -19,9 +19,10 @@ from tidings.rank.window import ArticleWindow, epoch
 from tidings.types import InterestKind
 
 Ints = npt.NDArray[np.int64]
-Vector = npt.NDArray[np.float32]
-#: Nearest articles to a vector: ``(vector, how many) -> article ids``.
-Similar = Callable[[Vector, int], Sequence[int]]
+Vectors = npt.NDArray[np.float32]
+#: Nearest articles to each row of a matrix, in one search of the vector index:
+#: ``(vectors, how many) -> article ids per row``.
+Similar = Callable[[Vectors, int], Sequence[Sequence[int]]]
 
 #: Newest articles per followed thing. 20 keeps a week of a followed entity's coverage in
 #: view for all but the busiest names.
@@ -101,9 +102,11 @@ def candidate_rows(
         mean = recent.mean(axis=0)
         norm = float(np.linalg.norm(mean))
         probes = [*recent[:SEPARATE_PROBES], *([mean / norm] if norm > 0 else [])]
-        found: list[int] = []
-        for probe in probes:
-            found.extend(similar(probe.astype(np.float32), SIMILAR_CANDIDATES))
+        found = [
+            a
+            for near in similar(np.stack(probes).astype(np.float32), SIMILAR_CANDIDATES)
+            for a in near
+        ]
         parts.append(window.live(window.rows_of(found), since))
     rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
     if state.hidden:

@@ -39,7 +39,15 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from tidings.rank.state import ReaderState, Seen, as_of, engaged, reader_state
+from tidings.rank.state import (
+    ReaderState,
+    Seen,
+    as_of,
+    engaged,
+    engaged_columns,
+    reader_state,
+)
+from tidings.store.base import EVENT_CODES, EventColumns
 from tidings.types import EventKind, Interest, ReaderEvent
 
 Floats = npt.NDArray[np.float64]
@@ -224,6 +232,42 @@ def impression_rows(
         np.array(labels),
         np.array(pages, dtype=np.int64),
         tuple(unrecorded),
+    )
+
+
+def stored_impression_rows(events: EventColumns, *, names: Sequence[str]) -> Rows | None:
+    """:func:`impression_rows` from columns, when each of the impressions it reads was
+    recorded with features packed for ``names`` (or as :data:`UNFEATURISABLE`): the same
+    rows in the same order, without an object per event. None when some impression needs
+    featurising (:func:`impression_rows` does that)."""
+    width = len(names)
+    empty = Rows(np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.int64))
+    where = np.flatnonzero(events.kind == EVENT_CODES[EventKind.IMPRESSION])[:LEARN_FROM]
+    if not len(where):
+        return empty
+    micros = events.at[where].astype(np.int64)
+    ids = events.article_id[where]
+    # As impression_rows orders them: by time, then article, ties as they came (stable).
+    order = np.lexsort((ids, micros))
+    micros, ids = micros[order], ids[order]
+    features = [events.features[i] for i in where[order].tolist()]
+    packed = [packed_for(f, names) for f in features]
+    if not all(p or f == UNFEATURISABLE for p, f in zip(packed, features, strict=True)):
+        return None
+    # A new page after a gap of more than PAGE_GAP_SECONDS (timedelta.total_seconds's
+    # division, correctly rounded as numpy's is).
+    gaps = (np.diff(micros) / 1e6) > PAGE_GAP_SECONDS
+    page = np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
+    keep = np.flatnonzero(np.asarray(packed, dtype=np.bool_))
+    if not len(keep):
+        return empty
+    joined = b"".join(f[_PACKED.size :] for f, p in zip(features, packed, strict=True) if p and f)
+    values = np.frombuffer(joined, dtype=np.float32).reshape(-1, width)
+    liked = np.unique(events.article_id[engaged_columns(events)])
+    return Rows(
+        values.astype(np.float64),
+        np.isin(ids[keep], liked).astype(np.float64),
+        page[keep],
     )
 
 

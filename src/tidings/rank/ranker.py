@@ -25,7 +25,7 @@ One page, in order:
    exploration, stable pagination;
 5. each item's story names its other sources from the window's articles of the story,
    whether or not they were candidates (:meth:`Ranker._covered`);
-6. only the page's items get reasons (:func:`~tidings.rank.score.explain`), with the
+6. only the page's items get reasons (:func:`~tidings.rank.score.reasons_for`), with the
    headlines and names read from storage for them alone.
 """
 
@@ -59,7 +59,7 @@ from tidings.rank.assemble import (
 )
 from tidings.rank.candidates import Similar, candidate_rows
 from tidings.rank.pages import Look, PageCache, PageKey, PageStats
-from tidings.rank.score import FEATURES, explain, featurize, weight_vector
+from tidings.rank.score import FEATURES, featurize, reasons_for, weight_vector
 from tidings.rank.state import (
     HISTORY,
     HISTORY_EVENTS,
@@ -71,7 +71,7 @@ from tidings.rank.state import (
     reader_state,
 )
 from tidings.rank.window import ArticleWindow, Columns, epoch
-from tidings.store.base import Storage
+from tidings.store.base import EVENT_CODES, EventColumns, Storage
 from tidings.store.changes import ChangeFollower
 from tidings.types import (
     ArticleFacts,
@@ -314,10 +314,13 @@ class Ranker:
         return ArticleWindow(span=HISTORY + self.window.span, dimensions=self.window.dimensions)
 
     def state(
-        self, interests: Sequence[Interest], events: Sequence[ReaderEvent], now: datetime
+        self,
+        interests: Sequence[Interest],
+        events: Sequence[ReaderEvent] | EventColumns,
+        now: datetime,
     ) -> ReaderState:
         """The reader's state at ``now`` (:func:`~tidings.rank.state.reader_state`)."""
-        return reader_state(interests, events, self.seen(e.article_id for e in events), now)
+        return reader_state(interests, events, self.seen(_article_ids(events)), now)
 
     def score(
         self,
@@ -403,16 +406,23 @@ class Ranker:
         self._cache.clear()
 
     def reader_weights(
-        self, key: object, interests: Sequence[Interest], events: Sequence[ReaderEvent]
+        self,
+        key: object,
+        interests: Sequence[Interest],
+        events: Sequence[ReaderEvent] | EventColumns,
     ) -> Floats:
         """The reader's own weights (:func:`~tidings.rank.learn.personal_weights` on their
         impressions featurised as they were), fitted once per state of their history and
         follows and kept for :data:`FITTED_READERS` readers; ``key`` names the reader."""
         prior, version = self.global_weights()
-        impressions = sum(1 for e in events if e.kind is EventKind.IMPRESSION)
+        if isinstance(events, EventColumns):
+            impressions = int(np.count_nonzero(events.kind == EVENT_CODES[EventKind.IMPRESSION]))
+            newest = events.event(0) if len(events) else None
+        else:
+            impressions = sum(1 for e in events if e.kind is EventKind.IMPRESSION)
+            newest = events[0] if events else None
         if impressions < learn.LEARN_AFTER:
             return prior
-        newest = events[0] if events else None
         cache_key = (
             version,
             key,
@@ -437,7 +447,7 @@ class Ranker:
     def impression_rows(
         self,
         interests: Sequence[Interest],
-        events: Sequence[ReaderEvent],
+        events: Sequence[ReaderEvent] | EventColumns,
         *,
         reader_id: int | None = None,
     ) -> learn.Rows:
@@ -445,6 +455,13 @@ class Ranker:
         recorded without their features (before features were stored) are featurised with
         the state the reader had then, and, given the reader's id, stored with them, so
         that each is featurised once: their history's states were most of a page's cost."""
+        if isinstance(events, EventColumns):
+            # Read from the columns when every impression kept its features (the usual
+            # case); else as objects, the unrecorded ones featurised as below.
+            stored = learn.stored_impression_rows(events, names=FEATURES)
+            if stored is not None:
+                return stored
+            events = events.events()
         recorded = [e for e in events if e.kind is EventKind.IMPRESSION][: learn.LEARN_FROM]
         # What is known of the history is read only for impressions recorded without the
         # features they were shown with.
@@ -515,13 +532,15 @@ class Ranker:
 
     # --- pages -------------------------------------------------------------------------
 
-    def page(self, reader_id: int, *, cursor: str | None = None, size: int = 30) -> FeedPage:
+    def page(self, reader: int | Reader, *, cursor: str | None = None, size: int = 30) -> FeedPage:
         """A page of the reader's feed (module docstring). A page made for the same reader,
         cursor and size is served again while nothing of the reader changed (read from
         storage with one indexed query, so a change from any process counts); when the
         window changed under it, the background thread ranks it again and the request is
-        served the page it has (:mod:`tidings.rank.pages`). Raises InvalidInputError,
-        InvalidCursorError, ReaderNotFoundError."""
+        served the page it has (:mod:`tidings.rank.pages`). ``reader`` is their id, or the
+        reader as the caller just read them (not read again for an uncached page). Raises
+        InvalidInputError, InvalidCursorError, ReaderNotFoundError."""
+        reader_id = reader if isinstance(reader, int) else reader.id
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE_SIZE} items")
         storage = self._storage()
@@ -535,9 +554,12 @@ class Ranker:
             # the cache answers does nothing else.
             self.refresh_if_due()
         if self.cache_seconds <= 0:
-            page = self._rank(storage.get_reader(reader_id), cursor, size)
+            who = reader if isinstance(reader, Reader) else storage.get_reader(reader_id)
+            page = self._rank(who, cursor, size)
             self._count("ranked: no cache", began, cpu)
             return page
+        # A page to keep is ranked with the reader read after their stamp (in _rank_once):
+        # settings at least as new as the stamp it is kept under.
         found = storage.reader_stamp(reader_id)
         if not found:
             storage.get_reader(reader_id)  # raises ReaderNotFoundError
@@ -598,7 +620,7 @@ class Ranker:
         now = self.clock()
         previous = PageCursor.decode(cursor) if cursor else None
         interests = storage.list_interests(who.id)
-        events = storage.reader_events(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
+        events = storage.reader_event_columns(who.id, since=now - HISTORY, limit=HISTORY_EVENTS)
         # One window for the whole page: a compaction elsewhere swaps in a new one, whose row
         # numbers are not this one's.
         window = self.window
@@ -607,7 +629,7 @@ class Ranker:
             window,
             state,
             now,
-            history=[e.article_id for e in events],
+            history=events.article_id.tolist(),
             similar=self.similar,
         )
         weights = self.reader_weights(who.id, interests, events)
@@ -865,7 +887,7 @@ class Ranker:
             vector = columns.vectors[row] if columns.vectors is not None else None
             if not columns.has_vector[row]:
                 vector = None
-            reasons = explain(explaining, own, vector, now).weigh(weights)[1]
+            reasons = reasons_for(explaining, own, vector, now, weights)
             out.append(
                 replace(
                     item,
@@ -1088,6 +1110,14 @@ class Ranker:
         return self.storage
 
 
+def _article_ids(events: Sequence[ReaderEvent] | EventColumns) -> list[int]:
+    """The articles of these events, in their order."""
+    if isinstance(events, EventColumns):
+        ids: list[int] = events.article_id.tolist()
+        return ids
+    return [e.article_id for e in events]
+
+
 def _one_blas_thread() -> None:
     """Hold BLAS to one thread in this process. A page's products are small (a reader's
     liked vectors by a thousand candidates): one thread does one in about a millisecond,
@@ -1181,26 +1211,40 @@ def _needs_text(state: ReaderState) -> bool:
 
 
 def _seen(columns: Columns) -> dict[int, Seen]:
-    """What a reader state needs of each row of ``columns``."""
-    out: dict[int, Seen] = {}
+    """What a reader state needs of each row of ``columns``: the lists each row's tuples
+    are cut from made once for all rows (per row, they were most of a page's reading of
+    its reader's history)."""
+    n = len(columns)
     names = columns.topics.names
-    tp, tc = columns.topic_ptr.tolist(), columns.topic_code.tolist()
-    ep, ei = columns.entity_ptr.tolist(), columns.entity_id.tolist()
-    eo = columns.entity_offset.tolist()
+    topics = [names[c] for c in columns.topic_code.tolist()]
+    tp = columns.topic_ptr.tolist()
+    # The entities named in the lead, and where each row's begin among them.
+    lead = columns.entity_offset < LEAD_CHARS
+    owner = np.repeat(np.arange(n), np.diff(columns.entity_ptr))
+    lp = np.concatenate([[0], np.cumsum(np.bincount(owner[lead], minlength=n))]).tolist()
+    leads = columns.entity_id[lead].tolist()
     vectors = columns.vectors
-    for i, (article_id, source, published) in enumerate(
-        zip(columns.ids.tolist(), columns.source.tolist(), columns.published.tolist(), strict=True)
-    ):
-        out[article_id] = Seen(
-            article_id=article_id,
-            source_id=source,
-            topics=tuple(names[c] for c in tc[tp[i] : tp[i + 1]]),
-            lead_entities=tuple(
-                e
-                for e, o in zip(ei[ep[i] : ep[i + 1]], eo[ep[i] : ep[i + 1]], strict=True)
-                if o < LEAD_CHARS
-            ),
-            vector=vectors[i] if vectors is not None and columns.has_vector[i] else None,
-            published=published,
+    rows: Iterable[npt.NDArray[np.float32] | None] = (
+        [v if has else None for v, has in zip(vectors, columns.has_vector.tolist(), strict=True)]
+        if vectors is not None
+        else [None] * n
+    )
+    return {
+        article_id: Seen(
+            article_id,
+            source,
+            tuple(topics[tp[i] : tp[i + 1]]),
+            tuple(leads[lp[i] : lp[i + 1]]),
+            vector,
+            published,
         )
-    return out
+        for i, (article_id, source, published, vector) in enumerate(
+            zip(
+                columns.ids.tolist(),
+                columns.source.tolist(),
+                columns.published.tolist(),
+                rows,
+                strict=True,
+            )
+        )
+    }

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidings.rank.assemble import Mutes
+from tidings.store.base import EVENT_CODES, EVENT_KINDS, EventColumns
 from tidings.types import EventKind, Interest, InterestKind, ReaderEvent, Stance
 
 Vector = npt.NDArray[np.float32]
@@ -49,12 +50,19 @@ OFTEN_DAYS = 2
 AFFINITY_IMPRESSIONS = 500
 
 
+#: Event kinds that show interest whatever their value (see :func:`engaged`).
+_ENGAGING = (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE, EventKind.MORE)
+
+
 def engaged(event: ReaderEvent) -> bool:
     """Whether an event shows interest: an open, a save, a share, "more like this", or a
     read of at least :data:`ENGAGED_READ_SECONDS`."""
     if event.kind is EventKind.READ:
         return (event.value or 0.0) >= ENGAGED_READ_SECONDS
-    return event.kind in (EventKind.OPEN, EventKind.SAVE, EventKind.SHARE, EventKind.MORE)
+    return event.kind in _ENGAGING
+
+
+_ENGAGING_CODES = [EVENT_CODES[k] for k in _ENGAGING]
 
 
 # Not frozen: a page makes a few hundred (the articles of a reader's history the ranker has
@@ -148,7 +156,7 @@ def mutes_of(interests: Iterable[Interest]) -> Mutes:
 
 def reader_state(
     interests: Iterable[Interest],
-    events: Sequence[ReaderEvent],
+    events: Sequence[ReaderEvent] | EventColumns,
     seen: Mapping[int, Seen],
     now: datetime,
     *,
@@ -156,7 +164,8 @@ def reader_state(
 ) -> ReaderState:
     """The reader as ranking sees them at ``now`` from these follows, mutes and events.
 
-    ``events`` are the reader's events, newest first (as storage gives them); the state of
+    ``events`` are the reader's events, newest first (as storage gives them, as objects or
+    as columns); the state of
     a past moment is built from the interests and events of before it (:func:`as_of`).
     ``seen`` holds what is known of the articles the events are about; events about others
     (removed, or not analysed) count for what they say of the reader's own history only.
@@ -169,22 +178,34 @@ def reader_state(
         if i.stance is Stance.FOLLOW:
             follows.setdefault(i.kind, {})[i.value] = i.label or i.value
     popularity_day = int((now - POPULARITY_WINDOW).timestamp() // 86400)
-    # One pass over the events, newest first.
+    # One pass over the events, newest first: (kind, article, recent, engaged, UTC day).
+    passes: Iterable[tuple[EventKind, int, bool, bool, int]]
+    if isinstance(events, EventColumns):
+        passes = _passes(events, popularity_day)
+    else:
+        passes = (
+            (
+                e.kind,
+                e.article_id,
+                e.at.timestamp() // 86400 >= popularity_day,
+                engaged(e),
+                e.at.toordinal(),
+            )
+            for e in events
+        )
     engaged_ids: dict[int, None] = {}
     rejected: dict[int, None] = {}
     hidden: set[int] = set()
     opened: set[int] = set()
     impressions: list[int] = []
-    habit: list[tuple[Seen, datetime]] = []
+    habit: list[tuple[Seen, int]] = []
     own_shown: set[int] = set()
     own_engaged: set[int] = set()
     shown_by_source: dict[int, int] = {}
     clicked_by_source: dict[int, int] = {}
     impression, read, opening = EventKind.IMPRESSION, EventKind.READ, EventKind.OPEN
-    for e in events:
-        kind, article = e.kind, e.article_id
+    for kind, article, recent, engages, day in passes:
         found = seen.get(article)
-        recent = e.at.timestamp() // 86400 >= popularity_day
         if kind is impression:
             if len(impressions) < AFFINITY_IMPRESSIONS:
                 impressions.append(article)
@@ -201,12 +222,12 @@ def reader_state(
                 hidden.add(article)
         if recent and kind in (opening, EventKind.SAVE, EventKind.SHARE):
             own_engaged.add(article)
-        if engaged(e):
+        if engages:
             engaged_ids[article] = None
             if found is not None:
                 clicked_by_source[found.source_id] = clicked_by_source.get(found.source_id, 0) + 1
                 if habits:
-                    habit.append((found, e.at))
+                    habit.append((found, day))
     liked = [f for a in engaged_ids if (f := seen.get(a)) is not None and f.vector is not None]
     disliked = [f for a in rejected if (f := seen.get(a)) is not None and f.vector is not None]
     met = dict.fromkeys(impressions) | engaged_ids
@@ -232,6 +253,39 @@ def reader_state(
         own_shown=frozenset(own_shown),
         own_engaged=frozenset(own_engaged),
     )
+
+
+#: Microseconds in a day.
+_DAY_US = 86_400_000_000
+
+
+def _passes(
+    events: EventColumns, popularity_day: int
+) -> Iterable[tuple[EventKind, int, bool, bool, int]]:
+    """What :func:`reader_state` looks at of each event, from columns: its kind, article,
+    whether it is within the popularity window, whether it shows interest (:func:`engaged`)
+    and its UTC day, each column computed at once."""
+    kinds = [EVENT_KINDS[k] for k in events.kind.tolist()]
+    days = events.at.astype(np.int64) // _DAY_US
+    return zip(
+        kinds,
+        events.article_id.tolist(),
+        (days >= popularity_day).tolist(),
+        engaged_columns(events).tolist(),
+        days.tolist(),
+        strict=True,
+    )
+
+
+def engaged_columns(events: EventColumns) -> npt.NDArray[np.bool_]:
+    """:func:`engaged` of every event of the columns."""
+    kind = events.kind
+    found: npt.NDArray[np.bool_] = np.isin(kind, _ENGAGING_CODES) | (
+        (kind == EVENT_CODES[EventKind.READ])
+        & events.has_value
+        & (events.value >= ENGAGED_READ_SECONDS)
+    )
+    return found
 
 
 def as_of(
@@ -268,16 +322,16 @@ def learned_affinities(
 
 
 def often_read(
-    engagements: Iterable[tuple[Seen, datetime]],
+    engagements: Iterable[tuple[Seen, int]],
 ) -> tuple[frozenset[str], frozenset[int]]:
     """Topics and entities the reader engaged with in at least :data:`OFTEN_READS`
-    different articles on at least :data:`OFTEN_DAYS` different days."""
+    different articles on at least :data:`OFTEN_DAYS` different UTC days (each engagement
+    with the number of its day)."""
     topic_articles: dict[str, set[int]] = {}
     topic_days: dict[str, set[int]] = {}
     entity_articles: dict[int, set[int]] = {}
     entity_days: dict[int, set[int]] = {}
-    for facts, at in engagements:
-        day = at.toordinal()
+    for facts, day in engagements:
         for t in facts.topics:
             topic_articles.setdefault(t, set()).add(facts.article_id)
             topic_days.setdefault(t, set()).add(day)

@@ -212,11 +212,16 @@ class VectorIndex:
         *,
         exclude: Collection[int] = (),
         exclude_each: Sequence[Collection[int]] | None = None,
+        threads: int = 0,
     ) -> list[list[tuple[int, float]]]:
-        """:meth:`search` for each row of ``vectors`` in one call (USearch uses every core).
+        """:meth:`search` for each row of ``vectors`` in one call, on ``threads`` threads
+        (0: USearch uses every core).
 
         ``exclude`` applies to all rows; ``exclude_each`` gives one collection per row (each
-        article's own id, for "articles like these").
+        article's own id, for "articles like these"). One thread suits a few rows searched
+        by a server that runs requests in parallel (a page's taste probes: on the bench's
+        two-core host, four rows took 1.3 ms of CPU on one thread, 1.6 ms on every core,
+        1.7 ms as four :meth:`search` calls).
         """
         queries = self._prepare(vectors, one=False)
         if exclude_each is not None and len(exclude_each) != len(queries):
@@ -229,10 +234,15 @@ class VectorIndex:
             if exclude_each is not None
             else [shared] * len(queries)
         )
-        return self._search(queries, k, excludes)
+        return self._search(queries, k, excludes, threads=threads)
 
     def _search(
-        self, queries: npt.NDArray[Any], k: int, excludes: Sequence[frozenset[int]]
+        self,
+        queries: npt.NDArray[Any],
+        k: int,
+        excludes: Sequence[frozenset[int]],
+        *,
+        threads: int = 0,
     ) -> list[list[tuple[int, float]]]:
         if k < 1 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
@@ -245,7 +255,7 @@ class VectorIndex:
             extra = max((self._count_present(ex) for ex in set(excludes)), default=0)
             count = min(k + extra, size)
             try:
-                matches = self._index.search(queries, count)
+                matches = self._index.search(queries, count, threads=threads)
             except Exception as e:  # USearch raises bare RuntimeError/ValueError
                 raise VectorIndexError(f"vector search failed: {e}") from e
         keys = np.asarray(matches.keys).reshape(len(queries), -1)

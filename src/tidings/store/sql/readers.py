@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from tidings.errors import ReaderExistsError, ReaderNotFoundError
+from tidings.store.base import EVENT_CODES, EventColumns
 from tidings.store.schema import (
     article_removals,
     article_sources,
@@ -223,18 +225,7 @@ class ReadersMixin(SQLBase):
         kinds: Sequence[EventKind] | None = None,
         limit: int = 1000,
     ) -> list[ReaderEvent]:
-        # The time is read as stored (SQLite: naive UTC text) and made aware here:
-        # SQLAlchemy's own conversion of SQLite text was most of this read's time, and a
-        # page reads up to 2,000 events.
-        at = sa.type_coerce(events.c.at, sa.String).label("at")
-        query = (
-            sa.select(events.c.kind, events.c.article_id, at, events.c.value, events.c.features)
-            .where(events.c.reader_id == reader_id)
-            .order_by(events.c.at.desc(), events.c.id.desc())
-            .limit(limit)
-        )
-        if since is not None:
-            query = query.where(events.c.at >= since)
+        query = _events_query(reader_id, since, limit)
         if kinds is not None:
             query = query.where(events.c.kind.in_([k.value for k in kinds]))
         kind_of = {k.value: k for k in EventKind}
@@ -250,6 +241,36 @@ class ReadersMixin(SQLBase):
                 )
                 for kind, article, when, value, features in conn.execute(query).all()
             ]
+
+    def reader_event_columns(
+        self, reader_id: int, *, since: datetime | None = None, limit: int = 1000
+    ) -> EventColumns:
+        query = _events_query(reader_id, since, limit)
+        code_of = {k.value: code for k, code in EVENT_CODES.items()}
+        with self._transaction("read the reader's events") as conn:
+            reader_row(conn, reader_id)
+            rows = conn.execute(query).all()
+        n = len(rows)
+        if not n:
+            kinds: Sequence[str] = ()
+            ids: Sequence[int] = ()
+            times: Sequence[datetime | str] = ()
+            values: Sequence[float | None] = ()
+            features: Sequence[Any] = ()
+        else:
+            kinds, ids, times, values, features = zip(*rows, strict=True)
+        if times and not isinstance(times[0], str):
+            # PostgreSQL's driver gives aware datetimes; SQLite gives naive UTC text,
+            # which numpy parses as it is.
+            times = [utc(t).replace(tzinfo=None) for t in times]
+        return EventColumns(
+            kind=np.fromiter((code_of[k] for k in kinds), dtype=np.int8, count=n),
+            article_id=np.fromiter(ids, dtype=np.int64, count=n),
+            at=np.array(times, dtype="datetime64[us]"),
+            value=np.fromiter((v or 0.0 for v in values), dtype=np.float64, count=n),
+            has_value=np.fromiter((v is not None for v in values), dtype=np.bool_, count=n),
+            features=tuple(bytes(f) if f is not None else None for f in features),
+        )
 
     def save_article(self, reader_id: int, article_id: int, *, at: datetime) -> None:
         with self._transaction("save the article", writes=True) as conn:
@@ -418,3 +439,19 @@ def _count_engagement(conn: sa.Connection, reader_id: int, items: Sequence[Reade
             for (a, d), n in sorted(counts.items())
         ],
     )
+
+
+def _events_query(reader_id: int, since: datetime | None, limit: int) -> sa.Select[Any]:
+    """A reader's events, newest first. The time is read as stored (SQLite: naive UTC text)
+    and made aware by the reader: SQLAlchemy's own conversion of SQLite text was most of
+    this read's time, and a page reads up to 2,000 events."""
+    at = sa.type_coerce(events.c.at, sa.String).label("at")
+    query = (
+        sa.select(events.c.kind, events.c.article_id, at, events.c.value, events.c.features)
+        .where(events.c.reader_id == reader_id)
+        .order_by(events.c.at.desc(), events.c.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(events.c.at >= since)
+    return query
