@@ -287,3 +287,29 @@ def test_a_stopped_clock_does_not_stop_the_news(settings: Settings) -> None:
             time.sleep(0.2)
             engine.feed("ana")
         assert fresh["late"] in engine.ranker.window
+
+
+def test_loading_the_window_raises_the_collectors_first_threshold_and_keeps_it_off_if_off(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that ranks pages collects young objects less often (a page's objects die
+    by reference counting first), never lowering a threshold set higher, and leaves the
+    collector off where the application turned it off."""
+    import gc
+
+    from tidings.rank.ranker import GC_YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    try:
+        newsroom(engine)
+        gc.set_threshold(700, 10, 10)
+        engine.ranker.load()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
+        gc.set_threshold(GC_YOUNG_THRESHOLD * 3, 10, 10)
+        engine.ranker.load()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD * 3, 10, 10)
+        gc.set_threshold(0, 10, 10)
+        engine.ranker.load()
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
