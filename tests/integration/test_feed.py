@@ -128,8 +128,8 @@ def test_a_page_asked_for_by_name_reads_the_reader_once(tmp_path: Path) -> None:
     )
     with make_engine(settings) as engine:
         newsroom(engine)
-        engine.add_reader("ana")
-        engine.set_reader_settings("ana", diversity=0.0)
+        engine.readers.add_reader("ana")
+        engine.readers.set_reader_settings("ana", diversity=0.0)
         reads: list[object] = []
         read = engine.storage.get_reader
 
