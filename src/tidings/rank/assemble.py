@@ -319,6 +319,21 @@ class _Group:
     read: bool
 
 
+def _session(
+    cursor: PageCursor | None, now: datetime | None, newest: float | None
+) -> tuple[datetime, frozenset[int], frozenset[int], int] | None:
+    """Where a page's session stands: its snapshot, the articles and stories already shown
+    and the offset, from the previous page's cursor; for a first page, ``now`` or else the
+    newest candidate's time (``newest``, seconds), and ``None`` when there is neither."""
+    if cursor is not None:
+        return cursor.snapshot, cursor.shown_articles, cursor.shown_stories, cursor.offset
+    if now is not None:
+        return now, frozenset(), frozenset(), 0
+    if newest is not None:
+        return datetime.fromtimestamp(newest, UTC), frozenset(), frozenset(), 0
+    return None
+
+
 def assemble_page(
     candidates: Iterable[Candidate],
     settings: PageSettings,
@@ -334,20 +349,11 @@ def assemble_page(
     time, which keeps this function a pure function of its arguments.
     """
     pool = list(candidates)
-    if cursor is None:
-        if now is not None:
-            snapshot = now
-        elif pool:
-            snapshot = datetime.fromtimestamp(max(c.published for c in pool), UTC)
-        else:
-            return Page(items=(), next_cursor=None)
-        shown_articles: frozenset[int] = frozenset()
-        shown_stories: frozenset[int] = frozenset()
-        offset = 0
-    else:
-        snapshot = cursor.snapshot
-        shown_articles, shown_stories = cursor.shown_articles, cursor.shown_stories
-        offset = cursor.offset
+    session = _session(cursor, now, max((c.published for c in pool), default=None))
+    if session is None:
+        return Page(items=(), next_cursor=None)
+    snapshot, shown_articles, shown_stories, offset = session
+    if cursor is not None:
         # Articles that arrived after the session began belong to a fresh first page;
         # letting them in here would shift what page 2 holds under the reader's thumb.
         moment = snapshot.timestamp()
@@ -407,20 +413,11 @@ def assemble_pool(
     n = len(pool.ids)
     ids, score, read = pool.ids, pool.score, pool.read
     keep = np.ones(n, dtype=np.bool_)
-    if cursor is None:
-        if now is not None:
-            snapshot = now
-        elif n:
-            snapshot = datetime.fromtimestamp(float(pool.published.max()), UTC)
-        else:
-            return Page(items=(), next_cursor=None)
-        shown_articles: frozenset[int] = frozenset()
-        shown_stories: frozenset[int] = frozenset()
-        offset = 0
-    else:
-        snapshot = cursor.snapshot
-        shown_articles, shown_stories = cursor.shown_articles, cursor.shown_stories
-        offset = cursor.offset
+    session = _session(cursor, now, float(pool.published.max()) if n else None)
+    if session is None:
+        return Page(items=(), next_cursor=None)
+    snapshot, shown_articles, shown_stories, offset = session
+    if cursor is not None:
         keep &= pool.published <= snapshot.timestamp()
     if settings.exploration == 0:
         keep &= ~pool.exploring
