@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.loopback import LoopbackServer
+from tidings.config import Settings
+from tidings.engine import Engine, make_engine
 
 
 @pytest.fixture
@@ -17,6 +20,15 @@ def loopback() -> Iterator[LoopbackServer]:
     """
     with LoopbackServer() as server:
         yield server
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine over a fresh SQLite file in the test's own folder (files that need other
+    settings define their own ``engine``)."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
+    with make_engine(settings) as e:
+        yield e
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ article and an empty teaser.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
-
-import pytest
 
 from tests.loopback import LoopbackServer
 from tidings.config import Settings
@@ -75,13 +72,6 @@ def draft(guid: str, title: str, body: str, hours: float) -> ArticleDraft:
         published=T0 + timedelta(hours=hours),
         section="World",
     )
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    with make_engine(settings) as e:
-        yield e
 
 
 def store(engine: Engine, source_url: str, drafts: list[ArticleDraft]) -> dict[str, int]:

@@ -3,7 +3,6 @@ story, absolute mutes, pages that do not repeat, and what new readers and empty 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,13 +35,6 @@ MARKETS = (
     "lowest level in two months. Investors now expect the central bank to hold rates "
     "steady at its next meeting, analysts said.",
 )
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    with make_engine(settings) as e:
-        yield e
 
 
 def newsroom(engine: Engine) -> dict[str, int]:

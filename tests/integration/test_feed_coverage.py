@@ -4,25 +4,14 @@ plus what it says beyond them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.integration.test_feed import newsroom
-from tidings.config import Settings
-from tidings.engine import Engine, make_engine
+from tidings.engine import Engine
 from tidings.rank import candidates
 from tidings.types import FeedItem
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    with make_engine(settings) as e:
-        yield e
 
 
 def more_sources(item: FeedItem) -> int:

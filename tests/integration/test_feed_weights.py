@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -12,20 +10,12 @@ import pytest
 
 import tidings.rank.learn as learn
 from tests.integration.test_feed import newsroom
-from tidings.config import Settings
 from tidings.engine import Engine, make_engine
 from tidings.rank.learn import LEARN_AFTER
 from tidings.rank.score import FEATURES
 from tidings.types import EventKind, InterestKind, ReaderEvent
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    with make_engine(settings) as e:
-        yield e
 
 
 def shown_enough(engine: Engine, reader: str, ids: dict[str, int]) -> None:

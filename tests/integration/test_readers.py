@@ -3,7 +3,6 @@ input is refused with a clear error and stores nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import pytest
 
 from tests.integration.test_cli import run
 from tests.integration.test_enrich import MEETING, T0, draft, store
-from tidings.config import Settings
-from tidings.engine import Engine, make_engine
+from tidings.engine import Engine
 from tidings.errors import (
     EntityNotFoundError,
     InvalidInputError,
@@ -23,13 +21,6 @@ from tidings.errors import (
 from tidings.types import EventKind, InterestKind, ReaderEvent, Stance
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
-    with make_engine(settings) as e:
-        yield e
 
 
 def test_follows_resolve_what_they_name(engine: Engine) -> None:
